@@ -1,0 +1,148 @@
+// The engine's vocabulary. Nothing here knows about HTTP, files or a cluster.
+
+export type Operation = 'CREATE' | 'UPDATE' | 'DELETE' | 'CONNECT';
+
+/** What a finding does to the request. */
+export type Action = 'deny' | 'warn';
+
+/** What configuration may set per rule; `mutate` only means something for unplug-by-removal. */
+export type RuleSetting = 'deny' | 'warn' | 'off' | 'mutate';
+
+export const RULE_IDS = [
+  'network-pairing',
+  'hotplug-binding',
+  'hotplug-model',
+  'sriov-unplug',
+  'absent-scope',
+  'hotplug-slots',
+  'pci-bus',
+  'nad-exists',
+  'nad-binding-match',
+  'ovn-provider',
+  'ovn-subnet',
+  'subnet-shape',
+  'unplug-by-removal',
+  'hotplug-path',
+] as const;
+export type RuleId = (typeof RULE_IDS)[number];
+
+export type SupportedKind =
+  | 'VirtualMachine'
+  | 'VirtualMachineInstance'
+  | 'NetworkAttachmentDefinition'
+  | 'Subnet';
+
+export interface ObjectMeta {
+  name?: string;
+  generateName?: string;
+  namespace?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  [key: string]: unknown;
+}
+
+/** Any Kubernetes object, loosely typed: admission input is untrusted and may be malformed. */
+export interface KubeObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: ObjectMeta;
+  spec?: any;
+  status?: any;
+  [key: string]: unknown;
+}
+
+export interface UserInfo {
+  username?: string;
+  uid?: string;
+  groups?: string[];
+}
+
+/** The parts of an AdmissionRequest the engine uses; the CLI builds the same shape from files. */
+export interface PolicyRequest {
+  uid?: string;
+  operation: Operation;
+  /** Kind of the object, e.g. `VirtualMachine` (AdmissionRequest.kind.kind). */
+  kind: string;
+  /** API group, e.g. `kubevirt.io`; used to tell a Kube-OVN Subnet from another `Subnet`. */
+  group?: string;
+  namespace?: string;
+  name?: string;
+  object?: KubeObject;
+  oldObject?: KubeObject;
+  userInfo?: UserInfo;
+  dryRun?: boolean;
+}
+
+export interface Finding {
+  rule: RuleId;
+  action: Action;
+  /** `Kind namespace/name`, so a message read out of context still names its object. */
+  object: string;
+  /** Dotted path with indexes, e.g. `spec.template.spec.domain.devices.interfaces[1].model`. */
+  field?: string;
+  message: string;
+}
+
+/** RFC 6902 operation, as fast-json-patch produces it. */
+export interface PatchOperation {
+  op: 'add' | 'remove' | 'replace' | 'move' | 'copy' | 'test' | '_get';
+  path: string;
+  value?: unknown;
+  from?: string;
+}
+
+export interface EvaluationResult {
+  /** False when any finding denies. */
+  allowed: boolean;
+  findings: Finding[];
+  /** The object after mutation; present only when a mutation changed something. */
+  mutated?: KubeObject;
+  /** JSON patch from the request's object to `mutated`; empty when nothing changed. */
+  patch: PatchOperation[];
+}
+
+export type SlotModel = 'v1' | 'v2' | 'legacy-q35';
+
+export interface PolicyConfig {
+  /** Effective setting of every rule (defaults filled in). */
+  rules: Record<RuleId, RuleSetting>;
+  slotModel: SlotModel;
+  /** KubeVirt's T: interfaces the domain is laid out for, existing ones included. */
+  hotplugSlotTotal: number;
+  /** Slots on the root PCI bus, reserved ones included. */
+  pciSlotLimit: number;
+  exemptServiceAccounts: string[];
+  exemptNamespaces: string[];
+  /** Whether the cluster runs Multus' dynamic networks controller (bridge hotplug without migration). */
+  dynamicNetworksController: boolean;
+}
+
+export interface NetworkAttachmentDefinition extends KubeObject {
+  spec?: { config?: string; [key: string]: unknown };
+}
+
+export interface KubeOvnSubnet extends KubeObject {
+  spec?: {
+    provider?: string;
+    cidrBlock?: string;
+    gateway?: string;
+    excludeIps?: string[];
+    protocol?: string;
+    [key: string]: unknown;
+  };
+}
+
+/**
+ * What the engine may ask of the cluster. Synchronous on purpose: both implementations
+ * (informer cache, folder of files) answer from memory, and admission must not block on I/O.
+ */
+export interface ClusterView {
+  getNetworkAttachmentDefinition(namespace: string, name: string): NetworkAttachmentDefinition | undefined;
+  /** Every NAD of that name, in any namespace: for "did you mean other-ns/name?". */
+  findNetworkAttachmentDefinitionsByName(name: string): NetworkAttachmentDefinition[];
+  /** Kube-OVN Subnets whose `spec.provider` equals the given provider. */
+  findSubnetsByProvider(provider: string): KubeOvnSubnet[];
+  getVirtualMachineInstance(namespace: string, name: string): KubeObject | undefined;
+  /** The KubeVirt CR (first one found), for workloadUpdateMethods and feature gates. */
+  getKubeVirt(): KubeObject | undefined;
+}
