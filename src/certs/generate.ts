@@ -1,0 +1,146 @@
+// A private CA and a serving certificate for the webhook. Keys come from node's native
+// RSA generator (milliseconds, where forge's pure-JS one takes seconds); node-forge only
+// assembles and signs the X.509 structures, which node's crypto cannot do.
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { join } from 'node:path';
+import forge from 'node-forge';
+
+export interface CertBundle {
+  /** PEM */
+  caCert: string;
+  caKey: string;
+  cert: string;
+  key: string;
+}
+
+export interface CertOptions {
+  commonName: string;
+  dnsNames: string[];
+  ips?: string[];
+  /** Validity in days (default 365). */
+  days?: number;
+}
+
+export interface CertPaths {
+  caPath: string;
+  caKeyPath: string;
+  certPath: string;
+  keyPath: string;
+}
+
+export const CERT_FILES = { ca: 'ca.crt', caKey: 'ca.key', cert: 'tls.crt', key: 'tls.key' } as const;
+
+/** The DNS names the API server may use to reach a Service: short, namespaced and FQDN. */
+export function serviceDnsNames(service: string, namespace: string): string[] {
+  return [service, `${service}.${namespace}`, `${service}.${namespace}.svc`, `${service}.${namespace}.svc.cluster.local`];
+}
+
+// Tolerates small clock differences between the machine that signs and the API server.
+const BACKDATE_MS = 5 * 60 * 1000;
+
+function newKeyPair(): { privatePem: string; privateKey: forge.pki.rsa.PrivateKey; publicKey: forge.pki.rsa.PublicKey } {
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', {
+    modulusLength: 2048,
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  });
+  return {
+    privatePem: privateKey,
+    privateKey: forge.pki.privateKeyFromPem(privateKey) as forge.pki.rsa.PrivateKey,
+    publicKey: forge.pki.publicKeyFromPem(publicKey) as forge.pki.rsa.PublicKey,
+  };
+}
+
+/** A positive, random 128-bit serial number (the top bit cleared so DER keeps it positive). */
+function randomSerial(): string {
+  const bytes = randomBytes(16);
+  bytes[0] &= 0x7f;
+  return bytes.toString('hex');
+}
+
+function validity(cert: forge.pki.Certificate, days: number): void {
+  const now = Date.now();
+  cert.validity.notBefore = new Date(now - BACKDATE_MS);
+  cert.validity.notAfter = new Date(now + days * 24 * 60 * 60 * 1000);
+}
+
+function checkOptions(opts: CertOptions): { days: number; dnsNames: string[]; ips: string[] } {
+  const days = opts.days ?? 365;
+  if (!Number.isInteger(days) || days < 1) throw new Error(`certificate validity must be a whole number of days >= 1, got ${String(opts.days)}`);
+  if (!opts.commonName) throw new Error('certificate commonName must not be empty');
+  const ips = opts.ips ?? [];
+  for (const ip of ips) if (!isIP(ip)) throw new Error(`not an IP address: "${ip}"`);
+  const dnsNames = opts.dnsNames.filter((n) => n.length > 0);
+  if (dnsNames.length === 0 && ips.length === 0) throw new Error('a serving certificate needs at least one DNS name or IP address');
+  return { days, dnsNames, ips };
+}
+
+/** Makes a fresh CA and a serving certificate (serverAuth) signed by it. */
+export function generateCertificates(opts: CertOptions): CertBundle {
+  const { days, dnsNames, ips } = checkOptions(opts);
+  const caKeys = newKeyPair();
+  const ca = forge.pki.createCertificate();
+  ca.publicKey = caKeys.publicKey;
+  ca.serialNumber = randomSerial();
+  validity(ca, days);
+  const caSubject = [{ name: 'commonName', value: `${opts.commonName} CA` }, { name: 'organizationName', value: 'nicguard' }];
+  ca.setSubject(caSubject);
+  ca.setIssuer(caSubject);
+  ca.setExtensions([
+    { name: 'basicConstraints', cA: true, pathLenConstraint: 0, critical: true },
+    { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
+    { name: 'subjectKeyIdentifier' },
+  ]);
+  ca.sign(caKeys.privateKey, forge.md.sha256.create());
+
+  const leafKeys = newKeyPair();
+  const leaf = forge.pki.createCertificate();
+  leaf.publicKey = leafKeys.publicKey;
+  leaf.serialNumber = randomSerial();
+  validity(leaf, days);
+  leaf.setSubject([{ name: 'commonName', value: opts.commonName }, { name: 'organizationName', value: 'nicguard' }]);
+  leaf.setIssuer(caSubject);
+  leaf.setExtensions([
+    { name: 'basicConstraints', cA: false, critical: true },
+    { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+    { name: 'extKeyUsage', serverAuth: true },
+    { name: 'subjectKeyIdentifier' },
+    { name: 'authorityKeyIdentifier', keyIdentifier: ca.generateSubjectKeyIdentifier().getBytes() },
+    {
+      name: 'subjectAltName',
+      altNames: [...dnsNames.map((value) => ({ type: 2, value })), ...ips.map((ip) => ({ type: 7, ip }))],
+    },
+  ]);
+  leaf.sign(caKeys.privateKey, forge.md.sha256.create());
+
+  return {
+    caCert: forge.pki.certificateToPem(ca),
+    caKey: caKeys.privatePem,
+    cert: forge.pki.certificateToPem(leaf),
+    key: leafKeys.privatePem,
+  };
+}
+
+function writePrivate(path: string, pem: string): void {
+  writeFileSync(path, pem, { mode: 0o600 });
+  // The mode above only applies when the file is created; an existing file keeps its own.
+  chmodSync(path, 0o600);
+}
+
+/** Writes ca.crt, ca.key, tls.crt, tls.key into dir (created if missing; keys mode 0600). */
+export function writeCertificates(dir: string, bundle: CertBundle): CertPaths {
+  mkdirSync(dir, { recursive: true });
+  const paths: CertPaths = {
+    caPath: join(dir, CERT_FILES.ca),
+    caKeyPath: join(dir, CERT_FILES.caKey),
+    certPath: join(dir, CERT_FILES.cert),
+    keyPath: join(dir, CERT_FILES.key),
+  };
+  writePrivate(paths.caKeyPath, bundle.caKey);
+  writePrivate(paths.keyPath, bundle.key);
+  writeFileSync(paths.caPath, bundle.caCert, { mode: 0o644 });
+  writeFileSync(paths.certPath, bundle.cert, { mode: 0o644 });
+  return paths;
+}

@@ -1,0 +1,142 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, request } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generateCertificates, serviceDnsNames, writeCertificates } from '../src/certs/generate.js';
+import { ensureCertificates, unfitReason } from '../src/certs/reuse.js';
+
+const DNS = serviceDnsNames('nicguard', 'nicguard-system');
+const bundle = generateCertificates({ commonName: 'nicguard.nicguard-system.svc', dnsNames: [...DNS, 'localhost'], ips: ['127.0.0.1', '::1'], days: 30 });
+
+function tmp(): string {
+  return mkdtempSync(join(tmpdir(), 'nicguard-certs-'));
+}
+
+test('serviceDnsNames lists the short, namespaced, svc and cluster.local names', () => {
+  assert.deepEqual(serviceDnsNames('nicguard', 'ns1'), ['nicguard', 'nicguard.ns1', 'nicguard.ns1.svc', 'nicguard.ns1.svc.cluster.local']);
+});
+
+test('the serving certificate carries every DNS name and IP as SANs, and serverAuth', () => {
+  const leaf = new X509Certificate(bundle.cert);
+  const sans = leaf.subjectAltName!.split(', ');
+  for (const n of [...DNS, 'localhost']) assert.ok(sans.includes(`DNS:${n}`), `missing DNS:${n} in ${leaf.subjectAltName}`);
+  assert.ok(sans.includes('IP Address:127.0.0.1'), leaf.subjectAltName);
+  assert.equal(sans.filter((s) => s.startsWith('IP Address:')).length, 2);
+  assert.deepEqual(leaf.keyUsage, ['1.3.6.1.5.5.7.3.1']);
+  assert.equal(leaf.ca, false);
+  assert.match(leaf.subject, /CN=nicguard\.nicguard-system\.svc/);
+});
+
+test('the CA is a CA, self-issued, and issued the serving certificate', () => {
+  const ca = new X509Certificate(bundle.caCert);
+  const leaf = new X509Certificate(bundle.cert);
+  assert.equal(ca.ca, true);
+  assert.ok(ca.checkIssued(ca), 'CA is self-issued');
+  assert.ok(ca.verify(ca.publicKey), 'CA is self-signed');
+  assert.ok(leaf.checkIssued(ca));
+  assert.ok(leaf.verify(ca.publicKey));
+  assert.equal(leaf.issuer, ca.subject);
+  assert.ok(leaf.checkPrivateKey(createPrivateKey(bundle.key)));
+  assert.ok(ca.checkPrivateKey(createPrivateKey(bundle.caKey)));
+  // A certificate from another run is not signed by this CA.
+  const other = generateCertificates({ commonName: 'x', dnsNames: ['x'] });
+  assert.equal(new X509Certificate(other.cert).verify(ca.publicKey), false);
+});
+
+test('validity starts slightly in the past and lasts the requested days', () => {
+  const leaf = new X509Certificate(bundle.cert);
+  const from = Date.parse(leaf.validFrom);
+  const to = Date.parse(leaf.validTo);
+  assert.ok(from <= Date.now(), 'already valid');
+  assert.ok(Date.now() - from < 10 * 60 * 1000, 'not backdated by more than minutes');
+  const days = (to - Date.now()) / 86_400_000;
+  assert.ok(days > 29.9 && days <= 30, `validity ${days} days`);
+});
+
+test('bad options are refused with a message naming the problem', () => {
+  assert.throws(() => generateCertificates({ commonName: 'a', dnsNames: ['a'], days: 0 }), /whole number of days/);
+  assert.throws(() => generateCertificates({ commonName: 'a', dnsNames: ['a'], ips: ['300.1.1.1'] }), /not an IP address: "300.1.1.1"/);
+  assert.throws(() => generateCertificates({ commonName: 'a', dnsNames: [] }), /at least one DNS name or IP/);
+});
+
+test('writeCertificates creates the folder, keys mode 0600, certificates readable', () => {
+  const dir = join(tmp(), 'nested', 'certs');
+  try {
+    const paths = writeCertificates(dir, bundle);
+    assert.equal(statSync(paths.keyPath).mode & 0o777, 0o600);
+    assert.equal(statSync(paths.caKeyPath).mode & 0o777, 0o600);
+    assert.equal(statSync(paths.certPath).mode & 0o077, 0o044);
+    assert.equal(readFileSync(join(dir, 'ca.crt'), 'utf8'), bundle.caCert);
+    assert.equal(readFileSync(join(dir, 'tls.crt'), 'utf8'), bundle.cert);
+    assert.equal(readFileSync(join(dir, 'tls.key'), 'utf8'), bundle.key);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a client trusting only the CA completes a TLS handshake by DNS name and by IP', async () => {
+  const server = createServer({ cert: bundle.cert, key: bundle.key }, (_req, res) => res.end('ok'));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  const get = (servername: string | undefined, ca: string) =>
+    new Promise<string>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port, path: '/', ca, servername, agent: false }, (res) => {
+        let body = '';
+        res.on('data', (c) => (body += c));
+        res.on('end', () => resolve(body));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  try {
+    assert.equal(await get('nicguard.nicguard-system.svc', bundle.caCert), 'ok');
+    assert.equal(await get(undefined, bundle.caCert), 'ok'); // verified against IP SAN 127.0.0.1
+    await assert.rejects(get('evil.example.com', bundle.caCert), /altnames|ERR_TLS_CERT_ALTNAME_INVALID/);
+    const stranger = generateCertificates({ commonName: 'x', dnsNames: ['x'] });
+    await assert.rejects(get('nicguard.nicguard-system.svc', stranger.caCert), /self[- ]signed|unable to verify|UNABLE_TO_VERIFY/i);
+  } finally {
+    await new Promise((r) => server.close(r));
+  }
+});
+
+test('ensureCertificates reuses fitting files and replaces unfit ones', () => {
+  const dir = tmp();
+  try {
+    const opts = { commonName: 'svc', dnsNames: ['svc', 'svc.ns'], ips: ['127.0.0.1', '::1'] };
+    const first = ensureCertificates(dir, opts);
+    assert.equal(first.created, true);
+    const again = ensureCertificates(dir, opts);
+    assert.equal(again.created, false);
+    assert.equal(again.bundle.caCert, first.bundle.caCert);
+    // The same IPv6 address spelled differently is still covered.
+    assert.equal(ensureCertificates(dir, { ...opts, ips: ['127.0.0.1', '0:0::0001'] }).created, false);
+
+    const wider = ensureCertificates(dir, { ...opts, dnsNames: [...opts.dnsNames, 'svc.ns.svc'] });
+    assert.equal(wider.created, true);
+    assert.match(wider.replacedBecause ?? '', /does not cover DNS:svc\.ns\.svc/);
+
+    const forced = ensureCertificates(dir, { ...opts, dnsNames: [...opts.dnsNames, 'svc.ns.svc'] }, { force: true });
+    assert.equal(forced.created, true);
+    assert.notEqual(forced.bundle.caCert, wider.bundle.caCert);
+
+    writeFileSync(join(dir, 'tls.key'), bundle.key); // a key that belongs to another certificate
+    assert.match(unfitReason({ ...forced.bundle, key: bundle.key }, opts) ?? '', /tls\.key does not match/);
+    assert.equal(ensureCertificates(dir, opts).created, true);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('unfitReason spots a certificate close to expiry and a foreign signer', () => {
+  const opts = { commonName: 'svc', dnsNames: ['svc'] };
+  const short = generateCertificates({ ...opts, days: 3 });
+  assert.match(unfitReason(short, opts) ?? '', /expires soon/);
+  const other = generateCertificates(opts);
+  assert.match(unfitReason({ ...short, caCert: other.caCert }, opts) ?? '', /not signed by ca\.crt/);
+  const ok = generateCertificates(opts);
+  assert.equal(unfitReason(ok, opts), undefined);
+});
