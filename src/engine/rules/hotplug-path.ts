@@ -1,8 +1,118 @@
-// PLACEHOLDER: to be written (rule family 'hotplug-path').
-import type { ValidationRule } from '../rule.js';
+// Rule hotplug-path (warn): what happens after an accepted hotplug, so that nobody waits
+// for a NIC that only a migration will bring. Multus' dynamic networks controller adds
+// bridge interfaces to the running pod, but never SR-IOV ones (a VF is a pod resource), so
+// those attach only when the VM moves to a new pod; KubeVirt (v1.6+) starts that migration
+// itself where the KubeVirt CR's workloadUpdateMethods include LiveMigrate.
+import type { Report, RuleContext, ValidationRule } from '../rule.js';
+import type { KubeObject } from '../types.js';
+import { hotpluggedInterfaces, isAbsent, type InterfaceView, type VmView } from '../vm.js';
+
+const RULE = 'hotplug-path';
+
+function isObject(v: unknown): v is Record<string, any> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** True, false, or undefined where no KubeVirt CR is known (e.g. CI without --objects). */
+function migratesAutomatically(ctx: RuleContext): boolean | undefined {
+  const kubevirt = ctx.cluster.getKubeVirt();
+  if (!kubevirt) return undefined;
+  const methods = kubevirt.spec?.workloadUpdateStrategy?.workloadUpdateMethods;
+  return Array.isArray(methods) && methods.includes('LiveMigrate');
+}
+
+function migrateCommand(vm: VmView): string {
+  return `virtctl migrate ${vm.name} -n ${vm.namespace}`;
+}
+
+/** The sentence that says who triggers the migration. */
+function migrationStep(ctx: RuleContext, vm: VmView): string {
+  switch (migratesAutomatically(ctx)) {
+    case true:
+      return 'KubeVirt live-migrates the VM by itself, as the KubeVirt CR\'s workloadUpdateMethods include LiveMigrate (KubeVirt v1.6 or newer; before that run `' + migrateCommand(vm) + '`); the VM must be live-migratable';
+    case false:
+      return `the KubeVirt CR's workloadUpdateMethods do not include LiveMigrate, so run \`${migrateCommand(vm)}\`; the VM must be live-migratable`;
+    default:
+      return `unless the KubeVirt CR's workloadUpdateMethods include LiveMigrate (KubeVirt v1.6 or newer), run \`${migrateCommand(vm)}\`; the VM must be live-migratable`;
+  }
+}
+
+function checkAttachPath(ctx: RuleContext, added: InterfaceView[], report: Report): void {
+  const vm = ctx.vm!;
+  for (const iface of added) {
+    if (iface.binding === 'sriov') {
+      report(
+        RULE,
+        `SR-IOV interface "${iface.name}" attaches only after a live migration (the dynamic networks controller cannot add a VF to a running pod): ${migrationStep(ctx, vm)}.`,
+        iface.path,
+        'warn',
+      );
+    } else if (iface.binding === 'bridge' && !ctx.config.dynamicNetworksController) {
+      report(
+        RULE,
+        `interface "${iface.name}" attaches only after a live migration, as this cluster runs no Multus dynamic networks controller (setting dynamicNetworksController: false): ${migrationStep(ctx, vm)}.`,
+        iface.path,
+        'warn',
+      );
+    }
+  }
+}
+
+/** The running VMI: the old object itself for a VMI, the cluster's copy for a VM. */
+function runningVmi(ctx: RuleContext, vm: VmView): KubeObject | undefined {
+  if (ctx.kind === 'VirtualMachineInstance') return ctx.oldObject;
+  return ctx.cluster.getVirtualMachineInstance(vm.namespace, vm.name);
+}
+
+/**
+ * Interfaces whose unplug the VMI has not finished: absent in the VMI spec and still listed
+ * in `status.interfaces` (RULES.md, "KubeVirt versions": the entry goes once it is done).
+ */
+function pendingUnplugs(vmi: KubeObject): Set<string> | undefined {
+  // A VMI without reported interfaces (a manifest in CI, a VMI still starting) tells nothing.
+  if (!Array.isArray(vmi.status?.interfaces)) return undefined;
+  const spec = vmi.spec;
+  const specInterfaces: unknown[] = Array.isArray(spec?.domain?.devices?.interfaces) ? spec.domain.devices.interfaces : [];
+  const absent = new Set(specInterfaces.filter((i) => isObject(i) && i.state === 'absent').map((i) => (i as any).name as string));
+  const statusInterfaces: unknown[] = vmi.status.interfaces;
+  return new Set(statusInterfaces.filter((s) => isObject(s) && absent.has(s.name)).map((s) => (s as any).name as string));
+}
+
+/**
+ * Re-adding an interface whose unplug is still under way: KubeVirt does not cancel an unplug
+ * it has started (vm.go leaves an absent VMI interface alone), so the NIC goes away first
+ * and is plugged again as a new device only after KubeVirt has cleared the old entry.
+ */
+function checkReadd(ctx: RuleContext, report: Report): void {
+  const vm = ctx.vm!;
+  const oldByName = new Map(ctx.oldVm!.interfaces.map((i) => [i.name, i]));
+  const vmi = runningVmi(ctx, vm);
+  const pending = vmi && pendingUnplugs(vmi);
+  for (const iface of vm.interfaces) {
+    if (isAbsent(iface)) continue;
+    const old = oldByName.get(iface.name);
+    const wasAbsent = old !== undefined && isAbsent(old);
+    // With a VMI at hand its status decides; without one, an absent old entry may still be pending.
+    const flagged = pending ? pending.has(iface.name) : wasAbsent;
+    if (!flagged || (old && !wasAbsent)) continue;
+    const evidence = pending
+      ? `the VMI still lists it in status.interfaces while its spec has it absent`
+      : `it was state: absent before this change and its unplug may not have completed`;
+    report(
+      RULE,
+      `interface "${iface.name}" is being re-added while its unplug is still pending (${evidence}). KubeVirt finishes the unplug first and plugs it again only afterwards, as a new device. Wait until "${iface.name}" has gone from \`kubectl get vmi ${vm.name} -n ${vm.namespace} -o jsonpath='{.status.interfaces}'\`, then re-add it.`,
+      iface.path,
+      'warn',
+    );
+  }
+}
 
 export const hotplugPathRule: ValidationRule = {
-  ids: ['hotplug-path'],
+  ids: [RULE],
   kinds: ['VirtualMachine', 'VirtualMachineInstance'],
-  validate() {},
+  validate(ctx, report) {
+    if (!ctx.hotplug || ctx.exempt || !ctx.vm || !ctx.oldVm) return;
+    checkAttachPath(ctx, hotpluggedInterfaces(ctx.oldVm, ctx.vm), report);
+    checkReadd(ctx, report);
+  },
 };
