@@ -6,8 +6,11 @@ import { createServer, request } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { parseAllDocuments } from 'yaml';
 import { generateCertificates, serviceDnsNames, writeCertificates } from '../src/certs/generate.js';
 import { ensureCertificates, unfitReason } from '../src/certs/reuse.js';
+import { ROOT } from './support.js';
 
 const DNS = serviceDnsNames('nicguard', 'nicguard-system');
 const bundle = generateCertificates({ commonName: 'nicguard.nicguard-system.svc', dnsNames: [...DNS, 'localhost'], ips: ['127.0.0.1', '::1'], days: 30 });
@@ -139,4 +142,115 @@ test('unfitReason spots a certificate close to expiry and a foreign signer', () 
   assert.match(unfitReason({ ...short, caCert: other.caCert }, opts) ?? '', /not signed by ca\.crt/);
   const ok = generateCertificates(opts);
   assert.equal(unfitReason(ok, opts), undefined);
+});
+
+// ---- the `nicguard certs` command, run as a user would ----
+const MAIN = join(ROOT, 'dist', 'src', 'cli', 'main.js');
+
+function nicguard(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8' });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const WEBHOOKS_YAML = `# rendered webhooks
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingWebhookConfiguration
+metadata:
+  name: nicguard
+webhooks:
+  - name: validate.nicguard.io # keep this comment
+    clientConfig:
+      service: { name: nicguard, namespace: nicguard-system, path: /validate }
+  - name: second.nicguard.io
+    clientConfig:
+      service: { name: nicguard, namespace: nicguard-system, path: /validate }
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: unrelated
+data: { a: b }
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: MutatingWebhookConfiguration
+metadata:
+  name: nicguard
+webhooks:
+  - name: mutate.nicguard.io
+    clientConfig:
+      caBundle: b2xk
+      service: { name: nicguard, namespace: nicguard-system, path: /mutate }
+`;
+
+test('nicguard certs writes the files, prints only the CA bundle, and patches webhook files', () => {
+  const dir = tmp();
+  try {
+    const hooks = join(dir, 'webhooks.yaml');
+    writeFileSync(hooks, WEBHOOKS_YAML);
+    const out = join(dir, 'certs');
+    const r = nicguard('certs', '--service', 'guard', '--namespace', 'sec', '--out', out, '--ip', '10.0.0.5', '--dns', 'localhost', '--days', '90', '--patch-webhooks', hooks);
+    assert.equal(r.status, 0, r.stderr);
+    const caPem = readFileSync(join(out, 'ca.crt'), 'utf8');
+    assert.equal(r.stdout, `${Buffer.from(caPem).toString('base64')}\n`);
+    assert.equal(statSync(join(out, 'tls.key')).mode & 0o777, 0o600);
+    const leaf = new X509Certificate(readFileSync(join(out, 'tls.crt')));
+    for (const n of serviceDnsNames('guard', 'sec')) assert.ok(leaf.subjectAltName!.includes(`DNS:${n}`), leaf.subjectAltName);
+    assert.ok(leaf.subjectAltName!.includes('DNS:localhost'));
+    assert.ok(leaf.subjectAltName!.includes('IP Address:10.0.0.5'));
+    assert.ok(leaf.checkIssued(new X509Certificate(caPem)));
+
+    const docs = parseAllDocuments(readFileSync(hooks, 'utf8')).map((d) => d.toJS());
+    const bundle = r.stdout.trim();
+    assert.deepEqual(docs[0].webhooks.map((w: { clientConfig: { caBundle: string } }) => w.clientConfig.caBundle), [bundle, bundle]);
+    assert.equal(docs[2].webhooks[0].clientConfig.caBundle, bundle);
+    assert.deepEqual(docs[1], { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'unrelated' }, data: { a: 'b' } });
+    assert.match(readFileSync(hooks, 'utf8'), /# keep this comment/);
+    assert.match(r.stderr, /set caBundle in .*webhooks\.yaml: ValidatingWebhookConfiguration\/nicguard: validate\.nicguard\.io/);
+
+    // A second run reuses the CA, so the bundle already in the webhooks stays valid.
+    const again = nicguard('certs', '--service', 'guard', '--namespace', 'sec', '--out', out, '--ip', '10.0.0.5', '--dns', 'localhost');
+    assert.equal(again.status, 0, again.stderr);
+    assert.equal(again.stdout, r.stdout);
+    assert.match(again.stderr, /reused/);
+    const forced = nicguard('certs', '--service', 'guard', '--namespace', 'sec', '--out', out, '--force');
+    assert.notEqual(forced.stdout, r.stdout);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('nicguard certs refuses bad input with exit 2, a clear message, and no file changed', () => {
+  const dir = tmp();
+  try {
+    const r = nicguard('certs', '--out', join(dir, 'a'), '--ip', 'not-an-ip');
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /not an IP address: "not-an-ip"/);
+    assert.doesNotMatch(r.stderr, /at .*\.js:\d+/); // no stack trace
+
+    const days = nicguard('certs', '--out', join(dir, 'a'), '--days', 'soon');
+    assert.equal(days.status, 2);
+    assert.match(days.stderr, /whole number of days/);
+
+    const good = join(dir, 'good.yaml');
+    const plain = join(dir, 'plain.yaml');
+    writeFileSync(good, WEBHOOKS_YAML);
+    writeFileSync(plain, 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n');
+    const none = nicguard('certs', '--out', join(dir, 'b'), '--patch-webhooks', good, plain);
+    assert.equal(none.status, 2);
+    assert.match(none.stderr, /plain\.yaml holds no ValidatingWebhookConfiguration/);
+    assert.equal(readFileSync(good, 'utf8'), WEBHOOKS_YAML, 'nothing written when one file is bad');
+    assert.equal(none.stdout, '');
+
+    const broken = join(dir, 'broken.yaml');
+    writeFileSync(broken, 'kind: ValidatingWebhookConfiguration\nwebhooks: [\n');
+    const bad = nicguard('certs', '--out', join(dir, 'b'), '--patch-webhooks', broken);
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /broken\.yaml: document 1 is not valid YAML/);
+
+    const missing = nicguard('certs', '--out', join(dir, 'b'), '--patch-webhooks', join(dir, 'nope.yaml'));
+    assert.equal(missing.status, 2);
+    assert.match(missing.stderr, /cannot read .*nope\.yaml: ENOENT/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
