@@ -1,0 +1,304 @@
+// Loading Kubernetes manifests from files, folders and stdin, remembering where each object
+// came from so that a finding can point at a file and line (text output, SARIF, JUnit).
+import { readFileSync, readdirSync, realpathSync, statSync } from 'node:fs';
+import { extname, join } from 'node:path';
+import { LineCounter, isMap, isSeq, parseAllDocuments, type Document, type Node } from 'yaml';
+import type { KubeObject, PolicyRequest } from '../engine/types.js';
+
+/** The file name used for standard input (`-f -`). */
+export const STDIN = '-';
+
+export const MANIFEST_EXTENSIONS = ['.yaml', '.yml', '.json'] as const;
+
+export interface SourcePosition {
+  /** The path as given (joined with the folder walked), or `-` for stdin. */
+  file: string;
+  /** 1-based line of the object's first key. */
+  line: number;
+  column: number;
+  /** 0-based index of the YAML document in the file. */
+  document: number;
+}
+
+export interface LoadedObject {
+  object: KubeObject;
+  source: SourcePosition;
+  /** Present when the object is an AdmissionReview: the request, to be evaluated as it says. */
+  review?: PolicyRequest;
+  /**
+   * Where a field of the object is written, e.g. `spec.template.spec.networks[1]`; falls back
+   * to the nearest ancestor that exists, then to the object itself.
+   */
+  locate(field: string | undefined): { line: number; column: number };
+}
+
+export interface ManifestError {
+  file: string;
+  line?: number;
+  column?: number;
+  message: string;
+}
+
+export interface ManifestLoad {
+  objects: LoadedObject[];
+  errors: ManifestError[];
+  /** Files read (after walking folders), in order. */
+  files: string[];
+}
+
+export function formatManifestError(e: ManifestError): string {
+  const where = e.line ? `${displayName(e.file)}:${e.line}${e.column ? `:${e.column}` : ''}` : displayName(e.file);
+  return `${where}: ${e.message}`;
+}
+
+export function displayName(file: string): string {
+  return file === STDIN ? '<stdin>' : file;
+}
+
+function isRecord(v: unknown): v is Record<string, any> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * The manifest files under a path: a file named explicitly is read whatever its extension
+ * (as kubectl does); folders are walked recursively for .yaml/.yml/.json, skipping hidden
+ * folders such as .git. Sorted, so output order is stable.
+ */
+export function listManifestFiles(path: string, errors: ManifestError[]): string[] {
+  let stats;
+  try {
+    stats = statSync(path);
+  } catch (err) {
+    errors.push({ file: path, message: `cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})` });
+    return [];
+  }
+  if (!stats.isDirectory()) return [path];
+  const found: string[] = [];
+  const seen = new Set<string>();
+  const walk = (dir: string) => {
+    // A symlink loop would otherwise walk forever.
+    const real = realpathSync(dir);
+    if (seen.has(real)) return;
+    seen.add(real);
+    let entries: string[];
+    try {
+      entries = readdirSync(dir).sort();
+    } catch (err) {
+      errors.push({ file: dir, message: `cannot read folder (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})` });
+      return;
+    }
+    for (const entry of entries) {
+      if (entry.startsWith('.')) continue;
+      const full = join(dir, entry);
+      let s;
+      try {
+        s = statSync(full);
+      } catch {
+        continue; // a dangling symlink is not a manifest
+      }
+      if (s.isDirectory()) walk(full);
+      else if ((MANIFEST_EXTENSIONS as readonly string[]).includes(extname(entry).toLowerCase())) found.push(full);
+    }
+  };
+  walk(path);
+  return found;
+}
+
+/** Splits a finding's field path into keys: `a.b[2]["x.y"]` -> ['a', 'b', 2, 'x.y']. */
+export function fieldSegments(field: string): (string | number)[] {
+  const out: (string | number)[] = [];
+  const re = /\[(\d+)\]|\["([^"]*)"\]|\['([^']*)'\]|([^.[\]]+)/g;
+  for (const m of field.matchAll(re)) {
+    if (m[1] !== undefined) out.push(Number(m[1]));
+    else if (m[2] !== undefined) out.push(m[2]);
+    else if (m[3] !== undefined) out.push(m[3]);
+    else if (m[4] !== undefined) out.push(m[4]);
+  }
+  return out;
+}
+
+function childOf(node: unknown, key: string | number): unknown {
+  if (isSeq(node) && typeof key === 'number') return node.items[key];
+  if (isMap(node)) {
+    const pair = node.items.find((p) => {
+      const k = p.key as any;
+      return String(k?.value ?? k) === String(key);
+    });
+    return pair?.value ?? undefined;
+  }
+  return undefined;
+}
+
+/**
+ * The deepest node along `segments`. Dotted keys (annotations such as
+ * `kubevirt.io/pci-interface-slot-count`) are split by the path syntax, so a missing key is
+ * retried joined with the segments after it.
+ */
+function deepestNode(root: unknown, segments: (string | number)[]): Node | undefined {
+  let node = root;
+  let i = 0;
+  while (i < segments.length) {
+    let next = childOf(node, segments[i]);
+    let used = 1;
+    if (next === undefined && typeof segments[i] === 'string') {
+      let joined = String(segments[i]);
+      for (let j = i + 1; j < segments.length && next === undefined; j++) {
+        joined += `.${segments[j]}`;
+        next = childOf(node, joined);
+        used = j - i + 1;
+      }
+    }
+    if (next === undefined || next === null) break;
+    node = next;
+    i += used;
+  }
+  return node as Node | undefined;
+}
+
+function makeLocator(root: Node | undefined, prefix: (string | number)[], counter: LineCounter, fallback: { line: number; column: number }) {
+  return (field: string | undefined) => {
+    if (!field || !root) return fallback;
+    const node = deepestNode(root, [...prefix, ...fieldSegments(field)]);
+    const offset = node?.range?.[0];
+    if (offset === undefined) return fallback;
+    const pos = counter.linePos(offset);
+    return { line: pos.line, column: pos.col };
+  };
+}
+
+function admissionRequest(review: Record<string, any>): PolicyRequest | string {
+  const r = review.request;
+  if (!isRecord(r)) return 'AdmissionReview has no request';
+  const kind = isRecord(r.kind) ? r.kind : {};
+  if (typeof kind.kind !== 'string' || !kind.kind) return 'AdmissionReview request.kind.kind is missing';
+  const operation = r.operation;
+  if (!['CREATE', 'UPDATE', 'DELETE', 'CONNECT'].includes(operation)) {
+    return `AdmissionReview request.operation is ${JSON.stringify(operation)}, expected CREATE, UPDATE, DELETE or CONNECT`;
+  }
+  return {
+    ...(typeof r.uid === 'string' ? { uid: r.uid } : {}),
+    operation,
+    kind: kind.kind,
+    group: typeof kind.group === 'string' ? kind.group : '',
+    ...(typeof r.namespace === 'string' ? { namespace: r.namespace } : {}),
+    ...(typeof r.name === 'string' ? { name: r.name } : {}),
+    ...(isRecord(r.object) ? { object: r.object } : {}),
+    ...(isRecord(r.oldObject) ? { oldObject: r.oldObject } : {}),
+    ...(isRecord(r.userInfo) ? { userInfo: r.userInfo } : {}),
+    ...(typeof r.dryRun === 'boolean' ? { dryRun: r.dryRun } : {}),
+  };
+}
+
+export function isAdmissionReview(obj: KubeObject): boolean {
+  return obj.kind === 'AdmissionReview' && /^admission\.k8s\.io\/v1(beta1)?$/.test(obj.apiVersion ?? '');
+}
+
+/** `kind: List` and typed lists such as `VirtualMachineList`, as `kubectl get -o yaml` writes them. */
+function isList(obj: KubeObject): boolean {
+  return typeof obj.kind === 'string' && obj.kind.endsWith('List') && Array.isArray((obj as any).items);
+}
+
+/** Parses one file's text: every YAML document, lists flattened, AdmissionReviews recognised. */
+export function parseManifests(text: string, file: string): { objects: LoadedObject[]; errors: ManifestError[] } {
+  const objects: LoadedObject[] = [];
+  const errors: ManifestError[] = [];
+  const counter = new LineCounter();
+  const docs = parseAllDocuments(text, { lineCounter: counter }) as Document.Parsed[] | { errors?: unknown };
+  if (!Array.isArray(docs)) return { objects, errors };
+  docs.forEach((doc, index) => {
+    if (doc.errors.length) {
+      const first = doc.errors[0];
+      const pos = first.linePos?.[0] ?? counter.linePos(first.pos[0]);
+      const message = first.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
+      const more = doc.errors.length > 1 ? ` (and ${doc.errors.length - 1} more problem${doc.errors.length > 2 ? 's' : ''} in this document)` : '';
+      errors.push({ file, line: pos.line, column: pos.col, message: `not valid YAML: ${message}${more}` });
+      return;
+    }
+    const root = doc.contents as Node | null;
+    if (root === null || root === undefined) return; // an empty document, e.g. a trailing `---`
+    const start = counter.linePos(root.range?.[0] ?? 0);
+    const where = { line: start.line, column: start.col };
+    let value: unknown;
+    try {
+      value = doc.toJS({ maxAliasCount: 1000 });
+    } catch (err) {
+      errors.push({ file, ...where, message: `cannot read document ${index + 1}: ${(err as Error).message}` });
+      return;
+    }
+    if (value === null || value === undefined) return;
+    const add = (obj: unknown, prefix: (string | number)[], pos: { line: number; column: number }, label: string) => {
+      if (!isRecord(obj)) {
+        errors.push({ file, ...pos, message: `${label} is not a Kubernetes object (a mapping with apiVersion and kind)` });
+        return;
+      }
+      const missing = ['apiVersion', 'kind'].filter((k) => typeof obj[k] !== 'string' || obj[k] === '');
+      if (missing.length) {
+        errors.push({ file, ...pos, message: `${label} has no ${missing.join(' and ')}` });
+        return;
+      }
+      const loaded: LoadedObject = {
+        object: obj as KubeObject,
+        source: { file, line: pos.line, column: pos.column, document: index },
+        locate: makeLocator(root, prefix, counter, pos),
+      };
+      if (isAdmissionReview(obj as KubeObject)) {
+        const request = admissionRequest(obj);
+        if (typeof request === 'string') {
+          errors.push({ file, ...pos, message: request });
+          return;
+        }
+        loaded.review = request;
+        // Fields of the reviewed object live under request.object.
+        loaded.locate = makeLocator(root, ['request', 'object'], counter, pos);
+      }
+      objects.push(loaded);
+    };
+    const label = docs.length > 1 ? `document ${index + 1}` : 'the document';
+    if (isRecord(value) && isList(value as KubeObject)) {
+      const list = value as Record<string, any>;
+      // Items of a typed list (as the API returns them) carry neither kind nor apiVersion.
+      const itemKind = list.kind === 'List' ? undefined : list.kind.slice(0, -'List'.length);
+      list.items.forEach((item: unknown, i: number) => {
+        const node = deepestNode(root, ['items', i]);
+        const p = node?.range ? counter.linePos(node.range[0]) : start;
+        if (isRecord(item) && itemKind) {
+          item.kind ??= itemKind;
+          item.apiVersion ??= list.apiVersion;
+        }
+        add(item, ['items', i], { line: p.line, column: p.col }, `${list.kind} item ${i}`);
+      });
+      return;
+    }
+    add(value, [], where, label);
+  });
+  return { objects, errors };
+}
+
+/** Reads standard input once, however often `-` is named. */
+let stdinText: string | undefined;
+function readStdin(): string {
+  stdinText ??= readFileSync(0, 'utf8');
+  return stdinText;
+}
+
+/** Loads every manifest under the given paths (`-` for stdin). Problems are collected, never thrown. */
+export function loadManifests(paths: readonly string[]): ManifestLoad {
+  const result: ManifestLoad = { objects: [], errors: [], files: [] };
+  for (const path of paths) {
+    const files = path === STDIN ? [STDIN] : listManifestFiles(path, result.errors);
+    for (const file of files) {
+      let text: string;
+      try {
+        text = file === STDIN ? readStdin() : readFileSync(file, 'utf8');
+      } catch (err) {
+        result.errors.push({ file, message: `cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})` });
+        continue;
+      }
+      result.files.push(file);
+      const parsed = parseManifests(text, file);
+      result.objects.push(...parsed.objects);
+      result.errors.push(...parsed.errors);
+    }
+  }
+  return result;
+}
