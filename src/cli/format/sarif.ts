@@ -1,0 +1,81 @@
+// SARIF 2.1.0 for code scanning (e.g. GitHub's upload-sarif): every rule in
+// tool.driver.rules, one result per finding located at the file and line of its field.
+import { isAbsolute, relative, resolve, sep } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { DEFAULT_RULE_SETTINGS } from '../../engine/config.js';
+import { RULE_CATALOG } from '../../engine/rule-catalog.js';
+import { RULE_IDS, type Action, type RuleSetting } from '../../engine/types.js';
+import { STDIN } from '../../io/manifests.js';
+import { VERSION } from '../version.js';
+import type { ValidationReport } from './report.js';
+
+export const SARIF_SCHEMA = 'https://json.schemastore.org/sarif-2.1.0.json';
+const SRCROOT = '%SRCROOT%';
+
+const LEVEL: Record<Action, 'error' | 'warning'> = { deny: 'error', warn: 'warning' };
+const DEFAULT_LEVEL: Record<RuleSetting, string> = { deny: 'error', warn: 'warning', mutate: 'note', off: 'none' };
+
+/** A file's URI: relative to the working directory (the repository root in CI) where possible. */
+function artifactLocation(file: string, baseDir: string): { uri: string; uriBaseId?: string } {
+  if (file === STDIN) return { uri: 'stdin' };
+  const rel = relative(baseDir, resolve(baseDir, file));
+  if (rel.startsWith('..') || isAbsolute(rel)) return { uri: pathToFileURL(resolve(baseDir, file)).href };
+  return { uri: encodeURI(rel.split(sep).join('/')), uriBaseId: SRCROOT };
+}
+
+export function formatSarif(report: ValidationReport, baseDir = process.cwd()): string {
+  const ruleIndex = new Map<string, number>(RULE_IDS.map((id, i) => [id, i]));
+  const rules = RULE_IDS.map((id) => ({
+    id,
+    name: id.replace(/(^|-)([a-z])/g, (_m, _d, c: string) => c.toUpperCase()),
+    shortDescription: { text: RULE_CATALOG[id].title },
+    fullDescription: { text: RULE_CATALOG[id].description },
+    defaultConfiguration: { level: DEFAULT_LEVEL[DEFAULT_RULE_SETTINGS[id]] },
+    help: { text: `${RULE_CATALOG[id].description} See docs/rules.md#${id}.` },
+  }));
+  const results = report.results.flatMap((r) =>
+    r.findings.map((f) => ({
+      ruleId: f.rule,
+      ruleIndex: ruleIndex.get(f.rule),
+      level: LEVEL[f.action],
+      message: { text: f.message },
+      locations: [
+        {
+          physicalLocation: {
+            artifactLocation: artifactLocation(r.file, baseDir),
+            region: { startLine: f.line, startColumn: f.column },
+          },
+          logicalLocations: [{ fullyQualifiedName: f.field ? `${f.object}: ${f.field}` : f.object, kind: 'object' }],
+        },
+      ],
+      properties: { object: f.object, operation: r.operation, ...(f.field ? { field: f.field } : {}) },
+    })),
+  );
+  const notifications = report.errors.map((e) => ({
+    level: 'error',
+    message: { text: e.message },
+    locations: [
+      {
+        physicalLocation: {
+          artifactLocation: artifactLocation(e.file, baseDir),
+          ...(e.line ? { region: { startLine: e.line, ...(e.column ? { startColumn: e.column } : {}) } } : {}),
+        },
+      },
+    ],
+  }));
+  const sarif = {
+    $schema: SARIF_SCHEMA,
+    version: '2.1.0',
+    runs: [
+      {
+        tool: { driver: { name: 'nicguard', version: VERSION, semanticVersion: VERSION, rules } },
+        originalUriBaseIds: { [SRCROOT]: { uri: pathToFileURL(baseDir.endsWith(sep) ? baseDir : baseDir + sep).href } },
+        invocations: [{ executionSuccessful: report.errors.length === 0, toolExecutionNotifications: notifications }],
+        // yaml reports columns in JavaScript string positions.
+        columnKind: 'utf16CodeUnits',
+        results,
+      },
+    ],
+  };
+  return JSON.stringify(sarif, null, 2) + '\n';
+}
