@@ -8,6 +8,8 @@ import type { KubeObject } from '../types.js';
 import { hotpluggedInterfaces, isAbsent, type InterfaceView, type VmView } from '../vm.js';
 
 const RULE = 'hotplug-path';
+// Findings carry no action of their own: the rule's setting (warn by default) decides, so a
+// cluster that wants these steps enforced can set it to deny.
 
 function isObject(v: unknown): v is Record<string, any> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -45,14 +47,12 @@ function checkAttachPath(ctx: RuleContext, added: InterfaceView[], report: Repor
         RULE,
         `SR-IOV interface "${iface.name}" attaches only after a live migration (the dynamic networks controller cannot add a VF to a running pod): ${migrationStep(ctx, vm)}.`,
         iface.path,
-        'warn',
       );
     } else if (iface.binding === 'bridge' && !ctx.config.dynamicNetworksController) {
       report(
         RULE,
         `interface "${iface.name}" attaches only after a live migration, as this cluster runs no Multus dynamic networks controller (setting dynamicNetworksController: false): ${migrationStep(ctx, vm)}.`,
         iface.path,
-        'warn',
       );
     }
   }
@@ -102,7 +102,6 @@ function checkReadd(ctx: RuleContext, report: Report): void {
       RULE,
       `interface "${iface.name}" is being re-added while its unplug is still pending (${evidence}). KubeVirt finishes the unplug first and plugs it again only afterwards, as a new device. Wait until "${iface.name}" has gone from \`kubectl get vmi ${vm.name} -n ${vm.namespace} -o jsonpath='{.status.interfaces}'\`, then re-add it.`,
       iface.path,
-      'warn',
     );
   }
 }
