@@ -1,7 +1,29 @@
-// PLACEHOLDER: to be written (rule family 'hotplug-slots', 'pci-bus').
-import type { ValidationRule } from '../rule.js';
-import type { PolicyConfig, SlotModel } from '../types.js';
-import type { VmView } from '../vm.js';
+// Rules hotplug-slots and pci-bus: whether a NIC fits in the guest's PCI layout.
+//
+// KubeVirt lays the domain out once, when it defines it (VMI start, or the target of a
+// live migration), and libvirt cannot add PCIe root ports to a running domain; so a
+// hotplugged NIC needs one of the empty root ports reserved then
+// (kubevirt/kubevirt pkg/virt-launcher/virtwrap/manager.go `allocateHotplugPorts`,
+// network/nichotplug.go, docs/pci-topology.md). Ports that held a device at boot are
+// marked hotplug="off" (pci/hotplug.go), so unplugging a boot NIC frees none.
+import type { Report, RuleContext, ValidationRule } from '../rule.js';
+import type { KubeObject, PolicyConfig, SlotModel } from '../types.js';
+import { parseQuantity } from '../quantity.js';
+import { isAbsent, type InterfaceView, type VmView } from '../vm.js';
+
+/** Frozen total of placeholders plus boot interfaces (KubeVirt `PciInterfaceSlotCountAnnotation`). */
+export const SLOT_COUNT_ANNOTATION = 'kubevirt.io/pci-interface-slot-count';
+/** Places every device on the root complex, where nothing can be hotplugged. */
+export const ROOT_COMPLEX_ANNOTATION = 'kubevirt.io/placePCIDevicesOnRootComplex';
+/** Root-bus slots 0, 1 (VGA), 0x1b (ich9 sound) and 0x1f (SATA) (converter/pci-placement.go). */
+export const RESERVED_ROOT_SLOTS = 4;
+
+/** manager.go: hotplugLargeMemoryThreshold and the two port counts of the memory-scaled formula. */
+const LARGE_MEMORY_BYTES = 2 * 1024 ** 3;
+const V2_PORTS = { large: { total: 16, min: 6 }, small: { total: 8, min: 3 } };
+
+/** Bindings KubeVirt's VM controller hotplugs into a running VMI (pkg/network/controllers/vm.go). */
+const HOTPLUGGED_BINDINGS = new Set(['bridge', 'sriov']);
 
 /** The hotplug and PCI budget of a VM, for the slots rules and `nicguard explain`. */
 export interface SlotBudget {
@@ -14,19 +36,369 @@ export interface SlotBudget {
   inUse: number;
   /** Hotplugged by this change. */
   asked: number;
+  /** Reserved ports not in use, before this change. */
   free: number;
+  /** Root-bus slots taken: devices plus the reserved hotplug ports. */
   pciUsed: number;
+  /** Root-bus slots there are for them: config.pciSlotLimit less the 4 reserved slots. */
   pciLimit: number;
+  /** T of the v1 formula and where it came from. */
+  slotTotal: number;
+  slotTotalSource: 'annotation' | 'config';
+  /** Set when the slot-count annotation is not an integer (KubeVirt then fails to define the domain). */
+  slotTotalError?: string;
+  /** The root-complex annotation is "true": no hotplug ports at all. */
+  rootComplex: boolean;
+  /** Guest memory in bytes, where the spec gives it (the v2 formula needs it). */
+  memoryBytes?: number;
+  /** Root-bus devices by kind, hotplug ports excluded. */
+  pciDevices: PciDevices;
+  /** The interfaces this change hotplugs, in spec order. */
+  askedInterfaces: InterfaceView[];
 }
 
-/** PLACEHOLDER signature: oldVm is the VM as last defined (undefined: vm itself is the base). */
-export function slotBudget(vm: VmView, oldVm: VmView | undefined, config: PolicyConfig): SlotBudget {
-  const base = (oldVm ?? vm).interfaces.length;
-  return { model: config.slotModel, base, reserved: 0, inUse: 0, asked: 0, free: 0, pciUsed: 0, pciLimit: config.pciSlotLimit };
+/** What the caller may know beyond the two specs. */
+export interface SlotKnowledge {
+  /**
+   * The annotations KubeVirt read when it defined the domain: the VMI's (for a VM, its
+   * spec.template.metadata.annotations; see vmiAnnotations). Default: the base view's
+   * annotations, which for a VM also hold metadata.annotations (KubeVirt ignores those).
+   */
+  annotations?: Record<string, string>;
+  /** The running VMI: an interface it still has holds its port even if the VM spec dropped it. */
+  vmi?: KubeObject;
+  /**
+   * Names of the interfaces in the domain at its last definition, where known. Without
+   * them the old spec is the base and inUse is 0: for the v1 formula the arithmetic comes
+   * out the same, T - base - inUse.
+   */
+  bootInterfaces?: string[];
+}
+
+export interface PciDevices {
+  interfaces: number;
+  hostDevices: number;
+  gpus: number;
+  virtioDisks: number;
+  virtioInputs: number;
+  watchdog: number;
+  rng: number;
+  memBalloon: number;
+  controllers: number;
+}
+
+function isObject(v: unknown): v is Record<string, any> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function asArray(v: unknown): any[] {
+  return Array.isArray(v) ? v : [];
+}
+
+/** The annotations KubeVirt reads for the domain: a VMI's own, a VM's template's. */
+export function vmiAnnotations(obj: KubeObject | undefined, kind: string): Record<string, string> {
+  const annotations = kind === 'VirtualMachine' ? obj?.spec?.template?.metadata?.annotations : obj?.metadata?.annotations;
+  return isObject(annotations) ? (annotations as Record<string, string>) : {};
+}
+
+function diskBus(disk: any): string | undefined {
+  if (!isObject(disk)) return undefined;
+  if (isObject(disk.disk)) return disk.disk.bus || 'virtio';
+  if (isObject(disk.lun)) return disk.lun.bus || 'scsi';
+  if (isObject(disk.cdrom)) return disk.cdrom.bus || 'sata';
+  // No device type: KubeVirt's defaulting makes it a virtio disk.
+  return 'virtio';
+}
+
+/**
+ * Root-bus devices of a VMI spec, as KubeVirt's `CountPCIDevices` sees its domain:
+ * interfaces (SR-IOV ones become PCI host devices), host devices and GPUs, virtio disks
+ * and inputs, watchdog, rng, balloon and controllers (compute/controllers.go adds usb,
+ * scsi and virtio-serial). `asKubeVirtCounts` also counts the usb controller and balloon
+ * of model "none", which CountPCIDevices counts though they take no slot.
+ */
+export function rootBusDevices(spec: any, interfaceCount: number, asKubeVirtCounts = false): PciDevices {
+  const devices = isObject(spec?.domain?.devices) ? spec.domain.devices : {};
+  const disks = asArray(devices.disks);
+  const inputs = asArray(devices.inputs);
+  const usbNeeded =
+    inputs.some((i) => isObject(i) && (i.bus === 'usb' || !i.bus)) ||
+    disks.some((d) => isObject(d) && isObject(d.disk) && d.disk.bus === 'usb') ||
+    devices.clientPassthrough !== undefined;
+  const scsiNeeded = devices.disableHotplug !== true || disks.some((d) => diskBus(d) === 'scsi');
+  const serialNeeded = devices.autoattachSerialConsole !== false;
+  const balloon = devices.autoattachMemBalloon !== false || asKubeVirtCounts;
+  return {
+    interfaces: interfaceCount,
+    hostDevices: asArray(devices.hostDevices).length,
+    gpus: asArray(devices.gpus).length,
+    virtioDisks: disks.filter((d) => diskBus(d) === 'virtio').length,
+    virtioInputs: inputs.filter((i) => isObject(i) && i.bus === 'virtio').length,
+    watchdog: isObject(devices.watchdog) ? 1 : 0,
+    rng: isObject(devices.rng) ? 1 : 0,
+    memBalloon: balloon ? 1 : 0,
+    controllers: (usbNeeded || asKubeVirtCounts ? 1 : 0) + (scsiNeeded ? 1 : 0) + (serialNeeded ? 1 : 0),
+  };
+}
+
+export function sumDevices(d: PciDevices): number {
+  return d.interfaces + d.hostDevices + d.gpus + d.virtioDisks + d.virtioInputs + d.watchdog + d.rng + d.memBalloon + d.controllers;
+}
+
+/** Guest memory in bytes: memory.guest, else the memory request, else the limit (KubeVirt's defaulting order). */
+export function guestMemoryBytes(spec: any): number | undefined {
+  const domain = spec?.domain;
+  return parseQuantity(domain?.memory?.guest ?? domain?.resources?.requests?.memory ?? domain?.resources?.limits?.memory);
+}
+
+interface Reservation {
+  reserved: number;
+  slotTotal: number;
+  slotTotalSource: 'annotation' | 'config';
+  slotTotalError?: string;
+  rootComplex: boolean;
+}
+
+/** Spare root ports KubeVirt reserves for a domain defined with `base` interfaces. */
+function reservePorts(
+  model: SlotModel,
+  base: number,
+  annotations: Record<string, string>,
+  kubevirtDeviceCount: number,
+  memoryBytes: number | undefined,
+  config: PolicyConfig,
+): Reservation {
+  const rootComplex = annotations[ROOT_COMPLEX_ANNOTATION] === 'true';
+  const raw = annotations[SLOT_COUNT_ANNOTATION];
+  // KubeVirt parses it with strconv.Atoi and refuses to define the domain when that fails.
+  const valid = raw !== undefined && /^[+-]?\d{1,18}$/.test(String(raw).trim());
+  const fromAnnotation = raw !== undefined && valid;
+  const slotTotal = fromAnnotation ? Number(String(raw).trim()) : config.hotplugSlotTotal;
+  const result: Reservation = {
+    reserved: 0,
+    slotTotal,
+    slotTotalSource: fromAnnotation ? 'annotation' : 'config',
+    rootComplex,
+    ...(raw !== undefined && !valid ? { slotTotalError: `annotation ${SLOT_COUNT_ANNOTATION} is "${raw}", not an integer` } : {}),
+  };
+  // RULES.md rule 6: no ports on the root complex, whatever the model.
+  if (rootComplex) return result;
+  // v1 returns early for a domain without interfaces; the annotation path does not.
+  const placeholders = fromAnnotation || base > 0 ? Math.max(0, slotTotal - base) : 0;
+  switch (model) {
+    case 'v1':
+      result.reserved = placeholders;
+      break;
+    case 'v2': {
+      // The memory-scaled count (1.6-1.8, and the extra root-port controllers of the
+      // current "v3" topology, which tops the placeholders up to it). Unknown memory: small.
+      const size = memoryBytes !== undefined && memoryBytes > LARGE_MEMORY_BYTES ? V2_PORTS.large : V2_PORTS.small;
+      result.reserved = Math.max(placeholders, Math.max(size.total - kubevirtDeviceCount, size.min));
+      break;
+    }
+    case 'legacy-q35':
+      // libvirt's own q35 layout leaves a single spare root port.
+      result.reserved = 1;
+      break;
+  }
+  return result;
+}
+
+function interfaceNamesOf(obj: KubeObject | undefined, activeOnly: boolean): string[] {
+  const list = asArray(obj?.spec?.domain?.devices?.interfaces);
+  return list.filter((i) => isObject(i) && typeof i.name === 'string' && !(activeOnly && i.state === 'absent')).map((i) => i.name as string);
+}
+
+/**
+ * The budget of `vm` against the domain defined from `oldVm` (undefined: vm itself is the
+ * base, as for `nicguard explain` of a manifest). The base counts every interface, SR-IOV
+ * and absent ones included (RULES.md "base interface count").
+ */
+export function slotBudget(vm: VmView, oldVm: VmView | undefined, config: PolicyConfig, known: SlotKnowledge = {}): SlotBudget {
+  const current = oldVm ?? vm;
+  const annotations = known.annotations ?? current.annotations;
+  const currentNames = new Set(current.interfaces.map((i) => i.name));
+  const vmiOnly = known.vmi ? interfaceNamesOf(known.vmi, false).filter((n) => !currentNames.has(n)) : [];
+  let base: number;
+  let inUse = 0;
+  if (known.bootInterfaces) {
+    const boot = new Set(known.bootInterfaces);
+    base = boot.size;
+    inUse = [...currentNames, ...vmiOnly].filter((n) => !boot.has(n)).length;
+  } else {
+    base = current.interfaces.length + vmiOnly.length;
+  }
+
+  // An interface that was absent (or missing) and is active now needs a fresh port too;
+  // other bindings are not hotplugged at all (hotplug-binding reports them).
+  const active = new Set(current.interfaces.filter((i) => !isAbsent(i)).map((i) => i.name));
+  if (known.vmi) for (const n of interfaceNamesOf(known.vmi, true)) active.add(n);
+  const askedInterfaces = oldVm
+    ? vm.interfaces.filter((i) => !isAbsent(i) && HOTPLUGGED_BINDINGS.has(i.binding) && !active.has(i.name))
+    : [];
+
+  const memoryBytes = guestMemoryBytes(current.spec);
+  const pciDevices = rootBusDevices(current.spec, base);
+  const kubevirtCount = sumDevices(rootBusDevices(current.spec, base, true));
+  const reservation = reservePorts(config.slotModel, base, annotations, kubevirtCount, memoryBytes, config);
+  return {
+    model: config.slotModel,
+    base,
+    reserved: reservation.reserved,
+    inUse,
+    asked: askedInterfaces.length,
+    free: Math.max(0, reservation.reserved - inUse),
+    pciUsed: sumDevices(pciDevices) + reservation.reserved,
+    pciLimit: config.pciSlotLimit - RESERVED_ROOT_SLOTS,
+    slotTotal: reservation.slotTotal,
+    slotTotalSource: reservation.slotTotalSource,
+    ...(reservation.slotTotalError ? { slotTotalError: reservation.slotTotalError } : {}),
+    rootComplex: reservation.rootComplex,
+    ...(memoryBytes !== undefined ? { memoryBytes } : {}),
+    pciDevices,
+    askedInterfaces,
+  };
+}
+
+/** Root-bus use when the VM next starts from this spec: absent interfaces are dropped then. */
+export function bootPciUsage(vm: VmView, annotations: Record<string, string>, config: PolicyConfig): { used: number; devices: PciDevices; reserved: number } {
+  const count = vm.interfaces.filter((i) => !isAbsent(i)).length;
+  const devices = rootBusDevices(vm.spec, count);
+  const kubevirtCount = sumDevices(rootBusDevices(vm.spec, count, true));
+  const { reserved } = reservePorts(config.slotModel, count, annotations, kubevirtCount, guestMemoryBytes(vm.spec), config);
+  return { used: sumDevices(devices) + reserved, devices, reserved };
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+function formatBytes(bytes: number): string {
+  return bytes >= 1024 ** 3 ? `${+(bytes / 1024 ** 3).toFixed(2)}Gi` : `${+(bytes / 1024 ** 2).toFixed(0)}Mi`;
+}
+
+/** Where the slot-count annotation goes for this kind. */
+function annotationField(kind: string): string {
+  return kind === 'VirtualMachine' ? 'spec.template.metadata.annotations' : 'metadata.annotations';
+}
+
+/** How the reserved count came about, in the words of the model. */
+function reservationReason(b: SlotBudget): string {
+  if (b.rootComplex) {
+    return `none, as annotation ${ROOT_COMPLEX_ANNOTATION}: "true" puts every device on the root complex, which takes no hotplug`;
+  }
+  const total = b.slotTotalSource === 'annotation' ? `T = ${b.slotTotal} from annotation ${SLOT_COUNT_ANNOTATION}` : `T = ${b.slotTotal}, setting hotplugSlotTotal`;
+  switch (b.model) {
+    case 'v1':
+      return `slot model v1: max(0, T - base) with ${total}`;
+    case 'v2': {
+      const large = b.memoryBytes !== undefined && b.memoryBytes > LARGE_MEMORY_BYTES;
+      const memory = b.memoryBytes === undefined ? 'guest memory unknown, taken as 2Gi or less' : `${formatBytes(b.memoryBytes)} of guest memory`;
+      const p = large ? V2_PORTS.large : V2_PORTS.small;
+      return `slot model v2: max(${p.total} - PCI devices in use, ${p.min}) for ${memory}`;
+    }
+    case 'legacy-q35':
+      return 'slot model legacy-q35: the q35 machine type leaves one spare root port';
+  }
+}
+
+function checkHotplugSlots(ctx: RuleContext, report: Report): void {
+  const vm = ctx.vm!;
+  // The VMI knows the annotations the domain was defined with; else the old spec stands in.
+  const vmi = ctx.kind === 'VirtualMachine' ? ctx.cluster.getVirtualMachineInstance(vm.namespace, vm.name) : undefined;
+  const annotations = vmi ? vmiAnnotations(vmi, 'VirtualMachineInstance') : vmiAnnotations(ctx.oldObject, ctx.kind);
+  const b = slotBudget(vm, ctx.oldVm, ctx.config, { annotations, vmi });
+  if (b.asked <= b.free) return;
+  const names = b.askedInterfaces.map((i) => `"${i.name}"`).join(', ');
+  const unplugs = vm.interfaces.some(isAbsent) || vm.interfaces.length < ctx.oldVm!.interfaces.length;
+  const advice = [
+    `Restart the VM with the new interfaces instead (stop it, change the spec, start it): interfaces present at start are laid out then and need no hotplug port.`,
+  ];
+  if (b.free > 0) advice.push(`Or hotplug only ${b.free} of them now.`);
+  if (!b.rootComplex && b.model !== 'legacy-q35') {
+    advice.push(
+      `To keep more ports for later hotplugs, set ${annotationField(ctx.kind)}["${SLOT_COUNT_ANNOTATION}"] to a larger total (boot interfaces included) before the next start.`,
+    );
+  }
+  report(
+    'hotplug-slots',
+    `${plural(b.asked, 'interface')} (${names}) would be hotplugged into running ${vm.name}, but only ${plural(b.free, 'hotplug port')} ${b.free === 1 ? 'is' : 'are'} free: ` +
+      `the domain was defined with ${plural(b.base, 'interface')} (base), KubeVirt reserved ${plural(b.reserved, 'spare PCIe root port')} (${reservationReason(b)}), ` +
+      `${b.inUse} in use by interfaces hotplugged since; asked for ${b.asked}.${unplugs ? ' Unplugging a boot interface frees no port: its port stays hotplug="off".' : ''} ${advice.join(' ')}`,
+    b.askedInterfaces[b.free]?.path,
+  );
+}
+
+/** Annotation problems KubeVirt would only show when the VM starts. */
+function checkSlotAnnotations(ctx: RuleContext, report: Report): void {
+  const now = vmiAnnotations(ctx.object, ctx.kind);
+  const before = vmiAnnotations(ctx.oldObject, ctx.kind);
+  const raw = now[SLOT_COUNT_ANNOTATION];
+  if (raw !== undefined && raw !== before[SLOT_COUNT_ANNOTATION] && !/^[+-]?\d{1,18}$/.test(String(raw).trim())) {
+    report(
+      'hotplug-slots',
+      `annotation ${SLOT_COUNT_ANNOTATION} is "${raw}", not an integer: KubeVirt fails to define the domain ("invalid ${SLOT_COUNT_ANNOTATION} annotation value") and the VM does not start. Set it to a whole number, the interfaces the domain is laid out for, boot interfaces included.`,
+      `${annotationField(ctx.kind)}["${SLOT_COUNT_ANNOTATION}"]`,
+    );
+  }
+  if (ctx.kind !== 'VirtualMachine') return;
+  // KubeVirt reads these from the VMI, which gets the template's annotations, not the VM's own.
+  const own = ctx.object?.metadata?.annotations ?? {};
+  const ownBefore = ctx.oldObject?.metadata?.annotations ?? {};
+  for (const key of [SLOT_COUNT_ANNOTATION, ROOT_COMPLEX_ANNOTATION]) {
+    if (own[key] === undefined || now[key] !== undefined || own[key] === ownBefore[key]) continue;
+    report(
+      'hotplug-slots',
+      `annotation ${key} is on the VirtualMachine's metadata, where KubeVirt does not read it; the VMI gets spec.template.metadata.annotations. Move it there.`,
+      `metadata.annotations["${key}"]`,
+      'warn',
+    );
+  }
+}
+
+function describeDevices(d: PciDevices, reserved: number): string {
+  const parts: [string, number][] = [
+    ['interfaces', d.interfaces],
+    ['host devices', d.hostDevices],
+    ['GPUs', d.gpus],
+    ['virtio disks', d.virtioDisks],
+    ['virtio inputs', d.virtioInputs],
+    ['watchdog', d.watchdog],
+    ['rng', d.rng],
+    ['memory balloon', d.memBalloon],
+    ['controllers', d.controllers],
+    ['hotplug ports', reserved],
+  ];
+  return parts.filter(([, n]) => n > 0).map(([what, n]) => `${what} ${n}`).join(', ');
+}
+
+/**
+ * Rule pci-bus: the layout the VM starts with next must fit the root bus. On an UPDATE it
+ * speaks only when the change makes things worse, so an edit of a VM that already exceeds
+ * an estimate is not held hostage to it.
+ */
+function checkPciBus(ctx: RuleContext, report: Report): void {
+  const limit = ctx.config.pciSlotLimit - RESERVED_ROOT_SLOTS;
+  const next = bootPciUsage(ctx.vm!, vmiAnnotations(ctx.object, ctx.kind), ctx.config);
+  if (next.used <= limit) return;
+  if (ctx.oldVm && next.used <= bootPciUsage(ctx.oldVm, vmiAnnotations(ctx.oldObject, ctx.kind), ctx.config).used) return;
+  report(
+    'pci-bus',
+    `${ctx.vm!.name} needs ${next.used} root PCI bus slots (${describeDevices(next.devices, next.reserved)}), but the bus has ${limit} ` +
+      `(pciSlotLimit ${ctx.config.pciSlotLimit} less the ${RESERVED_ROOT_SLOTS} reserved slots 0, 1, 0x1b and 0x1f). libvirt would refuse to start it with "No more available PCI slots". ` +
+      `Remove devices, put disks on the scsi or sata bus, or lower the hotplug reservation (${SLOT_COUNT_ANNOTATION}).`,
+    `${ctx.vm!.specPath}.domain.devices`,
+  );
 }
 
 export const slotRules: ValidationRule = {
   ids: ['hotplug-slots', 'pci-bus'],
   kinds: ['VirtualMachine', 'VirtualMachineInstance'],
-  validate() {},
+  validate(ctx, report) {
+    // KubeVirt's controllers only carry out a spec that was judged when a user wrote it.
+    if (!ctx.vm || ctx.exempt) return;
+    if (ctx.hotplug && ctx.oldVm) checkHotplugSlots(ctx, report);
+    checkSlotAnnotations(ctx, report);
+    checkPciBus(ctx, report);
+  },
 };
