@@ -1,0 +1,410 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Server } from 'node:http';
+import fastJsonPatch from 'fast-json-patch';
+import request from 'supertest';
+import { createApp, DEFAULT_BODY_LIMIT, type AppOptions } from '../src/server/app.js';
+import { createLogger } from '../src/server/logger.js';
+import { createMetricsServer, WebhookMetrics } from '../src/server/metrics.js';
+import { WARNINGS_TOTAL_LIMIT, WARNING_LIMIT } from '../src/server/admission.js';
+import type { ClusterView, KubeObject, PolicyConfig, PolicyRequest } from '../src/engine/types.js';
+import { clone, config, create, example, seedCluster, update } from './support.js';
+import { KUBEVIRT_CONTROLLER, addMultusNic, fedora, fedoraWithBridge, ifaceNamed, networksOf } from './hotplug-fixtures.js';
+import { LogCapture, admissionReview, patchOf } from './server-support.js';
+
+interface Harness {
+  server: Server;
+  logs: LogCapture;
+  metrics: WebhookMetrics;
+  setConfig(c: PolicyConfig): void;
+  close(): Promise<void>;
+}
+
+/** One app on one real listening server, so that "keeps serving" means the same process. */
+function start(overrides: Partial<AppOptions> = {}, logLevel = 'info'): Harness {
+  const logs = new LogCapture();
+  const metrics = new WebhookMetrics({ defaultMetrics: false });
+  const cluster = seedCluster();
+  let cfg = config();
+  const app = createApp({
+    getClusterView: () => cluster,
+    getConfig: () => cfg,
+    logger: createLogger(logLevel, logs),
+    metrics,
+    ...overrides,
+  });
+  const server = app.listen(0, '127.0.0.1');
+  return {
+    server,
+    logs,
+    metrics,
+    setConfig: (c) => (cfg = c),
+    close: () => new Promise((r) => server.close(() => r())),
+  };
+}
+
+const post = (h: Harness, path: string, body: unknown) =>
+  request(h.server).post(path).set('content-type', 'application/json').send(typeof body === 'string' ? body : JSON.stringify(body));
+
+const seedHotplug = () => update(fedora(), fedoraWithBridge());
+const masqueradeHotplug = (extra: Partial<PolicyRequest> = {}) => update(fedora(), example('bad/masquerade-hotplug.yaml'), extra);
+/** The user deletes dyniface1 (interface and network) from the running VM. */
+const removal = (extra: Partial<PolicyRequest> = {}) => update(fedoraWithBridge(), fedora(), extra);
+
+function assertNoStack(text: string): void {
+  assert.doesNotMatch(text, /\n\s+at |node_modules|\.js:\d+|\.ts:\d+/);
+}
+
+describe('webhook app: probes', () => {
+  it('GET /healthz answers while the process lives', async () => {
+    const h = start({ isReady: () => ({ ready: false, checks: { clusterView: false } }) });
+    try {
+      const res = await request(h.server).get('/healthz').expect(200);
+      assert.deepEqual(res.body, { status: 'ok' });
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('GET /readyz reports each check, 503 until all hold', async () => {
+    let synced = false;
+    const h = start({ isReady: () => ({ ready: synced, checks: { certificates: true, clusterView: synced } }) });
+    try {
+      const before = await request(h.server).get('/readyz').expect(503);
+      assert.deepEqual(before.body, { status: 'not ready', checks: { certificates: true, clusterView: false } });
+      synced = true;
+      const afterSync = await request(h.server).get('/readyz').expect(200);
+      assert.deepEqual(afterSync.body, { status: 'ready', checks: { certificates: true, clusterView: true } });
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('goes unready and asks clients to close connections while draining', async () => {
+    let draining = false;
+    const h = start({ draining: () => draining });
+    try {
+      await request(h.server).get('/readyz').expect(200);
+      draining = true;
+      const res = await request(h.server).get('/readyz').expect(503);
+      assert.equal(res.body.checks.notShuttingDown, false);
+      assert.equal(res.headers.connection, 'close');
+      const review = await post(h, '/validate', admissionReview(seedHotplug())).expect(200);
+      assert.equal(review.headers.connection, 'close');
+      assert.equal(review.body.response.allowed, true);
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+describe('webhook app: decisions', () => {
+  let h: Harness;
+  before(() => (h = start()));
+  after(() => h.close());
+
+  it('allows the seed hotplug on both webhooks, echoing the uid, without patch or warnings', async () => {
+    for (const path of ['/validate', '/mutate']) {
+      const review = admissionReview(seedHotplug());
+      const res = await post(h, path, review).expect(200).expect('content-type', /application\/json/);
+      assert.deepEqual(res.body, { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: review.request.uid, allowed: true } });
+    }
+  });
+
+  it('denies a masquerade hotplug with 403 and the rule in the message', async () => {
+    const review = admissionReview(masqueradeHotplug());
+    const res = await post(h, '/validate', review).expect(200);
+    const { response } = res.body;
+    assert.equal(response.uid, review.request.uid);
+    assert.equal(response.allowed, false);
+    assert.equal(response.status.code, 403);
+    assert.match(response.status.message, /^VirtualMachine default\/vm-fedora: \[hotplug-binding\] interface "dyniface1" cannot be hotplugged/);
+    assert.equal(response.patch, undefined);
+  });
+
+  it('lists every denial in the message', async () => {
+    const vm = example('bad/masquerade-hotplug.yaml');
+    addMultusNic(vm, 'nowhere', { bridge: {} }, 'missing-net');
+    const res = await post(h, '/validate', admissionReview(update(fedora(), vm))).expect(200);
+    const message: string = res.body.response.status.message;
+    assert.match(message, /\[hotplug-binding\] interface "dyniface1"/);
+    assert.match(message, /\[nad-exists\][^;]*missing-net/);
+  });
+
+  it('turns unplug-by-removal into a patch that puts the interface back absent, with a warning', async () => {
+    const req = removal();
+    const res = await post(h, '/mutate', admissionReview(req)).expect(200);
+    const { response } = res.body;
+    assert.equal(response.allowed, true);
+    assert.equal(response.patchType, 'JSONPatch');
+    const patched = fastJsonPatch.applyPatch(clone(req.object!), patchOf(response)!, true, false).newDocument as KubeObject;
+    assert.deepEqual(ifaceNamed(patched, 'dyniface1'), { bridge: {}, name: 'dyniface1', state: 'absent' });
+    assert.deepEqual(networksOf(patched).find((n: any) => n.name === 'dyniface1'), { name: 'dyniface1', multus: { networkName: 'attachnet' } });
+    assert.equal(response.warnings.length, 1);
+    assert.match(response.warnings[0], /^\[unplug-by-removal\] interface "dyniface1" was removed/);
+  });
+
+  it('never returns a patch from /validate, even for the same removal', async () => {
+    const res = await post(h, '/validate', admissionReview(removal())).expect(200);
+    const { response } = res.body;
+    assert.equal(response.allowed, true);
+    assert.equal(response.patch, undefined);
+    assert.equal(response.patchType, undefined);
+    // The mutating webhook did not run for this request: the validating one says so.
+    assert.match(response.warnings[0], /^\[unplug-by-removal\]/);
+  });
+
+  it('leaves a removal by KubeVirt\'s controller alone (exempt service account)', async () => {
+    const mine = await post(h, '/mutate', admissionReview(removal())).expect(200);
+    assert.ok(mine.body.response.patch, 'the same removal by a user is patched');
+    const res = await post(h, '/mutate', admissionReview(removal({ userInfo: { username: KUBEVIRT_CONTROLLER } }))).expect(200);
+    assert.deepEqual(res.body.response, { uid: res.body.response.uid, allowed: true });
+    const masq = await post(h, '/validate', admissionReview(masqueradeHotplug({ userInfo: { username: KUBEVIRT_CONTROLLER } }))).expect(200);
+    assert.equal(masq.body.response.allowed, true);
+  });
+
+  it('evaluates a dryRun request exactly like a real one', async () => {
+    for (const [path, req] of [
+      ['/validate', masqueradeHotplug],
+      ['/mutate', removal],
+    ] as const) {
+      const real = await post(h, path, admissionReview(req(), { uid: 'same' })).expect(200);
+      const dry = await post(h, path, admissionReview(req({ dryRun: true }), { uid: 'same' })).expect(200);
+      assert.deepEqual(dry.body, real.body);
+    }
+    const line = h.logs.messages('admission decision').at(-1);
+    assert.equal(line.dryRun, true);
+  });
+
+  it('judges NetworkAttachmentDefinitions and Kube-OVN Subnets', async () => {
+    const nad = await post(h, '/validate', admissionReview(create(example('bad/wrong-ovn-provider.yaml')))).expect(200);
+    assert.equal(nad.body.response.allowed, false);
+    assert.match(nad.body.response.status.message, /^NetworkAttachmentDefinition default\/attachnet2: \[ovn-provider\]/);
+    const subnet = clone(seedCluster().list('Subnet')[0]);
+    subnet.metadata = { name: 'broken' };
+    subnet.spec.provider = 'broken.default';
+    subnet.spec.gateway = '10.9.9.1';
+    const res = await post(h, '/validate', admissionReview(create(subnet))).expect(200);
+    assert.equal(res.body.response.allowed, false);
+    assert.match(res.body.response.status.message, /\[subnet-shape\][^;]*10\.9\.9\.1/);
+  });
+
+  it('allows other kinds untouched, and a Subnet of another API group', async () => {
+    const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'default' }, spec: { containers: [] } };
+    const res = await post(h, '/mutate', admissionReview(create(pod))).expect(200);
+    assert.deepEqual(res.body.response, { uid: res.body.response.uid, allowed: true });
+    const otherSubnet = { apiVersion: 'network.example.com/v1', kind: 'Subnet', metadata: { name: 's' }, spec: { gateway: 'not an ip' } };
+    const sub = await post(h, '/validate', admissionReview(create(otherSubnet))).expect(200);
+    assert.deepEqual(sub.body.response, { uid: sub.body.response.uid, allowed: true });
+  });
+
+  it('allows DELETE untouched, even of a VM that would be refused', async () => {
+    const req: PolicyRequest = { operation: 'DELETE', kind: 'VirtualMachine', group: 'kubevirt.io', namespace: 'default', name: 'vm-fedora', oldObject: example('bad/masquerade-hotplug.yaml') };
+    for (const path of ['/validate', '/mutate']) {
+      const res = await post(h, path, admissionReview(req)).expect(200);
+      assert.deepEqual(res.body.response, { uid: res.body.response.uid, allowed: true });
+    }
+  });
+
+  it('allows status subresource updates untouched', async () => {
+    const res = await post(h, '/validate', admissionReview(masqueradeHotplug(), { subResource: 'status' })).expect(200);
+    assert.equal(res.body.response.allowed, true);
+  });
+
+  it('follows the configuration of the moment (e.g. a rule set to warn)', async () => {
+    h.setConfig(config({ rules: { 'hotplug-binding': 'warn' } as PolicyConfig['rules'] }));
+    try {
+      const res = await post(h, '/validate', admissionReview(masqueradeHotplug())).expect(200);
+      assert.equal(res.body.response.allowed, true);
+      assert.match(res.body.response.warnings[0], /^\[hotplug-binding\] interface "dyniface1"/);
+    } finally {
+      h.setConfig(config());
+    }
+  });
+
+  it('keeps warnings short and within the 4096-character cap', async () => {
+    const vm = fedora();
+    for (let i = 0; i < 30; i++) addMultusNic(vm, `nic${i}`, { bridge: {} }, 'new-fancy-net');
+    h.setConfig(config({ dynamicNetworksController: false, rules: { 'hotplug-slots': 'off', 'pci-bus': 'off' } as PolicyConfig['rules'] }));
+    try {
+      const res = await post(h, '/validate', admissionReview(update(fedora(), vm))).expect(200);
+      const warnings: string[] = res.body.response.warnings;
+      assert.equal(res.body.response.allowed, true);
+      assert.ok(warnings.length > 5);
+      for (const w of warnings) assert.ok(Buffer.byteLength(w) <= WARNING_LIMIT, w);
+      assert.ok(warnings.reduce((n, w) => n + Buffer.byteLength(w), 0) <= WARNINGS_TOTAL_LIMIT);
+      assert.match(warnings[0], /^\[hotplug-path\] interface "nic0" attaches only after a live migration/);
+      assert.match(warnings.at(-1)!, /^\[nicguard\] \d+ more warning\(s\) not shown/);
+    } finally {
+      h.setConfig(config());
+    }
+  });
+});
+
+describe('webhook app: bad input', () => {
+  let h: Harness;
+  before(() => (h = start()));
+  after(() => h.close());
+
+  async function expectError(res: request.Response, status: number, message: RegExp): Promise<void> {
+    assert.equal(res.status, status, res.text);
+    assert.match(res.headers['content-type'], /application\/json/);
+    assert.match(res.body.message, message);
+    assertNoStack(res.text);
+    // The same server answers the next good request.
+    const next = await post(h, '/validate', admissionReview(seedHotplug())).expect(200);
+    assert.equal(next.body.response.allowed, true);
+  }
+
+  it('400 for a body that is not JSON', async () => {
+    await expectError(await post(h, '/validate', '{"apiVersion":'), 400, /^body is not JSON/);
+    await expectError(await post(h, '/mutate', ''), 400, /empty body/);
+  });
+
+  it('400 for a review of another apiVersion, or without request', async () => {
+    const v1beta1 = { ...admissionReview(seedHotplug()), apiVersion: 'admission.k8s.io/v1beta1' };
+    await expectError(await post(h, '/validate', v1beta1), 400, /admission\.k8s\.io\/v1beta1/);
+    await expectError(await post(h, '/mutate', { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview' }), 400, /no request/);
+    await expectError(await post(h, '/validate', admissionReview(seedHotplug(), { uid: undefined })), 400, /request\.uid is missing/);
+  });
+
+  it('reads the body whatever its content type says', async () => {
+    const res = await request(h.server).post('/validate').set('content-type', 'text/plain').send(JSON.stringify(admissionReview(masqueradeHotplug()))).expect(200);
+    assert.equal(res.body.response.allowed, false);
+  });
+
+  it('accepts an UPDATE carrying two VMs near the 3 MiB request cap', async () => {
+    const pad = 'x'.repeat(3 * 1024 * 1024 - 64 * 1024);
+    const big = (vm: KubeObject) => ({ ...vm, metadata: { ...vm.metadata, annotations: { padding: pad } } });
+    const res = await post(h, '/validate', admissionReview(update(big(fedora()), big(example('bad/masquerade-hotplug.yaml'))))).expect(200);
+    assert.equal(res.body.response.allowed, false);
+  });
+
+  it('413 for a body over the limit', async () => {
+    const huge = JSON.stringify(admissionReview(seedHotplug(), { padding: 'x'.repeat(DEFAULT_BODY_LIMIT) }));
+    await expectError(await post(h, '/validate', huge), 413, /larger than the 7 MiB limit/);
+  });
+
+  it('404 and 405 as JSON', async () => {
+    await expectError(await request(h.server).get('/nope'), 404, /no route for GET \/nope/);
+    const res = await request(h.server).get('/validate');
+    assert.equal(res.headers.allow, 'POST');
+    await expectError(res, 405, /takes POST/);
+  });
+
+  it('counts bad requests by webhook and status', async () => {
+    const text = await h.metrics.registry.metrics();
+    assert.match(text, /nicguard_admission_bad_requests_total\{webhook="validate",code="400"\} [1-9]/);
+    assert.match(text, /nicguard_admission_bad_requests_total\{webhook="validate",code="413"\} 1/);
+  });
+});
+
+describe('webhook app: failures inside', () => {
+  it('answers 500 without a stack trace when evaluation throws, and keeps serving', async () => {
+    const cluster = seedCluster();
+    const broken: ClusterView = Object.assign(Object.create(Object.getPrototypeOf(cluster)), cluster, {
+      getNetworkAttachmentDefinition() {
+        throw new TypeError('boom in a lookup');
+      },
+    });
+    let useBroken = true;
+    const h = start({ getClusterView: () => (useBroken ? broken : cluster) });
+    try {
+      const res = await post(h, '/validate', admissionReview(seedHotplug())).expect(500);
+      assert.equal(res.body.error, 'internal error');
+      assert.match(res.body.message, /could not evaluate VirtualMachine default\/vm-fedora: boom in a lookup/);
+      assertNoStack(res.text);
+      const logged = h.logs.messages('evaluation failed')[0];
+      assert.ok(logged.err.stack, 'the stack goes to the log');
+      useBroken = false;
+      await post(h, '/validate', admissionReview(seedHotplug())).expect(200);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('answers 503 for our kinds while the cluster view has not synced, and still allows other kinds', async () => {
+    const h = start({ getClusterView: () => undefined });
+    try {
+      const res = await post(h, '/validate', admissionReview(seedHotplug())).expect(503);
+      assert.match(res.body.message, /not synced/);
+      const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'default' } };
+      await post(h, '/validate', admissionReview(create(pod))).expect(200);
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+describe('webhook app: logs and metrics', () => {
+  it('logs one line per decision, without object bodies at info level', async () => {
+    const h = start();
+    try {
+      const review = admissionReview(masqueradeHotplug({ dryRun: true }));
+      await post(h, '/validate', review).expect(200);
+      const lines = h.logs.messages('admission decision');
+      assert.equal(lines.length, 1);
+      const line = lines[0];
+      assert.equal(line.uid, review.request.uid);
+      assert.equal(line.webhook, 'validate');
+      assert.equal(line.kind, 'VirtualMachine');
+      assert.equal(line.object, 'default/vm-fedora');
+      assert.equal(line.operation, 'UPDATE');
+      assert.equal(line.dryRun, true);
+      assert.equal(line.decision, 'denied');
+      assert.deepEqual(line.rules, ['hotplug-binding']);
+      assert.equal(typeof line.ms, 'number');
+      assert.ok(!h.logs.lines.some((l) => 'object' in l && typeof l.object === 'object'), 'no bodies at info');
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('logs the bodies and the patch at debug level', async () => {
+    const h = start({}, 'debug');
+    try {
+      const review = admissionReview(removal());
+      await post(h, '/mutate', review).expect(200);
+      const bodies = h.logs.messages('admission bodies')[0];
+      assert.equal(bodies.uid, review.request.uid);
+      assert.equal(bodies.object.metadata.name, 'vm-fedora');
+      assert.equal(bodies.patch.length, 2);
+      assert.equal(h.logs.messages('admission decision')[0].decision, 'patched');
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('counts requests by webhook, kind, operation and decision, findings by rule and action, and serves them on /metrics', async () => {
+    const h = start();
+    h.metrics.setSyncStateSource(() => ({ networkattachmentdefinitions: true, subnets: false }));
+    const metricsServer = createMetricsServer(h.metrics).listen(0, '127.0.0.1');
+    try {
+      await post(h, '/validate', admissionReview(masqueradeHotplug())).expect(200);
+      await post(h, '/validate', admissionReview(masqueradeHotplug())).expect(200);
+      await post(h, '/mutate', admissionReview(removal())).expect(200);
+      await post(h, '/validate', admissionReview(seedHotplug())).expect(200);
+      const res = await request(metricsServer).get('/metrics').expect(200);
+      assert.match(res.headers['content-type'], /text\/plain/);
+      const text = res.text;
+      assert.match(text, /nicguard_admission_requests_total\{webhook="validate",kind="VirtualMachine",operation="UPDATE",decision="denied"\} 2/);
+      assert.match(text, /nicguard_admission_requests_total\{webhook="mutate",kind="VirtualMachine",operation="UPDATE",decision="patched"\} 1/);
+      assert.match(text, /nicguard_admission_requests_total\{webhook="validate",kind="VirtualMachine",operation="UPDATE",decision="allowed"\} 1/);
+      assert.match(text, /nicguard_findings_total\{rule="hotplug-binding",action="deny"\} 2/);
+      assert.match(text, /nicguard_findings_total\{rule="unplug-by-removal",action="warn"\} 1/);
+      assert.match(text, /nicguard_admission_duration_seconds_count\{webhook="validate"\} 3/);
+      assert.match(text, /nicguard_cluster_cache_synced\{resource="networkattachmentdefinitions"\} 1/);
+      assert.match(text, /nicguard_cluster_cache_synced\{resource="subnets"\} 0/);
+      await request(metricsServer).get('/other').expect(404);
+    } finally {
+      metricsServer.close();
+      await h.close();
+    }
+  });
+
+  it('includes the default process metrics unless turned off', async () => {
+    const text = await new WebhookMetrics().registry.metrics();
+    assert.match(text, /process_resident_memory_bytes/);
+    assert.match(text, /nodejs_eventloop_lag_seconds/);
+  });
+});
