@@ -254,3 +254,10 @@ test('nicguard certs refuses bad input with exit 2, a clear message, and no file
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('PEM files use LF line ends only', () => {
+  for (const pem of Object.values(bundle)) {
+    assert.doesNotMatch(pem, /\r/);
+    assert.match(pem, /^-----BEGIN [A-Z ]+-----\n[\s\S]+\n-----END [A-Z ]+-----\n$/);
+  }
+});

@@ -116,11 +116,16 @@ export function generateCertificates(opts: CertOptions): CertBundle {
   leaf.sign(caKeys.privateKey, forge.md.sha256.create());
 
   return {
-    caCert: forge.pki.certificateToPem(ca),
+    caCert: toPem(ca),
     caKey: caKeys.privatePem,
-    cert: forge.pki.certificateToPem(leaf),
+    cert: toPem(leaf),
     key: leafKeys.privatePem,
   };
+}
+
+/** forge writes CRLF line ends; node and most tools write LF, and a caBundle should not change with the tool. */
+function toPem(cert: forge.pki.Certificate): string {
+  return forge.pki.certificateToPem(cert).replace(/\r\n/g, '\n');
 }
 
 function writePrivate(path: string, pem: string): void {
