@@ -70,11 +70,13 @@ function checkHotplugModel(ctx: RuleContext, added: InterfaceView[], report: Rep
  * reporting it here too would be the same mistake twice.
  */
 function checkAbsentScope(ctx: RuleContext, report: Report): void {
+  const absent = ctx.vm!.interfaces.filter((i) => isAbsent(i) && i.network);
+  if (absent.length === 0) return;
   const covered = ctx.config.rules['sriov-unplug'] === 'off'
     ? new Set<string>()
     : new Set(sriovUnplugs(ctx).filter((u) => u.now).map((u) => u.old.name));
-  for (const iface of ctx.vm!.interfaces) {
-    if (!isAbsent(iface) || !iface.network || covered.has(iface.name)) continue;
+  for (const iface of absent) {
+    if (covered.has(iface.name)) continue;
     const reasons: string[] = [];
     if (iface.binding !== 'bridge') reasons.push(`it uses ${bindingLabel(iface)}, and only bridge interfaces can be unplugged`);
     if (isDefaultNetwork(iface)) reasons.push(`it is on ${networkLabel(iface)}, and the primary network cannot be unplugged`);

@@ -103,15 +103,25 @@ function draftLists(draft: KubeObject, kind: string): { interfaces: unknown[]; n
   return { interfaces: devices.interfaces, networks: spec.networks };
 }
 
-export const unplugByRemovalMutation: MutationRule = {
+/** What the mutation would restore; both empty for nearly every request. */
+function restorable(ctx: RuleContext): { removed: InterfaceView[]; orphaned: InterfaceView[] } {
+  const { vm, oldVm } = ctx;
+  if (!ctx.hotplug || ctx.exempt || !vm || !oldVm) return { removed: [], orphaned: [] };
+  return { removed: removedBridgeInterfaces(oldVm, vm), orphaned: absentWithoutNetwork(oldVm, vm) };
+}
+
+export const unplugByRemovalMutation: MutationRule & { applies(ctx: RuleContext): boolean } = {
   id: 'unplug-by-removal',
   kinds: ['VirtualMachine', 'VirtualMachineInstance'],
+  /** Cheap test, so that the evaluator can skip cloning and diffing the object when nothing changes. */
+  applies(ctx) {
+    const { removed, orphaned } = restorable(ctx);
+    return removed.length > 0 || orphaned.length > 0;
+  },
   mutate(ctx, draft, report) {
     const { vm, oldVm } = ctx;
-    if (!ctx.hotplug || ctx.exempt || !vm || !oldVm) return;
-    const removed = removedBridgeInterfaces(oldVm, vm);
-    const orphaned = absentWithoutNetwork(oldVm, vm);
-    if (removed.length === 0 && orphaned.length === 0) return;
+    const { removed, orphaned } = restorable(ctx);
+    if (!vm || !oldVm || (removed.length === 0 && orphaned.length === 0)) return;
     const lists = draftLists(draft, ctx.kind);
     if (!lists) return;
     const oldInterfaces = oldVm.interfaces.map((i) => i.raw);
