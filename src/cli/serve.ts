@@ -1,38 +1,10 @@
 // `nicguard serve`: the admission webhook over HTTPS, with metrics on a plain-HTTP port.
-// Wiring only: the app, TLS, metrics and logging live in src/server/.
-import type { Server as HttpServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { resolve } from 'node:path';
+// Flags only; src/server/run.ts does the work and is loaded when the command runs.
 import { InvalidArgumentError, type Command } from 'commander';
-import { ensureCertificates, readCertificates, unfitReason } from '../certs/reuse.js';
-import { readFileCluster, refreshFileClusterView } from '../cluster/files.js';
-import { startInformerClusterView, type InformerClusterView } from '../cluster/informer.js';
-import type { ObjectIndex } from '../cluster/object-index.js';
-import type { ClusterView, PolicyConfig } from '../engine/types.js';
-import { loadConfigFile } from '../io/config-file.js';
-import { createApp } from '../server/app.js';
-import { createLogger, isLogLevel, LOG_LEVELS, type Logger } from '../server/logger.js';
-import { createMetricsServer, WebhookMetrics } from '../server/metrics.js';
-import { createTlsServer, type WebhookTlsServer } from '../server/tls.js';
-import { watchFiles, type FileWatch } from '../server/watch.js';
+import type { ServeOptions } from '../server/run.js';
 
-export interface ServeOptions {
-  port: number;
-  host?: string;
-  cert?: string;
-  key?: string;
-  dev?: boolean;
-  objects?: string;
-  kubeconfig?: string;
-  config?: string;
-  logLevel: string;
-  metricsPort: number;
-  gracePeriod: number;
-}
-
-/** Where `--dev` keeps its CA and serving certificate, relative to the working directory. */
-export const DEV_CERT_DIR = 'certs';
-const DEV_CERT = { commonName: 'localhost', dnsNames: ['localhost'], ips: ['127.0.0.1'] };
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+const DEV_CERT_DIR = 'certs';
 
 const EXAMPLES = `
 Examples:
@@ -47,8 +19,6 @@ taken without a restart; one that does not load is logged and the previous one k
 SIGTERM stops accepting connections, finishes requests in flight and exits 0 within
 --grace-period seconds.`;
 
-class UsageError extends Error {}
-
 function port(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('expected a port number 0-65535 (0: any free port)');
@@ -62,224 +32,8 @@ function seconds(value: string): number {
 }
 
 function logLevel(value: string): string {
-  if (!isLogLevel(value)) throw new InvalidArgumentError(`expected one of ${LOG_LEVELS.join(', ')}`);
+  if (!LOG_LEVELS.includes(value)) throw new InvalidArgumentError(`expected one of ${LOG_LEVELS.join(', ')}`);
   return value;
-}
-
-function say(line: string): void {
-  process.stderr.write(`${line}\n`);
-}
-
-function listen(server: HttpServer, portNumber: number, host: string | undefined): Promise<AddressInfo> {
-  return new Promise((resolvePromise, reject) => {
-    const onError = (err: NodeJS.ErrnoException) => {
-      reject(new Error(err.code === 'EADDRINUSE' ? `port ${portNumber} is already in use` : err.code === 'EACCES' ? `no permission to listen on port ${portNumber}` : err.message));
-    };
-    server.once('error', onError);
-    server.listen(portNumber, host, () => {
-      server.off('error', onError);
-      resolvePromise(server.address() as AddressInfo);
-    });
-  });
-}
-
-// A paste-ready review: the seed's NAD with a Kube-OVN provider lacking `.ovn`, which is refused.
-function curlExample(portNumber: number, caPath: string): string {
-  const review = {
-    apiVersion: 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    request: {
-      uid: '00000000-0000-0000-0000-000000000001',
-      kind: { group: 'k8s.cni.cncf.io', version: 'v1', kind: 'NetworkAttachmentDefinition' },
-      operation: 'CREATE',
-      namespace: 'default',
-      name: 'attachnet2',
-      userInfo: { username: 'alice' },
-      object: {
-        apiVersion: 'k8s.cni.cncf.io/v1',
-        kind: 'NetworkAttachmentDefinition',
-        metadata: { name: 'attachnet2', namespace: 'default' },
-        spec: { config: JSON.stringify({ cniVersion: '0.3.0', type: 'kube-ovn', server_socket: '/run/openvswitch/kube-ovn-daemon.sock', provider: 'attachnet2.default' }) },
-      },
-    },
-  };
-  return `curl -sS --cacert ${caPath} -H 'Content-Type: application/json' https://localhost:${portNumber}/validate -d '${JSON.stringify(review)}'`;
-}
-
-/** `--dev`: reuse ./certs when it serves localhost, make it otherwise; never clobber another name's certificates. */
-function devCertificates(): { certFile: string; keyFile: string; caFile: string; caPem: string } {
-  const dir = resolve(DEV_CERT_DIR);
-  const existing = readCertificates(dir);
-  const reason = existing ? unfitReason(existing, DEV_CERT) : undefined;
-  if (existing && reason?.includes('does not cover')) {
-    throw new UsageError(`${dir} holds certificates for other names (${reason}); move them away, or pass --cert/--key instead of --dev`);
-  }
-  const ensured = ensureCertificates(dir, DEV_CERT);
-  const what = ensured.created ? `made new certificates${ensured.replacedBecause ? ` (${ensured.replacedBecause})` : ''}` : 'reused the certificates';
-  say(`nicguard serve --dev: ${what} in ${DEV_CERT_DIR}/ for localhost and 127.0.0.1`);
-  return { certFile: ensured.paths.certPath, keyFile: ensured.paths.keyPath, caFile: ensured.paths.caPath, caPem: ensured.bundle.caCert };
-}
-
-interface ClusterSource {
-  view: () => ClusterView | undefined;
-  synced: () => boolean;
-  syncState: () => Record<string, boolean>;
-  stop: () => Promise<void>;
-}
-
-function fileSource(dir: string, logger: Logger): ClusterSource {
-  const first = readFileCluster(dir);
-  if (first.files === 0) {
-    throw new UsageError(`--objects ${dir}: no manifests found${first.errors.length ? ` (${first.errors[0].message})` : ''}`);
-  }
-  for (const e of first.errors) logger.warn({ file: e.file, line: e.line, reason: e.message }, 'cannot read object manifest');
-  logger.info({ dir, files: first.files, indexed: first.indexed, ignored: first.ignored }, 'cluster view loaded from files');
-  const view: ObjectIndex = first.view;
-  // Edits to the folder are picked up, so a NAD added while developing is seen.
-  const watch = watchFiles([resolve(dir)], () => {
-    const fresh = refreshFileClusterView(view, dir, (e) => logger.warn({ file: e.file, line: e.line, reason: e.message }, 'cannot read object manifest'));
-    logger.info({ dir, files: fresh.files, indexed: fresh.indexed }, 'cluster view reloaded from files');
-  });
-  return {
-    view: () => view,
-    synced: () => true,
-    syncState: () => ({ files: true }),
-    stop: async () => watch.close(),
-  };
-}
-
-async function informerSource(kubeconfig: string | undefined, logger: Logger): Promise<ClusterSource> {
-  let informer: InformerClusterView;
-  try {
-    informer = await startInformerClusterView({ kubeconfig, logger });
-  } catch (err) {
-    throw new UsageError(`cannot start the cluster view${kubeconfig ? ` from ${kubeconfig}` : ' (in-cluster config)'}: ${(err as Error).message}; use --kubeconfig, or --objects DIR to run without a cluster`);
-  }
-  informer.waitForSync().then(
-    () => logger.info({ resources: informer.syncState() }, 'cluster view synced'),
-    (err: Error) => logger.warn({ reason: err.message }, 'cluster view not synced yet'),
-  );
-  return {
-    view: () => (informer.isSynced() ? informer : undefined),
-    synced: () => informer.isSynced(),
-    syncState: () => informer.syncState(),
-    stop: () => informer.stop(),
-  };
-}
-
-function watchConfig(path: string, logger: Logger, metrics: WebhookMetrics, apply: (c: PolicyConfig) => void): FileWatch {
-  let last = JSON.stringify(loadConfigFile(path));
-  return watchFiles([path], () => {
-    let next: PolicyConfig;
-    try {
-      next = loadConfigFile(path);
-    } catch (err) {
-      logger.error({ config: path, reason: (err as Error).message }, 'new configuration rejected; keeping the previous one');
-      metrics.recordReload('config', false);
-      return;
-    }
-    const text = JSON.stringify(next);
-    if (text === last) return;
-    last = text;
-    apply(next);
-    metrics.recordReload('config', true);
-    logger.info({ config: path, rules: next.rules }, 'configuration reloaded');
-  }, { onWatchError: (err, dir) => logger.warn({ dir, reason: err.message }, 'cannot watch configuration directory; polling only') });
-}
-
-export async function runServe(o: ServeOptions): Promise<void> {
-  if (o.dev && (o.cert || o.key)) throw new UsageError('--dev makes its own certificates; leave out --cert/--key');
-  if (!o.dev && (!o.cert || !o.key)) throw new UsageError('give both --cert FILE and --key FILE, or --dev for self-signed local certificates');
-  if (o.objects && o.kubeconfig) throw new UsageError('--objects and --kubeconfig exclude each other: the cluster view comes from files or from a cluster');
-
-  const logger = createLogger(o.logLevel);
-  let config = loadConfigFile(o.config);
-  const dev = o.dev ? devCertificates() : undefined;
-  const certFile = dev?.certFile ?? resolve(o.cert!);
-  const keyFile = dev?.keyFile ?? resolve(o.key!);
-
-  const metrics = new WebhookMetrics();
-  const cluster = o.objects ? fileSource(o.objects, logger) : await informerSource(o.kubeconfig, logger);
-  metrics.setSyncStateSource(cluster.syncState);
-
-  let draining = false;
-  let tls: WebhookTlsServer | undefined;
-  const app = createApp({
-    getClusterView: cluster.view,
-    getConfig: () => config,
-    isReady: () => {
-      const checks = { certificates: tls?.certificatesLoaded() ?? false, clusterView: cluster.synced() };
-      return { ready: checks.certificates && checks.clusterView, checks };
-    },
-    logger,
-    metrics,
-    draining: () => draining,
-  });
-  try {
-    tls = createTlsServer({ certFile, keyFile, app, logger, metrics });
-  } catch (err) {
-    await cluster.stop();
-    throw new UsageError((err as Error).message);
-  }
-  const configWatch = o.config ? watchConfig(o.config, logger, metrics, (c) => (config = c)) : undefined;
-  const metricsServer = createMetricsServer(metrics);
-
-  let webhookAddress: AddressInfo, metricsAddress: AddressInfo;
-  try {
-    webhookAddress = await listen(tls.server, o.port, o.host);
-    metricsAddress = await listen(metricsServer, o.metricsPort, o.host);
-  } catch (err) {
-    tls.stopWatching();
-    configWatch?.close();
-    tls.server.close();
-    await cluster.stop();
-    throw new UsageError((err as Error).message);
-  }
-
-  const shown = o.host ?? 'localhost';
-  const webhookUrl = `https://${shown.includes(':') ? `[${shown}]` : shown}:${webhookAddress.port}`;
-  const metricsUrl = `http://${shown.includes(':') ? `[${shown}]` : shown}:${metricsAddress.port}/metrics`;
-  logger.info({ port: webhookAddress.port, metricsPort: metricsAddress.port, host: o.host ?? 'all interfaces' }, 'listening');
-  if (dev) {
-    say('CA bundle (base64, for caBundle in a webhook configuration):');
-    say(Buffer.from(dev.caPem).toString('base64'));
-    say('Try it (a NetworkAttachmentDefinition with a wrong Kube-OVN provider, refused):');
-    say(`  ${curlExample(webhookAddress.port, `${DEV_CERT_DIR}/ca.crt`)}`);
-  }
-  say(`nicguard webhook listening on ${webhookUrl}${o.host ? '' : ' (all interfaces)'}: POST /validate, POST /mutate, GET /healthz, GET /readyz; metrics on ${metricsUrl}`);
-
-  let stopping = false;
-  const shutdown = (signal: NodeJS.Signals) => {
-    if (stopping) return;
-    stopping = true;
-    draining = true;
-    const graceMs = o.gracePeriod * 1000;
-    logger.info({ signal, gracePeriodSeconds: o.gracePeriod }, 'shutting down: no new connections; finishing requests in flight');
-    tls!.stopWatching();
-    configWatch?.close();
-    let done = false;
-    const finish = async (reason: string) => {
-      if (done) return;
-      done = true;
-      clearTimeout(deadline);
-      // The informer's stop must not hold the exit past the grace period.
-      await Promise.race([cluster.stop().catch(() => undefined), new Promise((r) => setTimeout(r, 1000).unref())]);
-      logger.info({ reason }, 'stopped');
-      process.exit(0);
-    };
-    // Leave a little of the grace period for the exit itself.
-    const deadline = setTimeout(() => {
-      logger.warn('grace period over; closing the connections still open');
-      tls!.server.closeAllConnections();
-      void finish('grace period over');
-    }, Math.max(0, graceMs - Math.min(1500, graceMs / 4)));
-    tls!.server.close(() => void finish('all connections closed'));
-    tls!.server.closeIdleConnections();
-    metricsServer.close();
-    metricsServer.closeAllConnections();
-  };
-  process.on('SIGTERM', shutdown);
-  process.on('SIGINT', shutdown);
 }
 
 export function registerServe(program: Command): void {
@@ -300,6 +54,7 @@ export function registerServe(program: Command): void {
     .addHelpText('after', EXAMPLES)
     .action(async (opts: ServeOptions) => {
       try {
+        const { runServe } = await import('../server/run.js');
         await runServe(opts);
       } catch (err) {
         process.stderr.write(`nicguard serve: ${(err as Error).message}\n`);
