@@ -339,7 +339,7 @@ test('while the API server is down decisions use the cache; afterwards the chang
     await waitFor('watch open', () => api.openWatches('nad') === 1);
     api.down = true;
     api.dropConnections();
-    await waitFor('a failed reconnect is reported', () => h.warnings.some((w) => w.includes('network-attachment-definitions') && w.includes('resuming later')));
+    await waitFor('a failed reconnect is reported', () => h.warnings.some((w) => w.includes('network-attachment-definitions') && w.includes('watch failed')));
     assert.ok(view.getNetworkAttachmentDefinition('default', 'attachnet'), 'cached objects stay while the API is unreachable');
     assert.equal(view.isSynced(), true, 'a watch outage after the first sync does not make the webhook unready');
     assert.match(view.resourceStatus()['network-attachment-definitions.k8s.cni.cncf.io'].lastError ?? '', /premature close|ECONNRESET|socket hang up|ECONNREFUSED/i);

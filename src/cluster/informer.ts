@@ -197,7 +197,9 @@ class ResourceWatch {
     const level = status === 401 || status === 403 || !this.synced ? 'error' : 'warn';
     this.log[level](
       { resource: this.name, error: this.lastError, retryInMs: delay, synced: this.synced },
-      `cluster view: list/watch failed${hint}; resuming later, decisions keep using the cached objects`,
+      this.synced
+        ? `cluster view: watch failed${hint}; resuming later, decisions keep using the cached objects`
+        : `cluster view: list failed${hint}; not ready until it succeeds, retrying`,
     );
     this.scheduleRestart(delay);
   };
