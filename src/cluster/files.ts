@@ -2,7 +2,7 @@
 // the KubeVirt CR the engine may look up. Used by `nicguard validate`/`explain` and by
 // `nicguard serve --objects` for development without a cluster.
 import { ObjectIndex, type IndexedKind } from './object-index.js';
-import { formatManifestError, loadManifests, type ManifestError } from '../io/manifests.js';
+import { formatManifestError, loadManifests, type ManifestError, type ManifestLoad } from '../io/manifests.js';
 
 const INDEXED_KINDS: readonly IndexedKind[] = ['NetworkAttachmentDefinition', 'Subnet', 'VirtualMachineInstance', 'KubeVirt'];
 
@@ -19,7 +19,11 @@ export interface FileClusterLoad {
 
 /** Reads the folders (or files) into a fresh index. Never throws for bad input. */
 export function readFileCluster(paths: string | readonly string[]): FileClusterLoad {
-  const loaded = loadManifests(typeof paths === 'string' ? [paths] : paths);
+  return indexManifests(loadManifests(typeof paths === 'string' ? [paths] : paths));
+}
+
+/** Indexes manifests already read (e.g. when the caller also wants the VMs of the folder). */
+export function indexManifests(loaded: ManifestLoad): FileClusterLoad {
   const view = new ObjectIndex();
   let indexed = 0;
   let ignored = 0;

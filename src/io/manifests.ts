@@ -117,25 +117,31 @@ export function fieldSegments(field: string): (string | number)[] {
   return out;
 }
 
-function childOf(node: unknown, key: string | number): unknown {
-  if (isSeq(node) && typeof key === 'number') return node.items[key];
+/** The child node and where it is written: a map entry at its key, a list item at itself. */
+function childOf(node: unknown, key: string | number): { node: unknown; offset?: number } | undefined {
+  if (isSeq(node) && typeof key === 'number') {
+    const item = node.items[key] as Node | undefined;
+    return item ? { node: item, offset: item.range?.[0] } : undefined;
+  }
   if (isMap(node)) {
     const pair = node.items.find((p) => {
       const k = p.key as any;
       return String(k?.value ?? k) === String(key);
     });
-    return pair?.value ?? undefined;
+    if (!pair) return undefined;
+    return { node: pair.value, offset: (pair.key as Node | undefined)?.range?.[0] ?? (pair.value as Node | undefined)?.range?.[0] };
   }
   return undefined;
 }
 
 /**
- * The deepest node along `segments`. Dotted keys (annotations such as
- * `kubevirt.io/pci-interface-slot-count`) are split by the path syntax, so a missing key is
- * retried joined with the segments after it.
+ * The offset of the deepest node along `segments` that is written. Dotted keys (annotations
+ * such as `kubevirt.io/pci-interface-slot-count`) are split by the path syntax, so a missing
+ * key is retried joined with the segments after it.
  */
-function deepestNode(root: unknown, segments: (string | number)[]): Node | undefined {
-  let node = root;
+function deepestOffset(root: Node, segments: (string | number)[]): number | undefined {
+  let node: unknown = root;
+  let offset = root.range?.[0];
   let i = 0;
   while (i < segments.length) {
     let next = childOf(node, segments[i]);
@@ -148,18 +154,18 @@ function deepestNode(root: unknown, segments: (string | number)[]): Node | undef
         used = j - i + 1;
       }
     }
-    if (next === undefined || next === null) break;
-    node = next;
+    if (next === undefined) break;
+    node = next.node;
+    offset = next.offset ?? offset;
     i += used;
   }
-  return node as Node | undefined;
+  return offset;
 }
 
 function makeLocator(root: Node | undefined, prefix: (string | number)[], counter: LineCounter, fallback: { line: number; column: number }) {
   return (field: string | undefined) => {
-    if (!field || !root) return fallback;
-    const node = deepestNode(root, [...prefix, ...fieldSegments(field)]);
-    const offset = node?.range?.[0];
+    if (!root) return fallback;
+    const offset = deepestOffset(root, [...prefix, ...(field ? fieldSegments(field) : [])]);
     if (offset === undefined) return fallback;
     const pos = counter.linePos(offset);
     return { line: pos.line, column: pos.col };
@@ -259,8 +265,8 @@ export function parseManifests(text: string, file: string): { objects: LoadedObj
       // Items of a typed list (as the API returns them) carry neither kind nor apiVersion.
       const itemKind = list.kind === 'List' ? undefined : list.kind.slice(0, -'List'.length);
       list.items.forEach((item: unknown, i: number) => {
-        const node = deepestNode(root, ['items', i]);
-        const p = node?.range ? counter.linePos(node.range[0]) : start;
+        const offset = deepestOffset(root, ['items', i]);
+        const p = offset !== undefined ? counter.linePos(offset) : start;
         if (isRecord(item) && itemKind) {
           item.kind ??= itemKind;
           item.apiVersion ??= list.apiVersion;

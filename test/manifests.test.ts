@@ -1,0 +1,233 @@
+// Loading manifests: documents, lists, AdmissionReviews, locations, folders, and the file-backed cluster view.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { listManifestFiles, loadManifests, parseManifests, fieldSegments, type ManifestError } from '../src/io/manifests.js';
+import { loadFileClusterView, readFileCluster, refreshFileClusterView } from '../src/cluster/files.js';
+import { EXAMPLES } from './support.js';
+import { exampleText, nicguard, tempDir, writeTree } from './cli-run.js';
+
+const VM_OLD = exampleText('old/vm-fedora.yaml');
+const NADS = exampleText('cluster/networks.yaml');
+
+function lineOf(text: string, needle: string, from = 0): number {
+  const at = text.indexOf(needle, from);
+  assert.ok(at >= 0, `${needle} not in text`);
+  return text.slice(0, at).split('\n').length;
+}
+
+test('every document of a multi-document file is loaded, with its own line; empty documents are skipped', () => {
+  const text = `---\n${NADS}\n---\n---\n${VM_OLD}`;
+  const { objects, errors } = parseManifests(text, 'all.yaml');
+  assert.deepEqual(errors, []);
+  assert.deepEqual(
+    objects.map((o) => o.object.metadata?.name),
+    ['attachnet', 'new-fancy-net', 'sriov-net', 'storage-net', 'vm-fedora'],
+  );
+  const vm = objects[4];
+  assert.equal(vm.source.file, 'all.yaml');
+  assert.equal(vm.source.line, lineOf(text, 'apiVersion: kubevirt.io/v1'));
+  assert.equal(objects[1].source.line, lineOf(text, 'apiVersion', text.indexOf('---', text.indexOf('attachnet'))));
+  assert.ok(vm.source.document > objects[3].source.document);
+});
+
+test('kind: List items are flattened; items of a typed list get their kind and apiVersion', () => {
+  const text = [
+    'apiVersion: v1',
+    'kind: List',
+    'items:',
+    ...VM_OLD.split('\n').filter((l) => !l.startsWith('#') && l).map((l, i) => (i === 0 ? `- ${l}` : `  ${l}`)),
+    '---',
+    'apiVersion: k8s.cni.cncf.io/v1',
+    'kind: NetworkAttachmentDefinitionList',
+    'items:',
+    '- metadata: {name: a, namespace: default}',
+    '  spec: {config: "{}"}',
+    '- metadata: {name: b, namespace: default}',
+  ].join('\n');
+  const { objects, errors } = parseManifests(text, 'list.yaml');
+  assert.deepEqual(errors, []);
+  assert.deepEqual(
+    objects.map((o) => `${o.object.kind}/${o.object.metadata?.name}@${o.source.line}`),
+    [`VirtualMachine/vm-fedora@4`, `NetworkAttachmentDefinition/a@${lineOf(text, '- metadata: {name: a')}`, `NetworkAttachmentDefinition/b@${lineOf(text, '- metadata: {name: b')}`],
+  );
+  assert.equal(objects[1].object.apiVersion, 'k8s.cni.cncf.io/v1');
+  // Field locations work inside list items too.
+  const ifaceLine = objects[0].locate('spec.template.spec.domain.devices.interfaces[0].masquerade').line;
+  assert.match(text.split('\n')[ifaceLine - 1], /masquerade/);
+});
+
+test('an AdmissionReview is recognised and carries its request; fields are located inside request.object', () => {
+  const review = {
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    request: {
+      uid: 'u1',
+      kind: { group: 'kubevirt.io', version: 'v1', kind: 'VirtualMachine' },
+      operation: 'UPDATE',
+      namespace: 'default',
+      name: 'vm-fedora',
+      userInfo: { username: 'alice' },
+      object: { apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachine', metadata: { name: 'vm-fedora' }, spec: { running: true } },
+      oldObject: { apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachine', metadata: { name: 'vm-fedora' } },
+    },
+  };
+  const text = JSON.stringify(review, null, 2);
+  const [loaded] = parseManifests(text, 'review.json').objects;
+  assert.equal(loaded.review?.operation, 'UPDATE');
+  assert.equal(loaded.review?.kind, 'VirtualMachine');
+  assert.equal(loaded.review?.group, 'kubevirt.io');
+  assert.equal(loaded.review?.userInfo?.username, 'alice');
+  assert.equal(loaded.review?.oldObject?.metadata?.name, 'vm-fedora');
+  assert.equal(loaded.locate('spec.running').line, lineOf(text, '"running"'));
+
+  const bad = parseManifests(JSON.stringify({ ...review, request: { ...review.request, operation: 'PATCH' } }), 'r.json');
+  assert.equal(bad.objects.length, 0);
+  assert.match(bad.errors[0].message, /operation is "PATCH"/);
+});
+
+test('a broken document is reported with line and column; the other documents of the file are still loaded', () => {
+  const text = `${NADS}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n data: [unclosed\n---\n${VM_OLD}`;
+  const { objects, errors } = parseManifests(text, 'mixed.yaml');
+  assert.equal(errors.length, 1);
+  assert.equal(errors[0].file, 'mixed.yaml');
+  assert.equal(errors[0].line, lineOf(text, ' data: [unclosed'));
+  assert.ok(errors[0].column! >= 1);
+  assert.match(errors[0].message, /not valid YAML/);
+  assert.ok(objects.some((o) => o.object.kind === 'VirtualMachine'));
+  assert.equal(objects.filter((o) => o.object.kind === 'NetworkAttachmentDefinition').length, 4);
+});
+
+test('documents that are not Kubernetes objects are errors naming what is missing', () => {
+  const { objects, errors } = parseManifests('- a\n- b\n---\nmetadata: {name: x}\n---\nkind: Foo\n', 'odd.yaml');
+  assert.equal(objects.length, 0);
+  assert.deepEqual(
+    errors.map((e) => [e.line, e.message]),
+    [
+      [1, 'document 1 is not a Kubernetes object (a mapping with apiVersion and kind)'],
+      [4, 'document 2 has no apiVersion and kind'],
+      [6, 'document 3 has no apiVersion'],
+    ],
+  );
+});
+
+test('locate finds a field, falls back to the nearest written ancestor, and handles dotted annotation keys', () => {
+  const text = [
+    'apiVersion: kubevirt.io/v1',
+    'kind: VirtualMachine',
+    'metadata:',
+    '  name: vm',
+    '  annotations:',
+    '    kubevirt.io/pci-interface-slot-count: "6"',
+    'spec:',
+    '  template:',
+    '    spec:',
+    '      domain:',
+    '        devices:',
+    '          interfaces:',
+    '          - name: a',
+    '            bridge: {}',
+    '          - name: b',
+    '            masquerade: {}',
+  ].join('\n');
+  const [vm] = parseManifests(text, 'vm.yaml').objects;
+  assert.equal(vm.locate('spec.template.spec.domain.devices.interfaces[1].masquerade').line, 16);
+  assert.equal(vm.locate('spec.template.spec.domain.devices.interfaces[1].model').line, 15);
+  assert.equal(vm.locate('spec.template.spec.networks[0]').line, 9);
+  assert.equal(vm.locate('metadata.annotations.kubevirt.io/pci-interface-slot-count').line, 6);
+  assert.equal(vm.locate('metadata.annotations["kubevirt.io/pci-interface-slot-count"]').line, 6);
+  assert.equal(vm.locate(undefined).line, 1);
+  assert.deepEqual(fieldSegments('a.b[2]["x.y"].c'), ['a', 'b', 2, 'x.y', 'c']);
+});
+
+test('folders are walked recursively for .yaml, .yml and .json, sorted, skipping hidden folders; a named file is read whatever its extension', () => {
+  const dir = writeTree(tempDir(), {
+    'b/vm.yml': VM_OLD,
+    'a.yaml': NADS,
+    'c/d/e.json': '{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}}',
+    'notes.txt': 'not a manifest',
+    '.git/config.yaml': 'broken: [',
+  });
+  const errors: ManifestError[] = [];
+  assert.deepEqual(
+    listManifestFiles(dir, errors).map((f) => f.slice(dir.length + 1)),
+    ['a.yaml', 'b/vm.yml', 'c/d/e.json'],
+  );
+  assert.deepEqual(errors, []);
+  assert.deepEqual(listManifestFiles(join(dir, 'notes.txt'), errors), [join(dir, 'notes.txt')]);
+  const missing = loadManifests([join(dir, 'nope')]);
+  assert.equal(missing.objects.length, 0);
+  assert.match(missing.errors[0].message, /cannot read \(ENOENT\)/);
+  assert.equal(missing.errors[0].file, join(dir, 'nope'));
+});
+
+test('the file-backed cluster view indexes NADs, Subnets, VMIs and the KubeVirt CR, and reports bad files instead of throwing', () => {
+  const view = loadFileClusterView(join(EXAMPLES, 'cluster'), () => assert.fail('no errors expected'));
+  assert.ok(view.getNetworkAttachmentDefinition('default', 'attachnet'));
+  assert.equal(view.findNetworkAttachmentDefinitionsByName('storage-net')[0]?.metadata?.namespace, 'shared-networks');
+  assert.equal(view.findSubnetsByProvider('attachnet.default.ovn')[0]?.metadata?.name, 'attachnet');
+  assert.equal(view.getKubeVirt()?.metadata?.name, 'kubevirt');
+
+  const dir = writeTree(tempDir(), { 'nads.yaml': NADS, 'vm.yaml': VM_OLD, 'broken.yaml': 'kind: [' });
+  const load = readFileCluster(dir);
+  assert.equal(load.indexed, 4);
+  assert.equal(load.ignored, 1, 'the VM is not part of a cluster view');
+  assert.equal(load.errors.length, 1);
+  assert.match(load.errors[0].file, /broken\.yaml$/);
+
+  const seen: ManifestError[] = [];
+  const empty = loadFileClusterView(join(dir, 'missing'), (e) => seen.push(e));
+  assert.equal(empty.size, 0);
+  assert.equal(seen.length, 1);
+});
+
+test('refreshFileClusterView re-reads a folder into the same view', () => {
+  const dir = writeTree(tempDir(), { 'nads.yaml': NADS });
+  const view = loadFileClusterView(dir, () => {});
+  assert.ok(view.getNetworkAttachmentDefinition('default', 'sriov-net'));
+  writeFileSync(join(dir, 'nads.yaml'), NADS.replace(/name: sriov-net\n/, 'name: sriov-net2\n'));
+  const fresh = refreshFileClusterView(view, dir, () => {});
+  assert.equal(fresh.indexed, 4);
+  assert.equal(view.getNetworkAttachmentDefinition('default', 'sriov-net'), undefined);
+  assert.ok(view.getNetworkAttachmentDefinition('default', 'sriov-net2'));
+});
+
+test('the CLI reads every input form: file, folder, multi-document, List, AdmissionReview and stdin', async () => {
+  const review = {
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    request: {
+      uid: 'r1',
+      kind: { group: 'k8s.cni.cncf.io', version: 'v1', kind: 'NetworkAttachmentDefinition' },
+      operation: 'CREATE',
+      namespace: 'default',
+      name: 'attachnet',
+      object: parseManifests(NADS, 'n').objects[0].object,
+    },
+  };
+  const dir = writeTree(tempDir(), {
+    'single.yaml': VM_OLD,
+    'folder/nested/nads.yaml': NADS,
+    'list.yaml': `apiVersion: v1\nkind: List\nitems:\n- apiVersion: kubeovn.io/v1\n  kind: Subnet\n  metadata: {name: s1}\n  spec: {provider: attachnet.default.ovn, cidrBlock: 10.0.0.0/24, gateway: 10.0.0.1, protocol: IPv4}\n`,
+    'review.json': JSON.stringify(review),
+  });
+  const run = await nicguard(
+    ['validate', '-f', join(dir, 'single.yaml'), '-f', join(dir, 'folder'), '-f', join(dir, 'list.yaml'), '-f', join(dir, 'review.json'), '-f', '-', '-o', 'json'],
+    { input: VM_OLD.replace('name: vm-fedora', 'name: from-stdin') },
+  );
+  const report = JSON.parse(run.stdout);
+  const seen = report.results.map((r: any) => `${r.kind} ${r.name} ${r.operation}${r.admissionReview ? ' review' : ''} ${r.file === '-' ? 'stdin' : r.file.slice(dir.length + 1)}`);
+  assert.deepEqual(seen, [
+    'VirtualMachine vm-fedora CREATE single.yaml',
+    'NetworkAttachmentDefinition attachnet CREATE folder/nested/nads.yaml',
+    'NetworkAttachmentDefinition new-fancy-net CREATE folder/nested/nads.yaml',
+    'NetworkAttachmentDefinition sriov-net CREATE folder/nested/nads.yaml',
+    'NetworkAttachmentDefinition storage-net CREATE folder/nested/nads.yaml',
+    'Subnet s1 CREATE list.yaml',
+    'NetworkAttachmentDefinition attachnet CREATE review review.json',
+    'VirtualMachine from-stdin CREATE stdin',
+  ]);
+  assert.deepEqual(report.errors, []);
+  assert.equal(report.summary.objects, 8);
+});
