@@ -11,9 +11,11 @@ function withSriov(vm: KubeObject): KubeObject {
   return addMultusNic(vm, 'sriov1', { sriov: {} }, 'sriov-net');
 }
 
-function kubevirtWith(methods: string[]): KubeObject {
+/** The seed KubeVirt CR (LiveMigrate, no rollout strategy) with its update settings replaced. */
+function kubevirtWith(methods: string[], rolloutStrategy?: string): KubeObject {
   const kv = example('cluster/kubevirt.yaml');
   kv.spec.workloadUpdateStrategy.workloadUpdateMethods = methods;
+  if (rolloutStrategy) kv.spec.configuration.vmRolloutStrategy = rolloutStrategy;
   return kv;
 }
 
@@ -44,26 +46,32 @@ function readdRequest() {
 }
 
 describe('hotplug-path: SR-IOV hotplug', () => {
-  it('warns that the NIC attaches after a migration KubeVirt starts itself (seed KubeVirt has LiveMigrate)', () => {
-    const findings = findingsOf('hotplug-path', update(fedora(), withSriov(fedora())));
+  it('warns that the NIC attaches after a migration KubeVirt starts itself (LiveUpdate and LiveMigrate)', () => {
+    const cluster = seedCluster(kubevirtWith(['LiveMigrate', 'Evict'], 'LiveUpdate'));
+    const findings = findingsOf('hotplug-path', update(fedora(), withSriov(fedora())), cluster);
     assert.equal(findings.length, 1);
     const [f] = findings;
     assert.equal(f.action, 'warn');
     assert.equal(f.object, 'VirtualMachine default/vm-fedora');
     assert.equal(f.field, `${IFACES}[1]`);
     assert.match(f.message, /SR-IOV interface "sriov1" attaches only after a live migration/);
-    assert.match(f.message, /KubeVirt live-migrates the VM by itself, as the KubeVirt CR's workloadUpdateMethods include LiveMigrate/);
+    assert.match(f.message, /KubeVirt live-migrates the VM by itself, as the KubeVirt CR sets vmRolloutStrategy: LiveUpdate and workloadUpdateMethods include LiveMigrate/);
   });
 
-  it('tells the user to run virtctl migrate when KubeVirt will not migrate by itself', () => {
-    const cluster = seedCluster(kubevirtWith(['Evict']));
-    const [f] = findingsOf('hotplug-path', update(fedora(), withSriov(fedora())), cluster);
-    assert.match(f.message, /do not include LiveMigrate, so run `virtctl migrate vm-fedora -n default`/);
+  it('tells the user to run virtctl migrate when KubeVirt will not migrate by itself, and why', () => {
+    // The seed CR has LiveMigrate but leaves the rollout strategy at its default, Stage.
+    const [seed] = findingsOf('hotplug-path', update(fedora(), withSriov(fedora())));
+    assert.match(seed.message, /KubeVirt will not start it, as the KubeVirt CR's spec\.configuration\.vmRolloutStrategy is not LiveUpdate, so run `virtctl migrate vm-fedora -n default`/);
+    assert.doesNotMatch(seed.message, /workloadUpdateMethods does not include/);
+
+    const [evictOnly] = findingsOf('hotplug-path', update(fedora(), withSriov(fedora())), seedCluster(kubevirtWith(['Evict'], 'LiveUpdate')));
+    assert.match(evictOnly.message, /workloadUpdateMethods does not include LiveMigrate, so run `virtctl migrate vm-fedora -n default`/);
+    assert.doesNotMatch(evictOnly.message, /vmRolloutStrategy is not/);
   });
 
   it('says both where no KubeVirt CR is known (CI without the cluster objects)', () => {
     const [f] = findingsOf('hotplug-path', update(fedora(), withSriov(fedora())), clusterWithoutKubeVirt());
-    assert.match(f.message, /unless the KubeVirt CR's workloadUpdateMethods include LiveMigrate .*run `virtctl migrate vm-fedora -n default`/);
+    assert.match(f.message, /unless the KubeVirt CR sets vmRolloutStrategy: LiveUpdate and workloadUpdateMethods include LiveMigrate .*run `virtctl migrate vm-fedora -n default`/);
   });
 
   it('does not stop the request, and can be made to', () => {

@@ -2,7 +2,7 @@
 // for a NIC that only a migration will bring. Multus' dynamic networks controller adds
 // bridge interfaces to the running pod, but never SR-IOV ones (a VF is a pod resource), so
 // those attach only when the VM moves to a new pod; KubeVirt (v1.6+) starts that migration
-// itself where the KubeVirt CR's workloadUpdateMethods include LiveMigrate.
+// itself where its CR allows (see migrationPolicy).
 import type { Report, RuleContext, ValidationRule } from '../rule.js';
 import type { KubeObject } from '../types.js';
 import { hotpluggedInterfaces, isAbsent, type InterfaceView, type VmView } from '../vm.js';
@@ -15,12 +15,32 @@ function isObject(v: unknown): v is Record<string, any> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** True, false, or undefined where no KubeVirt CR is known (e.g. CI without --objects). */
-function migratesAutomatically(ctx: RuleContext): boolean | undefined {
+interface MigrationPolicy {
+  /** KubeVirt starts the migration itself. */
+  automatic: boolean;
+  /** What keeps it from doing so, for the message. */
+  missing: string[];
+}
+
+/**
+ * Whether KubeVirt (v1.6+) migrates by itself after a NIC hotplug: it marks the VMI
+ * MigrationRequired under the LiveUpdate rollout strategy, and the workload updater acts
+ * on that only with LiveMigrate among its methods (user guide, hotplug_interfaces.md;
+ * VEP 29). The rollout strategy defaults to Stage (pkg/virt-config/virt-config.go).
+ * Undefined where no KubeVirt CR is known (e.g. CI without --objects).
+ */
+function migrationPolicy(ctx: RuleContext): MigrationPolicy | undefined {
   const kubevirt = ctx.cluster.getKubeVirt();
   if (!kubevirt) return undefined;
   const methods = kubevirt.spec?.workloadUpdateStrategy?.workloadUpdateMethods;
-  return Array.isArray(methods) && methods.includes('LiveMigrate');
+  const missing: string[] = [];
+  if (kubevirt.spec?.configuration?.vmRolloutStrategy !== 'LiveUpdate') {
+    missing.push('spec.configuration.vmRolloutStrategy is not LiveUpdate');
+  }
+  if (!Array.isArray(methods) || !methods.includes('LiveMigrate')) {
+    missing.push('spec.workloadUpdateStrategy.workloadUpdateMethods does not include LiveMigrate');
+  }
+  return { automatic: missing.length === 0, missing };
 }
 
 function migrateCommand(vm: VmView): string {
@@ -29,14 +49,15 @@ function migrateCommand(vm: VmView): string {
 
 /** The sentence that says who triggers the migration. */
 function migrationStep(ctx: RuleContext, vm: VmView): string {
-  switch (migratesAutomatically(ctx)) {
-    case true:
-      return 'KubeVirt live-migrates the VM by itself, as the KubeVirt CR\'s workloadUpdateMethods include LiveMigrate (KubeVirt v1.6 or newer; before that run `' + migrateCommand(vm) + '`); the VM must be live-migratable';
-    case false:
-      return `the KubeVirt CR's workloadUpdateMethods do not include LiveMigrate, so run \`${migrateCommand(vm)}\`; the VM must be live-migratable`;
-    default:
-      return `unless the KubeVirt CR's workloadUpdateMethods include LiveMigrate (KubeVirt v1.6 or newer), run \`${migrateCommand(vm)}\`; the VM must be live-migratable`;
+  const policy = migrationPolicy(ctx);
+  const migratable = 'the VM must be live-migratable';
+  if (!policy) {
+    return `unless the KubeVirt CR sets vmRolloutStrategy: LiveUpdate and workloadUpdateMethods include LiveMigrate (KubeVirt v1.6 or newer), run \`${migrateCommand(vm)}\`; ${migratable}`;
   }
+  if (policy.automatic) {
+    return `KubeVirt live-migrates the VM by itself, as the KubeVirt CR sets vmRolloutStrategy: LiveUpdate and workloadUpdateMethods include LiveMigrate (KubeVirt v1.6 or newer; before that run \`${migrateCommand(vm)}\`); ${migratable}`;
+  }
+  return `KubeVirt will not start it, as the KubeVirt CR's ${policy.missing.join(' and ')}, so run \`${migrateCommand(vm)}\`; ${migratable}`;
 }
 
 function checkAttachPath(ctx: RuleContext, added: InterfaceView[], report: Report): void {
