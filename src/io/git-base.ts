@@ -23,6 +23,11 @@ export function baseLabel(ref: string, file: string): string {
 
 export function readBaseVersions(files: readonly string[], ref: string): BaseVersions {
   const out: BaseVersions = { objects: [], errors: [], newFiles: [] };
+  // git would read a leading dash as an option.
+  if (ref.startsWith('-') || ref.trim() === '') {
+    out.errors.push({ file: files[0] ?? ref, message: `--base: "${ref}" is not a git revision` });
+    return out;
+  }
   // One check of the revision per folder: folders may belong to different repositories.
   const usable = new Map<string, boolean>();
   const reported = new Set<string>();
