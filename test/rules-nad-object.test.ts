@@ -36,7 +36,7 @@ describe('ovn-provider on NetworkAttachmentDefinitions', () => {
     assert.equal(f.action, 'deny');
     assert.equal(f.object, 'NetworkAttachmentDefinition default/attachnet2');
     assert.equal(f.field, 'spec.config');
-    assert.match(f.message, /"provider" is "attachnet2\.default", but Kube-OVN derives "attachnet2\.default\.ovn"/);
+    assert.match(f.message, /"provider" in spec\.config is "attachnet2\.default", but Kube-OVN derives "attachnet2\.default\.ovn"/);
     assert.match(f.message, /Set "provider": "attachnet2\.default\.ovn"/);
   });
 
@@ -77,12 +77,12 @@ describe('ovn-provider on NetworkAttachmentDefinitions', () => {
     const ipam = (p: string) => ({ cniVersion: '0.3.1', type: 'macvlan', master: 'eth1', ipam: { type: 'kube-ovn', server_socket: SOCKET, provider: p } });
     assert.deepEqual(provider(create(nad('macnet', ipam('macnet.default')))), []);
     const [f] = provider(create(nad('macnet', ipam('macnet.default.ovn'))));
-    assert.match(f.message, /"ipam\.provider" is "macnet\.default\.ovn", but Kube-OVN derives "macnet\.default"/);
+    assert.match(f.message, /"ipam\.provider" in spec\.config is "macnet\.default\.ovn", but Kube-OVN derives "macnet\.default"/);
     assert.match(f.message, /IPAM only has no "\.ovn" suffix \(kubeovn\/kube-ovn#2783\)/);
     // The plugin reads ipam.server_socket, not a top-level one.
     const topLevelSocket = { type: 'macvlan', server_socket: SOCKET, ipam: { type: 'kube-ovn', provider: 'macnet.default' } };
     const [g] = provider(create(nad('macnet', topLevelSocket)));
-    assert.match(g.message, /ipam section has no "server_socket".*"ipam\.server_socket"/);
+    assert.match(g.message, /ipam section in spec\.config has no "server_socket".*"ipam\.server_socket"/);
   });
 
   it('refuses an unparsable spec.config, naming it', () => {

@@ -105,7 +105,7 @@ function computeProblems(nad: NetworkAttachmentDefinition, name: string | undefi
       if (isBlank(provider)) {
         problems.push({
           field: 'spec.config',
-          message: `spec.config: ${where} has no "provider", so Kube-OVN's CNI plugin falls back to the primary network "ovn" and never finds the address the controller allocated for "${expected}". Set "${key}": "${expected}".`,
+          message: `${where} in spec.config has no "provider", so Kube-OVN's CNI plugin falls back to the primary network "ovn" and never finds the address the controller allocated for "${expected}". Set "${key}": "${expected}".`,
         });
       } else if (provider !== expected) {
         const hint = ipamOnly
@@ -117,14 +117,14 @@ function computeProblems(nad: NetworkAttachmentDefinition, name: string | undefi
             : '';
         problems.push({
           field: 'spec.config',
-          message: `spec.config: "${key}" is "${provider}", but Kube-OVN derives "${expected}" from the NAD's name and namespace and binds the Subnet by that; the CNI plugin would look for its address under "${provider}", and the interface gets none, or one from the wrong Subnet.${hint} Set "${key}": "${expected}".`,
+          message: `"${key}" in spec.config is "${provider}", but Kube-OVN derives "${expected}" from the NAD's name and namespace and binds the Subnet by that; the CNI plugin would look for its address under "${provider}", and the interface gets none, or one from the wrong Subnet.${hint} Set "${key}": "${expected}".`,
         });
       }
     }
     if (isBlank(section.server_socket)) {
       problems.push({
         field: 'spec.config',
-        message: `spec.config: ${where} has no "server_socket"; Kube-OVN's CNI plugin has no default and fails every attachment ("server_socket is required in cni.conf"). Set "${ipamOnly ? 'ipam.server_socket' : 'server_socket'}": "${DEFAULT_SERVER_SOCKET}".`,
+        message: `${where} in spec.config has no "server_socket"; Kube-OVN's CNI plugin has no default and fails every attachment ("server_socket is required in cni.conf"). Set "${ipamOnly ? 'ipam.server_socket' : 'server_socket'}": "${DEFAULT_SERVER_SOCKET}".`,
       });
     }
   }

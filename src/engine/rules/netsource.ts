@@ -168,7 +168,7 @@ function checkNetwork(ctx: RuleContext, use: NetworkUse, report: Report): void {
   for (const p of problems) {
     report(
       'ovn-provider',
-      `network "${use.network.name}" uses Kube-OVN NetworkAttachmentDefinition ${namespace}/${name}, which is set up wrongly (${p.field}): ${p.message} Fix the NAD; the VM needs no change.`,
+      `network "${use.network.name}" uses Kube-OVN NetworkAttachmentDefinition ${namespace}/${name}, which is set up wrongly: ${p.message} Fix the NAD; the VM needs no change.`,
       networkField(use),
       contentSeverity(use),
     );

@@ -118,26 +118,49 @@ function diskBus(disk: any): string | undefined {
  * of model "none", which CountPCIDevices counts though they take no slot.
  */
 export function rootBusDevices(spec: any, interfaceCount: number, asKubeVirtCounts = false): PciDevices {
+  const { devices, noneModels } = countDevices(spec, interfaceCount);
+  if (!asKubeVirtCounts) return devices;
+  return { ...devices, memBalloon: 1, controllers: devices.controllers + noneModels.usb };
+}
+
+/** One pass over the spec: the devices that take a slot, and the "none" models KubeVirt counts as well. */
+function countDevices(spec: any, interfaceCount: number): { devices: PciDevices; noneModels: { usb: number; balloon: number } } {
   const devices = isObject(spec?.domain?.devices) ? spec.domain.devices : {};
   const disks = asArray(devices.disks);
   const inputs = asArray(devices.inputs);
-  const usbNeeded =
-    inputs.some((i) => isObject(i) && (i.bus === 'usb' || !i.bus)) ||
-    disks.some((d) => isObject(d) && isObject(d.disk) && d.disk.bus === 'usb') ||
-    devices.clientPassthrough !== undefined;
-  const scsiNeeded = devices.disableHotplug !== true || disks.some((d) => diskBus(d) === 'scsi');
+  let virtioDisks = 0;
+  let scsiDisk = false;
+  let usbDisk = false;
+  for (const d of disks) {
+    const bus = diskBus(d);
+    if (bus === 'virtio') virtioDisks++;
+    else if (bus === 'scsi') scsiDisk = true;
+    else if (bus === 'usb' && isObject(d.disk)) usbDisk = true;
+  }
+  let virtioInputs = 0;
+  let usbInput = false;
+  for (const i of inputs) {
+    if (!isObject(i)) continue;
+    if (i.bus === 'virtio') virtioInputs++;
+    else if (i.bus === 'usb' || !i.bus) usbInput = true;
+  }
+  const usbNeeded = usbInput || usbDisk || devices.clientPassthrough !== undefined;
+  const scsiNeeded = devices.disableHotplug !== true || scsiDisk;
   const serialNeeded = devices.autoattachSerialConsole !== false;
-  const balloon = devices.autoattachMemBalloon !== false || asKubeVirtCounts;
+  const balloon = devices.autoattachMemBalloon !== false;
   return {
-    interfaces: interfaceCount,
-    hostDevices: asArray(devices.hostDevices).length,
-    gpus: asArray(devices.gpus).length,
-    virtioDisks: disks.filter((d) => diskBus(d) === 'virtio').length,
-    virtioInputs: inputs.filter((i) => isObject(i) && i.bus === 'virtio').length,
-    watchdog: isObject(devices.watchdog) ? 1 : 0,
-    rng: isObject(devices.rng) ? 1 : 0,
-    memBalloon: balloon ? 1 : 0,
-    controllers: (usbNeeded || asKubeVirtCounts ? 1 : 0) + (scsiNeeded ? 1 : 0) + (serialNeeded ? 1 : 0),
+    devices: {
+      interfaces: interfaceCount,
+      hostDevices: asArray(devices.hostDevices).length,
+      gpus: asArray(devices.gpus).length,
+      virtioDisks,
+      virtioInputs,
+      watchdog: isObject(devices.watchdog) ? 1 : 0,
+      rng: isObject(devices.rng) ? 1 : 0,
+      memBalloon: balloon ? 1 : 0,
+      controllers: (usbNeeded ? 1 : 0) + (scsiNeeded ? 1 : 0) + (serialNeeded ? 1 : 0),
+    },
+    noneModels: { usb: usbNeeded ? 0 : 1, balloon: balloon ? 0 : 1 },
   };
 }
 
@@ -238,8 +261,8 @@ export function slotBudget(vm: VmView, oldVm: VmView | undefined, config: Policy
     : [];
 
   const memoryBytes = guestMemoryBytes(current.spec);
-  const pciDevices = rootBusDevices(current.spec, base);
-  const kubevirtCount = sumDevices(rootBusDevices(current.spec, base, true));
+  const { devices: pciDevices, noneModels } = countDevices(current.spec, base);
+  const kubevirtCount = sumDevices(pciDevices) + noneModels.usb + noneModels.balloon;
   const reservation = reservePorts(config.slotModel, base, annotations, kubevirtCount, memoryBytes, config);
   return {
     model: config.slotModel,
@@ -263,9 +286,11 @@ export function slotBudget(vm: VmView, oldVm: VmView | undefined, config: Policy
 /** Root-bus use when the VM next starts from this spec: absent interfaces are dropped then. */
 export function bootPciUsage(vm: VmView, annotations: Record<string, string>, config: PolicyConfig): { used: number; devices: PciDevices; reserved: number } {
   const count = vm.interfaces.filter((i) => !isAbsent(i)).length;
-  const devices = rootBusDevices(vm.spec, count);
-  const kubevirtCount = sumDevices(rootBusDevices(vm.spec, count, true));
-  const { reserved } = reservePorts(config.slotModel, count, annotations, kubevirtCount, guestMemoryBytes(vm.spec), config);
+  const { devices, noneModels } = countDevices(vm.spec, count);
+  const kubevirtCount = sumDevices(devices) + noneModels.usb + noneModels.balloon;
+  // Only the v2 formula reads memory; skip the quantity parse otherwise (hot path).
+  const memory = config.slotModel === 'v2' ? guestMemoryBytes(vm.spec) : undefined;
+  const { reserved } = reservePorts(config.slotModel, count, annotations, kubevirtCount, memory, config);
   return { used: sumDevices(devices) + reserved, devices, reserved };
 }
 
