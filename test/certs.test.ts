@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, request } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -14,6 +14,8 @@ import { ROOT } from './support.js';
 
 const DNS = serviceDnsNames('nicguard', 'nicguard-system');
 const bundle = generateCertificates({ commonName: 'nicguard.nicguard-system.svc', dnsNames: [...DNS, 'localhost'], ips: ['127.0.0.1', '::1'], days: 30 });
+// Another CA and certificate, for "signed by someone else" checks (RSA key generation is the slow part).
+const foreign = generateCertificates({ commonName: 'x', dnsNames: ['x'] });
 
 function tmp(): string {
   return mkdtempSync(join(tmpdir(), 'nicguard-certs-'));
@@ -46,8 +48,7 @@ test('the CA is a CA, self-issued, and issued the serving certificate', () => {
   assert.ok(leaf.checkPrivateKey(createPrivateKey(bundle.key)));
   assert.ok(ca.checkPrivateKey(createPrivateKey(bundle.caKey)));
   // A certificate from another run is not signed by this CA.
-  const other = generateCertificates({ commonName: 'x', dnsNames: ['x'] });
-  assert.equal(new X509Certificate(other.cert).verify(ca.publicKey), false);
+  assert.equal(new X509Certificate(foreign.cert).verify(ca.publicKey), false);
 });
 
 test('validity starts slightly in the past and lasts the requested days', () => {
@@ -99,8 +100,7 @@ test('a client trusting only the CA completes a TLS handshake by DNS name and by
     assert.equal(await get('nicguard.nicguard-system.svc', bundle.caCert), 'ok');
     assert.equal(await get(undefined, bundle.caCert), 'ok'); // verified against IP SAN 127.0.0.1
     await assert.rejects(get('evil.example.com', bundle.caCert), /altnames|ERR_TLS_CERT_ALTNAME_INVALID/);
-    const stranger = generateCertificates({ commonName: 'x', dnsNames: ['x'] });
-    await assert.rejects(get('nicguard.nicguard-system.svc', stranger.caCert), /self[- ]signed|unable to verify|UNABLE_TO_VERIFY/i);
+    await assert.rejects(get('nicguard.nicguard-system.svc', foreign.caCert), /self[- ]signed|unable to verify|UNABLE_TO_VERIFY/i);
   } finally {
     await new Promise((r) => server.close(r));
   }
@@ -138,10 +138,8 @@ test('unfitReason spots a certificate close to expiry and a foreign signer', () 
   const opts = { commonName: 'svc', dnsNames: ['svc'] };
   const short = generateCertificates({ ...opts, days: 3 });
   assert.match(unfitReason(short, opts) ?? '', /expires soon/);
-  const other = generateCertificates(opts);
-  assert.match(unfitReason({ ...short, caCert: other.caCert }, opts) ?? '', /not signed by ca\.crt/);
-  const ok = generateCertificates(opts);
-  assert.equal(unfitReason(ok, opts), undefined);
+  assert.match(unfitReason({ ...bundle, caCert: foreign.caCert }, { commonName: 'x', dnsNames: DNS }) ?? '', /not signed by ca\.crt/);
+  assert.equal(unfitReason(bundle, { commonName: 'x', dnsNames: DNS, ips: ['::1'] }), undefined);
 });
 
 // ---- the `nicguard certs` command, run as a user would ----
@@ -240,6 +238,7 @@ test('nicguard certs refuses bad input with exit 2, a clear message, and no file
     assert.match(none.stderr, /plain\.yaml holds no ValidatingWebhookConfiguration/);
     assert.equal(readFileSync(good, 'utf8'), WEBHOOKS_YAML, 'nothing written when one file is bad');
     assert.equal(none.stdout, '');
+    assert.equal(existsSync(join(dir, 'b')), false, 'no certificates made for a command that cannot finish');
 
     const broken = join(dir, 'broken.yaml');
     writeFileSync(broken, 'kind: ValidatingWebhookConfiguration\nwebhooks: [\n');

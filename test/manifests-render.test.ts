@@ -51,6 +51,11 @@ function ruleTargets(webhook: Obj): string[] {
     .sort();
 }
 
+test('the base labels every object part-of=nicguard (the uninstall in docs/deploy.md selects by it)', () => {
+  const labels = kustomization('base').labels as Obj[];
+  assert.ok(labels.some((l) => l.pairs?.['app.kubernetes.io/part-of'] === 'nicguard' && l.includeSelectors === false));
+});
+
 test('every file the kustomizations name exists', () => {
   for (const dir of ['base', 'overlays/cert-manager', 'overlays/plain']) {
     const k = kustomization(dir);

@@ -44,10 +44,32 @@ function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
 }
 
+interface WebhookFile {
+  file: string;
+  text: string;
+}
+
+/** Reads and checks every file before any certificate is made, so bad input changes nothing. */
+function readWebhookFiles(files: string[]): WebhookFile[] {
+  return files.map((file) => {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new Error(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+    if (patchWebhookCaBundle(text, 'check', file).patched.length === 0) {
+      throw new Error(`${file} holds no ValidatingWebhookConfiguration or MutatingWebhookConfiguration with webhooks`);
+    }
+    return { file, text };
+  });
+}
+
 function runCerts(opts: CertsOptions): void {
   const ips = opts.ip ?? [];
   const dnsNames = [...serviceDnsNames(opts.service, opts.namespace), ...(opts.dns ?? [])];
   const commonName = `${opts.service}.${opts.namespace}.svc`;
+  const webhookFiles = readWebhookFiles(opts.patchWebhooks ?? []);
   const result = ensureCertificates(opts.out, { commonName, dnsNames, ips, days: opts.days }, { force: opts.force });
   if (result.created) {
     const why = result.replacedBecause ? ` (replaced the old ones: ${result.replacedBecause})` : '';
@@ -56,22 +78,10 @@ function runCerts(opts: CertsOptions): void {
     process.stderr.write(`reused the certificates in ${opts.out} (they still cover ${[...dnsNames, ...ips].join(', ')}; --force makes new ones)\n`);
   }
   const caBundle = Buffer.from(result.bundle.caCert).toString('base64');
-
-  // Read and patch every file before writing any, so a bad file leaves all of them untouched.
-  const patchedFiles = (opts.patchWebhooks ?? []).map((file) => {
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (err) {
-      throw new Error(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-    }
+  for (const { file, text } of webhookFiles) {
     const patch = patchWebhookCaBundle(text, caBundle, file);
-    if (patch.patched.length === 0) throw new Error(`${file} holds no ValidatingWebhookConfiguration or MutatingWebhookConfiguration with webhooks`);
-    return { file, ...patch };
-  });
-  for (const p of patchedFiles) {
-    writeFileSync(p.file, p.text);
-    process.stderr.write(`set caBundle in ${p.file}: ${p.patched.join('; ')}\n`);
+    writeFileSync(file, patch.text);
+    process.stderr.write(`set caBundle in ${file}: ${patch.patched.join('; ')}\n`);
   }
   process.stdout.write(`${caBundle}\n`);
 }
