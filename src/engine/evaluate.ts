@@ -72,11 +72,14 @@ function reporterFor(ctx: RuleContext, findings: Finding[]): Report {
 
 function runMutations(ctx: RuleContext, rules: readonly MutationRule[], findings: Finding[]): { mutated?: KubeObject; patch: PatchOperation[] } {
   if (!ctx.object) return { patch: [] };
+  // Cloning and diffing the object costs more than all rules together: only when a rule will edit.
+  const active = rules.filter(
+    (rule) => rule.kinds.includes(ctx.kind) && ctx.config.rules[rule.id] === 'mutate' && (rule.applies?.(ctx) ?? true),
+  );
+  if (active.length === 0) return { patch: [] };
   const draft = structuredClone(ctx.object);
   const report = reporterFor(ctx, findings);
-  for (const rule of rules) {
-    if (rule.kinds.includes(ctx.kind) && ctx.config.rules[rule.id] === 'mutate') rule.mutate(ctx, draft, report);
-  }
+  for (const rule of active) rule.mutate(ctx, draft, report);
   // As controller-runtime's PatchResponseFromRaw: the patch is the difference, never hand-built.
   const patch = fastJsonPatch.compare(ctx.object, draft) as PatchOperation[];
   return patch.length ? { mutated: draft, patch } : { patch: [] };
@@ -101,12 +104,18 @@ export function evaluate(request: PolicyRequest, cluster: ClusterView, config: P
   const findings: Finding[] = [];
   let object = request.object;
   let mutation: { mutated?: KubeObject; patch: PatchOperation[] } = { patch: [] };
+  let ctx: RuleContext | undefined;
   if (phase !== 'validate') {
-    mutation = runMutations(buildContext(request, kind, object, cluster, config), MUTATION_RULES, findings);
-    object = mutation.mutated ?? object;
+    ctx = buildContext(request, kind, object, cluster, config);
+    mutation = runMutations(ctx, MUTATION_RULES, findings);
+    // A mutated object needs fresh views; an unchanged one can reuse them.
+    if (mutation.mutated) {
+      object = mutation.mutated;
+      ctx = undefined;
+    }
   }
   if (phase !== 'mutate') {
-    runValidations(buildContext(request, kind, object, cluster, config), VALIDATION_RULES, findings);
+    runValidations(ctx ?? buildContext(request, kind, object, cluster, config), VALIDATION_RULES, findings);
   }
   return {
     allowed: !findings.some((f) => f.action === 'deny'),

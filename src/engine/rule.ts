@@ -37,5 +37,7 @@ export interface ValidationRule {
 export interface MutationRule {
   id: RuleId;
   kinds: readonly SupportedKind[];
+  /** Cheap test whether `mutate` would change anything; without it, the object is always cloned and diffed. */
+  applies?(ctx: RuleContext): boolean;
   mutate(ctx: RuleContext, draft: KubeObject, report: Report): void;
 }
