@@ -22,7 +22,7 @@ export interface InformerClusterViewOptions {
   logger?: { info: LogFn; warn: LogFn; error: LogFn; debug: LogFn };
   /** First delay before resuming a broken list or watch; doubles per failure (default 1000 ms). */
   retryDelayMs?: number;
-  /** Upper bound of that backoff (default 30000 ms). */
+  /** Upper bound of that backoff (default 10000 ms): short, so an API server that comes back is seen soon. */
   maxRetryDelayMs?: number;
   /** How often a resource whose CRD is missing is listed again (default 60000 ms). */
   missingCrdRetryMs?: number;
@@ -270,7 +270,7 @@ export async function startInformerClusterView(opts: InformerClusterViewOptions)
   const index = new ObjectIndex();
   const timing = {
     retryDelayMs: opts.retryDelayMs ?? 1000,
-    maxRetryDelayMs: opts.maxRetryDelayMs ?? 30_000,
+    maxRetryDelayMs: opts.maxRetryDelayMs ?? 10_000,
     missingCrdRetryMs: opts.missingCrdRetryMs ?? 60_000,
   };
 
