@@ -1,9 +1,11 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Server } from 'node:http';
+import { createServer, request as httpRequest, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { once } from 'node:events';
 import fastJsonPatch from 'fast-json-patch';
 import request from 'supertest';
-import { createApp, DEFAULT_BODY_LIMIT, type AppOptions } from '../src/server/app.js';
+import { createWebhook, DEFAULT_BODY_LIMIT, type AppOptions } from '../src/server/app.js';
 import { createLogger } from '../src/server/logger.js';
 import { createMetricsServer, WebhookMetrics } from '../src/server/metrics.js';
 import { WARNINGS_TOTAL_LIMIT, WARNING_LIMIT } from '../src/server/admission.js';
@@ -20,20 +22,29 @@ interface Harness {
   close(): Promise<void>;
 }
 
-/** One app on one real listening server, so that "keeps serving" means the same process. */
-function start(overrides: Partial<AppOptions> = {}, logLevel = 'info'): Harness {
+type Via = 'express app' | 'server listener';
+const VIAS: Via[] = ['express app', 'server listener'];
+
+/**
+ * One app on one real listening server, so that "keeps serving" means the same process.
+ * `via`: the express app alone (as supertest users embed it), or the listener the HTTPS
+ * server runs, which takes the admission paths before express.
+ */
+async function start(overrides: Partial<AppOptions> = {}, logLevel = 'info', via: Via = 'server listener'): Promise<Harness> {
   const logs = new LogCapture();
   const metrics = new WebhookMetrics({ defaultMetrics: false });
   const cluster = seedCluster();
   let cfg = config();
-  const app = createApp({
+  const { app, listener } = createWebhook({
     getClusterView: () => cluster,
     getConfig: () => cfg,
     logger: createLogger(logLevel, logs),
     metrics,
     ...overrides,
   });
-  const server = app.listen(0, '127.0.0.1');
+  const server = via === 'express app' ? app.listen(0, '127.0.0.1') : createServer(listener).listen(0, '127.0.0.1');
+  // Listening before the first request: supertest would otherwise listen, and close, itself.
+  await once(server, 'listening');
   return {
     server,
     logs,
@@ -57,7 +68,7 @@ function assertNoStack(text: string): void {
 
 describe('webhook app: probes', () => {
   it('GET /healthz answers while the process lives', async () => {
-    const h = start({ isReady: () => ({ ready: false, checks: { clusterView: false } }) });
+    const h = await start({ isReady: () => ({ ready: false, checks: { clusterView: false } }) });
     try {
       const res = await request(h.server).get('/healthz').expect(200);
       assert.deepEqual(res.body, { status: 'ok' });
@@ -68,7 +79,7 @@ describe('webhook app: probes', () => {
 
   it('GET /readyz reports each check, 503 until all hold', async () => {
     let synced = false;
-    const h = start({ isReady: () => ({ ready: synced, checks: { certificates: true, clusterView: synced } }) });
+    const h = await start({ isReady: () => ({ ready: synced, checks: { certificates: true, clusterView: synced } }) });
     try {
       const before = await request(h.server).get('/readyz').expect(503);
       assert.deepEqual(before.body, { status: 'not ready', checks: { certificates: true, clusterView: false } });
@@ -82,7 +93,7 @@ describe('webhook app: probes', () => {
 
   it('goes unready and asks clients to close connections while draining', async () => {
     let draining = false;
-    const h = start({ draining: () => draining });
+    const h = await start({ draining: () => draining });
     try {
       await request(h.server).get('/readyz').expect(200);
       draining = true;
@@ -98,9 +109,9 @@ describe('webhook app: probes', () => {
   });
 });
 
-describe('webhook app: decisions', () => {
+for (const via of VIAS) describe(`webhook app: decisions (${via})`, () => {
   let h: Harness;
-  before(() => (h = start()));
+  before(async () => (h = await start({}, 'info', via)));
   after(() => h.close());
 
   it('allows the seed hotplug on both webhooks, echoing the uid, without patch or warnings', async () => {
@@ -241,9 +252,9 @@ describe('webhook app: decisions', () => {
   });
 });
 
-describe('webhook app: bad input', () => {
+for (const via of VIAS) describe(`webhook app: bad input (${via})`, () => {
   let h: Harness;
-  before(() => (h = start()));
+  before(async () => (h = await start({}, 'info', via)));
   after(() => h.close());
 
   async function expectError(res: request.Response, status: number, message: RegExp): Promise<void> {
@@ -285,6 +296,34 @@ describe('webhook app: bad input', () => {
     await expectError(await post(h, '/validate', huge), 413, /larger than the 7 MiB limit/);
   });
 
+  it('413 for a chunked body that grows past the limit, without a declared length', async () => {
+    const { port } = h.server.address() as AddressInfo;
+    const res = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = httpRequest({ host: '127.0.0.1', port, method: 'POST', path: '/mutate', headers: { 'content-type': 'application/json' } }, (r) => {
+        let text = '';
+        r.on('data', (c) => (text += c));
+        r.on('end', () => resolve({ status: r.statusCode ?? 0, text }));
+      });
+      req.on('error', reject);
+      const chunk = Buffer.alloc(1024 * 1024, 'x');
+      for (let i = 0; i < 8; i++) req.write(chunk);
+      req.end();
+    });
+    assert.equal(res.status, 413);
+    assert.match(JSON.parse(res.text).message, /larger than the 7 MiB limit/);
+    await post(h, '/mutate', admissionReview(seedHotplug())).expect(200);
+  });
+
+  it('415 for a compressed body', async () => {
+    const res = await post(h, '/validate', admissionReview(seedHotplug())).set('content-encoding', 'gzip');
+    await expectError(res, 415, /content-encoding "gzip" is not supported/);
+  });
+
+  it('takes the API server\'s ?timeout= query on the webhook path', async () => {
+    const res = await post(h, '/validate?timeout=10s', admissionReview(masqueradeHotplug())).expect(200);
+    assert.equal(res.body.response.allowed, false);
+  });
+
   it('404 and 405 as JSON', async () => {
     await expectError(await request(h.server).get('/nope'), 404, /no route for GET \/nope/);
     const res = await request(h.server).get('/validate');
@@ -308,7 +347,7 @@ describe('webhook app: failures inside', () => {
       },
     });
     let useBroken = true;
-    const h = start({ getClusterView: () => (useBroken ? broken : cluster) });
+    const h = await start({ getClusterView: () => (useBroken ? broken : cluster) });
     try {
       const res = await post(h, '/validate', admissionReview(seedHotplug())).expect(500);
       assert.equal(res.body.error, 'internal error');
@@ -324,7 +363,7 @@ describe('webhook app: failures inside', () => {
   });
 
   it('answers 503 for our kinds while the cluster view has not synced, and still allows other kinds', async () => {
-    const h = start({ getClusterView: () => undefined });
+    const h = await start({ getClusterView: () => undefined });
     try {
       const res = await post(h, '/validate', admissionReview(seedHotplug())).expect(503);
       assert.match(res.body.message, /not synced/);
@@ -338,7 +377,7 @@ describe('webhook app: failures inside', () => {
 
 describe('webhook app: logs and metrics', () => {
   it('logs one line per decision, without object bodies at info level', async () => {
-    const h = start();
+    const h = await start();
     try {
       const review = admissionReview(masqueradeHotplug({ dryRun: true }));
       await post(h, '/validate', review).expect(200);
@@ -361,7 +400,7 @@ describe('webhook app: logs and metrics', () => {
   });
 
   it('logs the bodies and the patch at debug level', async () => {
-    const h = start({}, 'debug');
+    const h = await start({}, 'debug');
     try {
       const review = admissionReview(removal());
       await post(h, '/mutate', review).expect(200);
@@ -376,7 +415,7 @@ describe('webhook app: logs and metrics', () => {
   });
 
   it('counts requests by webhook, kind, operation and decision, findings by rule and action, and serves them on /metrics', async () => {
-    const h = start();
+    const h = await start();
     h.metrics.setSyncStateSource(() => ({ networkattachmentdefinitions: true, subnets: false }));
     const metricsServer = createMetricsServer(h.metrics).listen(0, '127.0.0.1');
     try {

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type TLSSocket } from 'node:tls';
 import { generateCertificates, type CertBundle } from '../src/certs/generate.js';
-import { createApp } from '../src/server/app.js';
+import { createApp, createWebhook } from '../src/server/app.js';
 import { createLogger } from '../src/server/logger.js';
 import { WebhookMetrics } from '../src/server/metrics.js';
 import { CertificateError, createTlsServer, loadCertificatePair, type WebhookTlsServer } from '../src/server/tls.js';
@@ -103,8 +103,8 @@ describe('TLS server', () => {
     metrics = new WebhookMetrics({ defaultMetrics: false });
     const logger = createLogger('info', logs);
     const cluster = seedCluster();
-    const app = createApp({ getClusterView: () => cluster, getConfig: () => config(), logger, metrics });
-    tls = createTlsServer({ certFile, keyFile, app, logger, metrics, watch: { debounceMs: 50, pollIntervalMs: 200 } });
+    const { listener } = createWebhook({ getClusterView: () => cluster, getConfig: () => config(), logger, metrics });
+    tls = createTlsServer({ certFile, keyFile, app: listener, logger, metrics, watch: { debounceMs: 50, pollIntervalMs: 200 } });
     port = await listen(tls.server);
   });
 

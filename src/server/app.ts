@@ -1,6 +1,10 @@
-// The express app behind the HTTPS server: the two admission endpoints and the probes.
-// It knows nothing about TLS or files, so tests drive it with supertest directly.
-import express, { type ErrorRequestHandler, type Request, type Response } from 'express';
+// The webhook's HTTP handling: the two admission endpoints and the probes, as an express
+// app (what tests drive with supertest) and as a request listener for the HTTPS server.
+// The listener hands POST /validate and /mutate straight to the admission handler and
+// everything else to express: express's per-request setup costs about as much as a whole
+// bare TLS request, and the admission path is the one that has to keep up with the API server.
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import express, { type ErrorRequestHandler } from 'express';
 import { evaluate, supportedKind } from '../engine/evaluate.js';
 import type { ClusterView, Finding, PatchOperation, PolicyConfig, PolicyRequest } from '../engine/types.js';
 import {
@@ -38,7 +42,14 @@ export interface AppOptions {
   draining?: () => boolean;
 }
 
-function sendJson(res: Response, status: number, body: unknown, draining: boolean): void {
+export interface WebhookHandlers {
+  /** The express app: every route, for supertest and for whatever the listener passes on. */
+  app: express.Express;
+  /** For the HTTPS server: admission requests directly, the rest through `app`. */
+  listener: RequestListener;
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, draining: boolean): void {
   const text = JSON.stringify(body);
   res.statusCode = status;
   res.setHeader('content-type', 'application/json');
@@ -56,91 +67,137 @@ function megabytes(bytes: number): string {
   return `${Math.round((bytes / (1024 * 1024)) * 10) / 10} MiB`;
 }
 
-export function createApp(opts: AppOptions): express.Express {
+function pathOf(url: string | undefined): string {
+  const q = (url ?? '/').indexOf('?');
+  return q < 0 ? (url ?? '/') : url!.slice(0, q);
+}
+
+/** The admission webhook for a path, or undefined. The API server appends `?timeout=10s`. */
+function webhookOf(url: string | undefined): Webhook | undefined {
+  const path = pathOf(url);
+  return path === '/validate' ? 'validate' : path === '/mutate' ? 'mutate' : undefined;
+}
+
+export function createWebhook(opts: AppOptions): WebhookHandlers {
   const logger = opts.logger;
   const metrics = opts.metrics;
   const bodyLimit = opts.bodyLimit ?? DEFAULT_BODY_LIMIT;
   const draining = opts.draining ?? (() => false);
   const isReady = opts.isReady ?? (() => ({ ready: true, checks: {} }));
-
   validator();
-  const app = express();
-  app.disable('x-powered-by');
-  app.set('etag', false);
-  app.set('query parser', false);
 
-  function fail(req: Request, res: Response, webhook: string | undefined, status: number, error: string, message: string): void {
+  function fail(req: IncomingMessage, res: ServerResponse, webhook: string | undefined, status: number, error: string, message: string): void {
     if (webhook) metrics?.recordBadRequest(webhook, status);
-    const log = { method: req.method, path: req.path, status, message };
+    const log = { method: req.method, path: pathOf(req.url), status, message };
     if (status >= 500) logger?.error(log, error);
     else logger?.warn(log, error);
     sendJson(res, status, { error, message }, draining());
   }
 
-  function admit(webhook: Webhook) {
-    const phase = webhook;
-    return (req: Request, res: Response): void => {
-      const started = performance.now();
-      let decoded;
+  function judge(webhook: Webhook, req: IncomingMessage, res: ServerResponse, body: Buffer): void {
+    const started = performance.now();
+    let decoded;
+    try {
+      decoded = decodeAdmissionReview(body);
+    } catch (err) {
+      if (err instanceof AdmissionDecodeError) return fail(req, res, webhook, 400, 'bad request', err.message);
+      throw err;
+    }
+    const { review, request, subResource } = decoded;
+    const kind = supportedKind(request.kind, request.group, request.object?.apiVersion ?? request.oldObject?.apiVersion);
+    const judged = kind !== undefined && !subResource && (request.operation === 'CREATE' || request.operation === 'UPDATE');
+
+    let answer: AdmissionReviewResponse;
+    let findings: Finding[] = [];
+    let patch: PatchOperation[] = [];
+    if (!judged) {
+      answer = allowUntouched(review);
+    } else {
+      const cluster = opts.getClusterView();
+      if (!cluster) return fail(req, res, webhook, 503, 'not ready', 'the cluster view has not synced yet; try again shortly');
+      let result;
       try {
-        decoded = decodeAdmissionReview(req.body ?? '');
+        result = evaluate(request, cluster, opts.getConfig(), webhook);
       } catch (err) {
-        if (err instanceof AdmissionDecodeError) return fail(req, res, webhook, 400, 'bad request', err.message);
-        throw err;
+        // A rule that throws is a bug in nicguard, not in the request: 500 lets the
+        // webhook's failurePolicy decide, and the caller sees no stack trace.
+        logger?.error({ uid: request.uid, kind: request.kind, object: objectName(request), err }, 'evaluation failed');
+        return fail(req, res, webhook, 500, 'internal error', `nicguard could not evaluate ${request.kind} ${objectName(request)}: ${(err as Error).message}`);
       }
-      const { review, request, subResource } = decoded;
-      const kind = supportedKind(request.kind, request.group, request.object?.apiVersion ?? request.oldObject?.apiVersion);
-      const judged = kind !== undefined && !subResource && (request.operation === 'CREATE' || request.operation === 'UPDATE');
+      answer = encodeAdmissionResponse(review, result, webhook);
+      findings = result.findings;
+      patch = result.patch;
+    }
 
-      let answer: AdmissionReviewResponse;
-      let findings: Finding[] = [];
-      let patch: PatchOperation[] = [];
-      if (!judged) {
-        answer = allowUntouched(review);
-      } else {
-        const cluster = opts.getClusterView();
-        if (!cluster) return fail(req, res, webhook, 503, 'not ready', 'the cluster view has not synced yet; try again shortly');
-        let result;
-        try {
-          result = evaluate(request, cluster, opts.getConfig(), phase);
-        } catch (err) {
-          // A rule that throws is a bug in nicguard, not in the request: 500 lets the
-          // webhook's failurePolicy decide, and the caller sees no stack trace.
-          logger?.error({ uid: request.uid, kind: request.kind, object: objectName(request), err }, 'evaluation failed');
-          return fail(req, res, webhook, 500, 'internal error', `nicguard could not evaluate ${request.kind} ${objectName(request)}: ${(err as Error).message}`);
-        }
-        answer = encodeAdmissionResponse(review, result, webhook);
-        findings = result.findings;
-        patch = result.patch;
-      }
+    sendJson(res, 200, answer, draining());
 
-      sendJson(res, 200, answer, draining());
-
-      const decision: Decision = !answer.response.allowed ? 'denied' : answer.response.patch ? 'patched' : 'allowed';
-      const seconds = (performance.now() - started) / 1000;
-      metrics?.recordDecision({ webhook, kind: kind ?? 'other', operation: request.operation, decision, seconds, findings });
-      if (logger) {
-        logDecision(logger, {
-          uid: request.uid ?? '',
-          webhook,
-          kind: request.kind,
-          object: objectName(request),
-          operation: request.operation,
-          dryRun: request.dryRun === true,
-          decision,
-          rules: [...new Set(findings.map((f) => f.rule))],
-          ms: Math.round(seconds * 1e6) / 1e3,
-        });
-        logBodies(logger, request.uid ?? '', { object: request.object, oldObject: request.oldObject, ...(patch.length ? { patch } : {}) });
-      }
-    };
+    const decision: Decision = !answer.response.allowed ? 'denied' : answer.response.patch ? 'patched' : 'allowed';
+    const seconds = (performance.now() - started) / 1000;
+    metrics?.recordDecision({ webhook, kind: kind ?? 'other', operation: request.operation, decision, seconds, findings });
+    if (logger) {
+      logDecision(logger, {
+        uid: request.uid ?? '',
+        webhook,
+        kind: request.kind,
+        object: objectName(request),
+        operation: request.operation,
+        dryRun: request.dryRun === true,
+        decision,
+        rules: [...new Set(findings.map((f) => f.rule))],
+        ms: Math.round(seconds * 1e6) / 1e3,
+      });
+      logBodies(logger, request.uid ?? '', { object: request.object, oldObject: request.oldObject, ...(patch.length ? { patch } : {}) });
+    }
   }
 
-  // Any content type: the API server sends application/json, but a mislabelled body
-  // should get a clear "not an AdmissionReview" rather than an empty-body puzzle.
-  const body = express.raw({ type: () => true, limit: bodyLimit });
-  app.post('/validate', body, admit('validate'));
-  app.post('/mutate', body, admit('mutate'));
+  /**
+   * Reads the body (any content type: a mislabelled body should get a clear "not an
+   * AdmissionReview", not an empty-body puzzle) within the limit, then judges it.
+   */
+  function admit(webhook: Webhook, req: IncomingMessage, res: ServerResponse): void {
+    const encoding = req.headers['content-encoding'];
+    if (encoding && encoding !== 'identity') {
+      req.resume();
+      return fail(req, res, webhook, 415, 'unsupported content encoding', `content-encoding "${encoding}" is not supported; send the review uncompressed`);
+    }
+    const tooLarge = () => {
+      // Drained rather than read: the connection stays usable for the next request.
+      req.removeAllListeners('data');
+      req.resume();
+      fail(req, res, webhook, 413, 'request too large', `request body is larger than the ${megabytes(bodyLimit)} limit`);
+    };
+    if (Number(req.headers['content-length']) > bodyLimit) return tooLarge();
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > bodyLimit) {
+        done = true;
+        return tooLarge();
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (done) return;
+      done = true;
+      try {
+        judge(webhook, req, res, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
+      } catch (err) {
+        logger?.error({ err, path: pathOf(req.url) }, 'request failed');
+        if (!res.headersSent) fail(req, res, webhook, 500, 'internal error', 'the webhook failed to handle this request; see its log');
+      }
+    });
+    // A client that goes away mid-body gets no answer; nothing else to clean up.
+    req.on('error', (err) => logger?.debug({ reason: err.message, path: pathOf(req.url) }, 'request aborted'));
+  }
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('query parser', false);
+
+  app.post(['/validate', '/mutate'], (req, res) => admit(webhookOf(req.url)!, req, res));
   app.all(['/validate', '/mutate'], (req, res) => {
     res.setHeader('allow', 'POST');
     fail(req, res, undefined, 405, 'method not allowed', `${req.path} takes POST with an AdmissionReview`);
@@ -155,20 +212,27 @@ export function createApp(opts: AppOptions): express.Express {
   app.use((req, res) => fail(req, res, undefined, 404, 'not found', `no route for ${req.method} ${req.path}; the webhook serves POST /validate, POST /mutate, GET /healthz, GET /readyz`));
 
   const onError: ErrorRequestHandler = (err, req, res, _next) => {
-    const webhook = req.path === '/validate' ? 'validate' : req.path === '/mutate' ? 'mutate' : undefined;
     if (res.headersSent) {
       logger?.error({ err, path: req.path }, 'error after response started');
       res.destroy();
       return;
     }
-    const status = typeof err?.status === 'number' && err.status >= 400 && err.status < 600 ? err.status : 500;
-    if (err?.type === 'entity.too.large') {
-      return fail(req, res, webhook, 413, 'request too large', `request body is larger than the ${megabytes(bodyLimit)} limit`);
-    }
-    if (status < 500 && err?.expose !== false) return fail(req, res, webhook, status, 'bad request', String(err?.message ?? 'bad request'));
+    const status = typeof err?.status === 'number' && err.status >= 400 && err.status < 500 ? err.status : 500;
+    if (status < 500 && err?.expose !== false) return fail(req, res, undefined, status, 'bad request', String(err?.message ?? 'bad request'));
     logger?.error({ err, path: req.path }, 'request failed');
-    fail(req, res, webhook, status, 'internal error', 'the webhook failed to handle this request; see its log');
+    fail(req, res, undefined, 500, 'internal error', 'the webhook failed to handle this request; see its log');
   };
   app.use(onError);
-  return app;
+
+  const listener: RequestListener = (req, res) => {
+    const webhook = req.method === 'POST' ? webhookOf(req.url) : undefined;
+    if (webhook) admit(webhook, req, res);
+    else app(req, res);
+  };
+  return { app, listener };
+}
+
+/** The express app alone (supertest, or embedding); the HTTPS server uses createWebhook().listener. */
+export function createApp(opts: AppOptions): express.Express {
+  return createWebhook(opts).app;
 }

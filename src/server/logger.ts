@@ -10,11 +10,15 @@ export function isLogLevel(level: string): level is LevelWithSilent {
   return (LOG_LEVELS as readonly string[]).includes(level);
 }
 
-/** A logger writing to stdout, or to `destination` (tests capture lines with it). */
+/**
+ * A logger writing to stdout, or to `destination` (tests capture lines with it). Stdout is
+ * written asynchronously: a synchronous write per decision costs the admission path a
+ * system call each time, and pino flushes what is pending when the process exits.
+ */
 export function createLogger(level: string = 'info', destination?: DestinationStream): Logger {
   if (!isLogLevel(level)) throw new Error(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got "${level}"`);
   const options = { name: 'nicguard', level, timestamp: pino.stdTimeFunctions.isoTime, base: undefined };
-  return destination ? pino(options, destination) : pino(options);
+  return pino(options, destination ?? pino.destination({ dest: 1, sync: false }));
 }
 
 export interface DecisionLog {

@@ -10,7 +10,7 @@ import type { InformerClusterView } from '../cluster/informer.js';
 import type { ObjectIndex } from '../cluster/object-index.js';
 import type { ClusterView, PolicyConfig } from '../engine/types.js';
 import { loadConfigFile } from '../io/config-file.js';
-import { createApp } from './app.js';
+import { createWebhook } from './app.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetricsServer, WebhookMetrics } from './metrics.js';
 import { createTlsServer, type WebhookTlsServer } from './tls.js';
@@ -177,7 +177,7 @@ export async function runServe(o: ServeOptions): Promise<void> {
 
   let draining = false;
   let tls: WebhookTlsServer | undefined;
-  const app = createApp({
+  const { listener } = createWebhook({
     getClusterView: cluster.view,
     getConfig: () => config,
     isReady: () => {
@@ -189,7 +189,7 @@ export async function runServe(o: ServeOptions): Promise<void> {
     draining: () => draining,
   });
   try {
-    tls = createTlsServer({ certFile, keyFile, app, logger, metrics });
+    tls = createTlsServer({ certFile, keyFile, app: listener, logger, metrics });
   } catch (err) {
     await cluster.stop();
     throw new UsageError((err as Error).message);
@@ -238,7 +238,8 @@ export async function runServe(o: ServeOptions): Promise<void> {
       // The informer's stop must not hold the exit past the grace period.
       await Promise.race([cluster.stop().catch(() => undefined), new Promise((r) => setTimeout(r, 1000).unref())]);
       logger.info({ reason }, 'stopped');
-      process.exit(0);
+      // Stdout is written asynchronously: let the last lines out before exiting.
+      logger.flush(() => process.exit(0));
     };
     // Leave a little of the grace period for the exit itself.
     const deadline = setTimeout(() => {

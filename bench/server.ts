@@ -1,0 +1,363 @@
+// Webhook server benchmark: `nicguard serve --objects examples/cluster` against a bare Node
+// HTTPS server that reads each body and answers a fixed `allowed: true` review, both in
+// child processes, both loaded by the same autocannon client over keep-alive HTTPS on
+// loopback in the same run. Prints requests/s and p50/p99 latency for each, the throughput
+// ratio (serve / bare), a fixed-rate run at 1,000 requests/s, and each server's resident
+// memory after the run.
+//
+//   npm run build && node dist/bench/server.js [--duration S] [--connections N] [--rate R]
+//   node dist/bench/server.js --print-corpus     (the requests as JSON, for replaying)
+//
+// Aims on a 2-core machine: ratio >= 0.8, p99 < 5 ms at 1,000 requests/s, RSS < 150 MB.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:https';
+import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseAllDocuments } from 'yaml';
+import { generateCertificates } from '../src/certs/generate.js';
+import type { KubeObject } from '../src/engine/types.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
+const SELF = fileURLToPath(import.meta.url);
+
+// autocannon ships no types; this is the part used here.
+interface AutocannonRequest {
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+  body: string;
+}
+interface AutocannonResult {
+  requests: { average: number; total: number };
+  latency: { p50: number; p99: number };
+  errors: number;
+  timeouts: number;
+  non2xx: number;
+  duration: number;
+}
+interface AutocannonInstance extends Promise<AutocannonResult> {
+  on(event: 'response', fn: (client: unknown, statusCode: number, bytes: number, ms: number) => void): void;
+}
+type Autocannon = (opts: Record<string, unknown>) => AutocannonInstance;
+const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
+
+function option(name: string, fallback: number): number {
+  const at = process.argv.indexOf(`--${name}`);
+  const value = at >= 0 ? Number(process.argv[at + 1]) : fallback;
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`--${name} must be a positive number`);
+  return value;
+}
+
+// ---- the bare baseline, run as `node dist/bench/server.js --baseline CERT KEY` ----
+
+function runBaseline(certFile: string, keyFile: string): void {
+  const answer = JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: 'fixed', allowed: true } });
+  const server = createServer({ cert: readFileSync(certFile), key: readFileSync(keyFile), minVersion: 'TLSv1.2' }, (req, res) => {
+    // The body is read in full, as any webhook must, then answered with the fixed review.
+    req.on('data', () => undefined);
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(answer) });
+      res.end(answer);
+    });
+  });
+  server.listen(0, '127.0.0.1', () => process.stdout.write(`listening ${(server.address() as AddressInfo).port}\n`));
+  process.on('SIGTERM', () => process.exit(0));
+}
+
+// ---- the corpus: VM UPDATE reviews from the seed examples, as the API server sends them ----
+
+function readExample(rel: string): KubeObject {
+  return parseAllDocuments(readFileSync(join(ROOT, 'examples', rel), 'utf8'))[0].toJS() as KubeObject;
+}
+
+const NETWORKS = ['attachnet', 'new-fancy-net', 'shared-networks/storage-net'];
+
+/** A VM as a real cluster returns it: managed fields, status, a few NICs. */
+function clusterVm(base: KubeObject, id: number, nics: number): KubeObject {
+  const vm = structuredClone(base);
+  const name = `vm-${id}`;
+  vm.metadata = {
+    name,
+    namespace: 'default',
+    uid: `4f3c${String(id).padStart(8, '0')}-1b2c-4d5e-8f90-a1b2c3d4e5f6`,
+    resourceVersion: String(100000 + id),
+    generation: 3,
+    labels: { app: `app-${id % 7}`, 'kubevirt.io/os': 'fedora' },
+    annotations: { 'kubevirt.io/latest-observed-api-version': 'v1', 'kubevirt.io/storage-observed-api-version': 'v1' },
+    managedFields: [
+      { manager: 'kubectl-client-side-apply', operation: 'Update', apiVersion: 'kubevirt.io/v1', fieldsType: 'FieldsV1', fieldsV1: { 'f:spec': { 'f:runStrategy': {}, 'f:template': { 'f:spec': { 'f:domain': {}, 'f:networks': {} } } } } },
+      { manager: 'virt-controller', operation: 'Update', subresource: 'status', apiVersion: 'kubevirt.io/v1', fieldsType: 'FieldsV1', fieldsV1: { 'f:status': { 'f:conditions': {}, 'f:printableStatus': {}, 'f:ready': {} } } },
+    ],
+  };
+  const spec = vm.spec.template.spec;
+  for (let i = 1; i < nics; i++) {
+    spec.domain.devices.interfaces.push({ name: `net${i}`, bridge: {}, ...(i % 2 ? { model: 'virtio' } : {}) });
+    spec.networks.push({ name: `net${i}`, multus: { networkName: NETWORKS[(id + i) % NETWORKS.length] } });
+  }
+  vm.status = {
+    created: true,
+    ready: true,
+    printableStatus: 'Running',
+    conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: '2025-01-14T09:22:41Z' }],
+    volumeSnapshotStatuses: [{ name: 'containerdisk', enabled: false, reason: 'Snapshot is not supported for this volumeSource type [containerdisk]' }],
+  };
+  return vm;
+}
+
+function review(id: number, oldObject: KubeObject, object: KubeObject): string {
+  return JSON.stringify({
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    request: {
+      uid: `bench-${id}`,
+      kind: { group: 'kubevirt.io', version: 'v1', kind: 'VirtualMachine' },
+      resource: { group: 'kubevirt.io', version: 'v1', resource: 'virtualmachines' },
+      requestKind: { group: 'kubevirt.io', version: 'v1', kind: 'VirtualMachine' },
+      requestResource: { group: 'kubevirt.io', version: 'v1', resource: 'virtualmachines' },
+      name: object.metadata?.name,
+      namespace: 'default',
+      operation: 'UPDATE',
+      userInfo: { username: 'alice', groups: ['system:authenticated'] },
+      object,
+      oldObject,
+      dryRun: false,
+      options: { kind: 'UpdateOptions', apiVersion: 'meta.k8s.io/v1', fieldManager: 'kubectl-client-side-apply' },
+    },
+  });
+}
+
+/** Hotplugs, unplugs by removal, refused hotplugs and plain edits, to /validate and /mutate. */
+function corpus(size: number): AutocannonRequest[] {
+  const base = readExample('old/vm-fedora.yaml');
+  const out: AutocannonRequest[] = [];
+  for (let id = 0; id < size; id++) {
+    const nics = 1 + (id % 3);
+    const before = clusterVm(base, id, nics);
+    const after = structuredClone(before);
+    const spec = after.spec.template.spec;
+    switch (id % 4) {
+      case 0: // hotplug a bridge NIC on the Kube-OVN network: allowed
+        spec.domain.devices.interfaces.push({ name: 'dyniface1', bridge: {} });
+        spec.networks.push({ name: 'dyniface1', multus: { networkName: 'attachnet' } });
+        break;
+      case 1: // hotplug a masquerade NIC: refused
+        spec.domain.devices.interfaces.push({ name: 'dyniface1', masquerade: {} });
+        spec.networks.push({ name: 'dyniface1', multus: { networkName: 'new-fancy-net' } });
+        break;
+      case 2: // remove the last secondary NIC (or add one when there is none): patched on /mutate
+        if (nics > 1) {
+          spec.domain.devices.interfaces.pop();
+          spec.networks.pop();
+        } else {
+          spec.domain.devices.interfaces.push({ name: 'dyniface1', bridge: {}, model: 'virtio' });
+          spec.networks.push({ name: 'dyniface1', multus: { networkName: 'new-fancy-net' } });
+        }
+        break;
+      default: // a label edit: nothing about NICs
+        after.metadata!.labels = { ...after.metadata!.labels, edited: 'true' };
+    }
+    out.push({
+      method: 'POST',
+      // Each kind of change goes to both webhooks, as the API server sends it to both.
+      path: Math.floor(id / 4) % 2 === 0 ? '/validate' : '/mutate',
+      headers: { 'content-type': 'application/json' },
+      body: review(id, before, after),
+    });
+  }
+  return out;
+}
+
+// ---- running the two servers and the load ----
+
+function startChild(args: string[], cwd: string, ready: RegExp, stream: 'stdout' | 'stderr'): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(process.execPath, args, { cwd, stdio: ['ignore', stream === 'stdout' ? 'pipe' : 'ignore', stream === 'stderr' ? 'pipe' : 'ignore'] });
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const timer = setTimeout(() => reject(new Error(`${args.join(' ')} did not start:\n${text}`)), 20_000);
+    child[stream]!.on('data', (c) => {
+      text += c;
+      const m = ready.exec(text);
+      if (m) {
+        clearTimeout(timer);
+        child[stream]!.removeAllListeners('data');
+        child[stream]!.resume();
+        resolve({ child, port: Number(m[1]) });
+      }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${args.join(' ')} exited with ${code}:\n${text}`));
+    });
+  });
+}
+
+/** SIGTERM (serve drains and exits 0), SIGKILL after 3 s. */
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+function rssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+/** CPU time (user + system) a process has used so far, in ms, from /proc/<pid>/stat. */
+function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // utime and stime are fields 14 and 15 (1-based), i.e. 11 and 12 after "pid (comm) ".
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+}
+const CLOCK_TICKS = 100;
+
+interface Measured {
+  /** Server CPU per answered request, in µs: independent of what else the machine runs. */
+  cpuUs: number;
+  rps: number;
+  p50: number;
+  p99: number;
+  total: number;
+  failures: number;
+}
+
+function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+async function load(target: { port: number; pid: number }, requests: AutocannonRequest[], opts: { seconds: number; connections: number; rate?: number }): Promise<Measured> {
+  const { port, pid } = target;
+  const samples: number[] = [];
+  const cpuBefore = cpuMs(pid);
+  const instance = autocannon({
+    url: `https://127.0.0.1:${port}`,
+    connections: opts.connections,
+    pipelining: 1,
+    duration: opts.seconds,
+    requests,
+    ...(opts.rate ? { overallRate: opts.rate } : {}),
+  });
+  // autocannon's own histogram keeps whole milliseconds; the raw times keep fractions.
+  instance.on('response', (_c, _status, _bytes, ms) => samples.push(ms));
+  const result = await instance;
+  const cpuUsed = cpuMs(pid) - cpuBefore;
+  const sorted = Float64Array.from(samples).sort();
+  return {
+    cpuUs: (cpuUsed * 1000) / Math.max(1, result.requests.total),
+    rps: result.requests.total / result.duration,
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    total: result.requests.total,
+    failures: result.errors + result.timeouts + result.non2xx,
+  };
+}
+
+/** One request per corpus entry, to show the mix of decisions the load exercises. */
+async function decisions(port: number, ca: string, requests: AutocannonRequest[]): Promise<Record<string, number>> {
+  const { request } = await import('node:https');
+  const counts: Record<string, number> = {};
+  for (const r of requests) {
+    const body = await new Promise<string>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port, path: r.path, method: 'POST', ca, servername: 'localhost', headers: r.headers }, (res) => {
+        let text = '';
+        res.on('data', (c) => (text += c));
+        res.on('end', () => resolve(text));
+      });
+      req.on('error', reject);
+      req.end(r.body);
+    });
+    const { response } = JSON.parse(body);
+    const key = !response.allowed ? 'denied' : response.patch ? 'patched' : response.warnings ? 'allowed with warnings' : 'allowed';
+    counts[key] = (counts[key] ?? 0) + 1;
+  }
+  return counts;
+}
+
+const fmt = (n: number, digits = 2) => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
+
+async function main(): Promise<void> {
+  const seconds = option('duration', 8);
+  const connections = option('connections', 8);
+  const rate = option('rate', 1000);
+  const warmup = 2;
+
+  const dir = mkdtempSync(join(tmpdir(), 'nicguard-bench-'));
+  const children: ChildProcess[] = [];
+  try {
+    const bundle = generateCertificates({ commonName: 'localhost', dnsNames: ['localhost'], ips: ['127.0.0.1'] });
+    const certFile = join(dir, 'tls.crt');
+    const keyFile = join(dir, 'tls.key');
+    writeFileSync(certFile, bundle.cert);
+    writeFileSync(keyFile, bundle.key, { mode: 0o600 });
+
+    const objects = join(ROOT, 'examples', 'cluster');
+    if (readdirSync(objects).length === 0) throw new Error(`${objects} is empty`);
+    const nodeFlags = process.env.NICGUARD_BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? [];
+    const serve = await startChild(
+      [...nodeFlags, CLI, 'serve', '--cert', certFile, '--key', keyFile, '--objects', objects, '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0'],
+      dir,
+      /listening on https:\/\/127\.0\.0\.1:(\d+)/,
+      'stderr',
+    );
+    children.push(serve.child);
+    const bare = await startChild([SELF, '--baseline', certFile, keyFile], dir, /listening (\d+)/, 'stdout');
+    children.push(bare.child);
+
+    const requests = corpus(64);
+    const sizes = requests.map((r) => Buffer.byteLength(r.body));
+    const mix = await decisions(serve.port, bundle.caCert, requests);
+    console.log(`corpus: ${requests.length} VM UPDATE reviews, ${Math.min(...sizes)}-${Math.max(...sizes)} bytes; nicguard's answers: ${Object.entries(mix).map(([k, v]) => `${v} ${k}`).join(', ')}`);
+    console.log(`client: autocannon, ${connections} keep-alive HTTPS connections on loopback; ${seconds} s per run after ${warmup} s warm-up\n`);
+
+    const targets = [
+      { name: 'bare https', port: bare.port, pid: bare.child.pid! },
+      { name: 'nicguard serve', port: serve.port, pid: serve.child.pid! },
+    ];
+    for (const t of targets) await load(t, requests, { seconds: warmup, connections });
+
+    const max: Measured[] = [];
+    for (const t of targets) max.push(await load(t, requests, { seconds, connections }));
+    const fixed: Measured[] = [];
+    for (const t of targets) fixed.push(await load(t, requests, { seconds, connections, rate }));
+
+    const row = (name: string, m: Measured) =>
+      `  ${name.padEnd(16)}${fmt(m.rps, 0).padStart(9)}${fmt(m.p50).padStart(10)}${fmt(m.p99).padStart(10)}${fmt(m.cpuUs, 0).padStart(12)}${String(m.failures).padStart(8)}`;
+    const header = `${'req/s'.padStart(9)}${'p50 ms'.padStart(10)}${'p99 ms'.padStart(10)}${'CPU µs/req'.padStart(12)}${'failed'.padStart(8)}`;
+    console.log(`max throughput  ${header}`);
+    targets.forEach((t, i) => console.log(row(t.name, max[i])));
+    const ratio = max[1].rps / max[0].rps;
+    console.log(`  ratio serve/bare: ${fmt(ratio)} (aim >= 0.80); server CPU per request serve/bare: ${fmt(max[1].cpuUs / max[0].cpuUs)}\n`);
+    console.log(`${`fixed ${rate} req/s`.padEnd(16)}${header}`);
+    targets.forEach((t, i) => console.log(row(t.name, fixed[i])));
+    console.log(`  nicguard serve p99 at ${rate} req/s: ${fmt(fixed[1].p99)} ms (aim < 5 ms)\n`);
+    console.log(`resident memory after the run: nicguard serve ${fmt(rssMb(serve.child.pid!), 1)} MB (aim < 150 MB), bare https ${fmt(rssMb(bare.child.pid!), 1)} MB`);
+  } finally {
+    await Promise.all(children.map((c) => stopChild(c)));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[2] === '--baseline') {
+  runBaseline(process.argv[3], process.argv[4]);
+} else if (process.argv[2] === '--print-corpus') {
+  // The requests as JSON, to replay one with curl or profile the server with another client.
+  process.stdout.write(`${JSON.stringify(corpus(64))}\n`);
+} else {
+  main().catch((err: Error) => {
+    console.error(`bench/server: ${err.message}`);
+    process.exit(1);
+  });
+}
