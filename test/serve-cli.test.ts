@@ -4,12 +4,13 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
+import { createServer as createHttpServer, request as httpRequest, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Agent, request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, example, update } from './support.js';
-import { fedora } from './hotplug-fixtures.js';
+import { addMultusNic, fedora } from './hotplug-fixtures.js';
 import { admissionReview, waitFor } from './server-support.js';
 
 const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
@@ -253,6 +254,110 @@ describe('nicguard serve: bad flags and files', () => {
       assert.equal(code, 2, `${args.join(' ')}: ${stderr}`);
       assert.match(stderr, message);
       assert.doesNotMatch(stderr, /\n\s+at /);
+    }
+  });
+});
+
+/**
+ * Just enough of a Kubernetes API for the informers: lists (held back until `release()`, to
+ * watch readiness wait for the first sync) and watches that stay open without events.
+ */
+class FakeApi {
+  private readonly server = createHttpServer((req, res) => this.handle(req.url ?? '/', res));
+  private readonly held: (() => void)[] = [];
+  private readonly watches = new Set<ServerResponse>();
+  private released = false;
+  port = 0;
+
+  constructor(private readonly items: Record<string, unknown[]>) {}
+
+  async start(): Promise<void> {
+    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
+    this.port = (this.server.address() as AddressInfo).port;
+  }
+
+  release(): void {
+    this.released = true;
+    for (const answer of this.held.splice(0)) answer();
+  }
+
+  private handle(url: string, res: ServerResponse): void {
+    const [path, query = ''] = url.split('?');
+    const plural = path.split('/').pop()!;
+    if (query.includes('watch=true')) {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.flushHeaders();
+      this.watches.add(res);
+      res.on('close', () => this.watches.delete(res));
+      return;
+    }
+    const answer = () => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ apiVersion: 'v1', kind: 'List', metadata: { resourceVersion: '100' }, items: this.items[plural] ?? [] }));
+    };
+    if (this.released) answer();
+    else this.held.push(answer);
+  }
+
+  async close(): Promise<void> {
+    for (const w of this.watches) w.destroy();
+    this.server.closeAllConnections();
+    await new Promise((r) => this.server.close(r));
+  }
+}
+
+describe('nicguard serve --kubeconfig (informer cluster view)', () => {
+  it('stays unready and refuses to judge until the first sync, then judges with the cluster\'s objects', async () => {
+    const nad = {
+      apiVersion: 'k8s.cni.cncf.io/v1',
+      kind: 'NetworkAttachmentDefinition',
+      metadata: { name: 'cluster-only-net', namespace: 'default', resourceVersion: '90' },
+      spec: { config: JSON.stringify({ cniVersion: '0.3.1', type: 'bridge', name: 'cluster-only-net' }) },
+    };
+    const api = new FakeApi({ 'network-attachment-definitions': [nad] });
+    await api.start();
+    const cwd = mkdtempSync(join(tmpdir(), 'nicguard-serve-informer-'));
+    const kubeconfig = join(cwd, 'kubeconfig');
+    writeFileSync(
+      kubeconfig,
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [{ name: 'fake', cluster: { server: `http://127.0.0.1:${api.port}`, 'insecure-skip-tls-verify': true } }],
+        users: [{ name: 'admin', user: { token: 'secret' } }],
+        contexts: [{ name: 'fake', context: { cluster: 'fake', user: 'admin' } }],
+        'current-context': 'fake',
+      }),
+    );
+    const serve = await new Serve(['--dev', '--kubeconfig', kubeconfig, '--port', '0', '--metrics-port', '0', '--host', '127.0.0.1'], cwd).listening();
+    const ca = readFileSync(join(cwd, 'certs', 'ca.crt'), 'utf8');
+    const hotplugOnto = (networkName: string) => admissionReview(update(fedora(), addMultusNic(fedora(), 'dyniface1', { bridge: {} }, networkName)));
+    try {
+      const unready = await send({ port: serve.port, path: '/readyz', ca });
+      assert.equal(unready.status, 503);
+      assert.deepEqual(unready.json().checks, { certificates: true, clusterView: false });
+      const early = await send({ port: serve.port, path: '/validate', ca, body: hotplugOnto('cluster-only-net') });
+      assert.equal(early.status, 503);
+      assert.match(early.json().message, /not synced/);
+
+      api.release();
+      await waitFor(async () => (await send({ port: serve.port, path: '/readyz', ca })).status === 200, 10_000, 'readiness after the sync').catch((err) => {
+        throw new Error(`${err.message}\n${serve.stdout}`);
+      });
+      const known = (await send({ port: serve.port, path: '/validate', ca, body: hotplugOnto('cluster-only-net') })).json().response;
+      assert.equal(known.allowed, true, JSON.stringify(known));
+      const unknown = (await send({ port: serve.port, path: '/validate', ca, body: hotplugOnto('attachnet') })).json().response;
+      assert.equal(unknown.allowed, false, 'attachnet exists in examples/, not in this cluster');
+      assert.match(unknown.status.message, /\[nad-exists\]/);
+      const metrics = await send({ port: serve.metricsPort, path: '/metrics', plain: true });
+      assert.match(metrics.text, /nicguard_cluster_cache_synced\{resource="network-attachment-definitions\.k8s\.cni\.cncf\.io"\} 1/);
+
+      serve.child.kill('SIGTERM');
+      assert.equal((await serve.exited).code, 0);
+    } finally {
+      await serve.stop();
+      await api.close();
+      rmSync(cwd, { recursive: true, force: true });
     }
   });
 });

@@ -89,7 +89,7 @@ export function createWebhook(opts: AppOptions): WebhookHandlers {
   function fail(req: IncomingMessage, res: ServerResponse, webhook: string | undefined, status: number, error: string, message: string): void {
     if (webhook) metrics?.recordBadRequest(webhook, status);
     const log = { method: req.method, path: pathOf(req.url), status, message };
-    if (status >= 500) logger?.error(log, error);
+    if (status === 500) logger?.error(log, error);
     else logger?.warn(log, error);
     sendJson(res, status, { error, message }, draining());
   }

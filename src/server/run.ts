@@ -128,10 +128,6 @@ async function informerSource(kubeconfig: string | undefined, logger: Logger): P
   } catch (err) {
     throw new UsageError(`cannot start the cluster view${kubeconfig ? ` from ${kubeconfig}` : ' (in-cluster config)'}: ${(err as Error).message}; use --kubeconfig, or --objects DIR to run without a cluster`);
   }
-  informer.waitForSync().then(
-    () => logger.info({ resources: informer.syncState() }, 'cluster view synced'),
-    (err: Error) => logger.warn({ reason: err.message }, 'cluster view not synced yet'),
-  );
   return {
     view: () => (informer.isSynced() ? informer : undefined),
     synced: () => informer.isSynced(),
