@@ -40,13 +40,13 @@ export class WebhookMetrics {
     });
     this.badRequests = new Counter({
       name: 'nicguard_admission_bad_requests_total',
-      help: 'Requests to the admission endpoints answered with an HTTP error (400, 413, 500, 503).',
+      help: 'Requests to the admission endpoints answered with an HTTP error (400, 413, 415, 500, 503).',
       labelNames: ['webhook', 'code'],
       registers,
     });
     this.latency = new Histogram({
       name: 'nicguard_admission_duration_seconds',
-      help: 'Time from a parsed body to a response, per webhook.',
+      help: 'Time from the complete request body to the response (parse, evaluate, encode), per webhook.',
       labelNames: ['webhook'],
       buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
       registers,
