@@ -1,0 +1,164 @@
+// Processes for the end-to-end suite: a real kube-apiserver (with embedded etcd), real
+// kubectl, and nicguard started from the built package. Children log to files, so a
+// full pipe can never stall them while a test waits on kubectl.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { request as httpsRequest } from 'node:https';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+export const BIN = join(ROOT, 'test', 'e2e', '.bin');
+export const NICGUARD = join(ROOT, 'dist', 'src', 'cli', 'main.js');
+
+export function requireBinaries(): void {
+  for (const b of ['e2e-apiserver', 'kubectl']) {
+    if (!existsSync(join(BIN, b))) throw new Error(`${join(BIN, b)} is missing: run "bash test/e2e/build.sh" (npm run test:e2e does)`);
+  }
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitFor<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs: number, logFile?: string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) {
+      const tail = logFile && existsSync(logFile) ? readFileSync(logFile, 'utf8').split('\n').slice(-30).join('\n') : '';
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${tail}`);
+    }
+    await sleep(100);
+  }
+}
+
+function startLogged(cmd: string, args: string[], logFile: string, cwd = ROOT): ChildProcess {
+  const fd = openSync(logFile, 'a');
+  try {
+    return spawn(cmd, args, { cwd, stdio: ['ignore', fd, fd] });
+  } finally {
+    closeSync(fd);
+  }
+}
+
+async function stopChild(child: ChildProcess | undefined, timeoutMs = 25_000): Promise<number | null> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return child?.exitCode ?? null;
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  const code = await exited;
+  clearTimeout(timer);
+  return code;
+}
+
+/** kube-apiserver + etcd; restartable with the same work dir (objects and ports survive). */
+export class ApiServer {
+  private child?: ChildProcess;
+  kubeconfig = '';
+  constructor(private readonly workDir: string) {}
+
+  get log(): string {
+    return join(this.workDir, 'apiserver.log');
+  }
+
+  async start(): Promise<void> {
+    const before = existsSync(this.log) ? readFileSync(this.log, 'utf8').length : 0;
+    this.child = startLogged(join(BIN, 'e2e-apiserver'), ['--work-dir', join(this.workDir, 'apiserver'), '--port', '0'], this.log);
+    const child = this.child;
+    this.kubeconfig = await waitFor(
+      'kube-apiserver READY',
+      () => {
+        if (child.exitCode !== null) throw new Error(`e2e-apiserver exited with ${child.exitCode}:\n${readFileSync(this.log, 'utf8').slice(-3000)}`);
+        const m = /^READY (.+)$/m.exec(readFileSync(this.log, 'utf8').slice(before));
+        return m ? m[1].trim() : undefined;
+      },
+      120_000,
+      this.log,
+    );
+  }
+
+  async stop(): Promise<void> {
+    await stopChild(this.child);
+  }
+}
+
+export interface KubectlResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function kubectl(kubeconfig: string, args: string[], input?: string): KubectlResult {
+  const r = spawnSync(join(BIN, 'kubectl'), ['--kubeconfig', kubeconfig, ...args], { input, encoding: 'utf8', timeout: 60_000 });
+  return { status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+}
+
+/** nicguard serve with the informer view (--kubeconfig), as it runs in a cluster. */
+export class Nicguard {
+  private child?: ChildProcess;
+  port = 0;
+  metricsPort = 0;
+  constructor(
+    private readonly workDir: string,
+    readonly ca: string,
+    private readonly certDir: string,
+  ) {}
+
+  get log(): string {
+    return join(this.workDir, 'nicguard.log');
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  async start(kubeconfig: string): Promise<void> {
+    this.port = await freePort();
+    this.metricsPort = await freePort();
+    this.child = startLogged(
+      process.execPath,
+      [NICGUARD, 'serve', '--host', '127.0.0.1', '--port', String(this.port), '--metrics-port', String(this.metricsPort),
+        '--cert', join(this.certDir, 'tls.crt'), '--key', join(this.certDir, 'tls.key'), '--kubeconfig', kubeconfig, '--log-level', 'info'],
+      this.log,
+    );
+    const child = this.child;
+    await waitFor(
+      'nicguard /readyz',
+      async () => {
+        if (child.exitCode !== null) throw new Error(`nicguard exited with ${child.exitCode}:\n${readFileSync(this.log, 'utf8').slice(-3000)}`);
+        return (await this.get('/readyz').catch(() => 0)) === 200 ? true : undefined;
+      },
+      60_000,
+      this.log,
+    );
+  }
+
+  get(path: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const req = httpsRequest({ host: '127.0.0.1', port: this.port, path, ca: this.ca, timeout: 2000 }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      req.on('timeout', () => req.destroy(new Error('timeout')));
+      req.end();
+    });
+  }
+
+  async stop(): Promise<number | null> {
+    return stopChild(this.child);
+  }
+}
+
+export { waitFor, sleep };
