@@ -324,6 +324,11 @@ for (const via of VIAS) describe(`webhook app: bad input (${via})`, () => {
     assert.equal(res.body.response.allowed, false);
   });
 
+  it('routes /validate/ with a trailing slash like /validate', async () => {
+    const res = await post(h, '/validate/', admissionReview(masqueradeHotplug())).expect(200);
+    assert.equal(res.body.response.allowed, false);
+  });
+
   it('404 and 405 as JSON', async () => {
     await expectError(await request(h.server).get('/nope'), 404, /no route for GET \/nope/);
     const res = await request(h.server).get('/validate');

@@ -11,7 +11,7 @@ import { generateCertificates, type CertBundle } from '../src/certs/generate.js'
 import { createApp, createWebhook } from '../src/server/app.js';
 import { createLogger } from '../src/server/logger.js';
 import { WebhookMetrics } from '../src/server/metrics.js';
-import { CertificateError, createTlsServer, loadCertificatePair, type WebhookTlsServer } from '../src/server/tls.js';
+import { API_SERVER_IDLE_TIMEOUT_MS, CertificateError, createTlsServer, loadCertificatePair, type WebhookTlsServer } from '../src/server/tls.js';
 import { config, seedCluster, update } from './support.js';
 import { fedora, fedoraWithBridge } from './hotplug-fixtures.js';
 import { LogCapture, admissionReview, waitFor } from './server-support.js';
@@ -124,6 +124,10 @@ describe('TLS server', () => {
     assert.match(reply.protocol ?? '', /^TLSv1\.[23]$/);
     assert.equal(tls.certificatesLoaded(), true);
     assert.equal(await handshake(port, { maxVersion: 'TLSv1.2', ca: [first.caCert] }), 'TLSv1.2');
+  });
+
+  it('keeps idle connections open longer than the API server does, so it is always the one to close them', () => {
+    assert.ok(tls.server.keepAliveTimeout > API_SERVER_IDLE_TIMEOUT_MS);
   });
 
   it('refuses TLS 1.1, which a permissive server would accept from the same client', async () => {

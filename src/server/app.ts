@@ -197,7 +197,8 @@ export function createWebhook(opts: AppOptions): WebhookHandlers {
   app.set('etag', false);
   app.set('query parser', false);
 
-  app.post(['/validate', '/mutate'], (req, res) => admit(webhookOf(req.url)!, req, res));
+  app.post('/validate', (req, res) => admit('validate', req, res));
+  app.post('/mutate', (req, res) => admit('mutate', req, res));
   app.all(['/validate', '/mutate'], (req, res) => {
     res.setHeader('allow', 'POST');
     fail(req, res, undefined, 405, 'method not allowed', `${req.path} takes POST with an AdmissionReview`);

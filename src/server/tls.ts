@@ -12,6 +12,8 @@ import type { WebhookMetrics } from './metrics.js';
 import { watchFiles, type FileWatch, type WatchOptions } from './watch.js';
 
 export const MIN_TLS_VERSION = 'TLSv1.2';
+/** Go's http.Transport IdleConnTimeout, which the API server's webhook client keeps. */
+export const API_SERVER_IDLE_TIMEOUT_MS = 90_000;
 
 export class CertificateError extends Error {
   constructor(message: string) {
@@ -86,6 +88,10 @@ export function createTlsServer(opts: TlsServerOptions): WebhookTlsServer {
   const { certFile, keyFile, logger, metrics } = opts;
   let pair = loadCertificatePair(certFile, keyFile);
   const server = createServer({ cert: pair.cert, key: pair.key, minVersion: MIN_TLS_VERSION }, opts.app);
+  // The API server (Go's HTTP client) keeps idle webhook connections for 90 s. If the
+  // server closed them first (Node's default is 5 s), a review sent just as one closes
+  // fails with EOF, and Go does not retry a POST: the user's request would be refused.
+  server.keepAliveTimeout = API_SERVER_IDLE_TIMEOUT_MS + 30_000;
   logger?.info({ certFile, subject: pair.subject, fingerprint: pair.fingerprint, notAfter: pair.notAfter.toISOString() }, 'serving certificate loaded');
 
   const reload = (): boolean => {
