@@ -3,7 +3,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, request as httpRequest, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Agent, request as httpsRequest } from 'node:https';
@@ -220,6 +220,32 @@ describe('nicguard serve --config', () => {
       const metrics = await send({ port: serve.metricsPort, path: '/metrics', plain: true });
       assert.match(metrics.text, /nicguard_reloads_total\{file="config",result="applied"\} 1/);
       assert.match(metrics.text, /nicguard_reloads_total\{file="config",result="rejected"\} 1/);
+    } finally {
+      await serve.stop();
+      rmSync(cwd, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('nicguard serve --objects (reload)', () => {
+  it('sees a NAD added to the folder while it runs', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'nicguard-serve-objects-'));
+    const objects = join(cwd, 'objects');
+    cpSync(OBJECTS, objects, { recursive: true });
+    const serve = await new Serve(['--dev', '--objects', objects, '--port', '0', '--metrics-port', '0', '--host', '127.0.0.1'], cwd).listening();
+    const ca = readFileSync(join(cwd, 'certs', 'ca.crt'), 'utf8');
+    const review = () => admissionReview(update(fedora(), addMultusNic(fedora(), 'dyniface1', { bridge: {} }, 'late-net')));
+    try {
+      const before = (await send({ port: serve.port, path: '/validate', ca, body: review() })).json().response;
+      assert.equal(before.allowed, false);
+      assert.match(before.status.message, /\[nad-exists\]/);
+      writeFileSync(
+        join(objects, 'late.yaml'),
+        'apiVersion: k8s.cni.cncf.io/v1\nkind: NetworkAttachmentDefinition\nmetadata:\n  name: late-net\n  namespace: default\nspec:\n  config: \'{"cniVersion": "0.3.1", "type": "bridge", "name": "late-net"}\'\n',
+      );
+      await waitFor(() => serve.logs('cluster view reloaded from files').length > 0, 10_000, 'the folder reload');
+      const after = (await send({ port: serve.port, path: '/validate', ca, body: review() })).json().response;
+      assert.equal(after.allowed, true, JSON.stringify(after));
     } finally {
       await serve.stop();
       rmSync(cwd, { recursive: true, force: true });

@@ -107,8 +107,8 @@ function explain(error: ErrorObject, doc: unknown): string {
   }
 }
 
-/** Parses and checks an AdmissionReview body (raw bytes or an already parsed value). */
-export function decodeAdmissionReview(body: Buffer | string | unknown): DecodedReview {
+/** Parses and checks an AdmissionReview body: raw bytes, a string, or an already parsed value. */
+export function decodeAdmissionReview(body: unknown): DecodedReview {
   let doc: unknown = body;
   if (Buffer.isBuffer(body) || typeof body === 'string') {
     const text = Buffer.isBuffer(body) ? body.toString('utf8') : body;

@@ -110,7 +110,7 @@ function fileSource(dir: string, logger: Logger): ClusterSource {
   const watch = watchFiles([resolve(dir)], () => {
     const fresh = refreshFileClusterView(view, dir, (e) => logger.warn({ file: e.file, line: e.line, reason: e.message }, 'cannot read object manifest'));
     logger.info({ dir, files: fresh.files, indexed: fresh.indexed }, 'cluster view reloaded from files');
-  });
+  }, { onWatchError: (err, watched) => logger.warn({ dir: watched, reason: err.message }, 'cannot watch the objects folder; polling only') });
   return {
     view: () => view,
     synced: () => true,
@@ -234,7 +234,9 @@ export async function runServe(o: ServeOptions): Promise<void> {
       // The informer's stop must not hold the exit past the grace period.
       await Promise.race([cluster.stop().catch(() => undefined), new Promise((r) => setTimeout(r, 1000).unref())]);
       logger.info({ reason }, 'stopped');
-      // Stdout is written asynchronously: let the last lines out before exiting.
+      // Stdout is written asynchronously: let the last lines out before exiting, but do
+      // not wait on a stdout that no longer drains.
+      setTimeout(() => process.exit(0), 500);
       logger.flush(() => process.exit(0));
     };
     // Leave a little of the grace period for the exit itself.
