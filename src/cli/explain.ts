@@ -3,16 +3,14 @@
 import { Option, type Command } from 'commander';
 import { indexManifests } from '../cluster/files.js';
 import type { ObjectIndex } from '../cluster/object-index.js';
-import { ConfigError } from '../engine/config.js';
 import { evaluate, supportedKind } from '../engine/evaluate.js';
 import { declaredOvnProvider, kubeOvnIpamPlugin, kubeOvnPlugin, nadType, parseNadConfig } from '../engine/nad.js';
 import { slotBudget, vmiAnnotations, type SlotBudget } from '../engine/rules/slots.js';
 import type { Finding, KubeObject, PolicyConfig, PolicyRequest } from '../engine/types.js';
 import { hotpluggedInterfaces, isRunning, objectRef, unpluggedInterfaces, viewVm, type InterfaceView, type VmView } from '../engine/vm.js';
-import { loadConfigFile } from '../io/config-file.js';
 import { displayName, formatManifestError, loadManifests, type LoadedObject, type ManifestError } from '../io/manifests.js';
 import { REPORT_API_VERSION } from './format/json.js';
-import { EXIT_BAD_INPUT } from './validate.js';
+import { EXIT_BAD_INPUT, loadConfigForCommand } from './config-option.js';
 
 export interface InterfaceExplanation {
   name: string;
@@ -260,15 +258,8 @@ export function registerExplain(program: Command): void {
         process.exitCode = EXIT_BAD_INPUT;
         return;
       }
-      let config: PolicyConfig;
-      try {
-        config = loadConfigFile(opts.config);
-      } catch (err) {
-        if (!(err instanceof ConfigError)) throw err;
-        process.stderr.write(`nicguard explain: bad configuration:\n${err.message}\n`);
-        process.exitCode = EXIT_BAD_INPUT;
-        return;
-      }
+      const config = loadConfigForCommand('explain', opts.config);
+      if (!config) return;
       const errors: ManifestError[] = [];
       const clusterLoad = loadManifests(objects);
       const cluster = indexManifests(clusterLoad);

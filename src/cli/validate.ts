@@ -3,11 +3,10 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { readFileCluster } from '../cluster/files.js';
 import { indexedKindOf, type ObjectIndex } from '../cluster/object-index.js';
-import { ConfigError } from '../engine/config.js';
 import { evaluate, supportedKind } from '../engine/evaluate.js';
 import type { KubeObject, PolicyConfig, PolicyRequest } from '../engine/types.js';
 import { objectRef } from '../engine/vm.js';
-import { loadConfigFile } from '../io/config-file.js';
+import { EXIT_BAD_INPUT, loadConfigForCommand } from './config-option.js';
 import { readBaseVersions } from '../io/git-base.js';
 import { formatManifestError, loadManifests, type LoadedObject, type ManifestError } from '../io/manifests.js';
 import { formatJson } from './format/json.js';
@@ -34,7 +33,7 @@ export interface ValidateOptions {
 
 export const EXIT_OK = 0;
 export const EXIT_DENIED = 1;
-export const EXIT_BAD_INPUT = 2;
+export { EXIT_BAD_INPUT };
 
 /** Kinds the API server would give a namespace: the request then carries it, so ours does too. */
 const NAMESPACED = new Set(['VirtualMachine', 'VirtualMachineInstance', 'NetworkAttachmentDefinition']);
@@ -231,15 +230,8 @@ export function registerValidate(program: Command): void {
         process.exitCode = EXIT_BAD_INPUT;
         return;
       }
-      let config: PolicyConfig;
-      try {
-        config = loadConfigFile(opts.config);
-      } catch (err) {
-        if (!(err instanceof ConfigError)) throw err;
-        process.stderr.write(`nicguard validate: bad configuration:\n${err.message}\n`);
-        process.exitCode = EXIT_BAD_INPUT;
-        return;
-      }
+      const config = loadConfigForCommand('validate', opts.config);
+      if (!config) return;
       const report = runValidation(opts, config);
       // Machine formats usually go to a file: their input errors must still reach the log.
       if (opts.output !== 'text') for (const e of report.errors) process.stderr.write(`nicguard: ${formatManifestError(e)}\n`);
