@@ -1,6 +1,7 @@
 // A read-only view of the network part of a VirtualMachine or VirtualMachineInstance,
 // with the words RULES.md defines (running, hotplugged, unplugged, base count).
 import type { KubeObject, ClusterView } from './types.js';
+import { isObject, asArray } from './values.js';
 
 export const BINDINGS = ['bridge', 'masquerade', 'sriov', 'passtBinding', 'binding', 'slirp', 'passt', 'macvtap'] as const;
 export type Binding = (typeof BINDINGS)[number] | 'none' | 'multiple';
@@ -46,14 +47,6 @@ export interface VmView {
 }
 
 const RUNNING_PHASES = new Set(['Running', 'Migrating', 'Paused', 'Starting']);
-
-function isObject(v: unknown): v is Record<string, any> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function asArray(v: unknown): any[] {
-  return Array.isArray(v) ? v : [];
-}
 
 /** `name` means the VM's namespace; `ns/name` is split at the first slash (KubeVirt's multus/nad.go). */
 export function resolveNetworkName(networkName: string, vmNamespace: string): { namespace: string; name: string } {

@@ -6,14 +6,11 @@
 import type { Report, RuleContext, ValidationRule } from '../rule.js';
 import type { KubeObject } from '../types.js';
 import { hotpluggedInterfaces, isAbsent, type InterfaceView, type VmView } from '../vm.js';
+import { isObject } from '../values.js';
 
 const RULE = 'hotplug-path';
 // Findings carry no action of their own: the rule's setting (warn by default) decides, so a
 // cluster that wants these steps enforced can set it to deny.
-
-function isObject(v: unknown): v is Record<string, any> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 interface MigrationPolicy {
   /** KubeVirt starts the migration itself. */

@@ -11,6 +11,7 @@
 import type { Report, RuleContext, ValidationRule } from '../rule.js';
 import type { NetworkAttachmentDefinition } from '../types.js';
 import { expectedOvnProvider, parseNadConfig, type CniPluginConfig, type ParsedNadConfig } from '../nad.js';
+import { isObject } from '../values.js';
 
 export const KUBE_OVN_TYPE = 'kube-ovn';
 export const DEFAULT_SERVER_SOCKET = '/run/openvswitch/kube-ovn-daemon.sock';
@@ -54,10 +55,6 @@ export function analyzeNad(nad: NetworkAttachmentDefinition): NadAnalysis {
   };
   analyses.set(nad, analysis);
   return analysis;
-}
-
-function isObject(v: unknown): v is Record<string, any> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function isBlank(v: unknown): boolean {

@@ -4,14 +4,11 @@
 // other rules may rely on every interface having exactly one network and one binding.
 import type { Report, ValidationRule } from '../rule.js';
 import { BINDINGS, type InterfaceView, type NetworkView, type VmView } from '../vm.js';
+import { isObject } from '../values.js';
 
 const RULE = 'network-pairing';
 const INTERFACE_NAME = /^[A-Za-z0-9-_]+$/;
 const BINDING_CHOICES = 'bridge: {}, masquerade: {}, sriov: {}, passtBinding: {} or binding: {name: <plugin>}';
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /** Where a list is present but not a list, the views see it as empty; say so rather than report every pairing. */
 function checkListShapes(vm: VmView, report: Report): boolean {

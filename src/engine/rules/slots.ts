@@ -10,6 +10,7 @@ import type { Report, RuleContext, ValidationRule } from '../rule.js';
 import type { KubeObject, PolicyConfig, SlotModel } from '../types.js';
 import { parseQuantity } from '../quantity.js';
 import { isAbsent, type InterfaceView, type VmView } from '../vm.js';
+import { isObject, asArray } from '../values.js';
 
 /** Frozen total of placeholders plus boot interfaces (KubeVirt `PciInterfaceSlotCountAnnotation`). */
 export const SLOT_COUNT_ANNOTATION = 'kubevirt.io/pci-interface-slot-count';
@@ -85,14 +86,6 @@ export interface PciDevices {
   rng: number;
   memBalloon: number;
   controllers: number;
-}
-
-function isObject(v: unknown): v is Record<string, any> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function asArray(v: unknown): any[] {
-  return Array.isArray(v) ? v : [];
 }
 
 /** The annotations KubeVirt reads for the domain: a VMI's own, a VM's template's. */

@@ -6,10 +6,7 @@
 import type { MutationRule, RuleContext, ValidationRule } from '../rule.js';
 import type { KubeObject } from '../types.js';
 import { isAbsent, isSecondary, unpluggedInterfaces, vmiSpecOf, type InterfaceView, type VmView } from '../vm.js';
-
-function isObject(v: unknown): v is Record<string, any> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
+import { isObject } from '../values.js';
 
 /** `VM default/vm-fedora` → `running VM vm-fedora`, for messages. */
 function runningRef(vm: VmView): string {
