@@ -74,7 +74,7 @@ export class ApiServer {
 
   async start(): Promise<void> {
     const before = existsSync(this.log) ? readFileSync(this.log, 'utf8').length : 0;
-    this.child = startLogged(join(BIN, 'e2e-apiserver'), ['--work-dir', join(this.workDir, 'apiserver'), '--port', '0'], this.log);
+    this.child = startLogged(join(BIN, 'e2e-apiserver'), ['--work-dir', join(this.workDir, 'apiserver'), '--port', '0', '--', '--shutdown-watch-termination-grace-period=2s'], this.log);
     const child = this.child;
     this.kubeconfig = await waitFor(
       'kube-apiserver READY',
