@@ -4,7 +4,7 @@ import type { KubeObject, PolicyConfig } from '../src/engine/types.js';
 import { evaluate } from '../src/engine/evaluate.js';
 import { viewVm } from '../src/engine/vm.js';
 import { parseQuantity } from '../src/engine/quantity.js';
-import { slotBudget, rootBusDevices, sumDevices, SLOT_COUNT_ANNOTATION, ROOT_COMPLEX_ANNOTATION } from '../src/engine/rules/slots.js';
+import { slotBudget, rootBusDevices, sumDevices, SLOT_COUNT_ANNOTATION, ROOT_COMPLEX_ANNOTATION } from '../src/engine/pci-topology.js';
 import { addNic, clone, config, create, example, findingsOf, seedCluster, update, vmSpec } from './support.js';
 
 const IFACES = 'spec.template.spec.domain.devices.interfaces';

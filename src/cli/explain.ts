@@ -5,7 +5,7 @@ import { indexManifests } from '../cluster/files.js';
 import type { ObjectIndex } from '../cluster/object-index.js';
 import { evaluate, supportedKind } from '../engine/evaluate.js';
 import { declaredOvnProvider, kubeOvnIpamPlugin, kubeOvnPlugin, nadType, parseNadConfig } from '../engine/nad.js';
-import { slotBudget, vmiAnnotations, type SlotBudget } from '../engine/rules/slots.js';
+import { slotBudget, vmiAnnotations, type SlotBudget } from '../engine/pci-topology.js';
 import type { Finding, KubeObject, PolicyConfig, PolicyRequest } from '../engine/types.js';
 import { hotpluggedInterfaces, isRunning, objectRef, unpluggedInterfaces, viewVm, type InterfaceView, type VmView } from '../engine/vm.js';
 import { displayName, formatManifestError, loadManifests, type LoadedObject, type ManifestError } from '../io/manifests.js';
