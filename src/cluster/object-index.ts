@@ -19,12 +19,20 @@ export function indexedKindOf(obj: KubeObject): IndexedKind | undefined {
   return group === entry.group ? entry.kind : undefined;
 }
 
+/** Lookups the engine makes on every request besides namespace/name; kept in step with the objects. */
+const SECONDARY_KEYS: Partial<Record<IndexedKind, (obj: KubeObject) => string | undefined>> = {
+  NetworkAttachmentDefinition: (obj) => obj.metadata?.name,
+  Subnet: (obj) => (typeof obj.spec?.provider === 'string' ? obj.spec.provider : undefined),
+};
+
 function key(obj: KubeObject): string {
   return `${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}`;
 }
 
 export class ObjectIndex implements ClusterView {
   private readonly byKind = new Map<IndexedKind, Map<string, KubeObject>>();
+  /** kind -> secondary key -> namespace/name -> object, so lookups do not scan the cluster. */
+  private readonly secondary = new Map<IndexedKind, Map<string, Map<string, KubeObject>>>();
 
   private bucket(kind: IndexedKind): Map<string, KubeObject> {
     let b = this.byKind.get(kind);
@@ -32,22 +40,50 @@ export class ObjectIndex implements ClusterView {
     return b;
   }
 
+  private link(kind: IndexedKind, k: string, obj: KubeObject | undefined, add: boolean): void {
+    const secondaryKey = obj && SECONDARY_KEYS[kind]?.(obj);
+    if (secondaryKey === undefined) return;
+    let byValue = this.secondary.get(kind);
+    if (!byValue) this.secondary.set(kind, (byValue = new Map()));
+    let objects = byValue.get(secondaryKey);
+    if (add) {
+      if (!objects) byValue.set(secondaryKey, (objects = new Map()));
+      objects.set(k, obj!);
+    } else if (objects) {
+      objects.delete(k);
+      if (objects.size === 0) byValue.delete(secondaryKey);
+    }
+  }
+
+  private bySecondary(kind: IndexedKind, secondaryKey: string): KubeObject[] {
+    const objects = this.secondary.get(kind)?.get(secondaryKey);
+    return objects ? [...objects.values()] : [];
+  }
+
   /** Adds or replaces an object; returns false for kinds the view does not keep. */
   upsert(obj: KubeObject, kind: IndexedKind | undefined = indexedKindOf(obj)): boolean {
     if (!kind || !obj.metadata?.name) return false;
-    this.bucket(kind).set(key(obj), obj);
+    const k = key(obj);
+    const bucket = this.bucket(kind);
+    this.link(kind, k, bucket.get(k), false);
+    bucket.set(k, obj);
+    this.link(kind, k, obj, true);
     return true;
   }
 
   remove(obj: KubeObject, kind: IndexedKind | undefined = indexedKindOf(obj)): void {
-    if (kind) this.bucket(kind).delete(key(obj));
+    if (!kind) return;
+    const k = key(obj);
+    const bucket = this.bucket(kind);
+    this.link(kind, k, bucket.get(k), false);
+    bucket.delete(k);
   }
 
   /** Replaces every object of a kind, as after a fresh list. */
   replaceAll(kind: IndexedKind, objects: KubeObject[]): void {
-    const b = new Map<string, KubeObject>();
-    for (const o of objects) if (o.metadata?.name) b.set(key(o), o);
-    this.byKind.set(kind, b);
+    this.byKind.set(kind, new Map());
+    this.secondary.delete(kind);
+    for (const o of objects) this.upsert(o, kind);
   }
 
   list(kind: IndexedKind): KubeObject[] {
@@ -65,11 +101,11 @@ export class ObjectIndex implements ClusterView {
   }
 
   findNetworkAttachmentDefinitionsByName(name: string): NetworkAttachmentDefinition[] {
-    return this.list('NetworkAttachmentDefinition').filter((n) => n.metadata?.name === name);
+    return this.bySecondary('NetworkAttachmentDefinition', name);
   }
 
   findSubnetsByProvider(provider: string): KubeOvnSubnet[] {
-    return this.list('Subnet').filter((s) => s.spec?.provider === provider);
+    return this.bySecondary('Subnet', provider);
   }
 
   getVirtualMachineInstance(namespace: string, name: string): KubeObject | undefined {
