@@ -188,6 +188,20 @@ describe('refused with nicguard message, and nothing stored', () => {
     assert.match(get.stderr, /NotFound/);
   });
 
+  test('a cluster-scoped Kube-OVN Subnet with its gateway outside the CIDR', () => {
+    const subnet = example('cluster/subnets.yaml');
+    subnet.metadata.name = 'badgw';
+    subnet.spec.provider = 'badgw.default.ovn';
+    subnet.spec.cidrBlock = '172.18.0.0/16';
+    subnet.spec.gateway = '172.19.0.1';
+    subnet.spec.excludeIps = [];
+    const r = apply(subnet);
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /subnet-shape/);
+    assert.match(r.stderr, /172\.19\.0\.1/);
+    assert.notEqual(k(['get', 'subnets.kubeovn.io', 'badgw']).status, 0);
+  });
+
   test('a hotplug onto a NAD that does not exist', () => {
     const vm = runningVm('vm-nonad');
     const r = apply(withBridgeNic(vm, 'ghost', 'no-such-net'));
