@@ -1,6 +1,7 @@
 // What `nicguard serve` runs: certificates, cluster view, configuration, the HTTPS and
 // metrics servers, file watches and the SIGTERM drain. src/cli/serve.ts loads this only
 // when the command runs, so other commands do not pay for express, pino and prom-client.
+import { readFileSync } from 'node:fs';
 import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
@@ -54,26 +55,18 @@ function listen(server: HttpServer, portNumber: number, host: string | undefined
   });
 }
 
-// A paste-ready review: the seed's NAD with a Kube-OVN provider lacking `.ovn`, which is refused.
-function curlExample(portNumber: number, caPath: string): string {
-  const review = {
-    apiVersion: 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    request: {
-      uid: '00000000-0000-0000-0000-000000000001',
-      kind: { group: 'k8s.cni.cncf.io', version: 'v1', kind: 'NetworkAttachmentDefinition' },
-      operation: 'CREATE',
-      namespace: 'default',
-      name: 'attachnet2',
-      userInfo: { username: 'alice' },
-      object: {
-        apiVersion: 'k8s.cni.cncf.io/v1',
-        kind: 'NetworkAttachmentDefinition',
-        metadata: { name: 'attachnet2', namespace: 'default' },
-        spec: { config: JSON.stringify({ cniVersion: '0.3.0', type: 'kube-ovn', server_socket: '/run/openvswitch/kube-ovn-daemon.sock', provider: 'attachnet2.default' }) },
-      },
-    },
-  };
+// The refused review the README uses too (a NAD whose Kube-OVN provider lacks `.ovn`),
+// inlined so the printed line pastes from any directory. Absent where examples/ is not
+// shipped (the container image), and then there is no hint.
+const EXAMPLE_REVIEW = new URL('../../../examples/reviews/nad-wrong-provider.json', import.meta.url);
+
+function curlExample(portNumber: number, caPath: string): string | undefined {
+  let review: unknown;
+  try {
+    review = JSON.parse(readFileSync(EXAMPLE_REVIEW, 'utf8'));
+  } catch {
+    return undefined;
+  }
   return `curl -sS --cacert ${caPath} -H 'Content-Type: application/json' https://localhost:${portNumber}/validate -d '${JSON.stringify(review)}'`;
 }
 
@@ -212,8 +205,8 @@ export async function runServe(o: ServeOptions): Promise<void> {
   if (dev) {
     say('CA bundle (base64, for caBundle in a webhook configuration):');
     say(Buffer.from(dev.caPem).toString('base64'));
-    say('Try it (a NetworkAttachmentDefinition with a wrong Kube-OVN provider, refused):');
-    say(`  ${curlExample(webhookAddress.port, `${DEV_CERT_DIR}/ca.crt`)}`);
+    const curl = curlExample(webhookAddress.port, `${DEV_CERT_DIR}/ca.crt`);
+    if (curl) say(`Try it (a NetworkAttachmentDefinition with a wrong Kube-OVN provider, refused):\n  ${curl}`);
   }
   say(`nicguard webhook listening on ${webhookUrl}${o.host ? '' : ' (all interfaces)'}: POST /validate, POST /mutate, GET /healthz, GET /readyz; metrics on ${metricsUrl}`);
 
