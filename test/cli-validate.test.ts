@@ -6,7 +6,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { RULE_IDS } from '../src/engine/types.js';
-import { ROOT } from './support.js';
+import { ROOT, update } from './support.js';
+import { admissionReview } from './server-support.js';
 import { childrenNamed, exampleText, hasStackTrace, nicguard, parseXml, tempDir, writeTree, type CliRun } from './cli-run.js';
 
 const MASQUERADE = 'examples/bad/masquerade-hotplug.yaml';
@@ -114,21 +115,8 @@ describe('nicguard validate', { concurrency: 2 }, () => {
   });
 
   test('an AdmissionReview is evaluated as its request says: UPDATE with its old object and its user', async () => {
-    const review = (username: string) => ({
-      apiVersion: 'admission.k8s.io/v1',
-      kind: 'AdmissionReview',
-      request: {
-        uid: 'abc',
-        kind: { group: 'kubevirt.io', version: 'v1', kind: 'VirtualMachine' },
-        resource: { group: 'kubevirt.io', version: 'v1', resource: 'virtualmachines' },
-        operation: 'UPDATE',
-        namespace: 'default',
-        name: 'vm-fedora',
-        userInfo: { username },
-        object: parse(exampleText('bad/masquerade-hotplug.yaml')),
-        oldObject: parse(exampleText('old/vm-fedora.yaml')),
-      },
-    });
+    const review = (username: string) =>
+      admissionReview(update(parse(exampleText('old/vm-fedora.yaml')), parse(exampleText('bad/masquerade-hotplug.yaml')), { uid: 'abc', userInfo: { username } }));
     const dir = writeTree(tempDir(), {
       'alice.json': JSON.stringify(review('alice')),
       'controller.json': JSON.stringify(review('system:serviceaccount:kubevirt:kubevirt-controller')),

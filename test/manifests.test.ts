@@ -5,7 +5,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { listManifestFiles, loadManifests, parseManifests, fieldSegments, type ManifestError } from '../src/io/manifests.js';
 import { loadFileClusterView, readFileCluster, refreshFileClusterView } from '../src/cluster/files.js';
-import { EXAMPLES } from './support.js';
+import { EXAMPLES, create } from './support.js';
+import { admissionReview } from './server-support.js';
 import { exampleText, nicguard, tempDir, writeTree } from './cli-run.js';
 
 const VM_OLD = exampleText('old/vm-fedora.yaml');
@@ -59,20 +60,17 @@ test('kind: List items are flattened; items of a typed list get their kind and a
 });
 
 test('an AdmissionReview is recognised and carries its request; fields are located inside request.object', () => {
-  const review = {
-    apiVersion: 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    request: {
-      uid: 'u1',
-      kind: { group: 'kubevirt.io', version: 'v1', kind: 'VirtualMachine' },
-      operation: 'UPDATE',
-      namespace: 'default',
-      name: 'vm-fedora',
-      userInfo: { username: 'alice' },
-      object: { apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachine', metadata: { name: 'vm-fedora' }, spec: { running: true } },
-      oldObject: { apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachine', metadata: { name: 'vm-fedora' } },
-    },
-  };
+  const review = admissionReview({
+    uid: 'u1',
+    operation: 'UPDATE',
+    kind: 'VirtualMachine',
+    group: 'kubevirt.io',
+    namespace: 'default',
+    name: 'vm-fedora',
+    userInfo: { username: 'alice' },
+    object: { apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachine', metadata: { name: 'vm-fedora' }, spec: { running: true } },
+    oldObject: { apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachine', metadata: { name: 'vm-fedora' } },
+  });
   const text = JSON.stringify(review, null, 2);
   const [loaded] = parseManifests(text, 'review.json').objects;
   assert.equal(loaded.review?.operation, 'UPDATE');
@@ -194,18 +192,7 @@ test('refreshFileClusterView re-reads a folder into the same view', () => {
 });
 
 test('the CLI reads every input form: file, folder, multi-document, List, AdmissionReview and stdin', async () => {
-  const review = {
-    apiVersion: 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    request: {
-      uid: 'r1',
-      kind: { group: 'k8s.cni.cncf.io', version: 'v1', kind: 'NetworkAttachmentDefinition' },
-      operation: 'CREATE',
-      namespace: 'default',
-      name: 'attachnet',
-      object: parseManifests(NADS, 'n').objects[0].object,
-    },
-  };
+  const review = admissionReview(create(parseManifests(NADS, 'n').objects[0].object, { uid: 'r1' }));
   const dir = writeTree(tempDir(), {
     'single.yaml': VM_OLD,
     'folder/nested/nads.yaml': NADS,
