@@ -4,7 +4,7 @@ import { Option, type Command } from 'commander';
 import { indexManifests } from '../cluster/files.js';
 import type { ObjectIndex } from '../cluster/object-index.js';
 import { evaluate, supportedKind } from '../engine/evaluate.js';
-import { declaredOvnProvider, kubeOvnIpamPlugin, kubeOvnPlugin, nadType, parseNadConfig } from '../engine/nad.js';
+import { analyzeNad, boundProvider } from '../engine/nad.js';
 import { slotBudget, vmiAnnotations, type SlotBudget } from '../engine/pci-topology.js';
 import type { Finding, KubeObject, PolicyConfig, PolicyRequest } from '../engine/types.js';
 import { hotpluggedInterfaces, isRunning, objectRef, unpluggedInterfaces, viewVm, type InterfaceView, type VmView } from '../engine/vm.js';
@@ -71,12 +71,13 @@ function explainInterface(iface: InterfaceView, cluster: ObjectIndex): Interface
   const nad = cluster.getNetworkAttachmentDefinition(net.nad.namespace, net.nad.name);
   out.nadFound = !!nad;
   if (!nad) return out;
-  const parsed = parseNadConfig(nad);
-  out.nadType = parsed.error ? `(${parsed.error})` : nadType(nad);
-  if (kubeOvnPlugin(nad) || kubeOvnIpamPlugin(nad)) {
-    const provider = declaredOvnProvider(nad) ?? '';
+  const analysis = analyzeNad(nad);
+  out.nadType = analysis.parsed.error ? `(${analysis.parsed.error})` : analysis.type;
+  // The provider Kube-OVN binds Subnets by; ovn-provider reports a config that disagrees.
+  const provider = boundProvider(nad);
+  if (provider) {
     out.ovnProvider = provider;
-    out.subnets = provider ? cluster.findSubnetsByProvider(provider).map((s) => s.metadata?.name ?? '') : [];
+    out.subnets = cluster.findSubnetsByProvider(provider).map((s) => s.metadata?.name ?? '');
   }
   return out;
 }

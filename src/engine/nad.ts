@@ -1,6 +1,7 @@
 // Reading a NetworkAttachmentDefinition's CNI config: a JSON string that may hold a single
 // plugin or a `plugins` list (a conflist).
 import type { NetworkAttachmentDefinition } from './types.js';
+import { isObject } from './values.js';
 
 export interface CniPluginConfig {
   type?: string;
@@ -40,34 +41,51 @@ export function parseNadConfig(nad: NetworkAttachmentDefinition | undefined): Pa
   return { plugins: [top] };
 }
 
-/** The first plugin entry's type: what Multus runs first, and what "the NAD type" means to a user. */
-export function nadType(nad: NetworkAttachmentDefinition | undefined): string | undefined {
-  return parseNadConfig(nad).plugins[0]?.type;
-}
-
-/** The entry that makes this a Kube-OVN network (`type: kube-ovn`), if any. */
-export function kubeOvnPlugin(nad: NetworkAttachmentDefinition | undefined): CniPluginConfig | undefined {
-  return parseNadConfig(nad).plugins.find((p) => p.type === 'kube-ovn');
-}
-
-/** The entry that uses Kube-OVN only for IPAM (`ipam.type: kube-ovn` under another type). */
-export function kubeOvnIpamPlugin(nad: NetworkAttachmentDefinition | undefined): CniPluginConfig | undefined {
-  return parseNadConfig(nad).plugins.find((p) => p.type !== 'kube-ovn' && p.ipam?.type === 'kube-ovn');
-}
-
 /** The Kube-OVN provider Kube-OVN derives for a NAD (pkg/util/network_attachment.go). */
 export function expectedOvnProvider(name: string, namespace: string, ipamOnly = false): string {
   return ipamOnly ? `${name}.${namespace}` : `${name}.${namespace}.ovn`;
 }
 
-/** The provider a NAD's config declares, for the Kube-OVN entry or the IPAM-only entry. */
-export function declaredOvnProvider(nad: NetworkAttachmentDefinition | undefined): string | undefined {
-  const main = kubeOvnPlugin(nad);
-  if (main) return main.provider;
-  const ipam = kubeOvnIpamPlugin(nad);
-  return ipam ? ipam.ipam?.provider ?? ipam.provider : undefined;
+export const KUBE_OVN_TYPE = 'kube-ovn';
+
+/** How a NAD uses Kube-OVN: as the network (`type: kube-ovn`), for IPAM only, or not at all. */
+export type OvnRole = 'network' | 'ipam' | undefined;
+
+export interface NadAnalysis {
+  parsed: ParsedNadConfig;
+  ovnRole: OvnRole;
+  /** The plugin entries that make the role: `type: kube-ovn` ones, else the IPAM-only ones. */
+  ovnPlugins: CniPluginConfig[];
+  isSriov: boolean;
+  /** The first plugin's type, for messages. */
+  type?: string;
 }
 
-export function isSriovNad(nad: NetworkAttachmentDefinition | undefined): boolean {
-  return parseNadConfig(nad).plugins.some((p) => p.type === 'sriov');
+// Informer and file views hand out the same object until it changes, so a NAD's config is
+// parsed once, not once per VM that refers to it.
+const analyses = new WeakMap<object, NadAnalysis>();
+
+export function analyzeNad(nad: NetworkAttachmentDefinition): NadAnalysis {
+  const cached = analyses.get(nad);
+  if (cached) return cached;
+  const parsed = parseNadConfig(nad);
+  const network = parsed.plugins.filter((p) => p.type === KUBE_OVN_TYPE);
+  const ipam = network.length ? [] : parsed.plugins.filter((p) => isObject(p.ipam) && p.ipam.type === KUBE_OVN_TYPE);
+  const analysis: NadAnalysis = {
+    parsed,
+    ovnRole: network.length ? 'network' : ipam.length ? 'ipam' : undefined,
+    ovnPlugins: network.length ? network : ipam,
+    isSriov: parsed.plugins.some((p) => p.type === 'sriov'),
+    type: typeof parsed.plugins[0]?.type === 'string' ? parsed.plugins[0].type : undefined,
+  };
+  analyses.set(nad, analysis);
+  return analysis;
+}
+
+/** The provider Kube-OVN's controller binds a Subnet by for this NAD, or undefined when it is no Kube-OVN NAD. */
+export function boundProvider(nad: NetworkAttachmentDefinition, namespace = nad.metadata?.namespace ?? ''): string | undefined {
+  const { ovnRole } = analyzeNad(nad);
+  const name = nad.metadata?.name;
+  if (!ovnRole || !name) return undefined;
+  return expectedOvnProvider(name, namespace, ovnRole === 'ipam');
 }

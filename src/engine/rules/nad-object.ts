@@ -10,24 +10,9 @@
 // a VM refers to.
 import type { Report, RuleContext, ValidationRule } from '../rule.js';
 import type { NetworkAttachmentDefinition } from '../types.js';
-import { expectedOvnProvider, parseNadConfig, type CniPluginConfig, type ParsedNadConfig } from '../nad.js';
-import { isObject } from '../values.js';
+import { analyzeNad, boundProvider, expectedOvnProvider } from '../nad.js';
 
-export const KUBE_OVN_TYPE = 'kube-ovn';
 export const DEFAULT_SERVER_SOCKET = '/run/openvswitch/kube-ovn-daemon.sock';
-
-/** How a NAD uses Kube-OVN: as the network (`type: kube-ovn`), for IPAM only, or not at all. */
-export type OvnRole = 'network' | 'ipam' | undefined;
-
-export interface NadAnalysis {
-  parsed: ParsedNadConfig;
-  ovnRole: OvnRole;
-  /** The plugin entries that make the role: `type: kube-ovn` ones, else the IPAM-only ones. */
-  ovnPlugins: CniPluginConfig[];
-  isSriov: boolean;
-  /** The first plugin's type, for messages. */
-  type?: string;
-}
 
 export interface ProviderProblem {
   /** Field of the NAD: `spec.config` or `metadata.name`. */
@@ -35,27 +20,7 @@ export interface ProviderProblem {
   message: string;
 }
 
-// Informer and file views hand out the same object until it changes, so a NAD's config is
-// parsed once, not once per VM that refers to it.
-const analyses = new WeakMap<object, NadAnalysis>();
 const problemCache = new WeakMap<object, { key: string; problems: ProviderProblem[] }>();
-
-export function analyzeNad(nad: NetworkAttachmentDefinition): NadAnalysis {
-  const cached = analyses.get(nad);
-  if (cached) return cached;
-  const parsed = parseNadConfig(nad);
-  const network = parsed.plugins.filter((p) => p.type === KUBE_OVN_TYPE);
-  const ipam = network.length ? [] : parsed.plugins.filter((p) => isObject(p.ipam) && p.ipam.type === KUBE_OVN_TYPE);
-  const analysis: NadAnalysis = {
-    parsed,
-    ovnRole: network.length ? 'network' : ipam.length ? 'ipam' : undefined,
-    ovnPlugins: network.length ? network : ipam,
-    isSriov: parsed.plugins.some((p) => p.type === 'sriov'),
-    type: typeof parsed.plugins[0]?.type === 'string' ? parsed.plugins[0].type : undefined,
-  };
-  analyses.set(nad, analysis);
-  return analysis;
-}
 
 function isBlank(v: unknown): boolean {
   return typeof v !== 'string' || v.trim() === '';
@@ -65,14 +30,6 @@ function isBlank(v: unknown): boolean {
 export function looksLikeOvnProvider(provider: string): boolean {
   const fields = provider.split('.');
   return provider === '' || provider === 'ovn' || (fields.length === 3 && fields[2] === 'ovn');
-}
-
-/** The provider Kube-OVN's controller binds a Subnet by for this NAD, or undefined when it is no Kube-OVN NAD. */
-export function boundProvider(nad: NetworkAttachmentDefinition, namespace = nad.metadata?.namespace ?? ''): string | undefined {
-  const { ovnRole } = analyzeNad(nad);
-  const name = nad.metadata?.name;
-  if (!ovnRole || !name) return undefined;
-  return expectedOvnProvider(name, namespace, ovnRole === 'ipam');
 }
 
 function computeProblems(nad: NetworkAttachmentDefinition, name: string | undefined, namespace: string): ProviderProblem[] {

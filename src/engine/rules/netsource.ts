@@ -6,7 +6,8 @@ import type { Action, NetworkAttachmentDefinition } from '../types.js';
 import type { Report, RuleContext, ValidationRule } from '../rule.js';
 import { SRIOV_RESOURCE_ANNOTATION } from '../nad.js';
 import { isAbsent, type InterfaceView, type NetworkView } from '../vm.js';
-import { analyzeNad, boundProvider, ovnProviderProblems } from './nad-object.js';
+import { analyzeNad, boundProvider } from '../nad.js';
+import { ovnProviderProblems } from './nad-object.js';
 
 /** Kube-OVN lets a pod name its Subnet for a provider, bypassing the provider binding. */
 const LOGICAL_SWITCH_ANNOTATION_SUFFIX = '.kubernetes.io/logical_switch';

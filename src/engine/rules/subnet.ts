@@ -6,7 +6,7 @@
 import type { Report, RuleContext, ValidationRule } from '../rule.js';
 import type { KubeOvnSubnet } from '../types.js';
 import { cidrContains, cidrsOverlap, formatCidr, formatIp, parseCidr, parseIp, type IpFamily, type ParsedCidr } from '../ip.js';
-import { analyzeNad } from './nad-object.js';
+import { analyzeNad } from '../nad.js';
 
 const RULE = 'subnet-shape';
 const PROTOCOLS = ['IPv4', 'IPv6', 'Dual', 'Mac'];
