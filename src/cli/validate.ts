@@ -33,7 +33,6 @@ export interface ValidateOptions {
 
 export const EXIT_OK = 0;
 export const EXIT_DENIED = 1;
-export { EXIT_BAD_INPUT };
 
 /** Kinds the API server would give a namespace: the request then carries it, so ours does too. */
 const NAMESPACED = new Set(['VirtualMachine', 'VirtualMachineInstance', 'NetworkAttachmentDefinition']);
