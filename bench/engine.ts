@@ -12,7 +12,8 @@ import { parseAllDocuments } from 'yaml';
 import { ObjectIndex } from '../src/cluster/object-index.js';
 import { defaultConfig } from '../src/engine/config.js';
 import { evaluate } from '../src/engine/evaluate.js';
-import type { KubeObject, Operation, PolicyRequest } from '../src/engine/types.js';
+import type { Operation, PolicyRequest } from '../src/engine/types.js';
+import type { Manifest as KubeObject } from '../test/support.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 

@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { generateCertificates } from '../src/certs/generate.js';
-import type { KubeObject } from '../src/engine/types.js';
+import type { Manifest as KubeObject } from '../test/support.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');

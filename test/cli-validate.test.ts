@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { RULE_IDS } from '../src/engine/types.js';
+import { RULE_IDS } from '../src/engine/rules/index.js';
 import { ROOT, update } from './support.js';
 import { admissionReview } from './server-support.js';
 import { childrenNamed, exampleText, hasStackTrace, nicguard, parseXml, tempDir, writeTree, type CliRun } from './cli-run.js';

@@ -1,5 +1,6 @@
 // Fixtures for the VM hotplug rule tests, built on the seed scenarios in examples/.
-import type { KubeObject, PolicyConfig, RuleId, RuleSetting } from '../src/engine/types.js';
+import type { PolicyConfig, RuleId, RuleSetting } from '../src/engine/types.js';
+import type { Manifest as KubeObject } from './support.js';
 import { addNic, clone, config, example, vmSpec } from './support.js';
 
 /** A config with some rules set (support's config() wants every rule when `rules` is given). */

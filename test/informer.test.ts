@@ -10,7 +10,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadKubeConfig, startInformerClusterView, type InformerClusterView } from '../src/cluster/informer.js';
-import type { KubeObject } from '../src/engine/types.js';
+import type { Manifest as KubeObject } from './support.js';
 
 const PATHS = {
   nad: '/apis/k8s.cni.cncf.io/v1/network-attachment-definitions',
@@ -269,7 +269,7 @@ test('watch events add, modify and delete objects without listing again', async 
     assert.equal(view.getNetworkAttachmentDefinition('default', 'fresh')?.kind, 'NetworkAttachmentDefinition');
 
     api.put('nad', nad('default', 'attachnet', 'changed.default.ovn'));
-    await waitFor('MODIFIED nad seen', () => (view.getNetworkAttachmentDefinition('default', 'attachnet')?.spec?.config ?? '').includes('changed.default.ovn'));
+    await waitFor('MODIFIED nad seen', () => (String((view.getNetworkAttachmentDefinition('default', 'attachnet')?.spec as { config?: string } | undefined)?.config ?? '')).includes('changed.default.ovn'));
 
     api.put('vmi', vmi('ns1', 'vm1', 'Scheduling'));
     api.put('vmi', vmi('ns1', 'vm1', 'Running'));

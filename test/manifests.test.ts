@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { listManifestFiles, loadManifests, parseManifests, fieldSegments, type ManifestError } from '../src/io/manifests.js';
+import { listManifestFiles, loadManifests, parseManifests, type ManifestError } from '../src/io/manifests.js';
+import { FieldPath } from '../src/engine/field-path.js';
 import { loadFileClusterView, readFileCluster, refreshFileClusterView } from '../src/cluster/files.js';
 import { EXAMPLES, create } from './support.js';
 import { admissionReview } from './server-support.js';
@@ -55,7 +56,7 @@ test('kind: List items are flattened; items of a typed list get their kind and a
   );
   assert.equal(objects[1].object.apiVersion, 'k8s.cni.cncf.io/v1');
   // Field locations work inside list items too.
-  const ifaceLine = objects[0].locate('spec.template.spec.domain.devices.interfaces[0].masquerade').line;
+  const ifaceLine = objects[0].locate(FieldPath.of('spec', 'template', 'spec', 'domain', 'devices', 'interfaces').index(0).field('masquerade')).line;
   assert.match(text.split('\n')[ifaceLine - 1], /masquerade/);
 });
 
@@ -78,11 +79,11 @@ test('an AdmissionReview is recognised and carries its request; fields are locat
   assert.equal(loaded.review?.group, 'kubevirt.io');
   assert.equal(loaded.review?.userInfo?.username, 'alice');
   assert.equal(loaded.review?.oldObject?.metadata?.name, 'vm-fedora');
-  assert.equal(loaded.locate('spec.running').line, lineOf(text, '"running"'));
+  assert.equal(loaded.locate(FieldPath.of('spec', 'running')).line, lineOf(text, '"running"'));
 
   const bad = parseManifests(JSON.stringify({ ...review, request: { ...review.request, operation: 'PATCH' } }), 'r.json');
   assert.equal(bad.objects.length, 0);
-  assert.match(bad.errors[0].message, /operation is "PATCH"/);
+  assert.match(bad.errors[0].message, /request\.operation must be one of CREATE, UPDATE, DELETE, CONNECT/);
 });
 
 test('a broken document is reported with line and column; the other documents of the file are still loaded', () => {
@@ -130,13 +131,17 @@ test('locate finds a field, falls back to the nearest written ancestor, and hand
     '            masquerade: {}',
   ].join('\n');
   const [vm] = parseManifests(text, 'vm.yaml').objects;
-  assert.equal(vm.locate('spec.template.spec.domain.devices.interfaces[1].masquerade').line, 16);
-  assert.equal(vm.locate('spec.template.spec.domain.devices.interfaces[1].model').line, 15);
-  assert.equal(vm.locate('spec.template.spec.networks[0]').line, 9);
-  assert.equal(vm.locate('metadata.annotations.kubevirt.io/pci-interface-slot-count').line, 6);
-  assert.equal(vm.locate('metadata.annotations["kubevirt.io/pci-interface-slot-count"]').line, 6);
+  const spec = FieldPath.of('spec', 'template', 'spec');
+  assert.equal(vm.locate(spec.field('domain', 'devices', 'interfaces').index(1).field('masquerade')).line, 16);
+  // A field that is not written falls back to its nearest written ancestor.
+  assert.equal(vm.locate(spec.field('domain', 'devices', 'interfaces').index(1).field('model')).line, 15);
+  assert.equal(vm.locate(spec.field('networks').index(0)).line, 9);
+  assert.equal(vm.locate(FieldPath.of('metadata', 'annotations').key('kubevirt.io/pci-interface-slot-count')).line, 6);
   assert.equal(vm.locate(undefined).line, 1);
-  assert.deepEqual(fieldSegments('a.b[2]["x.y"].c'), ['a', 'b', 2, 'x.y', 'c']);
+  assert.equal(
+    FieldPath.of('a', 'b').index(2).key('x.y').field('c').toString(),
+    'a.b[2]["x.y"].c',
+  );
 });
 
 test('folders are walked recursively for .yaml, .yml and .json, sorted, skipping hidden folders; a named file is read whatever its extension', () => {

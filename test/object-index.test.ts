@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ObjectIndex } from '../src/cluster/object-index.js';
-import type { KubeObject } from '../src/engine/types.js';
+import type { Manifest as KubeObject } from './support.js';
 
 function nad(namespace: string, name: string): KubeObject {
   return { apiVersion: 'k8s.cni.cncf.io/v1', kind: 'NetworkAttachmentDefinition', metadata: { namespace, name }, spec: { config: '{}' } };

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { evaluate } from '../src/engine/evaluate.js';
-import type { KubeObject } from '../src/engine/types.js';
+import type { Manifest as KubeObject } from './support.js';
 import { clone, config, create, example, findingsOf, seedCluster, update } from './support.js';
 import { KUBEVIRT_CONTROLLER, addMultusNic, asVmi, fedora, fedoraWithBridge, ifaceNamed, stopped, withRules } from './hotplug-fixtures.js';
 

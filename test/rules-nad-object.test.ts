@@ -1,8 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { KubeObject, PolicyConfig } from '../src/engine/types.js';
+import type { PolicyConfig } from '../src/engine/types.js';
+import type { Manifest as KubeObject } from './support.js';
 import { evaluate } from '../src/engine/evaluate.js';
-import { ovnProviderProblems } from '../src/engine/rules/nad-object.js';
+import { ovnProviderProblems } from '../src/engine/nad.js';
 import { clone, config, create, example, findingsOf, seedCluster, update } from './support.js';
 
 function nad(name: string, cniConfig: unknown, namespace = 'default', annotations?: Record<string, string>): KubeObject {

@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { KubeObject, PolicyConfig, RuleId } from '../src/engine/types.js';
+import type { PolicyConfig, RuleId } from '../src/engine/types.js';
+import type { Manifest as KubeObject } from './support.js';
 import { addNic, clone, config, create, example, findingsOf, seedCluster, update, vmSpec } from './support.js';
 
 const SOCKET = '/run/openvswitch/kube-ovn-daemon.sock';

@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { KubeObject, PolicyConfig } from '../src/engine/types.js';
+import type { PolicyConfig } from '../src/engine/types.js';
+import type { Manifest as KubeObject } from './support.js';
 import { evaluate } from '../src/engine/evaluate.js';
 import { clone, config, create, findingsOf, seedCluster, update } from './support.js';
 

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fastJsonPatch from 'fast-json-patch';
 import { evaluate } from '../src/engine/evaluate.js';
-import type { KubeObject } from '../src/engine/types.js';
+import type { Manifest as KubeObject } from './support.js';
 import { clone, config, create, findingsOf, seedCluster, update } from './support.js';
 import {
   KUBEVIRT_CONTROLLER,

@@ -9,7 +9,7 @@ import {
   formatDenial,
   formatWarnings,
   truncateBytes,
-} from '../src/server/admission.js';
+} from '../src/admission/review.js';
 import type { EvaluationResult, Finding } from '../src/engine/types.js';
 import { example, update } from './support.js';
 import { admissionReview, patchOf } from './server-support.js';

@@ -8,17 +8,21 @@ import { defaultConfig } from '../src/engine/config.js';
 import { evaluate } from '../src/engine/evaluate.js';
 import type { KubeObject, PolicyConfig, PolicyRequest, RuleId } from '../src/engine/types.js';
 
+/** A manifest as tests build and edit it: the engine's KubeObject with spec and status open for editing. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Manifest = KubeObject & { spec?: any; status?: any };
+
 /** Repository root (tests run from dist/test). */
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const EXAMPLES = join(ROOT, 'examples');
 
-export function readYaml(path: string): KubeObject[] {
+export function readYaml(path: string): Manifest[] {
   return parseAllDocuments(readFileSync(path, 'utf8'))
-    .map((d) => d.toJS() as KubeObject)
+    .map((d) => d.toJS() as Manifest)
     .filter((o) => o && typeof o === 'object');
 }
 
-export function example(relPath: string): KubeObject {
+export function example(relPath: string): Manifest {
   return readYaml(join(EXAMPLES, relPath))[0];
 }
 
@@ -73,12 +77,12 @@ export function findingsOf(rule: RuleId, request: PolicyRequest, cluster = seedC
 }
 
 /** The VMI-spec part of a VM, for editing interfaces and networks in tests. */
-export function vmSpec(vm: KubeObject): any {
+export function vmSpec(vm: Manifest): any {
   return vm.kind === 'VirtualMachine' ? vm.spec.template.spec : vm.spec;
 }
 
 /** Adds a NIC and its network to a VM or VMI object (mutates it, returns it). */
-export function addNic(vm: KubeObject, nic: Record<string, unknown>, network: Record<string, unknown>): KubeObject {
+export function addNic(vm: Manifest, nic: Record<string, unknown>, network: Record<string, unknown>): KubeObject {
   const spec = vmSpec(vm);
   spec.domain.devices.interfaces.push(nic);
   spec.networks.push(network);

@@ -1,151 +1,27 @@
 // `nicguard validate`: runs the policy engine over manifests offline, as the webhooks would
 // admit them (mutation, then validation), for CI and pre-commit checks.
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { readFileCluster } from '../cluster/files.js';
-import { indexedKindOf, type ObjectIndex } from '../cluster/object-index.js';
-import { evaluate, supportedKind } from '../engine/evaluate.js';
-import type { KubeObject, PolicyConfig, PolicyRequest } from '../engine/types.js';
-import { objectRef } from '../engine/vm.js';
 import { EXIT_BAD_INPUT, loadConfigForCommand } from './config-option.js';
-import { readBaseVersions } from '../io/git-base.js';
-import { formatManifestError, loadManifests, type LoadedObject, type ManifestError } from '../io/manifests.js';
+import { formatManifestError } from '../io/manifests.js';
+import { collect } from './options.js';
+import { runValidation, type ValidationInputs } from '../offline/run-validation.js';
 import { formatJson } from './format/json.js';
 import { formatJunit } from './format/junit.js';
-import { summarize, type ObjectResult, type ValidationReport } from './format/report.js';
+import type { ValidationReport } from '../offline/report.js';
 import { formatSarif } from './format/sarif.js';
 import { formatText } from './format/text.js';
 
 export const OUTPUT_FORMATS = ['text', 'json', 'junit', 'sarif'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
-export interface ValidateOptions {
-  filename: string[];
-  old: string[];
-  base?: string;
-  objects: string[];
+export interface ValidateOptions extends ValidationInputs {
   config?: string;
   output: OutputFormat;
   warnExitCode?: number;
-  /** Namespace of namespaced objects that name none, as `kubectl apply` assumes. */
-  namespace: string;
-  user?: string;
 }
 
 export const EXIT_OK = 0;
 export const EXIT_DENIED = 1;
-
-/** Kinds the API server would give a namespace: the request then carries it, so ours does too. */
-const NAMESPACED = new Set(['VirtualMachine', 'VirtualMachineInstance', 'NetworkAttachmentDefinition']);
-/** Input objects that describe the cluster too: a change adding a NAD and a VM using it is checked as a whole. */
-const CLUSTER_KINDS = new Set(['NetworkAttachmentDefinition', 'Subnet', 'KubeVirt']);
-
-function groupOf(apiVersion: string | undefined): string {
-  return (apiVersion ?? '').split('/').slice(0, -1).join('/');
-}
-
-function isNamespaced(obj: KubeObject): boolean {
-  return NAMESPACED.has(obj.kind ?? '') || (obj.kind === 'KubeVirt' && groupOf(obj.apiVersion) === 'kubevirt.io');
-}
-
-function withNamespace(obj: KubeObject, namespace: string): KubeObject {
-  if (!isNamespaced(obj) || obj.metadata?.namespace) return obj;
-  return { ...obj, metadata: { ...(obj.metadata ?? {}), namespace } };
-}
-
-/** Same kind (and API group), namespace and name: the previous version of an object. */
-function identity(obj: KubeObject, namespace: string): string | undefined {
-  const name = obj.metadata?.name;
-  if (!name) return undefined; // generateName objects are always new
-  const ns = obj.metadata?.namespace ?? (isNamespaced(obj) ? namespace : '');
-  return `${groupOf(obj.apiVersion)}/${obj.kind}/${ns}/${name}`;
-}
-
-function requestFor(input: LoadedObject, previous: Map<string, LoadedObject>, opts: ValidateOptions): { request: PolicyRequest; oldSource?: string } {
-  if (input.review) return { request: input.review };
-  const object = withNamespace(input.object, opts.namespace);
-  const key = identity(object, opts.namespace);
-  const old = key ? previous.get(key) : undefined;
-  const request: PolicyRequest = {
-    operation: old ? 'UPDATE' : 'CREATE',
-    kind: object.kind ?? '',
-    group: groupOf(object.apiVersion),
-    ...(object.metadata?.namespace ? { namespace: object.metadata.namespace } : {}),
-    ...(object.metadata?.name ? { name: object.metadata.name } : {}),
-    object,
-    ...(old ? { oldObject: withNamespace(old.object, opts.namespace) } : {}),
-    ...(opts.user ? { userInfo: { username: opts.user } } : {}),
-    dryRun: true,
-  };
-  return { request, ...(old ? { oldSource: old.source.file } : {}) };
-}
-
-function checkOne(input: LoadedObject, previous: Map<string, LoadedObject>, cluster: ObjectIndex, config: PolicyConfig, opts: ValidateOptions): ObjectResult | undefined {
-  const { request, oldSource } = requestFor(input, previous, opts);
-  const subject = request.object ?? request.oldObject;
-  const kind = supportedKind(request.kind, request.group, subject?.apiVersion);
-  if (!kind) return undefined;
-  const result = evaluate(request, cluster, config, 'both');
-  const namespace = request.namespace ?? subject?.metadata?.namespace;
-  return {
-    file: input.source.file,
-    line: input.source.line,
-    column: input.source.column,
-    document: input.source.document,
-    apiVersion: subject?.apiVersion ?? '',
-    kind,
-    ...(namespace ? { namespace } : {}),
-    name: request.name ?? subject?.metadata?.name ?? subject?.metadata?.generateName ?? '',
-    ref: objectRef(kind, subject, namespace, request.name),
-    operation: request.operation,
-    ...(oldSource ? { oldSource } : {}),
-    admissionReview: !!input.review,
-    allowed: result.allowed,
-    findings: result.findings.map((f) => ({ ...f, ...input.locate(f.field) })),
-    patch: result.patch,
-  };
-}
-
-/** Reads the inputs, the previous versions and the cluster, and evaluates every object. Never throws for bad input. */
-export function runValidation(opts: ValidateOptions, config: PolicyConfig): ValidationReport {
-  const errors: ManifestError[] = [];
-  const inputs = loadManifests(opts.filename);
-  errors.push(...inputs.errors);
-
-  const previous = new Map<string, LoadedObject>();
-  const remember = (objects: LoadedObject[]) => {
-    for (const o of objects) {
-      const key = o.review ? undefined : identity(o.object, opts.namespace);
-      if (key) previous.set(key, o);
-    }
-  };
-  if (opts.base) {
-    const base = readBaseVersions(inputs.files, opts.base);
-    errors.push(...base.errors);
-    remember(base.objects);
-  }
-  if (opts.old.length) {
-    const old = loadManifests(opts.old);
-    errors.push(...old.errors);
-    remember(old.objects);
-  }
-
-  const clusterLoad = readFileCluster(opts.objects);
-  errors.push(...clusterLoad.errors);
-  const cluster = clusterLoad.view;
-  for (const { object, review } of inputs.objects) {
-    const kind = review ? undefined : indexedKindOf(object);
-    if (kind && CLUSTER_KINDS.has(kind)) cluster.upsert(withNamespace(object, opts.namespace), kind);
-  }
-
-  const results: ObjectResult[] = [];
-  let skipped = 0;
-  for (const input of inputs.objects) {
-    const result = checkOne(input, previous, cluster, config, opts);
-    if (result) results.push(result);
-    else skipped++;
-  }
-  return { results, errors, summary: summarize(results, skipped, errors) };
-}
 
 /** 2 for bad input beats 1 for a denial: a half-read change cannot be called safe or unsafe. */
 export function exitCodeOf(report: ValidationReport, warnExitCode?: number): number {
@@ -166,10 +42,6 @@ export function formatReport(report: ValidationReport, format: OutputFormat): st
     default:
       return formatText(report);
   }
-}
-
-function collect(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), value];
 }
 
 function parseExitCode(value: string): number {

@@ -1,6 +1,7 @@
 // An in-memory ClusterView. Both real views feed one of these: the file view once from a
 // folder, the informer view from list/watch events. Lookups are map reads.
 import type { ClusterView, KubeObject, KubeOvnSubnet, NetworkAttachmentDefinition } from '../engine/types.js';
+import { dig, stringOf } from '../engine/values.js';
 
 export type IndexedKind = 'NetworkAttachmentDefinition' | 'Subnet' | 'VirtualMachineInstance' | 'KubeVirt';
 
@@ -22,7 +23,7 @@ export function indexedKindOf(obj: KubeObject): IndexedKind | undefined {
 /** Lookups the engine makes on every request besides namespace/name; kept in step with the objects. */
 const SECONDARY_KEYS: Partial<Record<IndexedKind, (obj: KubeObject) => string | undefined>> = {
   NetworkAttachmentDefinition: (obj) => obj.metadata?.name,
-  Subnet: (obj) => (typeof obj.spec?.provider === 'string' ? obj.spec.provider : undefined),
+  Subnet: (obj) => stringOf(dig(obj, 'spec', 'provider')),
 };
 
 function key(obj: KubeObject): string {

@@ -1,34 +1,29 @@
-// Policy configuration: defaults, and validation of a user's file against schemas/config.schema.json.
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { Ajv } from 'ajv';
-import { RULE_IDS, type PolicyConfig, type RuleId, type RuleSetting } from './types.js';
+// Policy configuration: defaults and the JSON Schema, both derived from the rule registry,
+// and validation of a user's document against that schema. Nothing is read from disk here:
+// schemas/config.schema.json is written from configSchema() (npm run schemas) and a test
+// keeps the two equal.
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { RULES, type RuleId } from './rules/index.js';
+import type { PolicyConfig, RuleSetting } from './types.js';
+import { dig } from './values.js';
 
-export const DEFAULT_RULE_SETTINGS: Record<RuleId, RuleSetting> = {
-  'network-pairing': 'deny',
-  'hotplug-binding': 'deny',
-  'hotplug-model': 'deny',
-  'sriov-unplug': 'deny',
-  'absent-scope': 'deny',
-  'hotplug-slots': 'deny',
-  'pci-bus': 'deny',
-  'nad-exists': 'deny',
-  'nad-binding-match': 'deny',
-  'ovn-provider': 'deny',
-  'ovn-subnet': 'deny',
-  'subnet-shape': 'deny',
-  'unplug-by-removal': 'mutate',
-  'hotplug-path': 'warn',
-};
+export const CONFIG_API_VERSION = 'nicguard.io/v1alpha1';
+export const CONFIG_KIND = 'PolicyConfig';
+
+export const SLOT_MODELS = ['v1', 'v2', 'legacy-q35'] as const;
 
 export const DEFAULT_EXEMPT_SERVICE_ACCOUNTS = [
   'system:serviceaccount:kubevirt:kubevirt-controller',
   'system:serviceaccount:kubevirt:kubevirt-handler',
 ];
 
+export function defaultRuleSettings(): Record<RuleId, RuleSetting> {
+  return Object.fromEntries(RULES.map((r) => [r.id, r.defaultSetting])) as Record<RuleId, RuleSetting>;
+}
+
 export function defaultConfig(): PolicyConfig {
   return {
-    rules: { ...DEFAULT_RULE_SETTINGS },
+    rules: defaultRuleSettings(),
     slotModel: 'v1',
     hotplugSlotTotal: 4,
     pciSlotLimit: 32,
@@ -38,17 +33,83 @@ export function defaultConfig(): PolicyConfig {
   };
 }
 
+/** The JSON Schema of a configuration document (draft-07), as published in schemas/config.schema.json. */
+export function configSchema(): Record<string, unknown> {
+  return {
+    $schema: 'http://json-schema.org/draft-07/schema#',
+    $id: 'https://nicguard.dev/schemas/config.schema.json',
+    title: 'nicguard policy configuration',
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      apiVersion: { const: CONFIG_API_VERSION },
+      kind: { const: CONFIG_KIND },
+      rules: {
+        description: 'Per-rule action. Every rule takes deny, warn or off; unplug-by-removal also takes mutate (its default).',
+        type: 'object',
+        additionalProperties: false,
+        properties: Object.fromEntries(RULES.map((r) => [r.id, { enum: [...r.settings] }])),
+      },
+      slotModel: {
+        description:
+          "How spare PCIe root ports are counted: v1 (KubeVirt's interface-count reservation), v2 (the memory-based " +
+          'count of KubeVirt v1.6-v1.8), legacy-q35 (one hotplugged device).',
+        enum: [...SLOT_MODELS],
+      },
+      hotplugSlotTotal: {
+        description: "KubeVirt's T: the interface count the domain is laid out for, existing interfaces included.",
+        type: 'integer',
+        minimum: 0,
+        maximum: 64,
+      },
+      pciSlotLimit: {
+        description: 'Slots on the root PCI bus, reserved ones included.',
+        type: 'integer',
+        minimum: 5,
+        maximum: 256,
+      },
+      exemptServiceAccounts: {
+        type: 'array',
+        items: { type: 'string', pattern: '^system:serviceaccount:[^:]+:[^:]+$' },
+      },
+      exemptNamespaces: { type: 'array', items: { type: 'string', minLength: 1 } },
+      dynamicNetworksController: {
+        description: "Whether the cluster runs Multus' dynamic networks controller, so bridge hotplug needs no migration.",
+        type: 'boolean',
+      },
+    },
+  };
+}
+
 export class ConfigError extends Error {}
 
-const schemaPath = fileURLToPath(new URL('../../../schemas/config.schema.json', import.meta.url));
-let compiled: ReturnType<Ajv['compile']> | undefined;
+// Compiled once per process: the schema is a constant, and compiling costs milliseconds.
+let compiled: ValidateFunction | undefined;
 
-function validator() {
-  if (!compiled) {
-    const schema = JSON.parse(readFileSync(schemaPath, 'utf8'));
-    compiled = new Ajv({ allErrors: true, strict: false }).compile(schema);
-  }
+function validator(): ValidateFunction {
+  compiled ??= new Ajv({ allErrors: true, strict: false }).compile(configSchema());
   return compiled;
+}
+
+function describeValue(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+function explainError(e: ErrorObject, doc: unknown): string {
+  const path = e.instancePath ? e.instancePath.slice(1).split('/') : [];
+  const field = path.length ? path.join('.') : '(top level)';
+  const actual = describeValue(dig(doc, ...path));
+  switch (e.keyword) {
+    case 'additionalProperties':
+      return `${field}: unknown field "${(e.params as { additionalProperty: string }).additionalProperty}"`;
+    case 'enum':
+      return `${field}: must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')}, got ${actual}`;
+    case 'const':
+      return `${field}: must be ${describeValue((e.params as { allowedValue: unknown }).allowedValue)}, got ${actual}`;
+    default:
+      return `${field} ${e.message ?? 'is invalid'}, got ${actual}`;
+  }
 }
 
 /** Checks a parsed config document and merges it over the defaults. `source` names it in errors. */
@@ -56,25 +117,10 @@ export function resolveConfig(doc: unknown, source = 'config'): PolicyConfig {
   if (doc === null || doc === undefined) return defaultConfig();
   const validate = validator();
   if (!validate(doc)) {
-    const problems = (validate.errors ?? []).map((e) => {
-      const field = e.instancePath ? e.instancePath.slice(1).replace(/\//g, '.') : '(top level)';
-      const extra =
-        e.keyword === 'additionalProperties'
-          ? `: unknown field "${(e.params as { additionalProperty: string }).additionalProperty}"`
-          : e.keyword === 'enum'
-            ? `: must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')}`
-            : ` ${e.message}`;
-      return `${source}: ${field}${extra}`;
-    });
-    throw new ConfigError(problems.join('\n'));
+    throw new ConfigError((validate.errors ?? []).map((e) => `${source}: ${explainError(e, doc)}`).join('\n'));
   }
-  const user = doc as Partial<PolicyConfig> & { rules?: Partial<Record<RuleId, RuleSetting>> };
+  const user = doc as Partial<PolicyConfig> & { rules?: Partial<Record<RuleId, RuleSetting>>; apiVersion?: string; kind?: string };
   const base = defaultConfig();
-  return {
-    ...base,
-    ...Object.fromEntries(Object.entries(user).filter(([k]) => k !== 'rules' && k !== 'apiVersion' && k !== 'kind')),
-    rules: { ...base.rules, ...(user.rules ?? {}) },
-  } as PolicyConfig;
+  const { rules, apiVersion: _apiVersion, kind: _kind, ...settings } = user;
+  return { ...base, ...settings, rules: { ...base.rules, ...rules } };
 }
-
-export { RULE_IDS };

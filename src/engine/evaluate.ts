@@ -1,121 +1,152 @@
 // The engine's single entry point: (request, cluster view, config) -> findings and patch.
+// It builds the typed context for the request's kind, runs each registered rule's check
+// for that kind, and turns causes into findings under the configured settings.
 import fastJsonPatch from 'fast-json-patch';
-import type {
-  Action,
-  ClusterView,
-  EvaluationResult,
-  Finding,
-  KubeObject,
-  PatchOperation,
-  PolicyConfig,
-  PolicyRequest,
-  RuleId,
-  SupportedKind,
-} from './types.js';
-import type { MutationRule, Report, RuleContext, ValidationRule } from './rule.js';
-import { isRunning, objectRef, viewVm } from './vm.js';
-import { MUTATION_RULES, VALIDATION_RULES } from './rules/index.js';
+import { judgedKindOf } from '../admission/judged.js';
+import { vmFacts } from './analysis.js';
+import { isVmKind } from './kinds.js';
+import type { Cause, RuleContext, VmContext } from './rule.js';
+import { RULES, type Rule } from './rules/index.js';
+import type { ClusterView, EvaluationResult, Finding, KubeObject, PatchOperation, PolicyConfig, PolicyRequest } from './types.js';
+import { stringOf } from './values.js';
+import { objectRef, viewVm } from './vm.js';
 
 export type Phase = 'mutate' | 'validate' | 'both';
 
-/** Which of our kinds a request is about, or undefined for anything else (allowed untouched). */
-export function supportedKind(kind: string | undefined, group?: string, apiVersion?: string): SupportedKind | undefined {
-  const g = group ?? apiVersion?.split('/').slice(0, -1).join('/');
-  switch (kind) {
+/** A finding's message never grows past this, whatever it quotes. */
+export const MESSAGE_LIMIT = 2048;
+/** Findings one rule reports at one field, and in one request; past these they are counted, not listed. */
+export const FINDINGS_PER_FIELD = 3;
+export const FINDINGS_PER_RULE = 20;
+
+function isExempt(request: PolicyRequest, config: PolicyConfig, namespace: string | undefined): boolean {
+  const user = request.userInfo?.username;
+  if (user && config.exemptServiceAccounts.includes(user)) return true;
+  return namespace !== undefined && config.exemptNamespaces.includes(namespace);
+}
+
+/** The context a request's rules see, or undefined for a request no rule judges. */
+export function buildContext(
+  request: PolicyRequest,
+  object: KubeObject,
+  cluster: ClusterView,
+  config: PolicyConfig,
+): RuleContext | undefined {
+  const kind = judgedKindOf(request);
+  if (!kind || (request.operation !== 'CREATE' && request.operation !== 'UPDATE')) return undefined;
+  const old = request.operation === 'UPDATE' ? request.oldObject : undefined;
+  const namespace = request.namespace || stringOf(object.metadata?.namespace) || stringOf(old?.metadata?.namespace);
+  const base = {
+    request,
+    config,
+    cluster,
+    ref: objectRef(kind, object, namespace, request.name),
+    exempt: isExempt(request, config, namespace),
+  };
+  if (isVmKind(kind)) {
+    const vm = viewVm(object, kind, namespace);
+    const previous = old ? { object: old, vm: viewVm(old, kind, namespace) } : undefined;
+    return { ...base, kind, object, vm, ...(previous ? { old: previous } : {}), facts: vmFacts(kind, vm, previous, cluster) };
+  }
+  if (kind === 'NetworkAttachmentDefinition') {
+    return { ...base, kind, nad: object, ...(old ? { oldNad: old } : {}), namespace: namespace ?? 'default' };
+  }
+  const spec = object.spec;
+  return {
+    ...base,
+    kind,
+    subnet: object,
+    ...(old ? { oldSubnet: old } : {}),
+    spec: typeof spec === 'object' && spec !== null && !Array.isArray(spec) ? (spec as Record<string, unknown>) : {},
+  };
+}
+
+/** The causes one rule finds in a context (no settings applied): what rule tests call. */
+export function checkRule(rule: Rule, ctx: RuleContext): Cause[] {
+  const check = rule.check as Rule['check'] & Partial<Record<'vm' | 'nad' | 'subnet', (c: never) => Cause[]>>;
+  switch (ctx.kind) {
     case 'VirtualMachine':
     case 'VirtualMachineInstance':
-      return g === undefined || g === '' || g === 'kubevirt.io' ? kind : undefined;
+      return check.vm?.(ctx as never) ?? [];
     case 'NetworkAttachmentDefinition':
-      return g === undefined || g === '' || g === 'k8s.cni.cncf.io' ? kind : undefined;
+      return check.nad?.(ctx as never) ?? [];
     case 'Subnet':
-      return g === 'kubeovn.io' ? kind : undefined;
-    default:
-      return undefined;
+      return check.subnet?.(ctx as never) ?? [];
   }
 }
 
-function isExempt(request: PolicyRequest, config: PolicyConfig): boolean {
-  const user = request.userInfo?.username;
-  if (user && config.exemptServiceAccounts.includes(user)) return true;
-  const ns = request.namespace ?? request.object?.metadata?.namespace;
-  return ns !== undefined && config.exemptNamespaces.includes(ns);
+function cut(message: string): string {
+  return message.length > MESSAGE_LIMIT ? `${message.slice(0, MESSAGE_LIMIT - 3)}...` : message;
 }
 
-function buildContext(request: PolicyRequest, kind: SupportedKind, object: KubeObject | undefined, cluster: ClusterView, config: PolicyConfig): RuleContext {
-  const namespace = request.namespace ?? object?.metadata?.namespace ?? request.oldObject?.metadata?.namespace;
-  const isVm = kind === 'VirtualMachine' || kind === 'VirtualMachineInstance';
-  const vm = isVm ? viewVm(object, kind, namespace) : undefined;
-  const oldVm = isVm && request.operation === 'UPDATE' ? viewVm(request.oldObject, kind, namespace) : undefined;
-  return {
-    request,
-    kind,
-    ref: objectRef(kind, object ?? request.oldObject, namespace, request.name),
-    config,
-    cluster,
-    object,
-    oldObject: request.oldObject,
-    vm,
-    oldVm,
-    hotplug: !!(vm && oldVm && isRunning(kind, request.oldObject, cluster)),
-    exempt: isExempt(request, config),
-  };
+/**
+ * Causes to findings under the configured settings: `off` drops, `warn` lowers, and a cause
+ * another enabled rule reports better is dropped. Output stays bounded whatever the input:
+ * a rule lists at most FINDINGS_PER_FIELD findings at one field and FINDINGS_PER_RULE in
+ * all, and counts the rest on the last one it lists.
+ */
+function toFindings(rule: Rule, causes: Cause[], ctx: RuleContext, findings: Finding[]): void {
+  const setting = ctx.config.rules[rule.id];
+  if (setting === 'off' || causes.length === 0) return;
+  const perField = new Map<string, number>();
+  let listed: Finding | undefined;
+  let count = 0;
+  let unlisted = 0;
+  for (const cause of causes) {
+    if (cause.reportedBy && ctx.config.rules[cause.reportedBy as Rule['id']] !== 'off') continue;
+    const field = cause.field?.toString();
+    const atField = perField.get(field ?? '') ?? 0;
+    if (atField >= FINDINGS_PER_FIELD || count >= FINDINGS_PER_RULE) {
+      unlisted++;
+      continue;
+    }
+    perField.set(field ?? '', atField + 1);
+    count++;
+    listed = {
+      rule: rule.id,
+      action: setting === 'warn' ? 'warn' : (cause.action ?? 'deny'),
+      object: ctx.ref,
+      ...(field && cause.field ? { field, fieldPath: cause.field } : {}),
+      message: cut(cause.message),
+    };
+    findings.push(listed);
+  }
+  if (listed && unlisted > 0) {
+    listed.message = `${listed.message} (and ${unlisted} more ${rule.id} ${unlisted === 1 ? 'finding' : 'findings'} not listed)`;
+  }
 }
 
-function reporterFor(ctx: RuleContext, findings: Finding[]): Report {
-  return (rule: RuleId, message: string, field?: string, action: Action = 'deny') => {
-    const setting = ctx.config.rules[rule];
-    if (setting === 'off') return;
-    const effective: Action = setting === 'warn' ? 'warn' : action;
-    findings.push({ rule, action: effective, object: ctx.ref, ...(field ? { field } : {}), message });
-  };
-}
-
-function runMutations(ctx: RuleContext, rules: readonly MutationRule[], findings: Finding[]): { mutated?: KubeObject; patch: PatchOperation[] } {
-  if (!ctx.object) return { patch: [] };
+function runMutations(ctx: VmContext, findings: Finding[]): { mutated?: KubeObject; patch: PatchOperation[] } {
   // Cloning and diffing the object costs more than all rules together: only when a rule will edit.
-  const active = rules.filter(
-    (rule) => rule.kinds.includes(ctx.kind) && ctx.config.rules[rule.id] === 'mutate' && (rule.applies?.(ctx) ?? true),
-  );
+  const active = RULES.filter((rule) => ctx.config.rules[rule.id] === 'mutate' && rule.mutation?.applies(ctx));
   if (active.length === 0) return { patch: [] };
   const draft = structuredClone(ctx.object);
-  const report = reporterFor(ctx, findings);
-  for (const rule of active) rule.mutate(ctx, draft, report);
+  for (const rule of active) toFindings(rule, rule.mutation?.mutate(ctx, draft) ?? [], ctx, findings);
   // As controller-runtime's PatchResponseFromRaw: the patch is the difference, never hand-built.
   const patch = fastJsonPatch.compare(ctx.object, draft) as PatchOperation[];
   return patch.length ? { mutated: draft, patch } : { patch: [] };
 }
 
-function runValidations(ctx: RuleContext, rules: readonly ValidationRule[], findings: Finding[]): void {
-  const report = reporterFor(ctx, findings);
-  for (const rule of rules) {
-    if (rule.kinds.includes(ctx.kind) && rule.ids.some((id) => ctx.config.rules[id] !== 'off')) rule.validate(ctx, report);
-  }
-}
-
 /**
  * Evaluates one request. With phase `both` (the CLI), validation sees the mutated object,
- * as the API server's validating webhooks see what the mutating ones produced.
+ * as the API server's validating webhooks see what the mutating ones produced. The caller
+ * has decoded the request (src/admission): a judged request carries its object.
  */
 export function evaluate(request: PolicyRequest, cluster: ClusterView, config: PolicyConfig, phase: Phase = 'both'): EvaluationResult {
-  const kind = supportedKind(request.kind, request.group, request.object?.apiVersion ?? request.oldObject?.apiVersion);
-  if (!kind || (request.operation !== 'CREATE' && request.operation !== 'UPDATE')) {
-    return { allowed: true, findings: [], patch: [] };
-  }
+  const object = request.object;
+  let ctx = object ? buildContext(request, object, cluster, config) : undefined;
+  if (!ctx) return { allowed: true, findings: [], patch: [] };
   const findings: Finding[] = [];
-  let object = request.object;
   let mutation: { mutated?: KubeObject; patch: PatchOperation[] } = { patch: [] };
-  let ctx: RuleContext | undefined;
-  if (phase !== 'validate') {
-    ctx = buildContext(request, kind, object, cluster, config);
-    mutation = runMutations(ctx, MUTATION_RULES, findings);
-    // A mutated object needs fresh views; an unchanged one can reuse them.
-    if (mutation.mutated) {
-      object = mutation.mutated;
-      ctx = undefined;
-    }
+  if (phase !== 'validate' && (ctx.kind === 'VirtualMachine' || ctx.kind === 'VirtualMachineInstance')) {
+    mutation = runMutations(ctx, findings);
+    // A mutated object needs a fresh context; an unchanged one is reused.
+    if (mutation.mutated) ctx = buildContext(request, mutation.mutated, cluster, config);
   }
-  if (phase !== 'mutate') {
-    runValidations(ctx ?? buildContext(request, kind, object, cluster, config), VALIDATION_RULES, findings);
+  if (phase !== 'mutate' && ctx) {
+    for (const rule of RULES) {
+      if (config.rules[rule.id] !== 'off') toFindings(rule, checkRule(rule, ctx), ctx, findings);
+    }
   }
   return {
     allowed: !findings.some((f) => f.action === 'deny'),

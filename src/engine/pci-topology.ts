@@ -11,7 +11,7 @@
 import type { KubeObject, PolicyConfig, SlotModel } from './types.js';
 import { parseQuantity } from './quantity.js';
 import { isAbsent, type InterfaceView, type VmView } from './vm.js';
-import { isObject, asArray } from './values.js';
+import { asArray, asObject, dig, isObject, quote } from './values.js';
 
 /** Frozen total of placeholders plus boot interfaces (KubeVirt `PciInterfaceSlotCountAnnotation`). */
 export const SLOT_COUNT_ANNOTATION = 'kubevirt.io/pci-interface-slot-count';
@@ -23,6 +23,11 @@ export const RESERVED_ROOT_SLOTS = 4;
 /** manager.go: hotplugLargeMemoryThreshold and the two port counts of the memory-scaled formula. */
 export const LARGE_MEMORY_BYTES = 2 * 1024 ** 3;
 export const V2_PORTS = { large: { total: 16, min: 6 }, small: { total: 8, min: 3 } };
+
+/** The slot-count annotation as KubeVirt's strconv.Atoi reads it; undefined where it refuses the value. */
+export function parseSlotCount(raw: string): number | undefined {
+  return /^[+-]?\d{1,18}$/.test(raw.trim()) ? Number(raw.trim()) : undefined;
+}
 
 /** Bindings KubeVirt's VM controller hotplugs into a running VMI (pkg/network/controllers/vm.go). */
 const HOTPLUGGED_BINDINGS = new Set(['bridge', 'sriov']);
@@ -63,7 +68,7 @@ export interface SlotBudget {
 export interface SlotKnowledge {
   /**
    * The annotations KubeVirt read when it defined the domain: the VMI's (for a VM, its
-   * spec.template.metadata.annotations; see vmiAnnotations). Default: the base view's
+   * spec.template.metadata.annotations; see vmiAnnotationsOf in vm.ts). Default: the base view's
    * annotations, which for a VM also hold metadata.annotations (KubeVirt ignores those).
    */
   annotations?: Record<string, string>;
@@ -89,17 +94,15 @@ export interface PciDevices {
   controllers: number;
 }
 
-/** The annotations KubeVirt reads for the domain: a VMI's own, a VM's template's. */
-export function vmiAnnotations(obj: KubeObject | undefined, kind: string): Record<string, string> {
-  const annotations = kind === 'VirtualMachine' ? obj?.spec?.template?.metadata?.annotations : obj?.metadata?.annotations;
-  return isObject(annotations) ? (annotations as Record<string, string>) : {};
+function busOf(device: Record<string, unknown>, fallback: string): string {
+  return typeof device.bus === 'string' && device.bus !== '' ? device.bus : fallback;
 }
 
-function diskBus(disk: any): string | undefined {
+function diskBus(disk: unknown): string | undefined {
   if (!isObject(disk)) return undefined;
-  if (isObject(disk.disk)) return disk.disk.bus || 'virtio';
-  if (isObject(disk.lun)) return disk.lun.bus || 'scsi';
-  if (isObject(disk.cdrom)) return disk.cdrom.bus || 'sata';
+  if (isObject(disk.disk)) return busOf(disk.disk, 'virtio');
+  if (isObject(disk.lun)) return busOf(disk.lun, 'scsi');
+  if (isObject(disk.cdrom)) return busOf(disk.cdrom, 'sata');
   // No device type: KubeVirt's defaulting makes it a virtio disk.
   return 'virtio';
 }
@@ -111,15 +114,15 @@ function diskBus(disk: any): string | undefined {
  * scsi and virtio-serial). `asKubeVirtCounts` also counts the usb controller and balloon
  * of model "none", which CountPCIDevices counts though they take no slot.
  */
-export function rootBusDevices(spec: any, interfaceCount: number, asKubeVirtCounts = false): PciDevices {
+export function rootBusDevices(spec: unknown, interfaceCount: number, asKubeVirtCounts = false): PciDevices {
   const { devices, noneModels } = countDevices(spec, interfaceCount);
   if (!asKubeVirtCounts) return devices;
   return { ...devices, memBalloon: 1, controllers: devices.controllers + noneModels.usb };
 }
 
 /** One pass over the spec: the devices that take a slot, and the "none" models KubeVirt counts as well. */
-function countDevices(spec: any, interfaceCount: number): { devices: PciDevices; noneModels: { usb: number; balloon: number } } {
-  const devices = isObject(spec?.domain?.devices) ? spec.domain.devices : {};
+function countDevices(spec: unknown, interfaceCount: number): { devices: PciDevices; noneModels: { usb: number; balloon: number } } {
+  const devices = asObject(dig(spec, 'domain', 'devices'));
   const disks = asArray(devices.disks);
   const inputs = asArray(devices.inputs);
   let virtioDisks = 0;
@@ -129,7 +132,7 @@ function countDevices(spec: any, interfaceCount: number): { devices: PciDevices;
     const bus = diskBus(d);
     if (bus === 'virtio') virtioDisks++;
     else if (bus === 'scsi') scsiDisk = true;
-    else if (bus === 'usb' && isObject(d.disk)) usbDisk = true;
+    else if (bus === 'usb' && isObject(d) && isObject(d.disk)) usbDisk = true;
   }
   let virtioInputs = 0;
   let usbInput = false;
@@ -163,9 +166,11 @@ export function sumDevices(d: PciDevices): number {
 }
 
 /** Guest memory in bytes: memory.guest, else the memory request, else the limit (KubeVirt's defaulting order). */
-export function guestMemoryBytes(spec: any): number | undefined {
-  const domain = spec?.domain;
-  return parseQuantity(domain?.memory?.guest ?? domain?.resources?.requests?.memory ?? domain?.resources?.limits?.memory);
+export function guestMemoryBytes(spec: unknown): number | undefined {
+  const domain = dig(spec, 'domain');
+  return parseQuantity(
+    dig(domain, 'memory', 'guest') ?? dig(domain, 'resources', 'requests', 'memory') ?? dig(domain, 'resources', 'limits', 'memory'),
+  );
 }
 
 interface Reservation {
@@ -187,16 +192,17 @@ function reservePorts(
 ): Reservation {
   const rootComplex = annotations[ROOT_COMPLEX_ANNOTATION] === 'true';
   const raw = annotations[SLOT_COUNT_ANNOTATION];
-  // KubeVirt parses it with strconv.Atoi and refuses to define the domain when that fails.
-  const valid = raw !== undefined && /^[+-]?\d{1,18}$/.test(String(raw).trim());
-  const fromAnnotation = raw !== undefined && valid;
-  const slotTotal = fromAnnotation ? Number(String(raw).trim()) : config.hotplugSlotTotal;
+  const parsed = raw === undefined ? undefined : parseSlotCount(raw);
+  const fromAnnotation = parsed !== undefined;
+  const slotTotal = parsed ?? config.hotplugSlotTotal;
   const result: Reservation = {
     reserved: 0,
     slotTotal,
     slotTotalSource: fromAnnotation ? 'annotation' : 'config',
     rootComplex,
-    ...(raw !== undefined && !valid ? { slotTotalError: `annotation ${SLOT_COUNT_ANNOTATION} is "${raw}", not an integer` } : {}),
+    ...(raw !== undefined && parsed === undefined
+      ? { slotTotalError: `annotation ${SLOT_COUNT_ANNOTATION} is ${quote(raw)}, not an integer` }
+      : {}),
   };
   // RULES.md rule 6: no ports on the root complex, whatever the model.
   if (rootComplex) return result;
@@ -222,8 +228,11 @@ function reservePorts(
 }
 
 function interfaceNamesOf(obj: KubeObject | undefined, activeOnly: boolean): string[] {
-  const list = asArray(obj?.spec?.domain?.devices?.interfaces);
-  return list.filter((i) => isObject(i) && typeof i.name === 'string' && !(activeOnly && i.state === 'absent')).map((i) => i.name as string);
+  const names: string[] = [];
+  for (const i of asArray(dig(obj, 'spec', 'domain', 'devices', 'interfaces'))) {
+    if (isObject(i) && typeof i.name === 'string' && !(activeOnly && i.state === 'absent')) names.push(i.name);
+  }
+  return names;
 }
 
 /**

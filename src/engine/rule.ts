@@ -1,43 +1,105 @@
-// The contract between the evaluator and the rule families in ./rules/.
-import type { Action, ClusterView, KubeObject, PolicyConfig, PolicyRequest, RuleId, SupportedKind } from './types.js';
+// The contract between the evaluator and the rules in ./rules/. A rule is one file that
+// exports one descriptor; a check is a pure function of a typed context that returns the
+// causes it finds, as KubeVirt's admitters return StatusCauses (pkg/network/admitter).
+import type { FieldPath } from './field-path.js';
+import type { VmKind } from './kinds.js';
+import type { KubeObject, ClusterView, PolicyConfig, PolicyRequest, Action, RuleSetting, NetworkAttachmentDefinition, KubeOvnSubnet } from './types.js';
+import type { VmFacts } from './analysis.js';
 import type { VmView } from './vm.js';
 
-export interface RuleContext {
+/** What every context holds. */
+export interface BaseContext {
   request: PolicyRequest;
-  kind: SupportedKind;
-  /** `Kind namespace/name` for messages. */
-  ref: string;
   config: PolicyConfig;
   cluster: ClusterView;
-  /** The object being admitted (after mutation, in the validating phase). */
-  object?: KubeObject;
-  oldObject?: KubeObject;
-  /** Parsed VM/VMI network views; set only for those kinds. */
-  vm?: VmView;
-  oldVm?: VmView;
-  /** UPDATE of a running VM or VMI: the hotplug rules apply. */
-  hotplug: boolean;
-  /** The request comes from a KubeVirt controller or an exempt namespace: hotplug rules stay quiet. */
+  /** `Kind namespace/name` for messages. */
+  ref: string;
+  /** The request comes from an exempt service account or namespace: rules about changes stay quiet. */
   exempt: boolean;
 }
 
-/**
- * Report a problem. `action` is the rule's natural action for this case (e.g. nad-exists
- * denies on hotplug, warns on create); configuration may lower it to warn or turn it off.
- */
-export type Report = (rule: RuleId, message: string, field?: string, action?: Action) => void;
-
-export interface ValidationRule {
-  ids: readonly RuleId[];
-  kinds: readonly SupportedKind[];
-  validate(ctx: RuleContext, report: Report): void;
+export interface VmContext extends BaseContext {
+  kind: VmKind;
+  /** The object being admitted (after mutation, in the validating phase). */
+  object: KubeObject;
+  vm: VmView;
+  /** The previous version, on UPDATE. */
+  old?: { object: KubeObject; vm: VmView };
+  /** Facts several rules read, computed once per request. */
+  facts: VmFacts;
 }
 
-/** Edits `draft` (a copy of the request object) in place; returns the warnings that explain each edit. */
-export interface MutationRule {
-  id: RuleId;
-  kinds: readonly SupportedKind[];
-  /** Cheap test whether `mutate` would change anything; without it, the object is always cloned and diffed. */
-  applies?(ctx: RuleContext): boolean;
-  mutate(ctx: RuleContext, draft: KubeObject, report: Report): void;
+export interface NadContext extends BaseContext {
+  kind: 'NetworkAttachmentDefinition';
+  nad: NetworkAttachmentDefinition;
+  oldNad?: NetworkAttachmentDefinition;
+  /** The NAD's namespace, or the request's where the object names none. */
+  namespace: string;
+}
+
+export interface SubnetContext extends BaseContext {
+  kind: 'Subnet';
+  subnet: KubeOvnSubnet;
+  oldSubnet?: KubeOvnSubnet;
+  /** spec as an object (empty when missing or malformed). */
+  spec: Record<string, unknown>;
+}
+
+export type RuleContext = VmContext | NadContext | SubnetContext;
+
+/** One problem a check found. */
+export interface Cause {
+  message: string;
+  field?: FieldPath;
+  /**
+   * The rule's natural action for this case (e.g. nad-exists denies on hotplug, warns on
+   * create); the configured setting may lower it to warn or turn it off. Default: deny.
+   */
+  action?: Action;
+  /**
+   * Another rule that reports the same root cause with a better message: while that rule
+   * is not off, this cause is dropped, so one mistake is reported once.
+   */
+  reportedBy?: string;
+}
+
+/** Edits `draft` (a copy of the request object) in place; returns the causes that explain each edit. */
+export type Mutation = (ctx: VmContext, draft: KubeObject) => Cause[];
+
+export interface RuleChecks {
+  /** VirtualMachine and VirtualMachineInstance. */
+  vm?: (ctx: VmContext) => Cause[];
+  nad?: (ctx: NadContext) => Cause[];
+  subnet?: (ctx: SubnetContext) => Cause[];
+}
+
+export interface RuleDescriptor<Id extends string = string> {
+  id: Id;
+  /** A short title, for SARIF and docs headings' companions. */
+  title: string;
+  /** One line: what the rule guards against (the README's rule table). */
+  summary: string;
+  /** A few sentences: what the rule demands and why (SARIF's fullDescription). */
+  description: string;
+  /** The setting when configuration names none. */
+  defaultSetting: RuleSetting;
+  /** Where the default is softened by the case, e.g. ` on hotplug, warn on create` (the README's table). */
+  defaultNote?: string;
+  /** Settings configuration may choose; `mutate` only for rules with a mutation. */
+  settings: readonly RuleSetting[];
+  /** The checks, by the kind of object they judge. */
+  check: RuleChecks;
+  /**
+   * For a rule whose setting is `mutate`: the cheap test whether it would change anything
+   * (so the evaluator skips cloning and diffing otherwise) and the edit itself.
+   */
+  mutation?: { applies(ctx: VmContext): boolean; mutate: Mutation };
+}
+
+export const VALIDATION_SETTINGS = ['deny', 'warn', 'off'] as const satisfies readonly RuleSetting[];
+export const MUTATION_SETTINGS = ['mutate', 'deny', 'warn', 'off'] as const satisfies readonly RuleSetting[];
+
+/** Declares a rule; the literal id is kept, so the registry can derive the RuleId type. */
+export function defineRule<const Id extends string>(rule: RuleDescriptor<Id>): RuleDescriptor<Id> {
+  return rule;
 }

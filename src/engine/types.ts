@@ -1,4 +1,5 @@
 // The engine's vocabulary. Nothing here knows about HTTP, files or a cluster.
+import type { FieldPath } from './field-path.js';
 
 export type Operation = 'CREATE' | 'UPDATE' | 'DELETE' | 'CONNECT';
 
@@ -8,29 +9,11 @@ export type Action = 'deny' | 'warn';
 /** What configuration may set per rule; `mutate` only means something for unplug-by-removal. */
 export type RuleSetting = 'deny' | 'warn' | 'off' | 'mutate';
 
-export const RULE_IDS = [
-  'network-pairing',
-  'hotplug-binding',
-  'hotplug-model',
-  'sriov-unplug',
-  'absent-scope',
-  'hotplug-slots',
-  'pci-bus',
-  'nad-exists',
-  'nad-binding-match',
-  'ovn-provider',
-  'ovn-subnet',
-  'subnet-shape',
-  'unplug-by-removal',
-  'hotplug-path',
-] as const;
-export type RuleId = (typeof RULE_IDS)[number];
+/** The id of a registered rule; the registry in ./rules/index.ts is the only list. */
+export type { RuleId } from './rules/index.js';
+import type { RuleId } from './rules/index.js';
 
-export type SupportedKind =
-  | 'VirtualMachine'
-  | 'VirtualMachineInstance'
-  | 'NetworkAttachmentDefinition'
-  | 'Subnet';
+export type { JudgedKind as SupportedKind } from './kinds.js';
 
 export interface ObjectMeta {
   name?: string;
@@ -46,8 +29,8 @@ export interface KubeObject {
   apiVersion?: string;
   kind?: string;
   metadata?: ObjectMeta;
-  spec?: any;
-  status?: any;
+  spec?: unknown;
+  status?: unknown;
   [key: string]: unknown;
 }
 
@@ -80,6 +63,8 @@ export interface Finding {
   object: string;
   /** Dotted path with indexes, e.g. `spec.template.spec.domain.devices.interfaces[1].model`. */
   field?: string;
+  /** The same path as segments, for locating the field in a file; not part of any output. */
+  fieldPath?: FieldPath;
   message: string;
 }
 
@@ -117,20 +102,11 @@ export interface PolicyConfig {
   dynamicNetworksController: boolean;
 }
 
-export interface NetworkAttachmentDefinition extends KubeObject {
-  spec?: { config?: string; [key: string]: unknown };
-}
+/** A NetworkAttachmentDefinition as read: every field untrusted, so typed no further than KubeObject. */
+export type NetworkAttachmentDefinition = KubeObject;
 
-export interface KubeOvnSubnet extends KubeObject {
-  spec?: {
-    provider?: string;
-    cidrBlock?: string;
-    gateway?: string;
-    excludeIps?: string[];
-    protocol?: string;
-    [key: string]: unknown;
-  };
-}
+/** A Kube-OVN Subnet as read. */
+export type KubeOvnSubnet = KubeObject;
 
 /**
  * What the engine may ask of the cluster. Synchronous on purpose: both implementations

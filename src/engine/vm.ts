@@ -1,7 +1,10 @@
-// A read-only view of the network part of a VirtualMachine or VirtualMachineInstance,
-// with the words RULES.md defines (running, hotplugged, unplugged, base count).
-import type { KubeObject, ClusterView } from './types.js';
-import { isObject, asArray } from './values.js';
+// A read-only view of the network part of a VirtualMachine or VirtualMachineInstance, with
+// the words the rules use (running, hotplugged, unplugged). Every field is type-checked
+// here, so rules never see a name that is a number or a list that is an object.
+import type { ClusterView, KubeObject } from './types.js';
+import type { VmKind } from './kinds.js';
+import { FieldPath } from './field-path.js';
+import { asArray, asObject, bounded, dig, isObject, quote, stringMap, stringOf } from './values.js';
 
 export const BINDINGS = ['bridge', 'masquerade', 'sriov', 'passtBinding', 'binding', 'slirp', 'passt', 'macvtap'] as const;
 export type Binding = (typeof BINDINGS)[number] | 'none' | 'multiple';
@@ -9,8 +12,10 @@ export type Binding = (typeof BINDINGS)[number] | 'none' | 'multiple';
 export interface NetworkView {
   name: string;
   index: number;
-  path: string;
-  raw: any;
+  path: FieldPath;
+  /** The entry as written; `fields` is the same when it is an object, else empty. */
+  raw: unknown;
+  fields: Record<string, unknown>;
   /** `pod`, `multus`, or what is wrong with the source. */
   source: 'pod' | 'multus' | 'none' | 'multiple';
   /** multus.networkName as written. */
@@ -24,9 +29,12 @@ export interface NetworkView {
 export interface InterfaceView {
   name: string;
   index: number;
-  path: string;
-  raw: any;
+  path: FieldPath;
+  raw: unknown;
+  fields: Record<string, unknown>;
   binding: Binding;
+  /** The bindings written, when there is more than one. */
+  bindings: readonly string[];
   /** Plugin name for `binding: {name}`. */
   pluginName?: string;
   model?: string;
@@ -35,12 +43,15 @@ export interface InterfaceView {
 }
 
 export interface VmView {
-  kind: 'VirtualMachine' | 'VirtualMachineInstance';
+  kind: VmKind;
   namespace: string;
   name: string;
   /** Path of the VMI spec inside the object: `spec.template.spec` or `spec`. */
-  specPath: string;
-  spec: any;
+  specPath: FieldPath;
+  spec: Record<string, unknown>;
+  /** The annotations KubeVirt reads for the domain: a VMI's own, a VM's template's. */
+  vmiAnnotations: Record<string, string>;
+  /** Those plus, for a VM, its own metadata.annotations (for lookups that accept either). */
   annotations: Record<string, string>;
   interfaces: InterfaceView[];
   networks: NetworkView[];
@@ -55,71 +66,85 @@ export function resolveNetworkName(networkName: string, vmNamespace: string): { 
   return { namespace: networkName.slice(0, slash), name: networkName.slice(slash + 1) };
 }
 
-function viewNetwork(raw: any, index: number, basePath: string, namespace: string): NetworkView {
-  const path = `${basePath}.networks[${index}]`;
-  const hasPod = isObject(raw) && raw.pod !== undefined && raw.pod !== null;
-  const hasMultus = isObject(raw) && raw.multus !== undefined && raw.multus !== null;
+function present(fields: Record<string, unknown>, key: string): boolean {
+  return fields[key] !== undefined && fields[key] !== null;
+}
+
+function viewNetwork(raw: unknown, index: number, basePath: FieldPath, namespace: string): NetworkView {
+  const fields = asObject(raw);
+  const hasPod = present(fields, 'pod');
+  const hasMultus = present(fields, 'multus');
   const source = hasPod && hasMultus ? 'multiple' : hasPod ? 'pod' : hasMultus ? 'multus' : 'none';
-  const multus = hasMultus && isObject(raw.multus) ? raw.multus : undefined;
-  const networkName = typeof multus?.networkName === 'string' ? multus.networkName : undefined;
+  const multus = hasMultus ? asObject(fields.multus) : {};
+  const networkName = stringOf(multus.networkName) || undefined;
   return {
-    name: isObject(raw) && typeof raw.name === 'string' ? raw.name : '',
+    name: stringOf(fields.name) ?? '',
     index,
-    path,
+    path: basePath.field('networks').index(index),
     raw,
+    fields,
     source,
     networkName,
-    isMultusDefault: multus?.default === true,
+    isMultusDefault: multus.default === true,
     nad: networkName ? resolveNetworkName(networkName, namespace) : undefined,
   };
 }
 
-function bindingOf(raw: any): Binding {
-  if (!isObject(raw)) return 'none';
-  const present = BINDINGS.filter((b) => raw[b] !== undefined && raw[b] !== null);
-  if (present.length === 0) return 'none';
-  if (present.length > 1) return 'multiple';
-  return present[0];
-}
-
-function viewInterface(raw: any, index: number, basePath: string, networks: NetworkView[]): InterfaceView {
-  const name = isObject(raw) && typeof raw.name === 'string' ? raw.name : '';
-  const binding = bindingOf(raw);
+function viewInterface(raw: unknown, index: number, basePath: FieldPath, networks: Map<string, NetworkView>): InterfaceView {
+  const fields = asObject(raw);
+  const name = stringOf(fields.name) ?? '';
+  const bindings = BINDINGS.filter((b) => present(fields, b));
+  const binding: Binding = bindings.length === 0 ? 'none' : bindings.length > 1 ? 'multiple' : bindings[0];
   return {
     name,
     index,
-    path: `${basePath}.domain.devices.interfaces[${index}]`,
+    path: basePath.field('domain', 'devices', 'interfaces').index(index),
     raw,
+    fields,
     binding,
-    pluginName: binding === 'binding' && isObject(raw.binding) ? String(raw.binding.name ?? '') : undefined,
-    model: isObject(raw) && typeof raw.model === 'string' && raw.model !== '' ? raw.model : undefined,
-    state: isObject(raw) && typeof raw.state === 'string' && raw.state !== '' ? raw.state : undefined,
-    network: networks.find((n) => n.name === name),
+    bindings,
+    pluginName: binding === 'binding' ? String(dig(fields, 'binding', 'name') ?? '') : undefined,
+    model: stringOf(fields.model) || undefined,
+    state: stringOf(fields.state) || undefined,
+    network: name ? networks.get(name) : undefined,
   };
 }
 
-/** The VMI spec inside a VM or VMI, or undefined for anything else. */
-export function vmiSpecOf(obj: KubeObject | undefined, kind: string): { spec: any; path: string } | undefined {
-  if (!obj) return undefined;
-  if (kind === 'VirtualMachine') return { spec: obj.spec?.template?.spec, path: 'spec.template.spec' };
-  if (kind === 'VirtualMachineInstance') return { spec: obj.spec, path: 'spec' };
-  return undefined;
+/** Where the VMI spec sits in a VM or VMI. */
+export function vmiSpecPath(kind: VmKind): FieldPath {
+  return kind === 'VirtualMachine' ? FieldPath.of('spec', 'template', 'spec') : FieldPath.of('spec');
 }
 
-export function viewVm(obj: KubeObject | undefined, kind: string, fallbackNamespace = 'default'): VmView | undefined {
-  const located = vmiSpecOf(obj, kind);
-  if (!obj || !located) return undefined;
-  const spec = isObject(located.spec) ? located.spec : {};
-  const namespace = obj.metadata?.namespace || fallbackNamespace;
-  const networks = asArray(spec.networks).map((n, i) => viewNetwork(n, i, located.path, namespace));
-  const interfaces = asArray(spec.domain?.devices?.interfaces).map((f, i) => viewInterface(f, i, located.path, networks));
+/** The VMI spec inside a VM or VMI, as written (may be of any type). */
+export function vmiSpecOf(obj: KubeObject, kind: VmKind): unknown {
+  return kind === 'VirtualMachine' ? dig(obj, 'spec', 'template', 'spec') : obj.spec;
+}
+
+/** The annotations KubeVirt reads for the domain: a VMI's own, a VM's spec.template.metadata.annotations. */
+export function vmiAnnotationsOf(obj: KubeObject | undefined, kind: VmKind): Record<string, string> {
+  return stringMap(kind === 'VirtualMachine' ? dig(obj, 'spec', 'template', 'metadata', 'annotations') : dig(obj, 'metadata', 'annotations'));
+}
+
+export function viewVm(obj: KubeObject, kind: VmKind, fallbackNamespace = 'default'): VmView {
+  const specPath = vmiSpecPath(kind);
+  const spec = asObject(vmiSpecOf(obj, kind));
+  const metadata = asObject(obj.metadata);
+  const namespace = stringOf(metadata.namespace) || fallbackNamespace;
+  const networks = asArray(spec.networks).map((n, i) => viewNetwork(n, i, specPath, namespace));
+  const byName = new Map<string, NetworkView>();
+  for (const n of networks) if (n.name && !byName.has(n.name)) byName.set(n.name, n);
+  const interfaces = asArray(dig(spec, 'domain', 'devices', 'interfaces')).map((f, i) =>
+    viewInterface(f, i, specPath, byName),
+  );
+  const vmiAnnotations = vmiAnnotationsOf(obj, kind);
   return {
-    kind: kind as VmView['kind'],
+    kind,
     namespace,
-    name: obj.metadata?.name || obj.metadata?.generateName || '',
-    specPath: located.path,
+    name: stringOf(metadata.name) || stringOf(metadata.generateName) || '',
+    specPath,
     spec,
-    annotations: { ...(obj.metadata?.annotations ?? {}), ...(kind === 'VirtualMachine' ? obj.spec?.template?.metadata?.annotations ?? {} : {}) },
+    vmiAnnotations,
+    annotations: kind === 'VirtualMachine' ? { ...stringMap(metadata.annotations), ...vmiAnnotations } : vmiAnnotations,
     interfaces,
     networks,
   };
@@ -134,22 +159,26 @@ export function isSecondary(iface: InterfaceView): boolean {
   return iface.network?.source === 'multus' && !iface.network.isMultusDefault;
 }
 
+/** On the pod network or the multus default network: the VM's primary network. */
+export function isOnDefaultNetwork(iface: InterfaceView): boolean {
+  return iface.network?.source === 'pod' || iface.network?.isMultusDefault === true;
+}
+
 /**
  * Whether a VMI exists for the VM (RULES.md "running"): a VMI always is; a VM by its old
  * status, else by a VMI in the cluster view, else by its run strategy (plain manifests in CI).
  */
-export function isRunning(kind: string, oldObject: KubeObject | undefined, cluster?: ClusterView): boolean {
+export function isRunning(kind: VmKind, oldObject: KubeObject, cluster?: ClusterView): boolean {
   if (kind === 'VirtualMachineInstance') return true;
-  if (kind !== 'VirtualMachine' || !oldObject) return false;
   const status = oldObject.status;
   if (isObject(status) && (status.printableStatus !== undefined || status.ready !== undefined)) {
-    return RUNNING_PHASES.has(status.printableStatus) || status.ready === true;
+    return RUNNING_PHASES.has(String(status.printableStatus)) || status.ready === true;
   }
-  const ns = oldObject.metadata?.namespace;
-  const name = oldObject.metadata?.name;
+  const ns = stringOf(dig(oldObject, 'metadata', 'namespace'));
+  const name = stringOf(dig(oldObject, 'metadata', 'name'));
   if (cluster && ns && name && cluster.getVirtualMachineInstance(ns, name)) return true;
-  const strategy = oldObject.spec?.runStrategy;
-  return strategy === 'Always' || strategy === 'RerunOnFailure' || oldObject.spec?.running === true;
+  const spec = asObject(oldObject.spec);
+  return spec.runStrategy === 'Always' || spec.runStrategy === 'RerunOnFailure' || spec.running === true;
 }
 
 /** Present in the new spec, not absent, and not in the old spec by name. */
@@ -158,8 +187,14 @@ export function hotpluggedInterfaces(oldVm: VmView, newVm: VmView): InterfaceVie
   return newVm.interfaces.filter((i) => !isAbsent(i) && !oldNames.has(i.name));
 }
 
-/** Present and not absent in the old spec; absent or gone in the new one. Returns old views. */
-export function unpluggedInterfaces(oldVm: VmView, newVm: VmView): { old: InterfaceView; now?: InterfaceView }[] {
+export interface Unplug {
+  old: InterfaceView;
+  /** The interface in the new spec, set absent; undefined when it was removed outright. */
+  now?: InterfaceView;
+}
+
+/** Present and not absent in the old spec; absent or gone in the new one. */
+export function unpluggedInterfaces(oldVm: VmView, newVm: VmView): Unplug[] {
   const byName = new Map(newVm.interfaces.map((i) => [i.name, i]));
   return oldVm.interfaces
     .filter((i) => !isAbsent(i))
@@ -167,9 +202,35 @@ export function unpluggedInterfaces(oldVm: VmView, newVm: VmView): { old: Interf
     .filter(({ now }) => !now || isAbsent(now));
 }
 
-/** `Kind namespace/name` for messages. */
+/** `Kind namespace/name` for messages; every part type-checked and bounded. */
 export function objectRef(kind: string, obj: KubeObject | undefined, namespace?: string, name?: string): string {
-  const ns = obj?.metadata?.namespace ?? namespace;
-  const n = obj?.metadata?.name ?? name ?? obj?.metadata?.generateName ?? '<unnamed>';
-  return ns ? `${kind} ${ns}/${n}` : `${kind} ${n}`;
+  const metadata = asObject(obj?.metadata);
+  const ns = stringOf(metadata.namespace) || namespace;
+  const n = stringOf(metadata.name) || name || stringOf(metadata.generateName) || '<unnamed>';
+  const cut = (s: string) => (s.length > 253 ? `${s.slice(0, 253)}...` : s);
+  return ns ? `${kind} ${cut(ns)}/${cut(n)}` : `${kind} ${cut(n)}`;
+}
+
+/** How a message names an interface's binding: `bridge binding`, `binding plugin "x"`. */
+export function bindingLabel(iface: InterfaceView): string {
+  switch (iface.binding) {
+    case 'binding':
+      return `binding plugin ${quote(iface.pluginName ?? '')}`;
+    case 'passtBinding':
+      return 'passt binding';
+    default:
+      return `${iface.binding} binding`;
+  }
+}
+
+/** How a message names the primary network an interface is on. */
+export function primaryNetworkLabel(iface: InterfaceView): string {
+  return iface.network?.source === 'pod'
+    ? 'the pod network'
+    : `the multus default network ${quote(iface.network?.networkName ?? '')}`;
+}
+
+/** `VM vm-fedora` or `VMI vm-fedora`, for "running VM x" in messages. */
+export function shortRef(vm: VmView): string {
+  return `${vm.kind === 'VirtualMachine' ? 'VM' : 'VMI'} ${bounded(vm.name)}`;
 }

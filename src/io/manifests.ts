@@ -3,6 +3,8 @@
 import { readFileSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { LineCounter, isMap, isSeq, parseAllDocuments, type Document, type Node } from 'yaml';
+import { AdmissionDecodeError, ADMISSION_API_VERSIONS, ADMISSION_KIND, decodeAdmissionReview, objectProblem } from '../admission/review.js';
+import type { FieldPath } from '../engine/field-path.js';
 import type { KubeObject, PolicyRequest } from '../engine/types.js';
 
 /** The file name used for standard input (`-f -`). */
@@ -29,7 +31,7 @@ export interface LoadedObject {
    * Where a field of the object is written, e.g. `spec.template.spec.networks[1]`; falls back
    * to the nearest ancestor that exists, then to the object itself.
    */
-  locate(field: string | undefined): { line: number; column: number };
+  locate(field: FieldPath | undefined): { line: number; column: number };
 }
 
 export interface ManifestError {
@@ -104,19 +106,6 @@ export function listManifestFiles(path: string, errors: ManifestError[]): string
   return found;
 }
 
-/** Splits a finding's field path into keys: `a.b[2]["x.y"]` -> ['a', 'b', 2, 'x.y']. */
-export function fieldSegments(field: string): (string | number)[] {
-  const out: (string | number)[] = [];
-  const re = /\[(\d+)\]|\["([^"]*)"\]|\['([^']*)'\]|([^.[\]]+)/g;
-  for (const m of field.matchAll(re)) {
-    if (m[1] !== undefined) out.push(Number(m[1]));
-    else if (m[2] !== undefined) out.push(m[2]);
-    else if (m[3] !== undefined) out.push(m[3]);
-    else if (m[4] !== undefined) out.push(m[4]);
-  }
-  return out;
-}
-
 /** The child node and where it is written: a map entry at its key, a list item at itself. */
 function childOf(node: unknown, key: string | number): { node: unknown; offset?: number } | undefined {
   if (isSeq(node) && typeof key === 'number') {
@@ -134,69 +123,41 @@ function childOf(node: unknown, key: string | number): { node: unknown; offset?:
   return undefined;
 }
 
-/**
- * The offset of the deepest node along `segments` that is written. Dotted keys (annotations
- * such as `kubevirt.io/pci-interface-slot-count`) are split by the path syntax, so a missing
- * key is retried joined with the segments after it.
- */
+/** The offset of the deepest node along `segments` that is written. */
 function deepestOffset(root: Node, segments: (string | number)[]): number | undefined {
   let node: unknown = root;
   let offset = root.range?.[0];
-  let i = 0;
-  while (i < segments.length) {
-    let next = childOf(node, segments[i]);
-    let used = 1;
-    if (next === undefined && typeof segments[i] === 'string') {
-      let joined = String(segments[i]);
-      for (let j = i + 1; j < segments.length && next === undefined; j++) {
-        joined += `.${segments[j]}`;
-        next = childOf(node, joined);
-        used = j - i + 1;
-      }
-    }
+  for (const segment of segments) {
+    const next = childOf(node, segment);
     if (next === undefined) break;
     node = next.node;
     offset = next.offset ?? offset;
-    i += used;
   }
   return offset;
 }
 
 function makeLocator(root: Node | undefined, prefix: (string | number)[], counter: LineCounter, fallback: { line: number; column: number }) {
-  return (field: string | undefined) => {
+  return (field: FieldPath | undefined) => {
     if (!root) return fallback;
-    const offset = deepestOffset(root, [...prefix, ...(field ? fieldSegments(field) : [])]);
+    const offset = deepestOffset(root, [...prefix, ...(field ? field.keys() : [])]);
     if (offset === undefined) return fallback;
     const pos = counter.linePos(offset);
     return { line: pos.line, column: pos.col };
   };
 }
 
-function admissionRequest(review: Record<string, any>): PolicyRequest | string {
-  const r = review.request;
-  if (!isRecord(r)) return 'AdmissionReview has no request';
-  const kind = isRecord(r.kind) ? r.kind : {};
-  if (typeof kind.kind !== 'string' || !kind.kind) return 'AdmissionReview request.kind.kind is missing';
-  const operation = r.operation;
-  if (!['CREATE', 'UPDATE', 'DELETE', 'CONNECT'].includes(operation)) {
-    return `AdmissionReview request.operation is ${JSON.stringify(operation)}, expected CREATE, UPDATE, DELETE or CONNECT`;
+/** The request an AdmissionReview in a file holds, through the webhook's own decoder; a string says what is wrong. */
+function admissionRequest(review: Record<string, unknown>): PolicyRequest | string {
+  try {
+    return decodeAdmissionReview(review, { apiVersions: ADMISSION_API_VERSIONS }).request;
+  } catch (err) {
+    if (err instanceof AdmissionDecodeError) return `AdmissionReview: ${err.message}`;
+    throw err;
   }
-  return {
-    ...(typeof r.uid === 'string' ? { uid: r.uid } : {}),
-    operation,
-    kind: kind.kind,
-    group: typeof kind.group === 'string' ? kind.group : '',
-    ...(typeof r.namespace === 'string' ? { namespace: r.namespace } : {}),
-    ...(typeof r.name === 'string' ? { name: r.name } : {}),
-    ...(isRecord(r.object) ? { object: r.object } : {}),
-    ...(isRecord(r.oldObject) ? { oldObject: r.oldObject } : {}),
-    ...(isRecord(r.userInfo) ? { userInfo: r.userInfo } : {}),
-    ...(typeof r.dryRun === 'boolean' ? { dryRun: r.dryRun } : {}),
-  };
 }
 
 export function isAdmissionReview(obj: KubeObject): boolean {
-  return obj.kind === 'AdmissionReview' && /^admission\.k8s\.io\/v1(beta1)?$/.test(obj.apiVersion ?? '');
+  return obj.kind === ADMISSION_KIND && ADMISSION_API_VERSIONS.includes(String(obj.apiVersion));
 }
 
 /** `kind: List` and typed lists such as `VirtualMachineList`, as `kubectl get -o yaml` writes them. */
@@ -240,6 +201,11 @@ export function parseManifests(text: string, file: string): { objects: LoadedObj
       const missing = ['apiVersion', 'kind'].filter((k) => typeof obj[k] !== 'string' || obj[k] === '');
       if (missing.length) {
         errors.push({ file, ...pos, message: `${label} has no ${missing.join(' and ')}` });
+        return;
+      }
+      const unfit = isAdmissionReview(obj as KubeObject) ? undefined : objectProblem(obj);
+      if (unfit) {
+        errors.push({ file, ...pos, message: `${label} cannot be checked: ${unfit}` });
         return;
       }
       const loaded: LoadedObject = {

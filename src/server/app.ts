@@ -5,7 +5,8 @@
 // bare TLS request, and the admission path is the one that has to keep up with the API server.
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import express, { type ErrorRequestHandler } from 'express';
-import { evaluate, supportedKind } from '../engine/evaluate.js';
+import { isJudged, judgedKindOf } from '../admission/judged.js';
+import { evaluate } from '../engine/evaluate.js';
 import type { ClusterView, Finding, PatchOperation, PolicyConfig, PolicyRequest } from '../engine/types.js';
 import {
   AdmissionDecodeError,
@@ -15,7 +16,7 @@ import {
   validator,
   type AdmissionReviewResponse,
   type Webhook,
-} from './admission.js';
+} from '../admission/review.js';
 import { logBodies, logDecision, type Logger } from './logger.js';
 import type { Decision, WebhookMetrics } from './metrics.js';
 
@@ -104,8 +105,8 @@ export function createWebhook(opts: AppOptions): WebhookHandlers {
       throw err;
     }
     const { review, request, subResource } = decoded;
-    const kind = supportedKind(request.kind, request.group, request.object?.apiVersion ?? request.oldObject?.apiVersion);
-    const judged = kind !== undefined && !subResource && (request.operation === 'CREATE' || request.operation === 'UPDATE');
+    const kind = judgedKindOf(request);
+    const judged = isJudged(request, subResource);
 
     let answer: AdmissionReviewResponse;
     let findings: Finding[] = [];
@@ -119,10 +120,10 @@ export function createWebhook(opts: AppOptions): WebhookHandlers {
       try {
         result = evaluate(request, cluster, opts.getConfig(), webhook);
       } catch (err) {
-        // A rule that throws is a bug in nicguard, not in the request: 500 lets the
-        // webhook's failurePolicy decide, and the caller sees no stack trace.
+        // A rule that throws is a bug in nicguard, not in the request: 500 lets the webhook's
+        // failurePolicy decide. The caller gets a generic body; the log has the error and the uid.
         logger?.error({ uid: request.uid, kind: request.kind, object: objectName(request), err }, 'evaluation failed');
-        return fail(req, res, webhook, 500, 'internal error', `nicguard could not evaluate ${request.kind} ${objectName(request)}: ${(err as Error).message}`);
+        return fail(req, res, webhook, 500, 'internal error', `nicguard failed to evaluate this request (uid ${request.uid}); see its log`);
       }
       answer = encodeAdmissionResponse(review, result, webhook);
       findings = result.findings;

@@ -1,5 +1,5 @@
 // Machine-readable output. The shape is documented in docs/cli.md; add fields, never rename.
-import type { ValidationReport } from './report.js';
+import type { ValidationReport } from '../../offline/report.js';
 
 export const REPORT_API_VERSION = 'nicguard.io/v1alpha1';
 

@@ -1,7 +1,7 @@
 // JUnit XML for CI test reports (GitLab, Jenkins, Azure): one testcase per checked object,
 // one failure per denial; warnings go to the testcase's system-out; unreadable input is an error.
 import { displayName, formatManifestError } from '../../io/manifests.js';
-import type { ValidationReport } from './report.js';
+import type { ValidationReport } from '../../offline/report.js';
 
 /** Characters XML 1.0 cannot carry at all, even escaped. */
 const INVALID_XML_CHARS = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu;

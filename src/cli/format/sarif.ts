@@ -2,12 +2,11 @@
 // tool.driver.rules, one result per finding located at the file and line of its field.
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { DEFAULT_RULE_SETTINGS } from '../../engine/config.js';
-import { RULE_CATALOG } from '../../engine/rule-catalog.js';
-import { RULE_IDS, type Action, type RuleSetting } from '../../engine/types.js';
+import { RULES } from '../../engine/rules/index.js';
+import type { Action, RuleSetting } from '../../engine/types.js';
 import { STDIN } from '../../io/manifests.js';
 import { VERSION } from '../version.js';
-import type { ValidationReport } from './report.js';
+import type { ValidationReport } from '../../offline/report.js';
 
 export const SARIF_SCHEMA = 'https://json.schemastore.org/sarif-2.1.0.json';
 const SRCROOT = '%SRCROOT%';
@@ -24,14 +23,17 @@ function artifactLocation(file: string, baseDir: string): { uri: string; uriBase
 }
 
 export function formatSarif(report: ValidationReport, baseDir = process.cwd()): string {
-  const ruleIndex = new Map<string, number>(RULE_IDS.map((id, i) => [id, i]));
-  const rules = RULE_IDS.map((id) => ({
-    id,
-    name: id.replace(/(^|-)([a-z])/g, (_m, _d, c: string) => c.toUpperCase()),
-    shortDescription: { text: RULE_CATALOG[id].title },
-    fullDescription: { text: RULE_CATALOG[id].description },
-    defaultConfiguration: { level: DEFAULT_LEVEL[DEFAULT_RULE_SETTINGS[id]] },
-    help: { text: `${RULE_CATALOG[id].description} See docs/rules.md#${id}.` },
+  const ruleIndex = new Map<string, number>(RULES.map((rule, i) => [rule.id, i]));
+  const rules = RULES.map((rule) => ({
+    id: rule.id,
+    name: rule.id
+      .split('-')
+      .map((word) => word.charAt(0).toUpperCase() + word.slice(1))
+      .join(''),
+    shortDescription: { text: rule.title },
+    fullDescription: { text: rule.description },
+    defaultConfiguration: { level: DEFAULT_LEVEL[rule.defaultSetting] },
+    help: { text: `${rule.description} See docs/rules.md#${rule.id}.` },
   }));
   const results = report.results.flatMap((r) =>
     r.findings.map((f) => ({

@@ -1,6 +1,7 @@
 // Human-readable output: findings grouped by object, then one summary line.
 import { displayName, formatManifestError } from '../../io/manifests.js';
-import { plural, type ObjectResult, type ValidationReport } from './report.js';
+import { plural } from '../../engine/values.js';
+import type { ObjectResult, ValidationReport } from '../../offline/report.js';
 
 const MAX_VALUE = 100;
 

@@ -2,98 +2,90 @@
 // for a NIC that only a migration will bring. Multus' dynamic networks controller adds
 // bridge interfaces to the running pod, but never SR-IOV ones (a VF is a pod resource), so
 // those attach only when the VM moves to a new pod; KubeVirt (v1.6+) starts that migration
-// itself where its CR allows (see migrationPolicy).
-import type { Report, RuleContext, ValidationRule } from '../rule.js';
+// itself where its CR allows. Findings carry no action of their own: the rule's setting
+// (warn by default) decides, so a cluster that wants these steps enforced can set deny.
+import { defineRule, type RuleDescriptor, VALIDATION_SETTINGS, type Cause, type VmContext } from '../rule.js';
 import type { KubeObject } from '../types.js';
-import { hotpluggedInterfaces, isAbsent, type InterfaceView, type VmView } from '../vm.js';
-import { isObject } from '../values.js';
-
-const RULE = 'hotplug-path';
-// Findings carry no action of their own: the rule's setting (warn by default) decides, so a
-// cluster that wants these steps enforced can set it to deny.
-
-interface MigrationPolicy {
-  /** KubeVirt starts the migration itself. */
-  automatic: boolean;
-  /** What keeps it from doing so, for the message. */
-  missing: string[];
-}
+import { asArray, bounded, dig, isObject, quote } from '../values.js';
+import { isAbsent, type InterfaceView, type VmView } from '../vm.js';
 
 /**
- * Whether KubeVirt (v1.6+) migrates by itself after a NIC hotplug: it marks the VMI
- * MigrationRequired under the LiveUpdate rollout strategy, and the workload updater acts
- * on that only with LiveMigrate among its methods (user guide, hotplug_interfaces.md;
+ * What keeps KubeVirt (v1.6+) from migrating by itself after a NIC hotplug: it marks the
+ * VMI MigrationRequired under the LiveUpdate rollout strategy, and the workload updater
+ * acts on that only with LiveMigrate among its methods (user guide, hotplug_interfaces.md;
  * VEP 29). The rollout strategy defaults to Stage (pkg/virt-config/virt-config.go).
  * Undefined where no KubeVirt CR is known (e.g. CI without --objects).
  */
-function migrationPolicy(ctx: RuleContext): MigrationPolicy | undefined {
-  const kubevirt = ctx.cluster.getKubeVirt();
+function migrationBlockers(kubevirt: KubeObject | undefined): string[] | undefined {
   if (!kubevirt) return undefined;
-  const methods = kubevirt.spec?.workloadUpdateStrategy?.workloadUpdateMethods;
   const missing: string[] = [];
-  if (kubevirt.spec?.configuration?.vmRolloutStrategy !== 'LiveUpdate') {
+  if (dig(kubevirt, 'spec', 'configuration', 'vmRolloutStrategy') !== 'LiveUpdate') {
     missing.push('spec.configuration.vmRolloutStrategy is not LiveUpdate');
   }
+  const methods = dig(kubevirt, 'spec', 'workloadUpdateStrategy', 'workloadUpdateMethods');
   if (!Array.isArray(methods) || !methods.includes('LiveMigrate')) {
     missing.push('spec.workloadUpdateStrategy.workloadUpdateMethods does not include LiveMigrate');
   }
-  return { automatic: missing.length === 0, missing };
-}
-
-function migrateCommand(vm: VmView): string {
-  return `virtctl migrate ${vm.name} -n ${vm.namespace}`;
+  return missing;
 }
 
 /** The sentence that says who triggers the migration. */
-function migrationStep(ctx: RuleContext, vm: VmView): string {
-  const policy = migrationPolicy(ctx);
+function migrationStep(ctx: VmContext, vm: VmView): string {
+  const blockers = migrationBlockers(ctx.cluster.getKubeVirt());
+  const migrate = `\`virtctl migrate ${bounded(vm.name)} -n ${bounded(vm.namespace)}\``;
   const migratable = 'the VM must be live-migratable';
-  if (!policy) {
-    return `unless the KubeVirt CR sets vmRolloutStrategy: LiveUpdate and workloadUpdateMethods include LiveMigrate (KubeVirt v1.6 or newer), run \`${migrateCommand(vm)}\`; ${migratable}`;
+  if (!blockers) {
+    return (
+      'unless the KubeVirt CR sets vmRolloutStrategy: LiveUpdate and workloadUpdateMethods include LiveMigrate ' +
+      `(KubeVirt v1.6 or newer), run ${migrate}; ${migratable}`
+    );
   }
-  if (policy.automatic) {
-    return `KubeVirt live-migrates the VM by itself, as the KubeVirt CR sets vmRolloutStrategy: LiveUpdate and workloadUpdateMethods include LiveMigrate (KubeVirt v1.6 or newer; before that run \`${migrateCommand(vm)}\`); ${migratable}`;
+  if (blockers.length === 0) {
+    return (
+      'KubeVirt live-migrates the VM by itself, as the KubeVirt CR sets vmRolloutStrategy: LiveUpdate and ' +
+      `workloadUpdateMethods include LiveMigrate (KubeVirt v1.6 or newer; before that run ${migrate}); ${migratable}`
+    );
   }
-  return `KubeVirt will not start it, as the KubeVirt CR's ${policy.missing.join(' and ')}, so run \`${migrateCommand(vm)}\`; ${migratable}`;
+  return `KubeVirt will not start it, as the KubeVirt CR's ${blockers.join(' and ')}, so run ${migrate}; ${migratable}`;
 }
 
-function checkAttachPath(ctx: RuleContext, added: InterfaceView[], report: Report): void {
-  const vm = ctx.vm!;
+function attachPath(ctx: VmContext, added: InterfaceView[]): Cause[] {
+  const causes: Cause[] = [];
   for (const iface of added) {
     if (iface.binding === 'sriov') {
-      report(
-        RULE,
-        `SR-IOV interface "${iface.name}" attaches only after a live migration (the dynamic networks controller cannot add a VF to a running pod): ${migrationStep(ctx, vm)}.`,
-        iface.path,
-      );
+      causes.push({
+        message:
+          `SR-IOV interface ${quote(iface.name)} attaches only after a live migration (the dynamic networks controller ` +
+          `cannot add a VF to a running pod): ${migrationStep(ctx, ctx.vm)}.`,
+        field: iface.path,
+      });
     } else if (iface.binding === 'bridge' && !ctx.config.dynamicNetworksController) {
-      report(
-        RULE,
-        `interface "${iface.name}" attaches only after a live migration, as this cluster runs no Multus dynamic networks controller (setting dynamicNetworksController: false): ${migrationStep(ctx, vm)}.`,
-        iface.path,
-      );
+      causes.push({
+        message:
+          `interface ${quote(iface.name)} attaches only after a live migration, as this cluster runs no Multus dynamic ` +
+          `networks controller (setting dynamicNetworksController: false): ${migrationStep(ctx, ctx.vm)}.`,
+        field: iface.path,
+      });
     }
   }
-}
-
-/** The running VMI: the old object itself for a VMI, the cluster's copy for a VM. */
-function runningVmi(ctx: RuleContext, vm: VmView): KubeObject | undefined {
-  if (ctx.kind === 'VirtualMachineInstance') return ctx.oldObject;
-  return ctx.cluster.getVirtualMachineInstance(vm.namespace, vm.name);
+  return causes;
 }
 
 /**
  * Interfaces whose unplug the VMI has not finished: absent in the VMI spec and still listed
- * in `status.interfaces` (RULES.md, "KubeVirt versions": the entry goes once it is done).
+ * in `status.interfaces` (the entry goes once it is done). Undefined for a VMI without
+ * reported interfaces (a manifest in CI, a VMI still starting), which tells nothing.
  */
 function pendingUnplugs(vmi: KubeObject): Set<string> | undefined {
-  // A VMI without reported interfaces (a manifest in CI, a VMI still starting) tells nothing.
-  if (!Array.isArray(vmi.status?.interfaces)) return undefined;
-  const spec = vmi.spec;
-  const specInterfaces: unknown[] = Array.isArray(spec?.domain?.devices?.interfaces) ? spec.domain.devices.interfaces : [];
-  const absent = new Set(specInterfaces.filter((i) => isObject(i) && i.state === 'absent').map((i) => (i as any).name as string));
-  const statusInterfaces: unknown[] = vmi.status.interfaces;
-  return new Set(statusInterfaces.filter((s) => isObject(s) && absent.has(s.name)).map((s) => (s as any).name as string));
+  const reported = dig(vmi, 'status', 'interfaces');
+  if (!Array.isArray(reported)) return undefined;
+  const absent = new Set<unknown>();
+  for (const i of asArray(dig(vmi, 'spec', 'domain', 'devices', 'interfaces'))) {
+    if (isObject(i) && i.state === 'absent') absent.add(i.name);
+  }
+  const pending = new Set<string>();
+  for (const s of reported) if (isObject(s) && typeof s.name === 'string' && absent.has(s.name)) pending.add(s.name);
+  return pending;
 }
 
 /**
@@ -101,11 +93,12 @@ function pendingUnplugs(vmi: KubeObject): Set<string> | undefined {
  * it has started (vm.go leaves an absent VMI interface alone), so the NIC goes away first
  * and is plugged again as a new device only after KubeVirt has cleared the old entry.
  */
-function checkReadd(ctx: RuleContext, report: Report): void {
-  const vm = ctx.vm!;
-  const oldByName = new Map(ctx.oldVm!.interfaces.map((i) => [i.name, i]));
-  const vmi = runningVmi(ctx, vm);
+function readdCauses(ctx: VmContext, oldVm: VmView): Cause[] {
+  const vm = ctx.vm;
+  const oldByName = new Map(oldVm.interfaces.map((i) => [i.name, i]));
+  const vmi = ctx.facts.runningVmi;
   const pending = vmi && pendingUnplugs(vmi);
+  const causes: Cause[] = [];
   for (const iface of vm.interfaces) {
     if (isAbsent(iface)) continue;
     const old = oldByName.get(iface.name);
@@ -114,22 +107,34 @@ function checkReadd(ctx: RuleContext, report: Report): void {
     const flagged = pending ? pending.has(iface.name) : wasAbsent;
     if (!flagged || (old && !wasAbsent)) continue;
     const evidence = pending
-      ? `the VMI still lists it in status.interfaces while its spec has it absent`
-      : `it was state: absent before this change and its unplug may not have completed`;
-    report(
-      RULE,
-      `interface "${iface.name}" is being re-added while its unplug is still pending (${evidence}). KubeVirt finishes the unplug first and plugs it again only afterwards, as a new device. Wait until "${iface.name}" has gone from \`kubectl get vmi ${vm.name} -n ${vm.namespace} -o jsonpath='{.status.interfaces}'\`, then re-add it.`,
-      iface.path,
-    );
+      ? 'the VMI still lists it in status.interfaces while its spec has it absent'
+      : 'it was state: absent before this change and its unplug may not have completed';
+    causes.push({
+      message:
+        `interface ${quote(iface.name)} is being re-added while its unplug is still pending (${evidence}). KubeVirt ` +
+        'finishes the unplug first and plugs it again only afterwards, as a new device. Wait until ' +
+        `${quote(iface.name)} has gone from \`kubectl get vmi ${bounded(vm.name)} -n ${bounded(vm.namespace)} -o ` +
+        "jsonpath='{.status.interfaces}'`, then re-add it.",
+      field: iface.path,
+    });
   }
+  return causes;
 }
 
-export const hotplugPathRule: ValidationRule = {
-  ids: [RULE],
-  kinds: ['VirtualMachine', 'VirtualMachineInstance'],
-  validate(ctx, report) {
-    if (!ctx.hotplug || ctx.exempt || !ctx.vm || !ctx.oldVm) return;
-    checkAttachPath(ctx, hotpluggedInterfaces(ctx.oldVm, ctx.vm), report);
-    checkReadd(ctx, report);
+export const hotplugPath: RuleDescriptor<'hotplug-path'> = defineRule({
+  id: 'hotplug-path',
+  title: 'What happens next after a hotplug',
+  summary: 'what must happen next (a live migration for SR-IOV, or without the dynamic networks controller)',
+  description:
+    'Explains the attach path: SR-IOV hotplug needs a live migration, bridge hotplug without the dynamic networks ' +
+    'controller needs virtctl migrate, and re-adding an interface whose unplug is pending is flagged.',
+  defaultSetting: 'warn',
+  settings: VALIDATION_SETTINGS,
+  check: {
+    vm: (ctx) => {
+      const change = ctx.facts.hotplug;
+      if (!change || ctx.exempt) return [];
+      return [...attachPath(ctx, change.added), ...readdCauses(ctx, change.old.vm)];
+    },
   },
-};
+});

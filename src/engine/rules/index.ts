@@ -1,24 +1,49 @@
-// Every rule family, in the order findings are reported.
-import type { MutationRule, ValidationRule } from '../rule.js';
-import { networkPairingRule } from './netiface.js';
-import { bindingRules } from './binding.js';
-import { sriovUnplugRule, unplugByRemovalMutation, unplugByRemovalRule } from './unplug.js';
-import { slotRules } from './slots.js';
-import { networkSourceRules } from './netsource.js';
-import { nadObjectRules } from './nad-object.js';
-import { subnetShapeRule } from './subnet.js';
-import { hotplugPathRule } from './hotplug-path.js';
+// The registry: the only list of rules. Their ids, the configuration's defaults and schema,
+// the SARIF and JUnit rule catalogue, `explain` and the docs' tests all derive from it. The
+// order is the order findings are reported in. A new rule is one file and one line here.
+import { absentScope } from './absent-scope.js';
+import { hotplugBinding } from './hotplug-binding.js';
+import { hotplugModel } from './hotplug-model.js';
+import { hotplugPath } from './hotplug-path.js';
+import { hotplugSlots } from './hotplug-slots.js';
+import { nadBindingMatch } from './nad-binding-match.js';
+import { nadExists } from './nad-exists.js';
+import { networkPairing } from './network-pairing.js';
+import { ovnProvider } from './ovn-provider.js';
+import { ovnSubnet } from './ovn-subnet.js';
+import { pciBus } from './pci-bus.js';
+import { sriovUnplug } from './sriov-unplug.js';
+import { subnetShape } from './subnet-shape.js';
+import { unplugByRemoval } from './unplug-by-removal.js';
 
-export const MUTATION_RULES: readonly MutationRule[] = [unplugByRemovalMutation];
+export const RULES = [
+  networkPairing,
+  hotplugBinding,
+  hotplugModel,
+  sriovUnplug,
+  absentScope,
+  hotplugSlots,
+  pciBus,
+  nadExists,
+  nadBindingMatch,
+  ovnProvider,
+  ovnSubnet,
+  subnetShape,
+  unplugByRemoval,
+  hotplugPath,
+] as const;
 
-export const VALIDATION_RULES: readonly ValidationRule[] = [
-  networkPairingRule,
-  bindingRules,
-  sriovUnplugRule,
-  unplugByRemovalRule,
-  slotRules,
-  networkSourceRules,
-  nadObjectRules,
-  subnetShapeRule,
-  hotplugPathRule,
-];
+export type Rule = (typeof RULES)[number];
+export type RuleId = Rule['id'];
+
+export const RULE_IDS: readonly RuleId[] = RULES.map((r) => r.id);
+
+const BY_ID = new Map<string, Rule>(RULES.map((r) => [r.id, r]));
+
+export function ruleById(id: string): Rule | undefined {
+  return BY_ID.get(id);
+}
+
+export function isRuleId(id: string): id is RuleId {
+  return BY_ID.has(id);
+}

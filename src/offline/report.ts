@@ -1,6 +1,6 @@
 // What `nicguard validate` found, in one shape that every output format renders.
-import type { Action, Finding, Operation, PatchOperation } from '../../engine/types.js';
-import type { ManifestError } from '../../io/manifests.js';
+import type { Action, Finding, Operation, PatchOperation } from '../engine/types.js';
+import type { ManifestError } from '../io/manifests.js';
 
 export interface LocatedFinding extends Finding {
   /** Where the finding's field (or its nearest written ancestor) is, in the input file. */
@@ -65,6 +65,3 @@ export function summarize(results: ObjectResult[], skipped: number, errors: Mani
   };
 }
 
-export function plural(n: number, word: string, many = `${word}s`): string {
-  return `${n} ${n === 1 ? word : many}`;
-}

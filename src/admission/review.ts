@@ -1,12 +1,17 @@
-// AdmissionReview admission.k8s.io/v1 <-> the engine's PolicyRequest / EvaluationResult.
-// Shape checks use schemas/admission-review.schema.json; the objects inside stay untrusted
-// and loosely typed, as the engine expects.
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { Ajv, type ErrorObject } from 'ajv';
+// The admission codec shared by the webhook and the CLI, as controller-runtime's
+// pkg/webhook/admission: one decoder from an AdmissionReview to the engine's PolicyRequest
+// (shape, nesting depth and metadata types checked before any rule, clone or diff runs),
+// and the response helpers (denial, warnings, patch). The objects inside stay loosely
+// typed, and the engine reads them through guards.
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { EvaluationResult, Finding, KubeObject, Operation, PolicyRequest } from '../engine/types.js';
+import { bounded, dig } from '../engine/values.js';
+import { ADMISSION_REVIEW_SCHEMA, OBJECT_SCHEMA } from './review-schema.js';
+import { isJudged } from './judged.js';
 
 export const ADMISSION_API_VERSION = 'admission.k8s.io/v1';
+/** Versions a review in a file may have; the webhook is registered for v1 only. */
+export const ADMISSION_API_VERSIONS: readonly string[] = [ADMISSION_API_VERSION, 'admission.k8s.io/v1beta1'];
 export const ADMISSION_KIND = 'AdmissionReview';
 
 export type Webhook = 'validate' | 'mutate';
@@ -69,16 +74,44 @@ export interface DecodedReview {
   subResource?: string;
 }
 
-const schemaPath = fileURLToPath(new URL('../../../schemas/admission-review.schema.json', import.meta.url));
-let compiled: ReturnType<Ajv['compile']> | undefined;
+/** Objects nested deeper than this are refused before anything walks them (Kubernetes objects need ~20). */
+export const MAX_NESTING_DEPTH = 100;
 
-/** The compiled schema; compiled on first use (createApp calls this so no request pays for it). */
-export function validator(): ReturnType<Ajv['compile']> {
-  if (!compiled) {
-    const schema = JSON.parse(readFileSync(schemaPath, 'utf8'));
-    compiled = new Ajv({ allErrors: false, strict: false }).compile(schema);
-  }
+// Compiled once per process: the schema is a constant.
+let compiled: ValidateFunction | undefined;
+
+/** The compiled schema; compiled on first use (createWebhook calls this so no request pays for it). */
+export function validator(): ValidateFunction {
+  compiled ??= new Ajv({ allErrors: false, strict: false }).compile(ADMISSION_REVIEW_SCHEMA);
   return compiled;
+}
+
+let compiledObject: ValidateFunction | undefined;
+
+/**
+ * What makes an object read from a file unfit to judge (the checks the decoder makes of a
+ * review's object), or undefined. The CLI reports it as bad input, with file and line.
+ */
+export function objectProblem(obj: unknown): string | undefined {
+  if (exceedsDepth(obj, MAX_NESTING_DEPTH)) return `nested more than ${MAX_NESTING_DEPTH} levels deep; no Kubernetes object is`;
+  compiledObject ??= new Ajv({ allErrors: false, strict: false }).compile(OBJECT_SCHEMA);
+  if (compiledObject(obj)) return undefined;
+  const first = compiledObject.errors?.[0];
+  return first ? explain(first, obj) : 'malformed';
+}
+
+/** The nesting depth of a parsed JSON value, walked without recursion and stopping past `limit`. */
+export function exceedsDepth(value: unknown, limit: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length) {
+    const [v, depth] = stack.pop() as [unknown, number];
+    if (typeof v !== 'object' || v === null) continue;
+    if (depth > limit) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) {
+      if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
+    }
+  }
+  return false;
 }
 
 function describe(value: unknown): string {
@@ -88,14 +121,14 @@ function describe(value: unknown): string {
 }
 
 function explain(error: ErrorObject, doc: unknown): string {
-  const field = error.instancePath ? error.instancePath.slice(1).replace(/\//g, '.') : '';
+  const field = bounded(error.instancePath ? error.instancePath.slice(1).replace(/\//g, '.') : '');
   switch (error.keyword) {
     case 'required': {
       const missing = (error.params as { missingProperty: string }).missingProperty;
       return `${field ? `${field}.` : ''}${missing} is missing`;
     }
     case 'const': {
-      const actual = field.split('.').reduce<any>((v, k) => (v && typeof v === 'object' ? v[k] : undefined), doc);
+      const actual = dig(doc, ...field.split('.'));
       return `${field} must be ${describe((error.params as { allowedValue: unknown }).allowedValue)}, got ${describe(actual)}`;
     }
     case 'enum':
@@ -107,8 +140,14 @@ function explain(error: ErrorObject, doc: unknown): string {
   }
 }
 
+export interface DecodeOptions {
+  /** admission.k8s.io versions accepted; the webhook takes v1 only, files may hold v1beta1 too. */
+  apiVersions?: readonly string[];
+}
+
 /** Parses and checks an AdmissionReview body: raw bytes, a string, or an already parsed value. */
-export function decodeAdmissionReview(body: unknown): DecodedReview {
+export function decodeAdmissionReview(body: unknown, options: DecodeOptions = {}): DecodedReview {
+  const apiVersions = options.apiVersions ?? [ADMISSION_API_VERSION];
   let doc: unknown = body;
   if (Buffer.isBuffer(body) || typeof body === 'string') {
     const text = Buffer.isBuffer(body) ? body.toString('utf8') : body;
@@ -122,9 +161,14 @@ export function decodeAdmissionReview(body: unknown): DecodedReview {
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
     throw new AdmissionDecodeError('body is not a JSON object: expected an AdmissionReview admission.k8s.io/v1');
   }
+  // Before anything else walks it: a deeply nested object would exhaust the stack of every
+  // recursive step after this (the schema check, a clone, a diff).
+  if (exceedsDepth(doc, MAX_NESTING_DEPTH)) {
+    throw new AdmissionDecodeError(`the review is nested more than ${MAX_NESTING_DEPTH} levels deep; no Kubernetes object is`);
+  }
   // The envelope first, so that e.g. a v1beta1 review is told so rather than "field missing".
   const envelope = doc as Record<string, unknown>;
-  if (envelope.apiVersion !== ADMISSION_API_VERSION || envelope.kind !== ADMISSION_KIND) {
+  if (typeof envelope.apiVersion !== 'string' || !apiVersions.includes(envelope.apiVersion) || envelope.kind !== ADMISSION_KIND) {
     throw new AdmissionDecodeError(
       `expected apiVersion ${ADMISSION_API_VERSION} and kind ${ADMISSION_KIND}, got apiVersion ${describe(envelope.apiVersion)} and kind ${describe(envelope.kind)}`,
     );
@@ -151,7 +195,12 @@ export function decodeAdmissionReview(body: unknown): DecodedReview {
     ...(r.userInfo ? { userInfo: r.userInfo } : {}),
     dryRun: r.dryRun === true,
   };
-  return { review, request, ...(r.subResource ? { subResource: r.subResource } : {}) };
+  const subResource = r.subResource || undefined;
+  // A judged request without its object cannot be judged, and allowing it would fail open.
+  if (isJudged(request, subResource) && !request.object) {
+    throw new AdmissionDecodeError(`request.object is missing: a ${request.operation} of ${request.kind} carries the object`);
+  }
+  return { review, request, ...(subResource ? { subResource } : {}) };
 }
 
 // Warning text becomes an HTTP Warning header: one printable line.
@@ -181,7 +230,7 @@ const MORE_LINE_ROOM = 100;
  * what does not fit is counted in a last line rather than silently dropped.
  */
 export function formatWarnings(findings: readonly Finding[], totalLimit = WARNINGS_TOTAL_LIMIT): string[] {
-  const texts = [...new Set(findings.map((f) => truncateBytes(oneLine(`[${f.rule}] ${f.message}`), WARNING_LIMIT)))];
+  const texts = [...new Set(findings.map((f) => truncateBytes(oneLine(`[${f.rule}] ${f.message.slice(0, WARNING_LIMIT * 2)}`), WARNING_LIMIT)))];
   const out: string[] = [];
   let used = 0;
   for (let i = 0; i < texts.length; i++) {
@@ -204,15 +253,16 @@ function denialLine(f: Finding): string {
   return `[${f.rule}] ${f.message}${where}`;
 }
 
-/** Every denial, each naming its rule, prefixed by the object they are about. */
+/** Every denial, each naming its rule, prefixed by the object they are about; joined only up to the limit. */
 export function formatDenial(findings: readonly Finding[]): string {
   const denials = findings.filter((f) => f.action === 'deny');
-  const objects = [...new Set(denials.map((f) => f.object))];
-  const prefix = objects.length === 1 ? `${objects[0]}: ` : '';
-  const lines = denials.map(denialLine);
-  let message = prefix + lines.join('; ');
-  if (Buffer.byteLength(message) > DENIAL_MESSAGE_LIMIT) {
-    message = truncateBytes(message, DENIAL_MESSAGE_LIMIT - 80) + ` (${denials.length} denials in total)`;
+  const objects = new Set(denials.map((f) => f.object));
+  let message = objects.size === 1 ? `${denials[0].object}: ` : '';
+  for (let i = 0; i < denials.length; i++) {
+    message += (i ? '; ' : '') + denialLine(denials[i]);
+    if (Buffer.byteLength(message) > DENIAL_MESSAGE_LIMIT) {
+      return truncateBytes(message, DENIAL_MESSAGE_LIMIT - 80) + ` (${denials.length} denials in total)`;
+    }
   }
   return message;
 }

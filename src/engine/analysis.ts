@@ -1,0 +1,162 @@
+// Facts about a VM or VMI request that several rules read: whether it is a hotplug, which
+// interfaces it adds, unplugs or removes, and what each multus network resolves to.
+// Computed once per request, on first use, so that no rule calls another and a request
+// no rule asks about costs nothing.
+import type { Action, ClusterView, KubeObject, NetworkAttachmentDefinition } from './types.js';
+import type { FieldPath } from './field-path.js';
+import { bounded } from './values.js';
+import type { VmKind } from './kinds.js';
+import { analyzeNad, ovnProviderProblems, type NadAnalysis, type ProviderProblem } from './nad.js';
+import {
+  hotpluggedInterfaces,
+  isAbsent,
+  isRunning,
+  isSecondary,
+  unpluggedInterfaces,
+  type InterfaceView,
+  type NetworkView,
+  type Unplug,
+  type VmView,
+} from './vm.js';
+
+/** An UPDATE of a running VM or VMI: what it plugs and unplugs. */
+export interface HotplugChange {
+  old: { object: KubeObject; vm: VmView };
+  /** Interfaces added (present, not absent, new by name). */
+  added: InterfaceView[];
+  /** Interfaces attached before and now absent or gone. */
+  unplugged: Unplug[];
+  /** The SR-IOV ones among them, which cannot be hot-unplugged. */
+  sriovUnplugs: Unplug[];
+  /** Secondary bridge interfaces deleted from the spec outright: meant as an unplug. Old views. */
+  removedBridge: InterfaceView[];
+  /** Absent interfaces whose secondary network was deleted: it must stay until the unplug completes. */
+  absentWithoutNetwork: InterfaceView[];
+}
+
+/** A multus network the request should be judged on, with its NAD looked up. */
+export interface NetworkUse {
+  iface: InterfaceView;
+  network: NetworkView;
+  /** `namespace/name` of the NAD the network resolves to. */
+  nadNamespace: string;
+  nadName: string;
+  /** The reference is new in this request (CREATE, a new or re-activated NIC, a changed networkName or binding). */
+  isNew: boolean;
+  /** The NAD, when the cluster has it. */
+  nad?: NetworkAttachmentDefinition;
+  /** Its analysis, when it exists. */
+  analysis?: NadAnalysis;
+  /** Its Kube-OVN provider problems (empty for a sound or non-Kube-OVN NAD). */
+  providerProblems: ProviderProblem[];
+}
+
+export interface VmFacts {
+  readonly hotplug: HotplugChange | undefined;
+  /** The running VMI: the old object itself for a VMI, the cluster's copy for a VM. */
+  readonly runningVmi: KubeObject | undefined;
+  readonly networkUses: NetworkUse[];
+}
+
+function hotplugChange(oldObject: KubeObject, oldVm: VmView, vm: VmView): HotplugChange {
+  const unplugged = unpluggedInterfaces(oldVm, vm);
+  const now = new Set(vm.interfaces.map((i) => i.name));
+  const oldNetworks = new Map(oldVm.networks.map((n) => [n.name, n]));
+  return {
+    old: { object: oldObject, vm: oldVm },
+    added: hotpluggedInterfaces(oldVm, vm),
+    unplugged,
+    sriovUnplugs: unplugged.filter(({ old }) => old.binding === 'sriov'),
+    removedBridge: oldVm.interfaces.filter(
+      (i) => i.binding === 'bridge' && isSecondary(i) && !isAbsent(i) && !now.has(i.name),
+    ),
+    absentWithoutNetwork: vm.interfaces.filter((i) => {
+      const oldNet = oldNetworks.get(i.name);
+      return isAbsent(i) && !i.network && oldNet?.source === 'multus' && !oldNet.isMultusDefault;
+    }),
+  };
+}
+
+/**
+ * The multus networks to judge. Absent interfaces are left out: they are on their way out,
+ * and an unplug needs no NAD (Multus deletes with the config it cached at attach time). On
+ * a running VM, unchanged references are left out too: they are attached already, or wait
+ * for a restart that this request did not cause.
+ */
+function networkUses(vm: VmView, oldVm: VmView | undefined, hotplug: boolean, cluster: ClusterView): NetworkUse[] {
+  const oldByName = oldVm ? new Map(oldVm.interfaces.map((i) => [i.name, i])) : undefined;
+  const uses: NetworkUse[] = [];
+  for (const iface of vm.interfaces) {
+    const network = iface.network;
+    // Missing networks, sources and names are network-pairing's to report.
+    if (isAbsent(iface) || !network || network.source !== 'multus' || !network.nad?.name || !network.nad.namespace) {
+      continue;
+    }
+    const old = oldByName?.get(iface.name);
+    const isNew =
+      !old || isAbsent(old) || old.network?.networkName !== network.networkName || old.binding !== iface.binding;
+    if (hotplug && !isNew) continue;
+    const { namespace, name } = network.nad;
+    const nad = cluster.getNetworkAttachmentDefinition(namespace, name);
+    uses.push({
+      iface,
+      network,
+      nadNamespace: namespace,
+      nadName: name,
+      isNew,
+      ...(nad ? { nad, analysis: analyzeNad(nad) } : {}),
+      providerProblems: nad ? ovnProviderProblems(nad, namespace) : [],
+    });
+  }
+  return uses;
+}
+
+/** The facts of one VM or VMI request; each is computed when a rule first reads it. */
+export function vmFacts(
+  kind: VmKind,
+  vm: VmView,
+  old: { object: KubeObject; vm: VmView } | undefined,
+  cluster: ClusterView,
+): VmFacts {
+  let hotplug: HotplugChange | undefined | null = null;
+  let runningVmi: KubeObject | undefined | null = null;
+  let uses: NetworkUse[] | undefined;
+  return {
+    get hotplug() {
+      if (hotplug === null) {
+        hotplug = old && isRunning(kind, old.object, cluster) ? hotplugChange(old.object, old.vm, vm) : undefined;
+      }
+      return hotplug;
+    },
+    get runningVmi() {
+      if (runningVmi === null) {
+        runningVmi = kind === 'VirtualMachineInstance' ? old?.object : cluster.getVirtualMachineInstance(vm.namespace, vm.name);
+      }
+      return runningVmi;
+    },
+    get networkUses() {
+      uses ??= networkUses(vm, old?.vm, this.hotplug !== undefined, cluster);
+      return uses;
+    },
+  };
+}
+
+/** Where a finding about a network's NAD points: its networkName. */
+export function networkField(use: NetworkUse): FieldPath {
+  return use.network.path.field('multus', 'networkName');
+}
+
+/** `namespace/name` of the NAD, bounded for messages. */
+export function nadRef(use: NetworkUse): string {
+  return `${bounded(use.nadNamespace)}/${bounded(use.nadName)}`;
+}
+
+/** Deny where a running VM takes the NIC now; warn where the problem waits for the next start. */
+export function hotplugSeverity(hotplug: boolean, use: NetworkUse): Action {
+  return hotplug && use.isNew ? 'deny' : 'warn';
+}
+
+/** Content mismatches deny where this request makes the reference; an old one on a stopped VM gets a warning. */
+export function contentSeverity(use: NetworkUse): Action {
+  return use.isNew ? 'deny' : 'warn';
+}

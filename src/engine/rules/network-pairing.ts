@@ -1,0 +1,171 @@
+// Rule network-pairing: the shape KubeVirt's own admitter demands of interfaces and
+// networks (kubevirt/kubevirt pkg/network/admitter/netiface.go, netsource.go, binding.go).
+// Checked here as well so that a CI run without KubeVirt catches it, and so that the
+// other rules may rely on every interface having exactly one network and one binding.
+import type { FieldPath } from '../field-path.js';
+import { defineRule, type RuleDescriptor, VALIDATION_SETTINGS, type Cause } from '../rule.js';
+import { dig, quote } from '../values.js';
+import type { InterfaceView, NetworkView, VmView } from '../vm.js';
+
+const INTERFACE_NAME = /^[A-Za-z0-9-_]+$/;
+const BINDING_CHOICES = 'bridge: {}, masquerade: {}, sriov: {}, passtBinding: {} or binding: {name: <plugin>}';
+
+function isMalformedList(v: unknown): boolean {
+  return v !== undefined && v !== null && !Array.isArray(v);
+}
+
+/** Where a list is present but not a list, the views see it as empty; say so rather than report every pairing. */
+function listShapes(vm: VmView): Cause[] {
+  const causes: Cause[] = [];
+  const devicesPath: FieldPath = vm.specPath.field('domain', 'devices');
+  if (isMalformedList(dig(vm.spec, 'domain', 'devices', 'interfaces'))) {
+    causes.push({ message: 'interfaces must be a list of interface objects', field: devicesPath.field('interfaces') });
+  }
+  if (isMalformedList(vm.spec.networks)) {
+    causes.push({ message: 'networks must be a list of network objects', field: vm.specPath.field('networks') });
+  }
+  return causes;
+}
+
+function interfaceCauses(vm: VmView): Cause[] {
+  const causes: Cause[] = [];
+  const firstByName = new Map<string, InterfaceView>();
+  for (const iface of vm.interfaces) {
+    const namePath = iface.path.field('name');
+    if (iface.fields !== iface.raw) {
+      causes.push({
+        message: `interfaces[${iface.index}] is not an object; write it as {name: <network name>, bridge: {}} or similar`,
+        field: iface.path,
+      });
+      continue;
+    }
+    if (iface.name === '') {
+      causes.push({ message: `interfaces[${iface.index}] has no name; name it after the network it connects to`, field: namePath });
+      continue;
+    }
+    const name = quote(iface.name);
+    if (!INTERFACE_NAME.test(iface.name)) {
+      causes.push({
+        message: `interface name ${name} may contain only letters, digits, dashes (-) and underscores (_); rename the interface and its network`,
+        field: namePath,
+      });
+    }
+    const first = firstByName.get(iface.name);
+    if (first) {
+      causes.push({
+        message: `interface name ${name} is already used by interfaces[${first.index}]; one interface connects to one network, so give each interface its own name`,
+        field: namePath,
+      });
+    } else {
+      firstByName.set(iface.name, iface);
+      if (!iface.network) {
+        const unplugging =
+          iface.state === 'absent'
+            ? ' An interface being unplugged (state: absent) keeps its network until KubeVirt removes both.'
+            : '';
+        causes.push({
+          message: `interface ${name} has no network of the same name; add a network named ${name} (multus: {networkName: <NetworkAttachmentDefinition>} or pod: {}) to ${vm.specPath}.networks, or remove the interface.${unplugging}`,
+          field: namePath,
+        });
+      }
+    }
+    if (iface.binding === 'none') {
+      causes.push({ message: `interface ${name} has no binding; set exactly one of ${BINDING_CHOICES}`, field: iface.path });
+    } else if (iface.binding === 'multiple') {
+      causes.push({
+        message: `interface ${name} has more than one binding (${iface.bindings.join(', ')}); keep exactly one`,
+        field: iface.path,
+      });
+    }
+  }
+  return causes;
+}
+
+function networkCauses(vm: VmView): Cause[] {
+  const causes: Cause[] = [];
+  const interfaceNames = new Set(vm.interfaces.map((i) => i.name));
+  const firstByName = new Map<string, NetworkView>();
+  for (const net of vm.networks) {
+    if (net.fields !== net.raw) {
+      causes.push({
+        message: `networks[${net.index}] is not an object; write it as {name: <interface name>, multus: {networkName: <nad>}} or {name: <interface name>, pod: {}}`,
+        field: net.path,
+      });
+      continue;
+    }
+    const namePath = net.path.field('name');
+    const first = firstByName.get(net.name);
+    if (net.name === '') {
+      causes.push({ message: `networks[${net.index}] has no name; name it after the interface that uses it`, field: namePath });
+    } else if (first) {
+      causes.push({
+        message: `network name ${quote(net.name)} is already used by networks[${first.index}]; every network needs a unique name`,
+        field: namePath,
+      });
+    } else {
+      firstByName.set(net.name, net);
+      if (!interfaceNames.has(net.name)) {
+        causes.push({
+          message: `network ${quote(net.name)} has no interface of the same name; add an interface named ${quote(net.name)} to ${vm.specPath}.domain.devices.interfaces, or remove the network`,
+          field: namePath,
+        });
+      }
+    }
+    const label = net.name ? `network ${quote(net.name)}` : `networks[${net.index}]`;
+    if (net.source === 'none') {
+      causes.push({ message: `${label} has no source; set pod: {} or multus: {networkName: <NetworkAttachmentDefinition>}`, field: net.path });
+    } else if (net.source === 'multiple') {
+      causes.push({ message: `${label} has both pod and multus; a network has exactly one source, keep one`, field: net.path });
+    } else if (net.source === 'multus' && !net.networkName) {
+      causes.push({
+        message: `${label} is a multus network without networkName; set it to the NetworkAttachmentDefinition's name ("name" in the VM's namespace, or "namespace/name")`,
+        field: net.path.field('multus', 'networkName'),
+      });
+    }
+  }
+  return causes;
+}
+
+/** At most one pod network, at most one multus default, never both (netsource.go). */
+function primaryNetworkCauses(vm: VmView): Cause[] {
+  const causes: Cause[] = [];
+  const pods = vm.networks.filter((n) => n.source === 'pod');
+  const defaults = vm.networks.filter((n) => n.source === 'multus' && n.isMultusDefault);
+  for (const extra of pods.slice(1)) {
+    causes.push({
+      message: `network ${quote(extra.name)} is a second pod network (the first is ${quote(pods[0].name)}); a VM connects to the pod network at most once, so use a multus network for ${quote(extra.name)}`,
+      field: extra.path.field('pod'),
+    });
+  }
+  for (const extra of defaults.slice(1)) {
+    causes.push({
+      message: `network ${quote(extra.name)} is a second multus default network (the first is ${quote(defaults[0].name)}); only one network can be the default, remove default: true from one`,
+      field: extra.path.field('multus', 'default'),
+    });
+  }
+  if (pods.length > 0 && defaults.length > 0) {
+    causes.push({
+      message: `network ${quote(defaults[0].name)} is a multus default network, but pod network ${quote(pods[0].name)} is also defined; the primary network is one or the other, so remove the pod network or default: true`,
+      field: defaults[0].path.field('multus', 'default'),
+    });
+  }
+  return causes;
+}
+
+export const networkPairing: RuleDescriptor<'network-pairing'> = defineRule({
+  id: 'network-pairing',
+  title: 'Interfaces and networks pair up',
+  summary: 'interfaces without networks, duplicate names, malformed sources',
+  description:
+    'Every interface has a network of the same name and every network an interface; names are unique and valid; ' +
+    'each network has exactly one source, a multus network a networkName, and there is at most one default network.',
+  defaultSetting: 'deny',
+  settings: VALIDATION_SETTINGS,
+  check: {
+    vm: ({ vm }) => {
+      const shapes = listShapes(vm);
+      if (shapes.length) return shapes;
+      return [...interfaceCauses(vm), ...networkCauses(vm), ...primaryNetworkCauses(vm)];
+    },
+  },
+});

@@ -1,0 +1,134 @@
+// Rule unplug-by-removal: only a secondary bridge interface set to `state: absent` is
+// hot-unplugged; KubeVirt's VM controller copies that state into the VMI and, once the
+// unplug is done, removes the entry itself (kubevirt/kubevirt pkg/network/controllers/vm.go,
+// ClearDetachedInterfaces). Deleting the entry instead only sets RestartRequired
+// (kubevirt/kubevirt #9383, #10116). So the mutation puts a deleted interface back with
+// state: absent, and validation refuses (or warns about) a removal it did not repair.
+import type { HotplugChange } from '../analysis.js';
+import { defineRule, type RuleDescriptor, MUTATION_SETTINGS, type Cause, type VmContext } from '../rule.js';
+import type { KubeObject } from '../types.js';
+import { asObject, isObject, quote } from '../values.js';
+import { shortRef, vmiSpecOf } from '../vm.js';
+
+function indexByName(list: unknown[], name: string): number {
+  return list.findIndex((x) => isObject(x) && x.name === name);
+}
+
+/**
+ * Puts `item` back where it was: right after the nearest entry that preceded it in the old
+ * list and is still present, or first when none is.
+ */
+function insertAtOldPosition(list: unknown[], item: unknown, oldList: unknown[], oldIndex: number): void {
+  for (let i = oldIndex - 1; i >= 0; i--) {
+    const neighbour = oldList[i];
+    const before = isObject(neighbour) && typeof neighbour.name === 'string' ? indexByName(list, neighbour.name) : -1;
+    if (before >= 0) {
+      list.splice(before + 1, 0, item);
+      return;
+    }
+  }
+  list.unshift(item);
+}
+
+/** The draft's interface and network lists, created where the user deleted them outright. */
+function draftLists(draft: KubeObject, ctx: VmContext): { interfaces: unknown[]; networks: unknown[] } | undefined {
+  const spec = vmiSpecOf(draft, ctx.kind);
+  if (!isObject(spec)) return undefined;
+  spec.domain ??= {};
+  if (!isObject(spec.domain)) return undefined;
+  spec.domain.devices ??= {};
+  if (!isObject(spec.domain.devices)) return undefined;
+  const devices = spec.domain.devices;
+  devices.interfaces ??= [];
+  spec.networks ??= [];
+  if (!Array.isArray(devices.interfaces) || !Array.isArray(spec.networks)) return undefined;
+  return { interfaces: devices.interfaces, networks: spec.networks };
+}
+
+/** A hotplug change the mutation would repair; undefined for nearly every request. */
+function repairable(ctx: VmContext): HotplugChange | undefined {
+  const change = ctx.facts.hotplug;
+  if (!change || ctx.exempt) return undefined;
+  return change.removedBridge.length > 0 || change.absentWithoutNetwork.length > 0 ? change : undefined;
+}
+
+function mutate(ctx: VmContext, draft: KubeObject): Cause[] {
+  const change = repairable(ctx);
+  const lists = change && draftLists(draft, ctx);
+  if (!change || !lists) return [];
+  const oldVm = change.old.vm;
+  const oldInterfaces = oldVm.interfaces.map((i) => i.raw);
+  const oldNetworks = oldVm.networks.map((n) => n.raw);
+  const restoredNetworks = new Set<string>();
+  const restoreNetwork = (name: string): void => {
+    const oldNet = oldVm.networks.find((n) => n.name === name);
+    if (!oldNet || indexByName(lists.networks, name) >= 0) return;
+    insertAtOldPosition(lists.networks, structuredClone(oldNet.raw), oldNetworks, oldNet.index);
+    restoredNetworks.add(name);
+  };
+  for (const old of change.removedBridge) {
+    insertAtOldPosition(lists.interfaces, { ...asObject(structuredClone(old.raw)), state: 'absent' }, oldInterfaces, old.index);
+    restoreNetwork(old.name);
+  }
+  for (const iface of change.absentWithoutNetwork) restoreNetwork(iface.name);
+
+  // Reported with the final positions, after every insertion.
+  const spec = ctx.vm.specPath;
+  const causes: Cause[] = [];
+  for (const old of change.removedBridge) {
+    const withNetwork = restoredNetworks.has(old.name) ? ` and its network ${quote(old.name)}` : '';
+    causes.push({
+      message:
+        `interface ${quote(old.name)} was removed from the spec of running ${shortRef(ctx.vm)}, but removing an ` +
+        'interface does not unplug it (KubeVirt only marks the VM RestartRequired). nicguard put it back with ' +
+        `state: absent${withNetwork}, so KubeVirt hot-unplugs it and then deletes the entries itself. Next time set ` +
+        'state: absent instead of deleting the interface.',
+      field: spec.field('domain', 'devices', 'interfaces').index(indexByName(lists.interfaces, old.name)).field('state'),
+      action: 'warn',
+    });
+  }
+  for (const iface of change.absentWithoutNetwork) {
+    if (!restoredNetworks.has(iface.name)) continue;
+    causes.push({
+      message:
+        `interface ${quote(iface.name)} is being unplugged (state: absent) but its network was deleted; KubeVirt needs ` +
+        `the network until the unplug completes, so nicguard put network ${quote(iface.name)} back. KubeVirt deletes ` +
+        'it together with the interface once the unplug is done.',
+      field: spec.field('networks').index(indexByName(lists.networks, iface.name)),
+      action: 'warn',
+    });
+  }
+  return causes;
+}
+
+export const unplugByRemoval: RuleDescriptor<'unplug-by-removal'> = defineRule({
+  id: 'unplug-by-removal',
+  title: 'Removing a secondary bridge interface unplugs it',
+  summary: "a NIC deleted from a running VM's spec: put back with `state: absent`, so it is really unplugged",
+  description:
+    "Deleting an interface from a running VM's spec does not unplug it; the mutating webhook puts it back with " +
+    'state: absent (and its network), so the removal does what was meant.',
+  defaultSetting: 'mutate',
+  settings: MUTATION_SETTINGS,
+  mutation: { applies: (ctx) => repairable(ctx) !== undefined, mutate },
+  check: {
+    vm: (ctx) => {
+      const change = ctx.facts.hotplug;
+      if (!change || ctx.exempt) return [];
+      // With `mutate`, the mutation has already put these back when both phases run; a removal
+      // seen here means the mutating webhook did not run, which deserves a warning, not a denial.
+      const action = ctx.config.rules['unplug-by-removal'] === 'mutate' ? 'warn' : 'deny';
+      // An absent interface whose network was deleted is left to network-pairing, which KubeVirt
+      // enforces too and whose message says the network must stay until the unplug completes.
+      return change.removedBridge.map((old) => ({
+        message:
+          `interface ${quote(old.name)} was removed from the spec of running ${shortRef(ctx.vm)}, but removing an ` +
+          'interface does not unplug it (KubeVirt only marks the VM RestartRequired and the NIC stays attached). Put ' +
+          `it back with state: absent, and keep its network ${quote(old.name)}, to hot-unplug it; KubeVirt deletes both ` +
+          'entries once the unplug is done.',
+        field: ctx.vm.specPath.field('domain', 'devices', 'interfaces'),
+        action,
+      }));
+    },
+  },
+});
