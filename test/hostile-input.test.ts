@@ -1,0 +1,116 @@
+// Malformed and hostile input: every path answers with a clear error or a bounded denial,
+// never a crash, and work stays linear in the input.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { AdmissionDecodeError, decodeAdmissionReview, encodeAdmissionResponse, MAX_NESTING_DEPTH } from '../src/admission/review.js';
+import { evaluate, FINDINGS_PER_RULE } from '../src/engine/evaluate.js';
+import { QUOTE_LIMIT } from '../src/engine/values.js';
+import { admissionReview } from './server-support.js';
+import { clone, config, create, example, seedCluster, update } from './support.js';
+import { hasStackTrace, nicguard, tempDir, writeTree } from './cli-run.js';
+
+const fedoraHotplug = () => update(example('old/vm-fedora.yaml'), example('new/vm-fedora.yaml'), { uid: 'uid-1' });
+
+function decodeError(body: unknown): string {
+  try {
+    decodeAdmissionReview(body);
+  } catch (err) {
+    assert.ok(err instanceof AdmissionDecodeError, `expected AdmissionDecodeError, got ${String(err)}`);
+    return err.message;
+  }
+  assert.fail('decoding should have failed');
+}
+
+function nested(depth: number): unknown {
+  let v: unknown = 'leaf';
+  for (let i = 0; i < depth; i++) v = { a: v };
+  return v;
+}
+
+describe('the decoder refuses what no rule can judge, with a 400', () => {
+  it('a VM or VMI review without object', () => {
+    for (const object of [undefined, null]) {
+      const review = admissionReview(fedoraHotplug());
+      review.request.object = object;
+      assert.match(decodeError(review), /request\.object is missing: a UPDATE of VirtualMachine carries the object/);
+    }
+    // A DELETE carries no object and is allowed untouched.
+    const del = admissionReview({ ...fedoraHotplug(), operation: 'DELETE' });
+    del.request.object = null;
+    assert.equal(decodeAdmissionReview(del).request.operation, 'DELETE');
+  });
+
+  it('metadata whose name, namespace or annotations are of the wrong type', () => {
+    const cases: [unknown, RegExp][] = [
+      [{ name: 5 }, /object\.metadata\.name must be string/],
+      [{ name: { toString: 1 } }, /object\.metadata\.name must be string/],
+      [{ name: [['x']] }, /object\.metadata\.name must be string/],
+      [{ name: 'a', namespace: 1 }, /object\.metadata\.namespace must be string/],
+      [{ name: 'a', annotations: { k: 1 } }, /object\.metadata\.annotations\.k must be string/],
+      ['just text', /object\.metadata must be object/],
+    ];
+    for (const [metadata, expected] of cases) {
+      const review = admissionReview(fedoraHotplug());
+      review.request.object.metadata = metadata;
+      assert.match(decodeError(review), expected);
+    }
+  });
+
+  it('nesting past the limit, before anything else walks it', () => {
+    const review = admissionReview(fedoraHotplug());
+    review.request.object.spec.deep = nested(MAX_NESTING_DEPTH + 1);
+    assert.match(decodeError(JSON.stringify(review)), /nested more than 100 levels deep/);
+    // 100,000 levels: refused the same way, no stack overflow anywhere.
+    const text = JSON.stringify(review).replace('"leaf"', '['.repeat(100_000) + ']'.repeat(100_000));
+    assert.throws(() => decodeAdmissionReview(text), AdmissionDecodeError);
+  });
+});
+
+describe('work and output stay bounded', () => {
+  it('a Subnet gateway of 20,000 entries (200 KB) is one short finding', () => {
+    const subnet = clone(seedCluster().list('Subnet')[0]) as ReturnType<typeof example>;
+    subnet.metadata = { name: 'huge' };
+    subnet.spec.gateway = '10.16.0.1,'.repeat(20_000);
+    const result = evaluate(create(subnet), seedCluster(), config());
+    const gateway = result.findings.filter((f) => f.field === 'spec.gateway');
+    assert.equal(gateway.length, 1);
+    assert.ok(gateway[0].message.length < 600, `message of ${gateway[0].message.length} characters`);
+    assert.ok(gateway[0].message.includes('...'), 'the quoted gateway is cut');
+  });
+
+  it('thousands of bad interfaces give a bounded list of findings and a bounded denial', () => {
+    const vm = example('new/vm-fedora.yaml');
+    const spec = vm.spec.template.spec;
+    for (let i = 0; i < 5000; i++) spec.domain.devices.interfaces.push({ name: `bad name ${'x'.repeat(QUOTE_LIMIT * 3)} ${i}`, bridge: {} });
+    const result = evaluate(create(vm), seedCluster(), config());
+    const pairing = result.findings.filter((f) => f.rule === 'network-pairing');
+    assert.equal(pairing.length, FINDINGS_PER_RULE);
+    assert.match(pairing[pairing.length - 1].message, /and \d+ more network-pairing findings not listed/);
+    const answer = encodeAdmissionResponse(admissionReview(create(vm)), result, 'validate');
+    assert.ok(Buffer.byteLength(answer.response.status?.message ?? '') <= 32 * 1024);
+  });
+});
+
+describe('the CLI on malformed objects', () => {
+  it('exits 2 with the file and the field, never 1 and never a stack trace', async () => {
+    const dir = tempDir();
+    writeTree(dir, {
+      'vm.yaml': 'apiVersion: kubevirt.io/v1\nkind: VirtualMachine\nmetadata:\n  name: 5\nspec: {}\n',
+    });
+    const run = await nicguard(['validate', '-f', dir]);
+    assert.equal(run.status, 2, run.stdout + run.stderr);
+    assert.match(run.stdout + run.stderr, /vm\.yaml:\d+.*metadata\.name must be string/);
+    assert.ok(!hasStackTrace(run.stderr));
+  });
+
+  it('exits 2 for an AdmissionReview of a VM without object', async () => {
+    const dir = tempDir();
+    const review = admissionReview(fedoraHotplug());
+    delete review.request.object;
+    writeTree(dir, { 'review.json': JSON.stringify(review) });
+    const run = await nicguard(['validate', '-f', dir, '-o', 'json']);
+    assert.equal(run.status, 2, run.stdout + run.stderr);
+    assert.match(run.stderr, /request\.object is missing/);
+    assert.ok(!hasStackTrace(run.stderr));
+  });
+});
