@@ -150,7 +150,7 @@ describe('ovn-provider, from the VM', () => {
     assert.equal(f.action, 'deny');
     assert.equal(f.object, 'VirtualMachine default/vm-fedora');
     assert.equal(f.field, `${NETS}[1].multus.networkName`);
-    assert.match(f.message, /Kube-OVN NetworkAttachmentDefinition default\/attachnet2, which is set up wrongly: \"provider\" in spec\.config is \"attachnet2\.default\"/);
+    assert.match(f.message, /Kube-OVN NetworkAttachmentDefinition default\/attachnet2, which is set up wrongly: "provider" in spec\.config is "attachnet2\.default"/);
     assert.match(f.message, /derives "attachnet2\.default\.ovn"/);
     assert.match(f.message, /Fix the NAD; the VM needs no change/);
   });

@@ -9,7 +9,6 @@ import { evaluate } from '../src/engine/evaluate.js';
 import type { KubeObject, PolicyConfig, PolicyRequest, RuleId } from '../src/engine/types.js';
 
 /** A manifest as tests build and edit it: the engine's KubeObject with spec and status open for editing. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Manifest = KubeObject & { spec?: any; status?: any };
 
 /** Repository root (tests run from dist/test). */
