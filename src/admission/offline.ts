@@ -6,7 +6,7 @@ import type { KubeObject, PolicyRequest } from '../engine/types.js';
 import { stringOf } from '../engine/values.js';
 
 /** Whether the API server would give this object a namespace; kinds nicguard does not know are left alone. */
-export function isNamespaced(obj: KubeObject): boolean {
+function isNamespaced(obj: KubeObject): boolean {
   const kind = knownKindOf(obj.kind, groupOfApiVersion(obj.apiVersion));
   return kind ? KIND_FACTS[kind].namespaced : false;
 }

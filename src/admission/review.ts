@@ -21,7 +21,7 @@ export const WARNINGS_TOTAL_LIMIT = 4096;
 /** And may cut a single warning past 256 characters. */
 export const WARNING_LIMIT = 256;
 /** A denial message stays readable and bounded even for a pathological object. */
-export const DENIAL_MESSAGE_LIMIT = 32 * 1024;
+const DENIAL_MESSAGE_LIMIT = 32 * 1024;
 
 export interface AdmissionRequestV1 {
   uid: string;
@@ -101,7 +101,7 @@ export function objectProblem(obj: unknown): string | undefined {
 }
 
 /** The nesting depth of a parsed JSON value, walked without recursion and stopping past `limit`. */
-export function exceedsDepth(value: unknown, limit: number): boolean {
+function exceedsDepth(value: unknown, limit: number): boolean {
   const stack: [unknown, number][] = [[value, 1]];
   while (stack.length) {
     const [v, depth] = stack.pop() as [unknown, number];

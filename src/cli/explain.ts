@@ -32,7 +32,7 @@ const BASE_FROM: Record<Explanation['baseFrom'], string> = {
   self: ', taken as this spec',
 };
 
-export function formatExplanation(e: Explanation): string {
+function formatExplanation(e: Explanation): string {
   const withChange = e.interfaces.some((i) => i.change);
   const header = ['INTERFACE', 'BINDING', 'MODEL', 'STATE', 'NETWORK', 'NAD', 'NAD TYPE', 'OVN PROVIDER', 'SUBNET', ...(withChange ? ['CHANGE'] : [])];
   const rows = e.interfaces.map((i) => [

@@ -11,7 +11,7 @@ import type { ValidationReport } from '../offline/report.js';
 import { formatSarif } from './format/sarif.js';
 import { formatText } from './format/text.js';
 
-export const OUTPUT_FORMATS = ['text', 'json', 'junit', 'sarif'] as const;
+const OUTPUT_FORMATS = ['text', 'json', 'junit', 'sarif'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
 export interface ValidateOptions extends ValidationInputs {
@@ -20,18 +20,18 @@ export interface ValidateOptions extends ValidationInputs {
   warnExitCode?: number;
 }
 
-export const EXIT_OK = 0;
-export const EXIT_DENIED = 1;
+const EXIT_OK = 0;
+const EXIT_DENIED = 1;
 
 /** 2 for bad input beats 1 for a denial: a half-read change cannot be called safe or unsafe. */
-export function exitCodeOf(report: ValidationReport, warnExitCode?: number): number {
+function exitCodeOf(report: ValidationReport, warnExitCode?: number): number {
   if (report.summary.errors) return EXIT_BAD_INPUT;
   if (report.summary.denied) return EXIT_DENIED;
   if (warnExitCode !== undefined && report.summary.warnings) return warnExitCode;
   return EXIT_OK;
 }
 
-export function formatReport(report: ValidationReport, format: OutputFormat): string {
+function formatReport(report: ValidationReport, format: OutputFormat): string {
   switch (format) {
     case 'json':
       return formatJson(report);

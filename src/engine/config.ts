@@ -8,16 +8,16 @@ import type { PolicyConfig, RuleSetting } from './types.js';
 import { dig } from './values.js';
 
 export const CONFIG_API_VERSION = 'nicguard.io/v1alpha1';
-export const CONFIG_KIND = 'PolicyConfig';
+const CONFIG_KIND = 'PolicyConfig';
 
-export const SLOT_MODELS = ['v1', 'v2', 'legacy-q35'] as const;
+const SLOT_MODELS = ['v1', 'v2', 'legacy-q35'] as const;
 
-export const DEFAULT_EXEMPT_SERVICE_ACCOUNTS = [
+const DEFAULT_EXEMPT_SERVICE_ACCOUNTS = [
   'system:serviceaccount:kubevirt:kubevirt-controller',
   'system:serviceaccount:kubevirt:kubevirt-handler',
 ];
 
-export function defaultRuleSettings(): Record<RuleId, RuleSetting> {
+function defaultRuleSettings(): Record<RuleId, RuleSetting> {
   return Object.fromEntries(RULES.map((r) => [r.id, r.defaultSetting])) as Record<RuleId, RuleSetting>;
 }
 

@@ -14,9 +14,9 @@ import { objectRef, viewVm } from './vm.js';
 export type Phase = 'mutate' | 'validate' | 'both';
 
 /** A finding's message never grows past this, whatever it quotes. */
-export const MESSAGE_LIMIT = 2048;
+const MESSAGE_LIMIT = 2048;
 /** Findings one rule reports at one field, and in one request; past these they are counted, not listed. */
-export const FINDINGS_PER_FIELD = 3;
+const FINDINGS_PER_FIELD = 3;
 export const FINDINGS_PER_RULE = 20;
 
 function isExempt(request: PolicyRequest, config: PolicyConfig, namespace: string | undefined): boolean {

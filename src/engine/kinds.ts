@@ -86,7 +86,6 @@ export type IndexedKind = KindsWhere<'indexed'>;
 export type VmKind = 'VirtualMachine' | 'VirtualMachineInstance';
 
 const ALL: readonly KindFacts[] = Object.values(KIND_FACTS);
-export const JUDGED_KINDS = ALL.filter((k) => k.judged).map((k) => k.kind) as JudgedKind[];
 export const INDEXED_KINDS = ALL.filter((k) => k.indexed).map((k) => k.kind) as IndexedKind[];
 
 /** `kubevirt.io/v1` -> `kubevirt.io`; `v1` -> `` (the core group). */

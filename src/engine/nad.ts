@@ -20,7 +20,7 @@ export interface ParsedNadConfig {
 
 export const SRIOV_RESOURCE_ANNOTATION = 'k8s.v1.cni.cncf.io/resourceName';
 
-export function parseNadConfig(nad: NetworkAttachmentDefinition | undefined): ParsedNadConfig {
+function parseNadConfig(nad: NetworkAttachmentDefinition | undefined): ParsedNadConfig {
   const text = dig(nad, 'spec', 'config');
   // A NAD without config is legal: Multus then reads a file named after it on the node.
   if (text === undefined || text === '') return { plugins: [] };
@@ -42,11 +42,11 @@ export function parseNadConfig(nad: NetworkAttachmentDefinition | undefined): Pa
 }
 
 /** The Kube-OVN provider Kube-OVN derives for a NAD (pkg/util/network_attachment.go). */
-export function expectedOvnProvider(name: string, namespace: string, ipamOnly = false): string {
+function expectedOvnProvider(name: string, namespace: string, ipamOnly = false): string {
   return ipamOnly ? `${name}.${namespace}` : `${name}.${namespace}.ovn`;
 }
 
-export const KUBE_OVN_TYPE = 'kube-ovn';
+const KUBE_OVN_TYPE = 'kube-ovn';
 
 /** How a NAD uses Kube-OVN: as the network (`type: kube-ovn`), for IPAM only, or not at all. */
 export type OvnRole = 'network' | 'ipam' | undefined;
@@ -106,7 +106,7 @@ function nadNamespace(nad: NetworkAttachmentDefinition): string {
 // (cmd/cni/cni.go loadNetConf). So both must agree, or the NIC gets no address, or one
 // from the wrong Subnet.
 
-export const DEFAULT_SERVER_SOCKET = '/run/openvswitch/kube-ovn-daemon.sock';
+const DEFAULT_SERVER_SOCKET = '/run/openvswitch/kube-ovn-daemon.sock';
 
 export interface ProviderProblem {
   /** Field of the NAD: `spec.config` or `metadata.name`. */

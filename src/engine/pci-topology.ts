@@ -166,7 +166,7 @@ export function sumDevices(d: PciDevices): number {
 }
 
 /** Guest memory in bytes: memory.guest, else the memory request, else the limit (KubeVirt's defaulting order). */
-export function guestMemoryBytes(spec: unknown): number | undefined {
+function guestMemoryBytes(spec: unknown): number | undefined {
   const domain = dig(spec, 'domain');
   return parseQuantity(
     dig(domain, 'memory', 'guest') ?? dig(domain, 'resources', 'requests', 'memory') ?? dig(domain, 'resources', 'limits', 'memory'),
@@ -204,7 +204,8 @@ function reservePorts(
       ? { slotTotalError: `annotation ${SLOT_COUNT_ANNOTATION} is ${quote(raw)}, not an integer` }
       : {}),
   };
-  // RULES.md rule 6: no ports on the root complex, whatever the model.
+  // No ports on the root complex, whatever the model (kubevirt/kubevirt
+  // pkg/virt-launcher/virtwrap/manager.go: placePCIDevicesOnRootComplex skips the reservation).
   if (rootComplex) return result;
   // v1 returns early for a domain without interfaces; the annotation path does not.
   const placeholders = fromAnnotation || base > 0 ? Math.max(0, slotTotal - base) : 0;
@@ -238,7 +239,8 @@ function interfaceNamesOf(obj: KubeObject | undefined, activeOnly: boolean): str
 /**
  * The budget of `vm` against the domain defined from `oldVm` (undefined: vm itself is the
  * base, as for `nicguard explain` of a manifest). The base counts every interface, SR-IOV
- * and absent ones included (RULES.md "base interface count").
+ * and absent ones included: KubeVirt counts every interface of the VMI spec it defines the
+ * domain from (pkg/virt-launcher/virtwrap/manager.go).
  */
 export function slotBudget(vm: VmView, oldVm: VmView | undefined, config: PolicyConfig, known: SlotKnowledge = {}): SlotBudget {
   const current = oldVm ?? vm;

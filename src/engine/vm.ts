@@ -6,7 +6,7 @@ import type { VmKind } from './kinds.js';
 import { FieldPath } from './field-path.js';
 import { asArray, asObject, bounded, dig, isObject, quote, stringMap, stringOf } from './values.js';
 
-export const BINDINGS = ['bridge', 'masquerade', 'sriov', 'passtBinding', 'binding', 'slirp', 'passt', 'macvtap'] as const;
+const BINDINGS = ['bridge', 'masquerade', 'sriov', 'passtBinding', 'binding', 'slirp', 'passt', 'macvtap'] as const;
 export type Binding = (typeof BINDINGS)[number] | 'none' | 'multiple';
 
 export interface NetworkView {
@@ -60,7 +60,7 @@ export interface VmView {
 const RUNNING_PHASES = new Set(['Running', 'Migrating', 'Paused', 'Starting']);
 
 /** `name` means the VM's namespace; `ns/name` is split at the first slash (KubeVirt's multus/nad.go). */
-export function resolveNetworkName(networkName: string, vmNamespace: string): { namespace: string; name: string } {
+function resolveNetworkName(networkName: string, vmNamespace: string): { namespace: string; name: string } {
   const slash = networkName.indexOf('/');
   if (slash < 0) return { namespace: vmNamespace, name: networkName };
   return { namespace: networkName.slice(0, slash), name: networkName.slice(slash + 1) };
@@ -111,7 +111,7 @@ function viewInterface(raw: unknown, index: number, basePath: FieldPath, network
 }
 
 /** Where the VMI spec sits in a VM or VMI. */
-export function vmiSpecPath(kind: VmKind): FieldPath {
+function vmiSpecPath(kind: VmKind): FieldPath {
   return kind === 'VirtualMachine' ? FieldPath.of('spec', 'template', 'spec') : FieldPath.of('spec');
 }
 
@@ -165,7 +165,7 @@ export function isOnDefaultNetwork(iface: InterfaceView): boolean {
 }
 
 /**
- * Whether a VMI exists for the VM (RULES.md "running"): a VMI always is; a VM by its old
+ * Whether a VMI exists for the VM ("running" in docs/rules.md): a VMI always is; a VM by its old
  * status, else by a VMI in the cluster view, else by its run strategy (plain manifests in CI).
  */
 export function isRunning(kind: VmKind, oldObject: KubeObject, cluster?: ClusterView): boolean {

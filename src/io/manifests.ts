@@ -10,7 +10,7 @@ import type { KubeObject, PolicyRequest } from '../engine/types.js';
 /** The file name used for standard input (`-f -`). */
 export const STDIN = '-';
 
-export const MANIFEST_EXTENSIONS = ['.yaml', '.yml', '.json'] as const;
+const MANIFEST_EXTENSIONS = ['.yaml', '.yml', '.json'] as const;
 
 export interface SourcePosition {
   /** The path as given (joined with the folder walked), or `-` for stdin. */
@@ -156,7 +156,7 @@ function admissionRequest(review: Record<string, unknown>): PolicyRequest | stri
   }
 }
 
-export function isAdmissionReview(obj: KubeObject): boolean {
+function isAdmissionReview(obj: KubeObject): boolean {
   return obj.kind === ADMISSION_KIND && ADMISSION_API_VERSIONS.includes(String(obj.apiVersion));
 }
 

@@ -6,7 +6,7 @@ import type { ValidationReport } from '../../offline/report.js';
 /** Characters XML 1.0 cannot carry at all, even escaped. */
 const INVALID_XML_CHARS = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu;
 
-export function escapeXml(text: string): string {
+function escapeXml(text: string): string {
   return text
     .replace(INVALID_XML_CHARS, '\uFFFD')
     .replace(/&/g, '&amp;')

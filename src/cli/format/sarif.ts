@@ -8,7 +8,7 @@ import { STDIN } from '../../io/manifests.js';
 import { VERSION } from '../version.js';
 import type { ValidationReport } from '../../offline/report.js';
 
-export const SARIF_SCHEMA = 'https://json.schemastore.org/sarif-2.1.0.json';
+const SARIF_SCHEMA = 'https://json.schemastore.org/sarif-2.1.0.json';
 const SRCROOT = '%SRCROOT%';
 
 const LEVEL: Record<Action, 'error' | 'warning'> = { deny: 'error', warn: 'warning' };

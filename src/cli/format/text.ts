@@ -15,7 +15,7 @@ function header(r: ObjectResult): string {
   return `${displayName(r.file)}:${r.line}: ${r.ref} (${r.operation}${how ? `, ${how}` : ''})`;
 }
 
-export function renderObject(r: ObjectResult): string[] {
+function renderObject(r: ObjectResult): string[] {
   const lines = [header(r)];
   for (const f of r.findings) {
     const where = f.field ? `  ${f.field} (line ${f.line})` : '';
@@ -29,7 +29,7 @@ export function renderObject(r: ObjectResult): string[] {
   return lines;
 }
 
-export function summaryLine(report: ValidationReport): string {
+function summaryLine(report: ValidationReport): string {
   const s = report.summary;
   const parts = [
     `${plural(s.objects, 'object')} checked`,

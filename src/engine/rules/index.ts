@@ -37,13 +37,3 @@ export type Rule = (typeof RULES)[number];
 export type RuleId = Rule['id'];
 
 export const RULE_IDS: readonly RuleId[] = RULES.map((r) => r.id);
-
-const BY_ID = new Map<string, Rule>(RULES.map((r) => [r.id, r]));
-
-export function ruleById(id: string): Rule | undefined {
-  return BY_ID.get(id);
-}
-
-export function isRuleId(id: string): id is RuleId {
-  return BY_ID.has(id);
-}
