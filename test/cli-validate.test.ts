@@ -277,7 +277,7 @@ describe('nicguard validate', { concurrency: 2 }, () => {
   test('a bad config file is exit 2 with the field named, before anything is checked', async () => {
     const dir = writeTree(tempDir(), {
       'typo.yaml': 'rules:\n  hotplug-bindin: deny\n',
-      'model.yaml': 'slotModel: v3\n',
+      'model.yaml': 'slotModel: v4\n',
       'broken.yaml': 'rules: [\n',
     });
     const [typo, model, broken] = await Promise.all(
@@ -287,7 +287,7 @@ describe('nicguard validate', { concurrency: 2 }, () => {
     assert.match(typo.stderr, /rules: unknown field "hotplug-bindin"/);
     assert.equal(typo.stdout, '');
     assert.equal(model.status, 2);
-    assert.match(model.stderr, /slotModel: must be one of v1, v2, legacy-q35/);
+    assert.match(model.stderr, /slotModel: must be one of auto, v1, v2, v3, legacy-q35, got "v4"/);
     assert.equal(broken.status, 2);
     assert.match(broken.stderr, /broken\.yaml: not valid YAML/);
     for (const r of [typo, model, broken]) assert.ok(!hasStackTrace(r.stderr), r.stderr);

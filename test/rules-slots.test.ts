@@ -5,7 +5,7 @@ import type { Manifest as KubeObject } from './support.js';
 import { evaluate } from '../src/engine/evaluate.js';
 import { viewVm } from '../src/engine/vm.js';
 import { parseQuantity } from '../src/engine/quantity.js';
-import { slotBudget, rootBusDevices, sumDevices, SLOT_COUNT_ANNOTATION, ROOT_COMPLEX_ANNOTATION } from '../src/engine/pci-topology.js';
+import { reservationRuleOf, slotBudget, rootBusDevices, sumDevices, SLOT_COUNT_ANNOTATION, ROOT_COMPLEX_ANNOTATION } from '../src/engine/pci-topology.js';
 import { addNic, clone, config, create, example, findingsOf, seedCluster, update, vmSpec } from './support.js';
 
 const IFACES = 'spec.template.spec.domain.devices.interfaces';
@@ -30,11 +30,14 @@ function withTemplateAnnotations(vm: KubeObject, annotations: Record<string, str
   return copy;
 }
 
-function slots(request: Parameters<typeof findingsOf>[1], cfg: PolicyConfig = config(), cluster = seedCluster()) {
+/** The v1 arithmetic (KubeVirt v1.4-v1.5) unless a test says otherwise; version-aware cases set slotModel auto. */
+const V1 = config({ slotModel: 'v1' });
+
+function slots(request: Parameters<typeof findingsOf>[1], cfg: PolicyConfig = V1, cluster = seedCluster()) {
   return findingsOf('hotplug-slots', request, cluster, cfg);
 }
 
-function pci(request: Parameters<typeof findingsOf>[1], cfg: PolicyConfig = config()) {
+function pci(request: Parameters<typeof findingsOf>[1], cfg: PolicyConfig = V1) {
   return findingsOf('pci-bus', request, seedCluster(), cfg);
 }
 
@@ -56,12 +59,15 @@ describe('hotplug-slots: the seeds\' four slots, existing interfaces included (v
     assert.match(f.message, /3 interfaces \("dyn1", "dyn2", "dyn3"\)/);
     assert.match(f.message, /only 2 hotplug ports are free/);
     assert.match(f.message, /defined with 2 interfaces \(base\)/);
-    assert.match(f.message, /reserved 2 spare PCIe root ports \(slot model v1: max\(0, T - base\) with T = 4/);
+    assert.match(f.message, /reserved 2 spare PCIe root ports \(slot model v1: max\(0, 4 - base\)\)/);
     assert.match(f.message, /0 in use/);
     assert.match(f.message, /asked for 3/);
     assert.match(f.message, /Restart the VM/);
     assert.match(f.message, /hotplug only 2 of them now/);
-    assert.match(f.message, /spec\.template\.metadata\.annotations\["kubevirt\.io\/pci-interface-slot-count"\]/);
+    // KubeVirt v1.4-v1.5 have no slot-count annotation, so v1 does not suggest it; v3 does.
+    assert.doesNotMatch(f.message, /pci-interface-slot-count/);
+    const [v3] = slots(update(vm, plusHotplugs(vm, 4)), config({ slotModel: 'v3' }));
+    assert.match(v3.message, /spec\.template\.metadata\.annotations\["kubevirt\.io\/pci-interface-slot-count"\]/);
   });
 
   it('with 4 interfaces at boot, none fits', () => {
@@ -90,14 +96,26 @@ describe('hotplug-slots: the seeds\' four slots, existing interfaces included (v
     assert.equal(f.field, 'spec.domain.devices.interfaces[4]');
   });
 
-  it('unplugging a boot interface frees no port', () => {
+  it('an unplug requested in the same change frees no port yet', () => {
+    // The port is freed once KubeVirt has completed the unplug: no released KubeVirt sets
+    // hotplug="off" on NIC ports (notes/FACTS.md A.5; pci/hotplug.go exists only after v1.9.0).
     const vm = runningWith(2);
     const unplugged = clone(vm);
     vmSpec(unplugged).domain.devices.interfaces[1].state = 'absent';
     const [f] = slots(update(vm, plusHotplugs(unplugged, 3)));
     assert.match(f.message, /only 2 hotplug ports are free/);
-    assert.match(f.message, /Unplugging a boot interface frees no port/);
+    assert.match(f.message, /An unplug frees its port only once KubeVirt has completed it/);
     assert.deepEqual(slots(update(vm, plusHotplugs(unplugged, 2))), []);
+  });
+
+  it('a completed unplug (the entry gone from the running VM) frees its port', () => {
+    const booted = runningWith(4);
+    const afterUnplug = clone(booted);
+    vmSpec(afterUnplug).domain.devices.interfaces.splice(3, 1);
+    vmSpec(afterUnplug).networks.splice(3, 1);
+    // Booted with 4 (no spare port under v1); boot3 unplugged and removed by KubeVirt: one port free.
+    assert.deepEqual(slots(update(afterUnplug, plusHotplugs(afterUnplug, 1))), []);
+    assert.equal(slots(update(afterUnplug, plusHotplugs(afterUnplug, 2))).length, 1);
   });
 
   it('an absent interface in the old spec still counts in the base', () => {
@@ -147,12 +165,18 @@ describe('hotplug-slots: the seeds\' four slots, existing interfaces included (v
 });
 
 describe('hotplug-slots: the annotations', () => {
-  it('kubevirt.io/pci-interface-slot-count on the template raises T', () => {
+  it('kubevirt.io/pci-interface-slot-count on the template raises T (v3, KubeVirt v1.6.4 and later)', () => {
     const vm = withTemplateAnnotations(runningWith(2), { [SLOT_COUNT_ANNOTATION]: '8' });
-    assert.deepEqual(slots(update(vm, plusHotplugs(vm, 6))), []);
-    const [f] = slots(update(vm, plusHotplugs(vm, 7)));
-    assert.match(f.message, /T = 8 from annotation kubevirt\.io\/pci-interface-slot-count/);
+    const v3 = config({ slotModel: 'v3' });
+    assert.deepEqual(slots(update(vm, plusHotplugs(vm, 6)), v3), []);
+    const [f] = slots(update(vm, plusHotplugs(vm, 7)), v3);
+    assert.match(f.message, /max\(0, 8 - base\) from annotation kubevirt\.io\/pci-interface-slot-count/);
     assert.match(f.message, /reserved 6 spare/);
+  });
+
+  it('v1 releases (KubeVirt v1.4-v1.5) do not read the annotation: T stays 4', () => {
+    const vm = withTemplateAnnotations(runningWith(2), { [SLOT_COUNT_ANNOTATION]: '8' });
+    assert.equal(slots(update(vm, plusHotplugs(vm, 3))).length, 1);
   });
 
   it('the running VMI\'s annotation wins over the VM template (it is what the domain was defined with)', () => {
@@ -163,8 +187,11 @@ describe('hotplug-slots: the annotations', () => {
       metadata: { name: 'vm-fedora', namespace: 'default', annotations: { [SLOT_COUNT_ANNOTATION]: '3' } },
       spec: clone(vmSpec(vm)),
     };
-    const [f] = slots(update(vm, plusHotplugs(vm, 2)), config(), seedCluster(vmi));
-    assert.match(f.message, /T = 3 from annotation/);
+    // v3 with T = 3: 1 placeholder, topped up to max(8 - 7 devices, 3) = 3 ports.
+    const v3 = config({ slotModel: 'v3' });
+    assert.deepEqual(slots(update(vm, plusHotplugs(vm, 3)), v3, seedCluster(vmi)), []);
+    const [f] = slots(update(vm, plusHotplugs(vm, 4)), v3, seedCluster(vmi));
+    assert.match(f.message, /max\(0, 3 - base\) from annotation/);
   });
 
   it('on the VM\'s own metadata it has no effect, and a new one there is warned about', () => {
@@ -217,7 +244,7 @@ describe('hotplug-slots: slot models and settings', () => {
   it('v2: exactly 2Gi is not "more than 2Gi"', () => {
     const vm = runningWith(1);
     vmSpec(vm).domain.resources.requests.memory = '2Gi';
-    const budget = slotBudget(viewVm(vm, 'VirtualMachine')!, undefined, config({ slotModel: 'v2' }));
+    const budget = slotBudget(viewVm(vm, 'VirtualMachine')!, undefined, reservationRuleOf('v2'), V1);
     assert.equal(budget.reserved, 3);
   });
 
@@ -247,7 +274,7 @@ describe('hotplug-slots: slot models and settings', () => {
 
 describe('slotBudget (nicguard explain)', () => {
   it('gives base, reserved, free and the PCI bus use of a manifest', () => {
-    const b = slotBudget(viewVm(runningWith(2), 'VirtualMachine')!, undefined, config());
+    const b = slotBudget(viewVm(runningWith(2), 'VirtualMachine')!, undefined, reservationRuleOf('v1'), V1);
     assert.equal(b.base, 2);
     assert.equal(b.reserved, 2);
     assert.equal(b.inUse, 0);
@@ -261,7 +288,7 @@ describe('slotBudget (nicguard explain)', () => {
 
   it('with the boot interfaces known, later ones count as in use', () => {
     const running = plusHotplugs(runningWith(2), 1, 'earlier');
-    const b = slotBudget(viewVm(plusHotplugs(running, 1), 'VirtualMachine')!, viewVm(running, 'VirtualMachine')!, config(), {
+    const b = slotBudget(viewVm(plusHotplugs(running, 1), 'VirtualMachine')!, viewVm(running, 'VirtualMachine')!, reservationRuleOf('v1'), V1, {
       bootInterfaces: ['defaultnetwork', 'boot1'],
     });
     assert.deepEqual([b.base, b.reserved, b.inUse, b.free, b.asked], [2, 2, 1, 1, 1]);
@@ -271,9 +298,12 @@ describe('slotBudget (nicguard explain)', () => {
   it('no ports for a VM without interfaces (KubeVirt returns early), unless the annotation sets T', () => {
     const vm = runningWith(1);
     vmSpec(vm).domain.devices.interfaces = [];
-    assert.equal(slotBudget(viewVm(vm, 'VirtualMachine')!, undefined, config()).reserved, 0);
+    assert.equal(slotBudget(viewVm(vm, 'VirtualMachine')!, undefined, reservationRuleOf('v1'), V1).reserved, 0);
     const view = viewVm(vm, 'VirtualMachine')!;
-    assert.equal(slotBudget(view, undefined, config(), { annotations: { [SLOT_COUNT_ANNOTATION]: '2' } }).reserved, 2);
+    // v3: the annotation path has no zero-interface return (2 placeholders), and the extra ports
+    // top that up to max(8 - 5 devices, 3) = 3 (manager.go calculatePlaceholderCount, calculateExtraControllerCount).
+    assert.equal(slotBudget(view, undefined, reservationRuleOf('v3'), V1, { annotations: { [SLOT_COUNT_ANNOTATION]: '2' } }).reserved, 3);
+    assert.equal(slotBudget(view, undefined, reservationRuleOf('v2'), V1).reserved, 3);
   });
 });
 

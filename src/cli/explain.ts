@@ -50,17 +50,32 @@ function formatExplanation(e: Explanation): string {
   const b = e.budget;
   const total = b.rootComplex
     ? 'none: kubevirt.io/placePCIDevicesOnRootComplex is "true"'
-    : b.model === 'v1'
-      ? `T=${b.slotTotal}${b.slotTotalSource === 'annotation' ? ' from kubevirt.io/pci-interface-slot-count' : ''}, less the base`
-      : b.model === 'v2'
-        ? 'memory-based count of KubeVirt v1.6-v1.8'
-        : 'q35 without KubeVirt reservation: one hotplugged device';
+    : b.notPcie
+      ? 'none: the VM is not PCIe (architecture or machine type)'
+      : b.model === 'v1'
+        ? `T=${b.slotTotal}, less the base`
+        : b.model === 'v2'
+          ? 'memory-scaled count (KubeVirt v1.6.0-v1.6.3, v1.7.0-v1.7.1)'
+          : b.model === 'v3'
+            ? `max(0, ${b.slotTotal}${b.slotTotalSource === 'annotation' ? ' from kubevirt.io/pci-interface-slot-count' : ''} - base), topped up to the memory-scaled count`
+            : 'q35 without KubeVirt reservation: one hotplugged device';
+  const m = e.slotModel;
+  const version = m.kubevirtVersion
+    ? `KubeVirt ${m.kubevirtVersion} from the ${m.versionSource}`
+    : m.setting === 'auto'
+      ? 'KubeVirt version unknown: the tightest of the supported releases'
+      : 'set in the configuration';
+  const perRelease =
+    m.models.length > 1
+      ? m.models.map((x) => `  ${x.model.padEnd(4)} ${String(x.free).padStart(2)} free  (KubeVirt ${x.kubevirtVersions ?? ''})`)
+      : [];
   const lines = [
     `${e.object.kind} ${e.object.namespace}/${e.object.name}  (${displayName(e.object.file)}:${e.object.line}, ${e.running ? 'running' : 'not running'})`,
     '',
     ...(rows.length ? table([header, ...rows]) : ['(no interfaces)']),
     '',
-    `Hotplug budget (slot model ${b.model}):`,
+    `Hotplug budget (slot model ${b.model}; ${version}):`,
+    ...perRelease,
     ...table([
       ['  base interfaces', String(b.base), `in the domain when it was last defined (boot or last migration)${BASE_FROM[e.baseFrom]}`],
       ['  reserved ports', String(b.reserved), total],

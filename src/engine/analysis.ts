@@ -2,7 +2,9 @@
 // interfaces it adds, unplugs or removes, and what each multus network resolves to.
 // Computed once per request, on first use, so that no rule calls another and a request
 // no rule asks about costs nothing.
-import type { Action, ClusterView, KubeObject, NetworkAttachmentDefinition } from './types.js';
+import type { Action, ClusterView, KubeObject, NetworkAttachmentDefinition, PolicyConfig } from './types.js';
+import { knownKubeVirtVersion, type KnownVersion } from './kubevirt-version.js';
+import { reservationRulesToJudge, type RuleChoice } from './pci-topology.js';
 import type { FieldPath } from './field-path.js';
 import { bounded } from './values.js';
 import type { VmKind } from './kinds.js';
@@ -52,6 +54,10 @@ export interface NetworkUse {
 }
 
 export interface VmFacts {
+  /** The KubeVirt version the cluster runs, where configuration or the KubeVirt CR says. */
+  readonly kubevirt: KnownVersion | undefined;
+  /** The hotplug port reservation rules to judge under (one, or one per release family). */
+  readonly reservationRules: RuleChoice[];
   readonly hotplug: HotplugChange | undefined;
   /** The running VMI: the old object itself for a VMI, the cluster's copy for a VM. */
   readonly runningVmi: KubeObject | undefined;
@@ -117,11 +123,22 @@ export function vmFacts(
   vm: VmView,
   old: { object: KubeObject; vm: VmView } | undefined,
   cluster: ClusterView,
+  config: PolicyConfig,
 ): VmFacts {
+  let kubevirt: KnownVersion | undefined | null = null;
+  let rules: RuleChoice[] | undefined;
   let hotplug: HotplugChange | undefined | null = null;
   let runningVmi: KubeObject | undefined | null = null;
   let uses: NetworkUse[] | undefined;
   return {
+    get kubevirt() {
+      if (kubevirt === null) kubevirt = knownKubeVirtVersion(config, cluster);
+      return kubevirt;
+    },
+    get reservationRules() {
+      rules ??= reservationRulesToJudge(config, this.kubevirt);
+      return rules;
+    },
     get hotplug() {
       if (hotplug === null) {
         hotplug = old && isRunning(kind, old.object, cluster) ? hotplugChange(old.object, old.vm, vm) : undefined;

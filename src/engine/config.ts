@@ -10,7 +10,7 @@ import { dig } from './values.js';
 export const CONFIG_API_VERSION = 'nicguard.io/v1alpha1';
 const CONFIG_KIND = 'PolicyConfig';
 
-const SLOT_MODELS = ['v1', 'v2', 'legacy-q35'] as const;
+const SLOT_MODELS = ['auto', 'v1', 'v2', 'v3', 'legacy-q35'] as const;
 
 const DEFAULT_EXEMPT_SERVICE_ACCOUNTS = [
   'system:serviceaccount:kubevirt:kubevirt-controller',
@@ -24,7 +24,7 @@ function defaultRuleSettings(): Record<RuleId, RuleSetting> {
 export function defaultConfig(): PolicyConfig {
   return {
     rules: defaultRuleSettings(),
-    slotModel: 'v1',
+    slotModel: 'auto',
     hotplugSlotTotal: 4,
     pciSlotLimit: 32,
     exemptServiceAccounts: [...DEFAULT_EXEMPT_SERVICE_ACCOUNTS],
@@ -52,12 +52,21 @@ export function configSchema(): Record<string, unknown> {
       },
       slotModel: {
         description:
-          "How spare PCIe root ports are counted: v1 (KubeVirt's interface-count reservation), v2 (the memory-based " +
-          'count of KubeVirt v1.6-v1.8), legacy-q35 (one hotplugged device).',
+          'How KubeVirt reserves PCIe root ports for NIC hotplug: auto (follow the KubeVirt version), v1 (v1.4-v1.5), ' +
+          'v2 (v1.6.0-v1.6.3, v1.7.0-v1.7.1), v3 (v1.6.4+, v1.7.2+, v1.8, v1.9), legacy-q35 (one spare port).',
         enum: [...SLOT_MODELS],
       },
+      kubevirtVersion: {
+        description:
+          'The KubeVirt release the cluster runs, e.g. v1.8.4. Without it nicguard reads the KubeVirt CR\'s ' +
+          'status.observedKubeVirtVersion, and where neither says, judges under every supported release.',
+        type: 'string',
+        pattern: '^v?\\d+\\.\\d+\\.\\d+([-+][0-9A-Za-z.-]*)?$',
+      },
       hotplugSlotTotal: {
-        description: "KubeVirt's T: the interface count the domain is laid out for, existing interfaces included.",
+        description:
+          "KubeVirt's T of the v1 reservation (ReservedInterfaces = 4 in every release): the interface count the " +
+          'domain is laid out for, existing interfaces included. Change it only for a patched KubeVirt.',
         type: 'integer',
         minimum: 0,
         maximum: 64,

@@ -46,7 +46,7 @@ export function buildContext(
   if (isVmKind(kind)) {
     const vm = viewVm(object, kind, namespace);
     const previous = old ? { object: old, vm: viewVm(old, kind, namespace) } : undefined;
-    return { ...base, kind, object, vm, ...(previous ? { old: previous } : {}), facts: vmFacts(kind, vm, previous, cluster) };
+    return { ...base, kind, object, vm, ...(previous ? { old: previous } : {}), facts: vmFacts(kind, vm, previous, cluster, config) };
   }
   if (kind === 'NetworkAttachmentDefinition') {
     return { ...base, kind, nad: object, ...(old ? { oldNad: old } : {}), namespace: namespace ?? 'default' };

@@ -8,6 +8,7 @@
 // (kubevirt/kubevirt pkg/virt-launcher/virtwrap/manager.go `allocateHotplugPorts`,
 // network/nichotplug.go, docs/pci-topology.md). Ports that held a device at boot are
 // marked hotplug="off" (pci/hotplug.go), so unplugging a boot NIC frees none.
+import { atLeast, REPRESENTATIVE_VERSIONS, type KnownVersion, type KubeVirtVersion } from './kubevirt-version.js';
 import type { KubeObject, PolicyConfig, SlotModel } from './types.js';
 import { parseQuantity } from './quantity.js';
 import { isAbsent, type InterfaceView, type VmView } from './vm.js';
@@ -56,6 +57,8 @@ export interface SlotBudget {
   slotTotalError?: string;
   /** The root-complex annotation is "true": no hotplug ports at all. */
   rootComplex: boolean;
+  /** v3: the spec is not PCIe (architecture or machine type), so KubeVirt reserves nothing. */
+  notPcie?: boolean;
   /** Guest memory in bytes, where the spec gives it (the v2 formula needs it). */
   memoryBytes?: number;
   /** Root-bus devices by kind, hotplug ports excluded. */
@@ -173,55 +176,128 @@ function guestMemoryBytes(spec: unknown): number | undefined {
   );
 }
 
+/**
+ * How one KubeVirt release reserves hotplug ports: its slot model, and in v3 which
+ * PCIe-support guard it applies (pkg/defaults/defaults.go SupportsPCIeHotplug).
+ */
+export interface ReservationRule {
+  model: SlotModel;
+  /** v3 only: none (v1.6.4, v1.7.2, v1.8.0-1), architecture (v1.6.5, v1.7.3, v1.8.2), or both (later). */
+  pcieGuard: 'none' | 'arch' | 'arch-and-machine';
+}
+
+/** The release's rule (docs/compatibility.md, "PCI slot model per release"). */
+export function reservationRuleFor(v: KubeVirtVersion): ReservationRule {
+  const from = (minor: number, patch: number) => v.minor === minor && v.patch >= patch;
+  const v3 = atLeast(v, 1, 8) || from(7, 2) || from(6, 4);
+  if (!v3) return { model: atLeast(v, 1, 6) ? 'v2' : 'v1', pcieGuard: 'none' };
+  const both = atLeast(v, 1, 8, 3) || from(7, 4) || from(6, 6);
+  const arch = both || from(8, 2) || from(7, 3) || from(6, 5);
+  return { model: 'v3', pcieGuard: both ? 'arch-and-machine' : arch ? 'arch' : 'none' };
+}
+
+/** A model set in the configuration: v3 with the newest guard. */
+export function reservationRuleOf(model: SlotModel): ReservationRule {
+  return { model, pcieGuard: model === 'v3' ? 'arch-and-machine' : 'none' };
+}
+
 interface Reservation {
   reserved: number;
   slotTotal: number;
   slotTotalSource: 'annotation' | 'config';
   slotTotalError?: string;
   rootComplex: boolean;
+  /** v3: KubeVirt reserves nothing, as the spec is not PCIe (architecture or machine type). */
+  notPcie?: boolean;
 }
 
-/** Spare root ports KubeVirt reserves for a domain defined with `base` interfaces. */
+/** SupportsPCIeHotplug: amd64, arm64 or unset; with the machine guard also q35 or virt machines (or unset). */
+function supportsPcieHotplug(spec: unknown, guard: ReservationRule['pcieGuard']): boolean {
+  if (guard === 'none') return true;
+  const arch = dig(spec, 'architecture');
+  if (arch !== undefined && arch !== '' && arch !== 'amd64' && arch !== 'arm64') return false;
+  if (guard === 'arch') return true;
+  const machine = dig(spec, 'domain', 'machine', 'type');
+  return typeof machine !== 'string' || machine === '' || machine.includes('q35') || machine.startsWith('virt');
+}
+
+// The formulas, one function each as upstream has them (pkg/virt-launcher/virtwrap/
+// manager.go and nichotplug.go at the tags in docs/compatibility.md); the conformance
+// vectors in test/conformance/vectors/kubevirt-slots.json pin them down.
+
+function onRootComplex(annotations: Record<string, string>): boolean {
+  return annotations[ROOT_COMPLEX_ANNOTATION] === 'true';
+}
+
+/** v1 (and v3's fallback, calculateHotplugPortCountV1): max(0, T - interfaces), none on the root complex or without interfaces. */
+export function v1Placeholders(interfaces: number, annotations: Record<string, string>, slotTotal: number): number {
+  return onRootComplex(annotations) || interfaces === 0 ? 0 : Math.max(0, slotTotal - interfaces);
+}
+
+/** v3 calculatePlaceholderCount: the slot-count annotation's total when valid (no other check on that path), else v1. */
+export function v3Placeholders(interfaces: number, annotations: Record<string, string>, slotTotal: number): number {
+  const raw = annotations[SLOT_COUNT_ANNOTATION];
+  const annotated = raw === undefined ? undefined : parseSlotCount(raw);
+  return annotated !== undefined ? Math.max(0, annotated - interfaces) : v1Placeholders(interfaces, annotations, slotTotal);
+}
+
+/** v2 calculateHotplugPortCount (v3's calculateHotplugPortCountV2): memory-scaled, none on the root complex. */
+export function memoryScaledPorts(pciDevices: number, memoryBytes: number | undefined, annotations: Record<string, string>): number {
+  if (onRootComplex(annotations)) return 0;
+  // Unknown memory counts as small: fewer ports, and a VM without memory is refused by KubeVirt anyway.
+  const size = memoryBytes !== undefined && memoryBytes > LARGE_MEMORY_BYTES ? V2_PORTS.large : V2_PORTS.small;
+  return Math.max(size.total - pciDevices, size.min);
+}
+
+/** v3 calculateExtraControllerCount: empty root ports that top the placeholders up to the memory-scaled count. */
+export function v3ExtraPorts(placeholders: number, pciDevices: number, memoryBytes: number | undefined, annotations: Record<string, string>): number {
+  return Math.max(0, memoryScaledPorts(pciDevices, memoryBytes, annotations) - placeholders);
+}
+
+/**
+ * Spare root ports KubeVirt reserves for a domain defined with `base` interfaces
+ * (pkg/virt-launcher/virtwrap/manager.go allocateHotplugPorts and nichotplug.go; v1:
+ * ReservedInterfaces = 4, configurable here as hotplugSlotTotal for patched builds).
+ */
 function reservePorts(
-  model: SlotModel,
+  rule: ReservationRule,
   base: number,
+  spec: unknown,
   annotations: Record<string, string>,
   kubevirtDeviceCount: number,
-  memoryBytes: number | undefined,
   config: PolicyConfig,
 ): Reservation {
-  const rootComplex = annotations[ROOT_COMPLEX_ANNOTATION] === 'true';
-  const raw = annotations[SLOT_COUNT_ANNOTATION];
+  const rootComplex = onRootComplex(annotations);
+  // Only v3 releases read the slot-count annotation (it first appears in v1.6.4).
+  const raw = rule.model === 'v3' ? annotations[SLOT_COUNT_ANNOTATION] : undefined;
   const parsed = raw === undefined ? undefined : parseSlotCount(raw);
-  const fromAnnotation = parsed !== undefined;
-  const slotTotal = parsed ?? config.hotplugSlotTotal;
   const result: Reservation = {
     reserved: 0,
-    slotTotal,
-    slotTotalSource: fromAnnotation ? 'annotation' : 'config',
+    slotTotal: parsed ?? config.hotplugSlotTotal,
+    slotTotalSource: parsed !== undefined ? 'annotation' : 'config',
     rootComplex,
     ...(raw !== undefined && parsed === undefined
       ? { slotTotalError: `annotation ${SLOT_COUNT_ANNOTATION} is ${quote(raw)}, not an integer` }
       : {}),
   };
-  // No ports on the root complex, whatever the model (kubevirt/kubevirt
-  // pkg/virt-launcher/virtwrap/manager.go: placePCIDevicesOnRootComplex skips the reservation).
-  if (rootComplex) return result;
-  // v1 returns early for a domain without interfaces; the annotation path does not.
-  const placeholders = fromAnnotation || base > 0 ? Math.max(0, slotTotal - base) : 0;
-  switch (model) {
+  switch (rule.model) {
     case 'v1':
-      result.reserved = placeholders;
+      result.reserved = v1Placeholders(base, annotations, config.hotplugSlotTotal);
       break;
-    case 'v2': {
-      // The memory-scaled count (1.6-1.8, and the extra root-port controllers of the
-      // current "v3" topology, which tops the placeholders up to it). Unknown memory: small.
-      const size = memoryBytes !== undefined && memoryBytes > LARGE_MEMORY_BYTES ? V2_PORTS.large : V2_PORTS.small;
-      result.reserved = Math.max(placeholders, Math.max(size.total - kubevirtDeviceCount, size.min));
+    case 'v2':
+      result.reserved = memoryScaledPorts(kubevirtDeviceCount, guestMemoryBytes(spec), annotations);
+      break;
+    case 'v3': {
+      if (!supportsPcieHotplug(spec, rule.pcieGuard)) {
+        result.notPcie = true;
+        break;
+      }
+      const placeholders = v3Placeholders(base, annotations, config.hotplugSlotTotal);
+      result.reserved = placeholders + v3ExtraPorts(placeholders, kubevirtDeviceCount, guestMemoryBytes(spec), annotations);
       break;
     }
     case 'legacy-q35':
-      // libvirt's own q35 layout leaves a single spare root port.
+      // libvirt's own q35 layout leaves a single spare root port (not KubeVirt's reservation).
       result.reserved = 1;
       break;
   }
@@ -242,7 +318,13 @@ function interfaceNamesOf(obj: KubeObject | undefined, activeOnly: boolean): str
  * and absent ones included: KubeVirt counts every interface of the VMI spec it defines the
  * domain from (pkg/virt-launcher/virtwrap/manager.go).
  */
-export function slotBudget(vm: VmView, oldVm: VmView | undefined, config: PolicyConfig, known: SlotKnowledge = {}): SlotBudget {
+export function slotBudget(
+  vm: VmView,
+  oldVm: VmView | undefined,
+  rule: ReservationRule,
+  config: PolicyConfig,
+  known: SlotKnowledge = {},
+): SlotBudget {
   const current = oldVm ?? vm;
   const annotations = known.annotations ?? current.annotations;
   const currentNames = new Set(current.interfaces.map((i) => i.name));
@@ -268,9 +350,10 @@ export function slotBudget(vm: VmView, oldVm: VmView | undefined, config: Policy
   const memoryBytes = guestMemoryBytes(current.spec);
   const { devices: pciDevices, noneModels } = countDevices(current.spec, base);
   const kubevirtCount = sumDevices(pciDevices) + noneModels.usb + noneModels.balloon;
-  const reservation = reservePorts(config.slotModel, base, annotations, kubevirtCount, memoryBytes, config);
+  const reservation = reservePorts(rule, base, current.spec, annotations, kubevirtCount, config);
   return {
-    model: config.slotModel,
+    model: rule.model,
+    ...(reservation.notPcie ? { notPcie: true } : {}),
     base,
     reserved: reservation.reserved,
     inUse,
@@ -289,13 +372,40 @@ export function slotBudget(vm: VmView, oldVm: VmView | undefined, config: Policy
 }
 
 /** Root-bus use when the VM next starts from this spec: absent interfaces are dropped then. */
-export function bootPciUsage(vm: VmView, annotations: Record<string, string>, config: PolicyConfig): { used: number; devices: PciDevices; reserved: number } {
+export function bootPciUsage(
+  vm: VmView,
+  annotations: Record<string, string>,
+  rule: ReservationRule,
+  config: PolicyConfig,
+): { used: number; devices: PciDevices; reserved: number } {
   const count = vm.interfaces.filter((i) => !isAbsent(i)).length;
   const { devices, noneModels } = countDevices(vm.spec, count);
   const kubevirtCount = sumDevices(devices) + noneModels.usb + noneModels.balloon;
-  // Only the v2 formula reads memory; skip the quantity parse otherwise (hot path).
-  const memory = config.slotModel === 'v2' ? guestMemoryBytes(vm.spec) : undefined;
-  const { reserved } = reservePorts(config.slotModel, count, annotations, kubevirtCount, memory, config);
+  const { reserved } = reservePorts(rule, count, vm.spec, annotations, kubevirtCount, config);
   return { used: sumDevices(devices) + reserved, devices, reserved };
 }
 
+
+/** A reservation rule to judge under, and the releases it stands for (unknown version) or none. */
+export interface RuleChoice {
+  rule: ReservationRule;
+  /** The representative releases that reserve this way, when the version is not known. */
+  versions?: KubeVirtVersion[];
+}
+
+/**
+ * The reservation rules to judge a VM under: the configured model; else the known
+ * version's; else one per distinct rule among the supported releases (docs/compatibility.md).
+ */
+export function reservationRulesToJudge(config: PolicyConfig, known: KnownVersion | undefined): RuleChoice[] {
+  if (config.slotModel !== 'auto') return [{ rule: reservationRuleOf(config.slotModel) }];
+  if (known) return [{ rule: reservationRuleFor(known.version) }];
+  const choices: RuleChoice[] = [];
+  for (const version of REPRESENTATIVE_VERSIONS) {
+    const rule = reservationRuleFor(version);
+    const same = choices.find((c) => c.rule.model === rule.model && c.rule.pcieGuard === rule.pcieGuard);
+    if (same) same.versions?.push(version);
+    else choices.push({ rule, versions: [version] });
+  }
+  return choices;
+}

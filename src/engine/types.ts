@@ -86,12 +86,20 @@ export interface EvaluationResult {
   patch: PatchOperation[];
 }
 
-export type SlotModel = 'v1' | 'v2' | 'legacy-q35';
+/**
+ * How KubeVirt reserves PCIe root ports for NIC hotplug: v1 (v1.4-v1.5), v2 (v1.6.0-v1.6.3,
+ * v1.7.0-v1.7.1), v3 (v1.6.4+, v1.7.2+, v1.8, v1.9), legacy-q35 (a single spare port, not
+ * KubeVirt's own). `auto` follows the KubeVirt version (docs/compatibility.md).
+ */
+export type SlotModel = 'v1' | 'v2' | 'v3' | 'legacy-q35';
+export type SlotModelSetting = SlotModel | 'auto';
 
 export interface PolicyConfig {
   /** Effective setting of every rule (defaults filled in). */
   rules: Record<RuleId, RuleSetting>;
-  slotModel: SlotModel;
+  slotModel: SlotModelSetting;
+  /** The KubeVirt release the cluster runs (e.g. `v1.8.4`); else read from the KubeVirt CR. */
+  kubevirtVersion?: string;
   /** KubeVirt's T: interfaces the domain is laid out for, existing ones included. */
   hotplugSlotTotal: number;
   /** Slots on the root PCI bus, reserved ones included. */

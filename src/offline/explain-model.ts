@@ -6,7 +6,8 @@ import type { ObjectIndex } from '../cluster/object-index.js';
 import { evaluate } from '../engine/evaluate.js';
 import { isVmKind, kindOfObject, type VmKind } from '../engine/kinds.js';
 import { analyzeNad, boundProvider } from '../engine/nad.js';
-import { slotBudget, type SlotBudget } from '../engine/pci-topology.js';
+import { describeVersions, formatVersion, knownKubeVirtVersion } from '../engine/kubevirt-version.js';
+import { reservationRulesToJudge, slotBudget, type SlotBudget } from '../engine/pci-topology.js';
 import type { Finding, KubeObject, PolicyConfig } from '../engine/types.js';
 import { stringOf } from '../engine/values.js';
 import {
@@ -42,6 +43,14 @@ export interface InterfaceExplanation {
   change?: 'added' | 'unplugged';
 }
 
+export interface SlotModelExplanation {
+  /** The configuration's slotModel (`auto` follows the KubeVirt version). */
+  setting: string;
+  kubevirtVersion?: string;
+  versionSource?: string;
+  models: { model: string; kubevirtVersions?: string; reserved: number; free: number }[];
+}
+
 export interface Explanation {
   apiVersion: string;
   kind: 'Explanation';
@@ -50,7 +59,9 @@ export interface Explanation {
   /** What the budget is measured against: --old, the running VMI from --objects, or the object itself. */
   baseFrom: 'old' | 'vmi' | 'self';
   interfaces: InterfaceExplanation[];
-  /** slotBudget's answer, with the hotplugged interfaces by name. */
+  /** The reservation rules weighed: the configured model, the known version's, or one per release family. */
+  slotModel: SlotModelExplanation;
+  /** slotBudget's answer (the tightest of the rules weighed), with the hotplugged interfaces by name. */
   budget: Omit<SlotBudget, 'askedInterfaces'> & { askedInterfaces: string[] };
   /** What `nicguard validate` would say about this object (CREATE, or UPDATE against --old). */
   findings: Omit<Finding, 'fieldPath'>[];
@@ -153,7 +164,24 @@ export function explainVm(
   const interfaces = vm.interfaces.map((i) => explainInterface(i, cluster));
   markChanges(interfaces, vm, oldVm);
   const annotations = vmi ? vmiAnnotationsOf(vmi, 'VirtualMachineInstance') : vmiAnnotationsOf(old ?? object, kind);
-  const budget = slotBudget(vm, oldVm, config, { annotations, ...(vmi ? { vmi } : {}) });
+  // Under each reservation rule that may apply; the budget shown is the tightest, and
+  // `slotModel` says which rules were weighed and where the KubeVirt version came from.
+  const known = knownKubeVirtVersion(config, cluster);
+  const budgets = reservationRulesToJudge(config, known).map((choice) => ({
+    choice,
+    budget: slotBudget(vm, oldVm, choice.rule, config, { annotations, ...(vmi ? { vmi } : {}) }),
+  }));
+  const budget = budgets.reduce((a, b) => (b.budget.free < a.budget.free ? b : a)).budget;
+  const slotModel: SlotModelExplanation = {
+    setting: config.slotModel,
+    ...(known ? { kubevirtVersion: formatVersion(known.version), versionSource: known.source } : {}),
+    models: budgets.map(({ choice, budget: b }) => ({
+      model: b.model,
+      ...(choice.versions ? { kubevirtVersions: describeVersions(choice.versions) } : {}),
+      reserved: b.reserved,
+      free: b.free,
+    })),
+  };
   const request = offlineRequest({ object, oldObject: old, namespace: defaultNamespace });
   const findings = evaluate(request, cluster, config, 'both').findings.map(({ fieldPath: _path, ...f }) => f);
   return {
@@ -164,6 +192,7 @@ export function explainVm(
     running: isRunning(kind, old ?? object, cluster),
     interfaces,
     budget: { ...budget, askedInterfaces: budget.askedInterfaces.map((i) => i.name) },
+    slotModel,
     findings,
   };
 }

@@ -11,6 +11,7 @@ import {
   slotBudget,
   type SlotBudget,
 } from '../pci-topology.js';
+import { describeVersions, formatVersion, HOW_TO_SET_VERSION } from '../kubevirt-version.js';
 import { defineRule, type RuleDescriptor, VALIDATION_SETTINGS, type Cause, type VmContext } from '../rule.js';
 import type { HotplugChange } from '../analysis.js';
 import { bounded, dig, plural, quote, stringMap } from '../values.js';
@@ -29,58 +30,101 @@ function annotationsPath(kind: VmKind): FieldPath {
 
 /** How the reserved count came about, in the words of the model. */
 function reservationReason(b: SlotBudget): string {
-  if (b.rootComplex) {
+  if (b.rootComplex && b.slotTotalSource !== 'annotation') {
     return `none, as annotation ${ROOT_COMPLEX_ANNOTATION}: "true" puts every device on the root complex, which takes no hotplug`;
   }
-  const total =
+  if (b.notPcie) return 'none, as the VM is not PCIe (its architecture or machine type): KubeVirt reserves no ports for it';
+  const placeholders =
     b.slotTotalSource === 'annotation'
-      ? `T = ${b.slotTotal} from annotation ${SLOT_COUNT_ANNOTATION}`
-      : `T = ${b.slotTotal}, setting hotplugSlotTotal`;
+      ? `max(0, ${b.slotTotal} - base) from annotation ${SLOT_COUNT_ANNOTATION}`
+      : `max(0, ${b.slotTotal} - base)`;
+  const large = b.memoryBytes !== undefined && b.memoryBytes > LARGE_MEMORY_BYTES;
+  const memory =
+    b.memoryBytes === undefined ? 'guest memory unknown, taken as 2Gi or less' : `${formatBytes(b.memoryBytes)} of guest memory`;
+  const p = large ? V2_PORTS.large : V2_PORTS.small;
+  const scaled = `max(${p.total} - PCI devices in use, ${p.min}) for ${memory}`;
   switch (b.model) {
     case 'v1':
-      return `slot model v1: max(0, T - base) with ${total}`;
-    case 'v2': {
-      const large = b.memoryBytes !== undefined && b.memoryBytes > LARGE_MEMORY_BYTES;
-      const memory =
-        b.memoryBytes === undefined ? 'guest memory unknown, taken as 2Gi or less' : `${formatBytes(b.memoryBytes)} of guest memory`;
-      const p = large ? V2_PORTS.large : V2_PORTS.small;
-      return `slot model v2: max(${p.total} - PCI devices in use, ${p.min}) for ${memory}`;
-    }
+      return `slot model v1: ${placeholders}`;
+    case 'v2':
+      return `slot model v2: ${scaled}`;
+    case 'v3':
+      return `slot model v3: ${placeholders}, topped up to ${scaled}`;
     case 'legacy-q35':
       return 'slot model legacy-q35: the q35 machine type leaves one spare root port';
   }
 }
 
+/** Under which KubeVirt the budget was judged, for the message. */
+function releaseNote(ctx: VmContext): string {
+  if (ctx.config.slotModel !== 'auto') return ', with slotModel set in the configuration';
+  const known = ctx.facts.kubevirt;
+  return known ? `, under KubeVirt ${formatVersion(known.version)} (from the ${known.source})` : '';
+}
+
+function budgetMessage(ctx: VmContext, change: HotplugChange, b: SlotBudget, note: string): string {
+  const names = b.askedInterfaces.slice(0, 8).map((i) => quote(i.name)).join(', ') + (b.asked > 8 ? ', ...' : '');
+  return (
+    `${plural(b.asked, 'interface')} (${names}) would be hotplugged into running ${bounded(ctx.vm.name)}, but only ` +
+    `${plural(b.free, 'hotplug port')} ${b.free === 1 ? 'is' : 'are'} free: the domain was defined with ` +
+    `${plural(b.base, 'interface')} (base), KubeVirt reserved ${plural(b.reserved, 'spare PCIe root port')} ` +
+    `(${reservationReason(b)}), ${b.inUse} in use by interfaces hotplugged since; asked for ${b.asked}${note}.` +
+    (ctx.vm.interfaces.some(isAbsent) || change.old.vm.interfaces.length > ctx.vm.interfaces.length
+      ? ' An unplug frees its port only once KubeVirt has completed it.'
+      : '')
+  );
+}
+
+function advice(ctx: VmContext, b: SlotBudget): string {
+  const steps = [
+    'Restart the VM with the new interfaces instead (stop it, change the spec, start it): interfaces present at start ' +
+      'are laid out then and need no hotplug port.',
+  ];
+  if (b.free > 0) steps.push(`Or hotplug only ${b.free} of them now.`);
+  if (!b.rootComplex && b.model === 'v3') {
+    steps.push(
+      `To keep more ports for later hotplugs, set ${annotationsPath(ctx.kind).key(SLOT_COUNT_ANNOTATION)} to a larger ` +
+        'total (boot interfaces included) before the next start.',
+    );
+  }
+  return steps.join(' ');
+}
+
+/**
+ * Judged under each reservation rule that may apply: refused only when the hotplug fits
+ * under none (the one known release, or every supported one); where it fits under some,
+ * a warning names the releases where it would not. Never a denial on a guessed version.
+ */
 function budgetCauses(ctx: VmContext, change: HotplugChange): Cause[] {
   const vm = ctx.vm;
   // The VMI knows the annotations the domain was defined with; else the old spec stands in.
   const vmi = ctx.kind === 'VirtualMachine' ? ctx.facts.runningVmi : undefined;
   const annotations = vmi ? vmiAnnotationsOf(vmi, 'VirtualMachineInstance') : vmiAnnotationsOf(change.old.object, ctx.kind);
-  const b = slotBudget(vm, change.old.vm, ctx.config, { annotations, ...(vmi ? { vmi } : {}) });
-  if (b.asked <= b.free) return [];
-  const names = b.askedInterfaces.slice(0, 8).map((i) => quote(i.name)).join(', ') + (b.asked > 8 ? ', ...' : '');
-  const unplugs = vm.interfaces.some(isAbsent) || vm.interfaces.length < change.old.vm.interfaces.length;
-  const advice = [
-    'Restart the VM with the new interfaces instead (stop it, change the spec, start it): interfaces present at start ' +
-      'are laid out then and need no hotplug port.',
-  ];
-  if (b.free > 0) advice.push(`Or hotplug only ${b.free} of them now.`);
-  if (!b.rootComplex && b.model !== 'legacy-q35') {
-    advice.push(
-      `To keep more ports for later hotplugs, set ${annotationsPath(ctx.kind).key(SLOT_COUNT_ANNOTATION)} to a larger ` +
-        'total (boot interfaces included) before the next start.',
-    );
+  const judged = ctx.facts.reservationRules.map((choice) => ({
+    choice,
+    budget: slotBudget(vm, change.old.vm, choice.rule, ctx.config, { annotations, ...(vmi ? { vmi } : {}) }),
+  }));
+  const failing = judged.filter((j) => j.budget.asked > j.budget.free);
+  if (failing.length === 0) return [];
+  const field = (b: SlotBudget) => b.askedInterfaces[b.free]?.path;
+  if (failing.length === judged.length) {
+    // Said with the most generous rule: even that one has no room.
+    const worst = failing.reduce((a, b) => (b.budget.free > a.budget.free ? b : a));
+    const note = judged.length > 1 ? ', under every supported KubeVirt release' : releaseNote(ctx);
+    return [{ message: `${budgetMessage(ctx, change, worst.budget, note)} ${advice(ctx, worst.budget)}`, field: field(worst.budget) }];
   }
-  const unplugNote = unplugs ? ' Unplugging a boot interface frees no port: its port stays hotplug="off".' : '';
+  const fits = judged.filter((j) => !failing.includes(j));
+  const failingVersions = failing.flatMap((f) => f.choice.versions ?? []);
+  const fitVersions = fits.flatMap((f) => f.choice.versions ?? []);
+  const tight = failing[0].budget;
   return [
     {
       message:
-        `${plural(b.asked, 'interface')} (${names}) would be hotplugged into running ${bounded(vm.name)}, but only ` +
-        `${plural(b.free, 'hotplug port')} ${b.free === 1 ? 'is' : 'are'} free: the domain was defined with ` +
-        `${plural(b.base, 'interface')} (base), KubeVirt reserved ${plural(b.reserved, 'spare PCIe root port')} ` +
-        `(${reservationReason(b)}), ${b.inUse} in use by interfaces hotplugged since; asked for ${b.asked}.` +
-        `${unplugNote} ${advice.join(' ')}`,
-      field: b.askedInterfaces[b.free]?.path,
+        `${budgetMessage(ctx, change, tight, `, under KubeVirt ${describeVersions(failingVersions)}`)} Under ` +
+        `${describeVersions(fitVersions)} ${plural(fits[0].budget.free, 'port')} would be free and it fits. nicguard does ` +
+        `not know which KubeVirt the cluster runs, so it warns instead of refusing. ${HOW_TO_SET_VERSION}`,
+      field: field(tight),
+      action: 'warn',
     },
   ];
 }

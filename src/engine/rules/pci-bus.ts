@@ -6,6 +6,7 @@
 import { bootPciUsage, RESERVED_ROOT_SLOTS, SLOT_COUNT_ANNOTATION, type PciDevices } from '../pci-topology.js';
 import { defineRule, type RuleDescriptor, VALIDATION_SETTINGS } from '../rule.js';
 import { bounded } from '../values.js';
+import { describeVersions, HOW_TO_SET_VERSION } from '../kubevirt-version.js';
 
 function describeDevices(d: PciDevices, reserved: number): string {
   const parts: [string, number][] = [
@@ -36,20 +37,33 @@ export const pciBus: RuleDescriptor<'pci-bus'> = defineRule({
   defaultSetting: 'deny',
   settings: VALIDATION_SETTINGS,
   check: {
-    vm: ({ vm, old, config, exempt }) => {
+    vm: ({ vm, old, config, exempt, facts }) => {
       if (exempt) return [];
       const limit = config.pciSlotLimit - RESERVED_ROOT_SLOTS;
-      const next = bootPciUsage(vm, vm.vmiAnnotations, config);
-      if (next.used <= limit) return [];
-      if (old && next.used <= bootPciUsage(old.vm, old.vm.vmiAnnotations, config).used) return [];
+      // Per reservation rule that may apply: too many now, and more than before this change.
+      const over = facts.reservationRules.flatMap((choice) => {
+        const next = bootPciUsage(vm, vm.vmiAnnotations, choice.rule, config);
+        if (next.used <= limit) return [];
+        if (old && next.used <= bootPciUsage(old.vm, old.vm.vmiAnnotations, choice.rule, config).used) return [];
+        return [{ choice, next }];
+      });
+      if (over.length === 0) return [];
+      const all = over.length === facts.reservationRules.length;
+      const least = over.reduce((a, b) => (b.next.used < a.next.used ? b : a)).next;
+      const versions = over.flatMap((o) => o.choice.versions ?? []);
       return [
         {
           message:
-            `${bounded(vm.name)} needs ${next.used} root PCI bus slots (${describeDevices(next.devices, next.reserved)}), ` +
+            `${bounded(vm.name)} needs ${least.used} root PCI bus slots (${describeDevices(least.devices, least.reserved)}), ` +
             `but the bus has ${limit} (pciSlotLimit ${config.pciSlotLimit} less the ${RESERVED_ROOT_SLOTS} reserved ` +
             'slots 0, 1, 0x1b and 0x1f). libvirt would refuse to start it with "No more available PCI slots". Remove ' +
-            `devices, put disks on the scsi or sata bus, or lower the hotplug reservation (${SLOT_COUNT_ANNOTATION}).`,
+            `devices, put disks on the scsi or sata bus, or lower the hotplug reservation (${SLOT_COUNT_ANNOTATION}).` +
+            (all
+              ? ''
+              : ` That is under KubeVirt ${describeVersions(versions)}, whose hotplug reservation is larger; nicguard ` +
+                `does not know which KubeVirt the cluster runs, so it warns. ${HOW_TO_SET_VERSION}`),
           field: vm.specPath.field('domain', 'devices'),
+          ...(all ? {} : { action: 'warn' as const }),
         },
       ];
     },

@@ -1,0 +1,110 @@
+// Which KubeVirt release the cluster runs, and what follows from it. Facts that differ
+// between releases (the hotplug port reservation, which admission checks exist) are
+// functions of a version; where nicguard does not know the version, a rule judges under
+// every supported release and denies only what every one of them refuses (docs/compatibility.md).
+import type { ClusterView, PolicyConfig } from './types.js';
+import { dig, stringOf } from './values.js';
+
+export interface KubeVirtVersion {
+  major: number;
+  minor: number;
+  patch: number;
+}
+
+/** `v1.8.4`, `1.8.4`, `v1.8.4-rc.1` (pre-releases count as their release); undefined otherwise. */
+export function parseKubeVirtVersion(text: unknown): KubeVirtVersion | undefined {
+  if (typeof text !== 'string') return undefined;
+  const m = /^v?(\d{1,3})\.(\d{1,3})\.(\d{1,4})(?:[-+][0-9A-Za-z.-]*)?$/.exec(text.trim());
+  return m ? { major: Number(m[1]), minor: Number(m[2]), patch: Number(m[3]) } : undefined;
+}
+
+export function formatVersion(v: KubeVirtVersion): string {
+  return `v${v.major}.${v.minor}.${v.patch}`;
+}
+
+export function compareVersions(a: KubeVirtVersion, b: KubeVirtVersion): number {
+  return a.major - b.major || a.minor - b.minor || a.patch - b.patch;
+}
+
+/** At least `major.minor.patch`. */
+export function atLeast(v: KubeVirtVersion, major: number, minor: number, patch = 0): boolean {
+  return compareVersions(v, { major, minor, patch }) >= 0;
+}
+
+/**
+ * One release from each stretch of KubeVirt releases that behave alike for the rules,
+ * v1.4 to v1.9: judging under these is judging under every supported release. Each
+ * boundary is a release where some fact changes (docs/compatibility.md).
+ */
+export const REPRESENTATIVE_VERSIONS: readonly KubeVirtVersion[] = [
+  'v1.4.1',
+  'v1.5.0',
+  'v1.6.0',
+  'v1.6.4',
+  'v1.6.5',
+  'v1.6.6',
+  'v1.7.0',
+  'v1.7.2',
+  'v1.7.3',
+  'v1.7.4',
+  'v1.8.0',
+  'v1.8.2',
+  'v1.8.3',
+  'v1.9.0',
+].map((text) => parseKubeVirtVersion(text) as KubeVirtVersion);
+
+export const OLDEST_SUPPORTED = REPRESENTATIVE_VERSIONS[0];
+export const NEWEST_SUPPORTED = REPRESENTATIVE_VERSIONS[REPRESENTATIVE_VERSIONS.length - 1];
+
+/** Where the version came from, for messages and `explain`. */
+export type VersionSource = 'configuration' | 'KubeVirt CR status.observedKubeVirtVersion';
+
+export interface KnownVersion {
+  version: KubeVirtVersion;
+  source: VersionSource;
+}
+
+/**
+ * The KubeVirt version the cluster runs: the configuration's `kubevirtVersion` (or
+ * `--kubevirt-version`), else the KubeVirt CR's status.observedKubeVirtVersion (the
+ * informers watch it; in CI it comes from --objects). Undefined when neither says.
+ */
+export function knownKubeVirtVersion(config: PolicyConfig, cluster: ClusterView): KnownVersion | undefined {
+  const configured = parseKubeVirtVersion(config.kubevirtVersion);
+  if (configured) return { version: configured, source: 'configuration' };
+  const observed = parseKubeVirtVersion(stringOf(dig(cluster.getKubeVirt(), 'status', 'observedKubeVirtVersion')));
+  return observed ? { version: observed, source: 'KubeVirt CR status.observedKubeVirtVersion' } : undefined;
+}
+
+/** The versions to judge under: the known one, or every representative release. */
+export function versionsToJudge(known: KnownVersion | undefined): readonly KubeVirtVersion[] {
+  return known ? [known.version] : REPRESENTATIVE_VERSIONS;
+}
+
+/**
+ * Names a set of representative versions as release ranges, e.g. "v1.4-v1.5, v1.6.0-v1.6.3":
+ * each listed version stands for the releases up to the next representative one.
+ */
+export function describeVersions(versions: readonly KubeVirtVersion[]): string {
+  const ranges: string[] = [];
+  const all = REPRESENTATIVE_VERSIONS;
+  let i = 0;
+  while (i < all.length) {
+    if (!versions.some((v) => compareVersions(v, all[i]) === 0)) {
+      i++;
+      continue;
+    }
+    const start = all[i];
+    while (i + 1 < all.length && versions.some((v) => compareVersions(v, all[i + 1]) === 0)) i++;
+    const next = all[i + 1];
+    const end = next ? `before ${formatVersion(next)}` : 'later';
+    ranges.push(`${formatVersion(start)} to ${end}`);
+    i++;
+  }
+  return ranges.join(', ');
+}
+
+/** How to tell nicguard the version, for warnings that judged under several. */
+export const HOW_TO_SET_VERSION =
+  'Tell nicguard the KubeVirt version with kubevirtVersion in its configuration or --kubevirt-version, ' +
+  'or give it the KubeVirt CR (in a cluster it reads status.observedKubeVirtVersion).';

@@ -1,0 +1,109 @@
+// hotplug-slots and pci-bus follow the KubeVirt release: the version from the
+// configuration or the KubeVirt CR picks the reservation rule, and an unknown version is
+// judged under every supported release, refusing only what none of them fits.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { evaluate } from '../src/engine/evaluate.js';
+import { reservationRuleFor } from '../src/engine/pci-topology.js';
+import { parseKubeVirtVersion, type KubeVirtVersion } from '../src/engine/kubevirt-version.js';
+import { addNic, clone, config, example, findingsOf, seedCluster, update, vmSpec, type Manifest } from './support.js';
+
+/** vm-fedora (1024M) running with `count` interfaces. */
+function runningWith(count: number): Manifest {
+  const vm = example('old/vm-fedora.yaml');
+  for (let i = 1; i < count; i++) addNic(vm, { name: `boot${i}`, bridge: {} }, { name: `boot${i}`, multus: { networkName: 'new-fancy-net' } });
+  return vm;
+}
+
+function plusHotplugs(vm: Manifest, count: number): Manifest {
+  const next = clone(vm);
+  for (let i = 1; i <= count; i++) addNic(next, { name: `dyn${i}`, bridge: {} }, { name: `dyn${i}`, multus: { networkName: 'attachnet' } });
+  return next;
+}
+
+function kubevirtAt(version: string): Manifest {
+  const cr = clone(seedCluster().list('KubeVirt')[0]) as Manifest;
+  cr.status = { phase: 'Deployed', observedKubeVirtVersion: version };
+  return cr;
+}
+
+const auto = config();
+const v = (text: string) => parseKubeVirtVersion(text) as KubeVirtVersion;
+
+describe('the reservation rule of each release (docs/compatibility.md)', () => {
+  it('maps releases to v1, v2 and v3 with their PCIe guards', () => {
+    const cases: [string, string, string][] = [
+      ['v1.4.0', 'v1', 'none'],
+      ['v1.5.3', 'v1', 'none'],
+      ['v1.6.0', 'v2', 'none'],
+      ['v1.6.3', 'v2', 'none'],
+      ['v1.6.4', 'v3', 'none'],
+      ['v1.6.5', 'v3', 'arch'],
+      ['v1.6.6', 'v3', 'arch-and-machine'],
+      ['v1.7.1', 'v2', 'none'],
+      ['v1.7.2', 'v3', 'none'],
+      ['v1.7.3', 'v3', 'arch'],
+      ['v1.7.4', 'v3', 'arch-and-machine'],
+      ['v1.8.0', 'v3', 'none'],
+      ['v1.8.1', 'v3', 'none'],
+      ['v1.8.2', 'v3', 'arch'],
+      ['v1.8.4', 'v3', 'arch-and-machine'],
+      ['v1.9.0', 'v3', 'arch-and-machine'],
+    ];
+    for (const [version, model, guard] of cases) assert.deepEqual(reservationRuleFor(v(version)), { model, pcieGuard: guard }, version);
+  });
+});
+
+describe('hotplug-slots with slotModel auto (the default)', () => {
+  it('version unknown: four NICs at boot and one hotplug fits v1.6+, not v1.4-v1.5, so it warns and allows', () => {
+    const vm = runningWith(4);
+    const request = update(vm, plusHotplugs(vm, 1));
+    const [w, ...rest] = findingsOf('hotplug-slots', request, seedCluster(), auto);
+    assert.equal(rest.length, 0);
+    assert.equal(w.action, 'warn');
+    assert.match(w.message, /under KubeVirt v1\.4\.1 to before v1\.6\.0/);
+    assert.match(w.message, /3 ports would be free and it fits/);
+    assert.match(w.message, /kubevirtVersion/);
+    assert.equal(evaluate(request, seedCluster(), auto).allowed, true);
+  });
+
+  it('version unknown: a hotplug no release fits is refused, saying so', () => {
+    const vm = runningWith(4);
+    const [f] = findingsOf('hotplug-slots', update(vm, plusHotplugs(vm, 4)), seedCluster(), auto);
+    assert.equal(f.action, 'deny');
+    assert.match(f.message, /under every supported KubeVirt release/);
+    assert.match(f.message, /only 3 hotplug ports are free/);
+  });
+
+  it('the KubeVirt CR status decides: v1.8.4 fits, v1.5.3 refuses', () => {
+    const vm = runningWith(4);
+    const request = update(vm, plusHotplugs(vm, 1));
+    assert.deepEqual(findingsOf('hotplug-slots', request, seedCluster(kubevirtAt('v1.8.4')), auto), []);
+    const [f] = findingsOf('hotplug-slots', request, seedCluster(kubevirtAt('v1.5.3')), auto);
+    assert.equal(f.action, 'deny');
+    assert.match(f.message, /under KubeVirt v1\.5\.3 \(from the KubeVirt CR status\.observedKubeVirtVersion\)/);
+  });
+
+  it('kubevirtVersion in the configuration wins over the CR', () => {
+    const vm = runningWith(4);
+    const request = update(vm, plusHotplugs(vm, 1));
+    const [f] = findingsOf('hotplug-slots', request, seedCluster(kubevirtAt('v1.8.4')), config({ kubevirtVersion: 'v1.4.1' }));
+    assert.equal(f.action, 'deny');
+    assert.match(f.message, /KubeVirt v1\.4\.1 \(from the configuration\)/);
+  });
+
+  it('v3 reserves nothing for a machine type that is not PCIe, from v1.6.6 / v1.7.4 / v1.8.3 on', () => {
+    const vm = runningWith(2);
+    vmSpec(vm).domain.machine = { type: 'pc-i440fx-rhel7.6.0' };
+    const request = update(vm, plusHotplugs(vm, 1));
+    const [f] = findingsOf('hotplug-slots', request, seedCluster(), config({ kubevirtVersion: 'v1.9.0' }));
+    assert.match(f.message, /not PCIe/);
+    assert.deepEqual(findingsOf('hotplug-slots', request, seedCluster(), config({ kubevirtVersion: 'v1.8.0' })), []);
+  });
+
+  it('an unparsable version in the configuration is refused by the schema', async () => {
+    const { resolveConfig, ConfigError } = await import('../src/engine/config.js');
+    assert.throws(() => resolveConfig({ kubevirtVersion: 'latest' }), ConfigError);
+    assert.equal(resolveConfig({ kubevirtVersion: 'v1.8.4' }).kubevirtVersion, 'v1.8.4');
+  });
+});
