@@ -31,14 +31,12 @@ test('npm pack ships the compiled CLI, both bins, schemas, examples and the lice
   }
   const unwanted = [...files].filter((f) => f.startsWith('dist/test/') || f.startsWith('test/') || f.startsWith('charts/') || /^src\/.*\.ts$/.test(f) || /\.key$/.test(f));
   assert.deepEqual(unwanted, []);
-  // `npm pack` and installs from git run prepack; it must build dist/ from the sources.
-  assert.equal(pkg.scripts.prepack, 'npm run build');
 });
 
 test('the packed tarball installs into an empty folder and its nicguard and kubectl-nicguard bins work', () => {
   const dir = mkdtempSync(join(tmpdir(), 'nicguard-pack-'));
   try {
-    // --ignore-scripts: dist/ is already built by the test command, and a rebuild (prepack)
+    // --ignore-scripts: dist/ is already built by the test command, and a rebuild (prepare)
     // would rewrite files that tests running alongside are reading.
     const packed = run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', dir], ROOT);
     assert.equal(packed.status, 0, packed.stderr);
@@ -72,5 +70,25 @@ test('the packed tarball installs into an empty folder and its nicguard and kube
     assert.equal(pluginVersion.stdout.trim(), pkg.version);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('installing from git builds the CLI (the prepare script), as the CI recipes in docs/cli.md do', () => {
+  const head = run('git', ['rev-parse', 'HEAD'], ROOT);
+  assert.equal(head.status, 0, `the repository must be a git checkout for this test: ${head.stderr}`);
+  const app = mkdtempSync(join(tmpdir(), 'nicguard-git-'));
+  try {
+    writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'nicguard-git-check', private: true }));
+    // npm clones the commit into a folder of its own, installs the dev dependencies there
+    // and runs `prepare` before packing; the checkout under test is not touched.
+    const installed = run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', `git+file://${ROOT}#${head.stdout.trim()}`], app);
+    assert.equal(installed.status, 0, installed.stderr);
+    const version = run(join(app, 'node_modules', '.bin', 'nicguard'), ['--version'], app);
+    assert.equal(version.status, 0, version.stderr);
+    assert.equal(version.stdout.trim(), pkg.version);
+    const plugin = run(join(app, 'node_modules', '.bin', 'kubectl-nicguard'), ['--help'], app);
+    assert.match(plugin.stdout, /^Usage: kubectl nicguard/);
+  } finally {
+    rmSync(app, { recursive: true, force: true });
   }
 });
