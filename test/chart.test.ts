@@ -204,8 +204,19 @@ test('secret mode: mounts the given Secret, puts the given caBundle in, and refu
   assert.match(noBundle.stderr, /certificates\.secret\.caBundle .* is required with certificates\.mode=secret/);
   const noName = helm(['template', 'nicguard', CHART, '--set', 'certificates.mode=secret', '--set', 'certificates.secret.caBundle=eA==']);
   assert.match(noName.stderr, /certificates\.secret\.name is required/);
-  const bogus = helm(['template', 'nicguard', CHART, '--set', 'certificates.mode=vault']);
-  assert.match(bogus.stderr, /certificates\.mode must be one of certManager, selfSigned, secret, got "vault"/);
+});
+
+test('values.schema.json refuses an unknown mode and misspelt or mistyped values', () => {
+  const cases: [string, RegExp][] = [
+    ['certificates.mode=vault', /at '\/certificates\/mode': value must be one of 'certManager', 'selfSigned', 'secret'/],
+    ['replicas=3', /additional properties 'replicas' not allowed/],
+    ['webhook.timeoutSeconds=60', /at '\/webhook\/timeoutSeconds'/],
+  ];
+  for (const [set, message] of cases) {
+    const r = helm(['template', 'nicguard', CHART, '--set', set]);
+    assert.notEqual(r.status, 0, set);
+    assert.match(r.stderr, message, set);
+  }
 });
 
 test('namespaces are exempt by name; the release namespace always; the ignore label only when opted in', () => {

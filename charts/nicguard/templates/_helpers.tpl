@@ -56,10 +56,3 @@ app.kubernetes.io/component: webhook
 {{- $ns := .Release.Namespace }}
 {{- list $svc (printf "%s.%s" $svc $ns) (printf "%s.%s.svc" $svc $ns) (printf "%s.%s.svc.cluster.local" $svc $ns) | toJson }}
 {{- end }}
-
-{{- define "nicguard.checkValues" -}}
-{{- $modes := list "certManager" "selfSigned" "secret" }}
-{{- if not (has .Values.certificates.mode $modes) }}
-{{- fail (printf "certificates.mode must be one of %s, got %q" (join ", " $modes) .Values.certificates.mode) }}
-{{- end }}
-{{- end }}
