@@ -191,6 +191,9 @@ test('selfSigned mode: a TLS Secret for the Service names, its CA in both caBund
   assert.equal(rendered.filter((o) => o.apiVersion === 'cert-manager.io/v1').length, 0);
   const deploy = one(rendered, 'Deployment');
   assert.equal(deploy.spec.template.spec.volumes.find((v: Obj) => v.name === 'tls').secret.secretName, 'nicguard-tls');
+  // The caveat docs/deploy.md states: with no cluster to look the Secret up in (helm
+  // template, Argo CD), every render makes a new CA. test/e2e/helm.test.ts shows upgrade keeps it.
+  assert.notEqual(one(render(CERT_MODES.selfSigned), 'Secret').data['ca.crt'], secret.data['ca.crt']);
 });
 
 test('secret mode: mounts the given Secret, puts the given caBundle in, and refuses to render without them', () => {
