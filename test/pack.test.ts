@@ -8,7 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from './support.js';
 
-const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string; bin: Record<string, string>; scripts: Record<string, string> };
+const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+  version: string;
+  bin: Record<string, string>;
+  scripts: Record<string, string>;
+};
 
 /** The environment without the npm_* variables `npm test` sets, so the inner npm runs as a user's would. */
 function cleanEnv(): NodeJS.ProcessEnv {
@@ -26,10 +30,23 @@ test('npm pack ships the compiled CLI, both bins, schemas, examples and the lice
   assert.equal(r.status, 0, r.stderr);
   const files = new Set((JSON.parse(r.stdout) as { files: { path: string }[] }[])[0].files.map((f) => f.path));
   for (const bin of Object.values(pkg.bin)) assert.ok(files.has(bin), `bin ${bin} is packed`);
-  for (const f of ['LICENSE', 'package.json', 'schemas/config.schema.json', 'examples/bad/masquerade-hotplug.yaml', 'dist/src/cli/program.js']) {
+  for (const f of [
+    'LICENSE',
+    'package.json',
+    'schemas/config.schema.json',
+    'examples/bad/masquerade-hotplug.yaml',
+    'dist/src/cli/program.js',
+  ]) {
     assert.ok(files.has(f), `${f} is packed`);
   }
-  const unwanted = [...files].filter((f) => f.startsWith('dist/test/') || f.startsWith('test/') || f.startsWith('charts/') || /^src\/.*\.ts$/.test(f) || /\.key$/.test(f));
+  const unwanted = [...files].filter(
+    (f) =>
+      f.startsWith('dist/test/') ||
+      f.startsWith('test/') ||
+      f.startsWith('charts/') ||
+      /^src\/.*\.ts$/.test(f) ||
+      /\.key$/.test(f),
+  );
   assert.deepEqual(unwanted, []);
 });
 
@@ -55,17 +72,26 @@ test('the packed tarball installs into an empty folder and its nicguard and kube
     assert.equal(version.status, 0, version.stderr);
     assert.equal(version.stdout.trim(), pkg.version);
 
-    const clean = run(bin('nicguard'), ['validate', '-f', join(examples, 'new'), '--old', join(examples, 'old'), '--objects', join(examples, 'cluster')], app);
+    const clean = run(
+      bin('nicguard'),
+      ['validate', '-f', join(examples, 'new'), '--old', join(examples, 'old'), '--objects', join(examples, 'cluster')],
+      app,
+    );
     assert.equal(clean.status, 0, clean.stdout + clean.stderr);
     assert.match(clean.stdout, /1 object checked, 0 denied/);
-    const bad = run(bin('nicguard'), ['validate', '-f', join(examples, 'bad'), '--old', join(examples, 'old'), '--objects', join(examples, 'cluster')], app);
+    const bad = run(
+      bin('nicguard'),
+      ['validate', '-f', join(examples, 'bad'), '--old', join(examples, 'old'), '--objects', join(examples, 'cluster')],
+      app,
+    );
     assert.equal(bad.status, 1, bad.stdout + bad.stderr);
     assert.match(bad.stdout, /DENY\s+hotplug-binding/);
 
     const plugin = run(bin('kubectl-nicguard'), ['--help'], app);
     assert.equal(plugin.status, 0, plugin.stderr);
     assert.match(plugin.stdout, /^Usage: kubectl nicguard \[options\] \[command\]/);
-    for (const command of ['validate', 'explain', 'serve', 'certs']) assert.match(plugin.stdout, new RegExp(`\\n  ${command}\\b`));
+    for (const command of ['validate', 'explain', 'serve', 'certs'])
+      assert.match(plugin.stdout, new RegExp(`\\n  ${command}\\b`));
     const pluginVersion = run(bin('kubectl-nicguard'), ['--version'], app);
     assert.equal(pluginVersion.stdout.trim(), pkg.version);
   } finally {
@@ -81,7 +107,11 @@ test('installing from git builds the CLI (the prepare script), as the CI recipes
     writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'nicguard-git-check', private: true }));
     // npm clones the commit into a folder of its own, installs the dev dependencies there
     // and runs `prepare` before packing; the checkout under test is not touched.
-    const installed = run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', `git+file://${ROOT}#${head.stdout.trim()}`], app);
+    const installed = run(
+      'npm',
+      ['install', '--no-audit', '--no-fund', '--prefer-offline', `git+file://${ROOT}#${head.stdout.trim()}`],
+      app,
+    );
     assert.equal(installed.status, 0, installed.stderr);
     const version = run(join(app, 'node_modules', '.bin', 'nicguard'), ['--version'], app);
     assert.equal(version.status, 0, version.stderr);

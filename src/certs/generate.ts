@@ -182,7 +182,8 @@ export function prepareCertDir(dir: string): void {
     existing = dirname(existing);
   }
   const fail = (err: unknown): never => {
-    throw new Error(`cannot write certificates to ${dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    throw new Error(`cannot write certificates to ${dir}: ${why}`);
   };
   try {
     if (!statSync(existing).isDirectory()) throw new Error(`${existing} is not a folder`);

@@ -19,13 +19,14 @@ export interface WebhookFile {
   webhooks: { hook: YAMLMap; label: string }[];
 }
 
-/** Parses text and finds every webhook of every webhook configuration; throws (naming source and document) on YAML it cannot use. */
+/** Finds every webhook of every webhook configuration in text; throws, naming source and document, on bad YAML. */
 export function readWebhookFile(text: string, source: string): WebhookFile {
   const docs = parseAllDocuments(text);
   if (!Array.isArray(docs)) throw new Error(`${source}: empty YAML stream`);
   const webhooks: WebhookFile['webhooks'] = [];
   docs.forEach((doc: Document.Parsed, i) => {
-    if (doc.errors.length > 0) throw new Error(`${source}: document ${i + 1} is not valid YAML: ${doc.errors[0].message}`);
+    if (doc.errors.length > 0)
+      throw new Error(`${source}: document ${i + 1} is not valid YAML: ${doc.errors[0].message}`);
     const kind = doc.get('kind');
     if (typeof kind !== 'string' || !WEBHOOK_KINDS.has(kind)) return;
     const name = String(doc.getIn(['metadata', 'name']) ?? `<document ${i + 1}>`);
@@ -34,7 +35,8 @@ export function readWebhookFile(text: string, source: string): WebhookFile {
     list.items.forEach((hook, j) => {
       if (!isMap(hook)) throw new Error(`${source}: ${kind}/${name} webhooks[${j}] is not a mapping`);
       const clientConfig = hook.get('clientConfig');
-      if (clientConfig !== undefined && !isMap(clientConfig)) throw new Error(`${source}: ${kind}/${name} webhooks[${j}].clientConfig is not a mapping`);
+      if (clientConfig !== undefined && !isMap(clientConfig))
+        throw new Error(`${source}: ${kind}/${name} webhooks[${j}].clientConfig is not a mapping`);
       webhooks.push({ hook, label: `${kind}/${name}: ${String(hook.get('name') ?? `webhooks[${j}]`)}` });
     });
   });
@@ -53,11 +55,14 @@ export function setCaBundle(file: WebhookFile, caBundleBase64: string): string {
  */
 export function caBundlePatches(caBundleBase64: string): string[] {
   return NICGUARD_WEBHOOK_CONFIGURATIONS.map(({ kind, name, webhooks }) =>
-    stringify({
-      apiVersion: 'admissionregistration.k8s.io/v1',
-      kind,
-      metadata: { name },
-      webhooks: webhooks.map((hook) => ({ name: hook, clientConfig: { caBundle: caBundleBase64 } })),
-    }, { lineWidth: 0 }),
+    stringify(
+      {
+        apiVersion: 'admissionregistration.k8s.io/v1',
+        kind,
+        metadata: { name },
+        webhooks: webhooks.map((hook) => ({ name: hook, clientConfig: { caBundle: caBundleBase64 } })),
+      },
+      { lineWidth: 0 },
+    ),
   );
 }

@@ -44,7 +44,12 @@ const RENEW_BEFORE_MS = 7 * 24 * 60 * 60 * 1000;
 /** Reads whichever of the four files exist in dir. */
 function readCertificateFiles(dir: string): Partial<CertBundle> {
   const read = (file: string) => (existsSync(join(dir, file)) ? readFileSync(join(dir, file), 'utf8') : undefined);
-  return { caCert: read(CERT_FILES.ca), caKey: read(CERT_FILES.caKey), cert: read(CERT_FILES.cert), key: read(CERT_FILES.key) };
+  return {
+    caCert: read(CERT_FILES.ca),
+    caKey: read(CERT_FILES.caKey),
+    cert: read(CERT_FILES.cert),
+    key: read(CERT_FILES.key),
+  };
 }
 
 /** Reads the four files from dir; undefined when any is missing. */
@@ -105,10 +110,13 @@ export function unfitReason(bundle: CertBundle, opts: CertOptions, now = Date.no
   for (const c of [ca, leaf]) {
     if (expiresSoon(c, now)) return `a certificate expires soon or has expired (${c.validTo})`;
   }
-  const sans = (leaf.subjectAltName ?? '').split(', ').map((s) => (s.startsWith('IP Address:') ? `IP Address:${canonicalIp(s.slice(11))}` : s));
-  const missing = [...opts.dnsNames.map((n) => `DNS:${n}`), ...(opts.ips ?? []).map((ip) => `IP Address:${canonicalIp(ip)}`)].filter(
-    (want) => !sans.includes(want),
-  );
+  const sans = (leaf.subjectAltName ?? '')
+    .split(', ')
+    .map((s) => (s.startsWith('IP Address:') ? `IP Address:${canonicalIp(s.slice(11))}` : s));
+  const missing = [
+    ...opts.dnsNames.map((n) => `DNS:${n}`),
+    ...(opts.ips ?? []).map((ip) => `IP Address:${canonicalIp(ip)}`),
+  ].filter((want) => !sans.includes(want));
   if (missing.length > 0) return `tls.crt does not cover ${missing.join(', ')}`;
   return undefined;
 }
@@ -119,7 +127,11 @@ export function unfitReason(bundle: CertBundle, opts: CertOptions, now = Date.no
  * rotateCa is set. Throws, before generating anything, when dir is not writable or its CA
  * cannot sign (expiring, key missing or mismatched) and rotateCa is not set.
  */
-export function ensureCertificates(dir: string, opts: CertOptions, { force = false, rotateCa = false }: EnsureOptions = {}): EnsuredCertificates {
+export function ensureCertificates(
+  dir: string,
+  opts: CertOptions,
+  { force = false, rotateCa = false }: EnsureOptions = {},
+): EnsuredCertificates {
   prepareCertDir(dir);
   const found = readCertificateFiles(dir);
   const hasCa = found.caCert !== undefined || found.caKey !== undefined;

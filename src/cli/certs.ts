@@ -76,7 +76,9 @@ function readWebhookFiles(files: string[]): WebhookFile[] {
 function certificates(opts: CertsOptions, certOpts: CertOptions, names: string[]): CertBundle {
   const out = opts.out ?? (opts.printSecret ? undefined : DEFAULT_OUT);
   if (out === undefined) {
-    process.stderr.write('made a new CA and serving certificate in memory; no files written (--out keeps them for reuse)\n');
+    process.stderr.write(
+      'made a new CA and serving certificate in memory; no files written (--out keeps them for reuse)\n',
+    );
     return generateCertificates(certOpts);
   }
   const result = ensureCertificates(out, certOpts, { force: opts.force, rotateCa: opts.rotateCa });
@@ -85,9 +87,14 @@ function certificates(opts: CertsOptions, certOpts: CertOptions, names: string[]
     process.stderr.write(`wrote a new CA and serving certificate: ${caPath}, ${caKeyPath}, ${certPath}, ${keyPath}\n`);
   } else if (result.created) {
     const why = result.replacedBecause ? ` (${result.replacedBecause})` : '';
-    process.stderr.write(`wrote a new serving certificate signed by the existing CA ${caPath}: ${certPath}, ${keyPath}${why}\n`);
+    process.stderr.write(
+      `wrote a new serving certificate signed by the existing CA ${caPath}: ${certPath}, ${keyPath}${why}\n`,
+    );
   } else {
-    process.stderr.write(`reused the certificates in ${out} (they still cover ${names.join(', ')}; --force makes a new serving certificate)\n`);
+    process.stderr.write(
+      `reused the certificates in ${out} (they still cover ${names.join(', ')}; ` +
+        '--force makes a new serving certificate)\n',
+    );
   }
   return result.bundle;
 }
@@ -104,8 +111,10 @@ function secretManifests(bundle: CertBundle, opts: CertsOptions, caBundle: strin
   });
   return [
     '# The serving certificate and its key: PRIVATE. Seal or encrypt this document (kubeseal, sops)\n' +
-      '# before it goes into git; the CA key is not in it.\n' + secret,
-    '# caBundle for the webhooks (public): strategic-merge patches for kustomize `patches:`.\n' + caBundlePatches(caBundle)[0],
+      '# before it goes into git; the CA key is not in it.\n' +
+      secret,
+    '# caBundle for the webhooks (public): strategic-merge patches for kustomize `patches:`.\n' +
+      caBundlePatches(caBundle)[0],
     caBundlePatches(caBundle)[1],
   ].join('---\n');
 }
@@ -130,15 +139,29 @@ export function registerCerts(program: Command): void {
     .description('Make a CA and a serving certificate for the webhook Service; print the CA bundle (base64)')
     .option('--service <name>', 'name of the webhook Service', 'nicguard')
     .option('--namespace <namespace>', 'namespace of the webhook Service', 'nicguard-system')
-    .option('--out <dir>', `folder for ca.crt, ca.key, tls.crt, tls.key (created if missing; default: ${DEFAULT_OUT}, none with --print-secret)`)
+    .option(
+      '--out <dir>',
+      `folder for ca.crt, ca.key, tls.crt, tls.key (created if missing; default: ${DEFAULT_OUT}; ` +
+        'none with --print-secret)',
+    )
     .option('--ip <address>', 'an IP address the certificate must also cover (repeatable)', collect)
     .option('--dns <name>', 'an extra DNS name the certificate must cover (repeatable)', collect)
     .option('--days <n>', 'validity in days', positiveInt, 365)
     .option('--force', 'make a new serving certificate even when the one in --out still fits (the CA is kept)')
     .option('--rotate-ca', 'replace the CA in --out too; every caBundle that trusts the old one must then be updated')
-    .option('--patch-webhooks <file...>', 'set clientConfig.caBundle of every webhook in these YAML files (edited in place)')
-    .option('--print-secret', 'print a kubernetes.io/tls Secret (with ca.crt) and caBundle patches for both webhook configurations')
-    .option('--secret-name <name>', 'name of the Secret --print-secret prints (the Deployment mounts nicguard-tls)', 'nicguard-tls')
+    .option(
+      '--patch-webhooks <file...>',
+      'set clientConfig.caBundle of every webhook in these YAML files (edited in place)',
+    )
+    .option(
+      '--print-secret',
+      'print a kubernetes.io/tls Secret (with ca.crt) and caBundle patches for both webhook configurations',
+    )
+    .option(
+      '--secret-name <name>',
+      'name of the Secret --print-secret prints (the Deployment mounts nicguard-tls)',
+      'nicguard-tls',
+    )
     .addHelpText('after', EXAMPLES)
     .action((opts: CertsOptions) => {
       try {

@@ -19,7 +19,13 @@ const api = new ApiServer(work);
 
 function helm(args: string[]): { status: number | null; stdout: string; stderr: string } {
   assert.ok(existsSync(HELM), `${HELM} is missing: run \`bash test/tools/helm/build.sh\` (npm test does it first)`);
-  const env = { ...process.env, KUBECONFIG: api.kubeconfig, HELM_CACHE_HOME: join(work, 'helm-cache'), HELM_CONFIG_HOME: join(work, 'helm-config'), HELM_DATA_HOME: join(work, 'helm-data') };
+  const env = {
+    ...process.env,
+    KUBECONFIG: api.kubeconfig,
+    HELM_CACHE_HOME: join(work, 'helm-cache'),
+    HELM_CONFIG_HOME: join(work, 'helm-config'),
+    HELM_DATA_HOME: join(work, 'helm-data'),
+  };
   const r = spawnSync(HELM, args, { encoding: 'utf8', env, timeout: 120_000 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -36,8 +42,17 @@ after(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-test('selfSigned: install, then upgrade keeps the CA in the Secret and in both caBundles; uninstall removes the webhooks', () => {
-  const install = helm(['install', 'nicguard', CHART, '-n', NS, '--create-namespace', '--set', 'certificates.mode=selfSigned']);
+test('selfSigned: upgrade keeps the CA in the Secret and both caBundles; uninstall removes the webhooks', () => {
+  const install = helm([
+    'install',
+    'nicguard',
+    CHART,
+    '-n',
+    NS,
+    '--create-namespace',
+    '--set',
+    'certificates.mode=selfSigned',
+  ]);
   assert.equal(install.status, 0, install.stderr);
   const ca = jsonpath(['-n', NS, 'get', 'secret', 'nicguard-tls'], '{.data.ca\\.crt}');
   assert.ok(ca.length > 100);
@@ -47,27 +62,70 @@ test('selfSigned: install, then upgrade keeps the CA in the Secret and in both c
   ];
   assert.deepEqual(bundles(), [ca, ca]);
 
-  const upgrade = helm(['upgrade', 'nicguard', CHART, '-n', NS, '--set', 'certificates.mode=selfSigned', '--set', 'config.rules.hotplug-model=warn']);
+  const upgrade = helm([
+    'upgrade',
+    'nicguard',
+    CHART,
+    '-n',
+    NS,
+    '--set',
+    'certificates.mode=selfSigned',
+    '--set',
+    'config.rules.hotplug-model=warn',
+  ]);
   assert.equal(upgrade.status, 0, upgrade.stderr);
-  assert.equal(jsonpath(['-n', NS, 'get', 'secret', 'nicguard-tls'], '{.data.ca\\.crt}'), ca, 'the CA survives the upgrade');
+  assert.equal(
+    jsonpath(['-n', NS, 'get', 'secret', 'nicguard-tls'], '{.data.ca\\.crt}'),
+    ca,
+    'the CA survives the upgrade',
+  );
   assert.deepEqual(bundles(), [ca, ca]);
-  assert.match(jsonpath(['-n', NS, 'get', 'configmap', 'nicguard-config'], '{.data.config\\.yaml}'), /hotplug-model: warn/);
+  assert.match(
+    jsonpath(['-n', NS, 'get', 'configmap', 'nicguard-config'], '{.data.config\\.yaml}'),
+    /hotplug-model: warn/,
+  );
 
   const uninstall = helm(['uninstall', 'nicguard', '-n', NS]);
   assert.equal(uninstall.status, 0, uninstall.stderr);
-  const left = kubectl(api.kubeconfig, ['get', 'validatingwebhookconfiguration,mutatingwebhookconfiguration', '-l', 'app.kubernetes.io/part-of=nicguard', '-o', 'name']);
+  const left = kubectl(api.kubeconfig, [
+    'get',
+    'validatingwebhookconfiguration,mutatingwebhookconfiguration',
+    '-l',
+    'app.kubernetes.io/part-of=nicguard',
+    '-o',
+    'name',
+  ]);
   assert.equal(left.stdout.trim(), '');
 });
 
-test('the API server accepts every optional object the chart can render (secret mode, NetworkPolicy, audit CronJob)', () => {
+test('the API server accepts the optional objects (secret mode, NetworkPolicy, audit CronJob)', () => {
   const install = helm([
-    'install', 'guard', CHART, '-n', 'guard', '--create-namespace',
-    '--set', 'certificates.mode=secret', '--set', 'certificates.secret.name=guard-tls', '--set', 'certificates.secret.caBundle=Q0E=',
-    '--set', 'audit.enabled=true', '--set', 'webhook.namespaceLabelOptOut=true',
+    'install',
+    'guard',
+    CHART,
+    '-n',
+    'guard',
+    '--create-namespace',
+    '--set',
+    'certificates.mode=secret',
+    '--set',
+    'certificates.secret.name=guard-tls',
+    '--set',
+    'certificates.secret.caBundle=Q0E=',
+    '--set',
+    'audit.enabled=true',
+    '--set',
+    'webhook.namespaceLabelOptOut=true',
   ]);
   assert.equal(install.status, 0, install.stderr);
   assert.equal(jsonpath(['-n', 'guard', 'get', 'cronjob', 'guard-nicguard-audit'], '{.spec.schedule}'), '17 * * * *');
-  assert.equal(jsonpath(['-n', 'guard', 'get', 'networkpolicy', 'guard-nicguard'], '{.spec.ingress[0].ports[*].port}'), '8443 9090');
-  assert.equal(jsonpath(['get', 'validatingwebhookconfiguration', 'guard-nicguard'], '{.webhooks[0].clientConfig.caBundle}'), 'Q0E=');
+  assert.equal(
+    jsonpath(['-n', 'guard', 'get', 'networkpolicy', 'guard-nicguard'], '{.spec.ingress[0].ports[*].port}'),
+    '8443 9090',
+  );
+  assert.equal(
+    jsonpath(['get', 'validatingwebhookconfiguration', 'guard-nicguard'], '{.webhooks[0].clientConfig.caBundle}'),
+    'Q0E=',
+  );
   assert.equal(helm(['uninstall', 'guard', '-n', 'guard']).status, 0);
 });
