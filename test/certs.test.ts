@@ -1,15 +1,22 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, request } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { parseAllDocuments } from 'yaml';
-import { generateCertificates, serviceDnsNames, writeCertificates } from '../src/certs/generate.js';
-import { ensureCertificates, unfitReason } from '../src/certs/reuse.js';
+import {
+  generateCa,
+  generateCertificates,
+  issueServingCertificate,
+  serviceDnsNames,
+  writeCertificates,
+} from '../src/certs/generate.js';
+import { NICGUARD_WEBHOOK_CONFIGURATIONS } from '../src/certs/patch-webhooks.js';
+import { caUnfitReason, ensureCertificates, unfitReason } from '../src/certs/reuse.js';
 import { ROOT } from './support.js';
 
 const DNS = serviceDnsNames('nicguard', 'nicguard-system');
@@ -122,16 +129,56 @@ test('ensureCertificates reuses fitting files and replaces unfit ones', () => {
     assert.equal(wider.created, true);
     assert.match(wider.replacedBecause ?? '', /does not cover DNS:svc\.ns\.svc/);
 
+    assert.equal(wider.caCreated, false);
+    assert.equal(wider.bundle.caCert, first.bundle.caCert, 'a new serving certificate, signed by the CA already there');
+    assert.ok(new X509Certificate(wider.bundle.cert).verify(new X509Certificate(first.bundle.caCert).publicKey));
+
     const forced = ensureCertificates(dir, { ...opts, dnsNames: [...opts.dnsNames, 'svc.ns.svc'] }, { force: true });
     assert.equal(forced.created, true);
-    assert.notEqual(forced.bundle.caCert, wider.bundle.caCert);
+    assert.equal(forced.replacedBecause, 'forced');
+    assert.equal(forced.bundle.caCert, wider.bundle.caCert, '--force keeps the CA');
+    assert.notEqual(forced.bundle.cert, wider.bundle.cert);
+
+    const rotated = ensureCertificates(dir, opts, { rotateCa: true });
+    assert.equal(rotated.caCreated, true);
+    assert.notEqual(rotated.bundle.caCert, forced.bundle.caCert);
 
     writeFileSync(join(dir, 'tls.key'), bundle.key); // a key that belongs to another certificate
-    assert.match(unfitReason({ ...forced.bundle, key: bundle.key }, opts) ?? '', /tls\.key does not match/);
-    assert.equal(ensureCertificates(dir, opts).created, true);
+    assert.match(unfitReason({ ...rotated.bundle, key: bundle.key }, opts) ?? '', /tls\.key does not match/);
+    const rekeyed = ensureCertificates(dir, opts);
+    assert.equal(rekeyed.created, true);
+    assert.equal(rekeyed.bundle.caCert, rotated.bundle.caCert);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('ensureCertificates never replaces a CA it cannot use unless told to rotate it', () => {
+  const dir = tmp();
+  try {
+    const opts = { commonName: 'svc', dnsNames: ['svc'] };
+    writeCertificates(dir, generateCertificates({ ...opts, days: 3 }));
+    const refused = /holds a CA that cannot sign a new certificate \(ca\.crt expires soon.*--rotate-ca/;
+    assert.throws(() => ensureCertificates(dir, opts), refused);
+    assert.throws(() => ensureCertificates(dir, opts, { force: true }), /--rotate-ca/);
+    assert.equal(ensureCertificates(dir, opts, { rotateCa: true }).caCreated, true);
+
+    rmSync(join(dir, 'ca.key'));
+    assert.throws(() => ensureCertificates(dir, opts), /\(ca\.key is missing\)/);
+    writeFileSync(join(dir, 'ca.key'), foreign.caKey);
+    assert.throws(() => ensureCertificates(dir, opts), /\(ca\.key does not match ca\.crt\)/);
+    assert.equal(caUnfitReason({ caCert: bundle.cert, caKey: bundle.key }), 'ca.crt is not a CA certificate');
+    assert.equal(caUnfitReason(bundle), undefined);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a serving certificate issued by an existing CA never outlives it', () => {
+  const ca = generateCa({ commonName: 'svc', dnsNames: ['svc'], days: 10 });
+  const leaf = issueServingCertificate(ca, { commonName: 'svc', dnsNames: ['svc'], days: 365 });
+  assert.equal(new X509Certificate(leaf.cert).validTo, new X509Certificate(ca.caCert).validTo);
+  assert.ok(new X509Certificate(leaf.cert).verify(new X509Certificate(ca.caCert).publicKey));
 });
 
 test('unfitReason spots a certificate close to expiry and a foreign signer', () => {
@@ -146,7 +193,11 @@ test('unfitReason spots a certificate close to expiry and a foreign signer', () 
 const MAIN = join(ROOT, 'dist', 'src', 'cli', 'main.js');
 
 function nicguard(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8' });
+  return nicguardIn(ROOT, ...args);
+}
+
+function nicguardIn(cwd: string, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', cwd, timeout: 60_000 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -210,8 +261,17 @@ test('nicguard certs writes the files, prints only the CA bundle, and patches we
     assert.equal(again.status, 0, again.stderr);
     assert.equal(again.stdout, r.stdout);
     assert.match(again.stderr, /reused/);
+    // Another Service name: a new serving certificate from the same CA, so the caBundle holds.
+    const renamed = nicguard('certs', '--service', 'other', '--namespace', 'sec', '--out', out);
+    assert.equal(renamed.status, 0, renamed.stderr);
+    assert.equal(renamed.stdout, r.stdout, 'same CA bundle');
+    assert.match(renamed.stderr, /new serving certificate signed by the existing CA .*does not cover DNS:other/);
+    assert.ok(new X509Certificate(readFileSync(join(out, 'tls.crt'))).subjectAltName!.includes('DNS:other.sec.svc'));
     const forced = nicguard('certs', '--service', 'guard', '--namespace', 'sec', '--out', out, '--force');
-    assert.notEqual(forced.stdout, r.stdout);
+    assert.equal(forced.stdout, r.stdout, '--force keeps the CA');
+    const rotated = nicguard('certs', '--service', 'guard', '--namespace', 'sec', '--out', out, '--rotate-ca');
+    assert.equal(rotated.status, 0, rotated.stderr);
+    assert.notEqual(rotated.stdout, r.stdout);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -249,6 +309,84 @@ test('nicguard certs refuses bad input with exit 2, a clear message, and no file
     const missing = nicguard('certs', '--out', join(dir, 'b'), '--patch-webhooks', join(dir, 'nope.yaml'));
     assert.equal(missing.status, 2);
     assert.match(missing.stderr, /cannot read .*nope\.yaml: ENOENT/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('nicguard certs fails fast with exit 2 and one line on an --out it cannot write', () => {
+  const dir = tmp();
+  try {
+    const file = join(dir, 'a-file');
+    writeFileSync(file, 'x');
+    for (const [out, why] of [['/proc/nope', 'ENOENT'], [join(file, 'sub'), `${file} is not a folder`]]) {
+      const r = nicguard('certs', '--out', out);
+      assert.equal(r.status, 2, `${out}: ${r.stderr}`);
+      assert.equal(r.stderr, `nicguard certs: cannot write certificates to ${out}: ${why}\n`);
+      assert.equal(r.stdout, '');
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('nicguard certs refuses to replace an expiring CA without --rotate-ca, and says so in one line', () => {
+  const dir = tmp();
+  try {
+    const expiring = generateCertificates({ commonName: 'nicguard.nicguard-system.svc', dnsNames: DNS, days: 2 });
+    writeCertificates(dir, expiring);
+    const caBefore = readFileSync(join(dir, 'ca.crt'), 'utf8');
+    const r = nicguard('certs', '--out', dir);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /^nicguard certs: .* holds a CA that cannot sign a new certificate \(ca\.crt expires soon.*--rotate-ca/);
+    assert.equal(r.stderr.split('\n').length, 2, 'one line');
+    assert.equal(readFileSync(join(dir, 'ca.crt'), 'utf8'), caBefore, 'CA untouched');
+    const rotated = nicguard('certs', '--out', dir, '--rotate-ca');
+    assert.equal(rotated.status, 0, rotated.stderr);
+    assert.notEqual(readFileSync(join(dir, 'ca.crt'), 'utf8'), caBefore);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('certs --print-secret prints a TLS Secret and caBundle patches for both webhooks, and writes no file', () => {
+  const dir = tmp();
+  try {
+    const r = nicguardIn(dir, 'certs', '--print-secret', '--namespace', 'sec', '--secret-name', 'guard-tls');
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(readdirSync(dir), [], 'nothing written to the working folder');
+    const [secret, ...patches] = parseAllDocuments(r.stdout).map((d) => {
+      assert.equal(d.errors.length, 0);
+      return d.toJS();
+    });
+    assert.deepEqual(
+      [secret.kind, secret.type, secret.metadata.name, secret.metadata.namespace],
+      ['Secret', 'kubernetes.io/tls', 'guard-tls', 'sec'],
+    );
+    const pem = (k: string) => Buffer.from(secret.data[k], 'base64').toString('utf8');
+    const ca = new X509Certificate(pem('ca.crt'));
+    const leaf = new X509Certificate(pem('tls.crt'));
+    assert.ok(leaf.verify(ca.publicKey), 'tls.crt is signed by ca.crt');
+    assert.ok(leaf.checkPrivateKey(createPrivateKey(pem('tls.key'))));
+    assert.ok(leaf.subjectAltName!.includes('DNS:nicguard.sec.svc'));
+    assert.doesNotMatch(r.stdout, /ca\.key/, 'the CA key is not printed');
+
+    // The patches name the shipped configurations and webhooks, each with the Secret's CA.
+    const baseText = readFileSync(join(ROOT, 'manifests', 'base', 'webhooks.yaml'), 'utf8');
+    const base = parseAllDocuments(baseText).map((d) => d.toJS());
+    assert.deepEqual(
+      patches.map((p) => [p.kind, p.metadata.name, p.webhooks.map((w: { name: string }) => w.name)]),
+      base.map((b) => [b.kind, b.metadata.name, b.webhooks.map((w: { name: string }) => w.name)]),
+    );
+    assert.equal(NICGUARD_WEBHOOK_CONFIGURATIONS.length, base.length);
+    for (const p of patches) for (const w of p.webhooks) assert.equal(w.clientConfig.caBundle, secret.data['ca.crt']);
+
+    // With --out the pair is kept there and reused by the next run.
+    const out = join(dir, 'keep');
+    const first = nicguardIn(dir, 'certs', '--print-secret', '--out', out);
+    const second = nicguardIn(dir, 'certs', '--print-secret', '--out', out);
+    assert.equal(second.stdout, first.stdout);
+    assert.deepEqual(readdirSync(out).sort(), ['ca.crt', 'ca.key', 'tls.crt', 'tls.key']);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -2,9 +2,9 @@
 // RSA generator (milliseconds, where forge's pure-JS one takes seconds); node-forge only
 // assembles and signs the X.509 structures, which node's crypto cannot do.
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { accessSync, chmodSync, constants, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import forge from 'node-forge';
 
 export interface CertBundle {
@@ -77,9 +77,12 @@ function checkOptions(opts: CertOptions): { days: number; dnsNames: string[]; ip
   return { days, dnsNames, ips };
 }
 
-/** Makes a fresh CA and a serving certificate (serverAuth) signed by it. */
-export function generateCertificates(opts: CertOptions): CertBundle {
-  const { days, dnsNames, ips } = checkOptions(opts);
+/** A CA certificate and its private key (PEM). */
+export type CaPair = Pick<CertBundle, 'caCert' | 'caKey'>;
+
+/** Makes a fresh private CA (self-signed, may sign leaf certificates only). */
+export function generateCa(opts: CertOptions): CaPair {
+  const { days } = checkOptions(opts);
   const caKeys = newKeyPair();
   const ca = forge.pki.createCertificate();
   ca.publicKey = caKeys.publicKey;
@@ -94,33 +97,55 @@ export function generateCertificates(opts: CertOptions): CertBundle {
     { name: 'subjectKeyIdentifier' },
   ]);
   ca.sign(caKeys.privateKey, forge.md.sha256.create());
+  return { caCert: toPem(ca), caKey: caKeys.privatePem };
+}
 
+/** Reads a CA pair as forge objects; throws a message naming the file that is unusable. */
+function loadCa(pair: CaPair): { cert: forge.pki.Certificate; key: forge.pki.rsa.PrivateKey } {
+  let cert: forge.pki.Certificate;
+  try {
+    cert = forge.pki.certificateFromPem(pair.caCert);
+  } catch (err) {
+    throw new Error(`ca.crt cannot be used to sign (${(err as Error).message})`);
+  }
+  try {
+    return { cert, key: forge.pki.privateKeyFromPem(pair.caKey) as forge.pki.rsa.PrivateKey };
+  } catch (err) {
+    throw new Error(`ca.key cannot be used to sign (${(err as Error).message})`);
+  }
+}
+
+/** Issues a serving certificate (serverAuth) for opts, signed by the given CA. */
+export function issueServingCertificate(caPair: CaPair, opts: CertOptions): CertBundle {
+  const { days, dnsNames, ips } = checkOptions(opts);
+  const ca = loadCa(caPair);
   const leafKeys = newKeyPair();
   const leaf = forge.pki.createCertificate();
   leaf.publicKey = leafKeys.publicKey;
   leaf.serialNumber = randomSerial();
   validity(leaf, days);
+  // Never outlive the CA: a chain is only valid while every certificate in it is.
+  if (leaf.validity.notAfter > ca.cert.validity.notAfter) leaf.validity.notAfter = ca.cert.validity.notAfter;
   leaf.setSubject([{ name: 'commonName', value: opts.commonName }, { name: 'organizationName', value: 'nicguard' }]);
-  leaf.setIssuer(caSubject);
+  leaf.setIssuer(ca.cert.subject.attributes);
   leaf.setExtensions([
     { name: 'basicConstraints', cA: false, critical: true },
     { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
     { name: 'extKeyUsage', serverAuth: true },
     { name: 'subjectKeyIdentifier' },
-    { name: 'authorityKeyIdentifier', keyIdentifier: ca.generateSubjectKeyIdentifier().getBytes() },
+    { name: 'authorityKeyIdentifier', keyIdentifier: ca.cert.generateSubjectKeyIdentifier().getBytes() },
     {
       name: 'subjectAltName',
       altNames: [...dnsNames.map((value) => ({ type: 2, value })), ...ips.map((ip) => ({ type: 7, ip }))],
     },
   ]);
-  leaf.sign(caKeys.privateKey, forge.md.sha256.create());
+  leaf.sign(ca.key, forge.md.sha256.create());
+  return { ...caPair, cert: toPem(leaf), key: leafKeys.privatePem };
+}
 
-  return {
-    caCert: toPem(ca),
-    caKey: caKeys.privatePem,
-    cert: toPem(leaf),
-    key: leafKeys.privatePem,
-  };
+/** Makes a fresh CA and a serving certificate (serverAuth) signed by it. */
+export function generateCertificates(opts: CertOptions): CertBundle {
+  return issueServingCertificate(generateCa(opts), opts);
 }
 
 /** forge writes CRLF line ends; node and most tools write LF, and a caBundle should not change with the tool. */
@@ -134,15 +159,45 @@ function writePrivate(path: string, pem: string): void {
   chmodSync(path, 0o600);
 }
 
-/** Writes ca.crt, ca.key, tls.crt, tls.key into dir (created if missing; keys mode 0600). */
-export function writeCertificates(dir: string, bundle: CertBundle): CertPaths {
-  mkdirSync(dir, { recursive: true });
-  const paths: CertPaths = {
+/** The four file paths in dir. */
+export function certPaths(dir: string): CertPaths {
+  return {
     caPath: join(dir, CERT_FILES.ca),
     caKeyPath: join(dir, CERT_FILES.caKey),
     certPath: join(dir, CERT_FILES.cert),
     keyPath: join(dir, CERT_FILES.key),
   };
+}
+
+/**
+ * Creates dir (and missing parents) one level at a time and checks it is writable; throws a
+ * one-line message otherwise. Not mkdirSync's recursive mode: under /proc it gets ENOENT for
+ * every level and retries forever instead of failing (node v20).
+ */
+export function prepareCertDir(dir: string): void {
+  const missing: string[] = [];
+  let existing = resolve(dir);
+  while (!existsSync(existing) && dirname(existing) !== existing) {
+    missing.unshift(existing);
+    existing = dirname(existing);
+  }
+  const fail = (err: unknown): never => {
+    const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    throw new Error(`cannot write certificates to ${dir}: ${why}`);
+  };
+  try {
+    if (!statSync(existing).isDirectory()) throw new Error(`${existing} is not a folder`);
+    for (const level of missing) mkdirSync(level);
+    accessSync(resolve(dir), constants.W_OK);
+  } catch (err) {
+    fail(err);
+  }
+}
+
+/** Writes ca.crt, ca.key, tls.crt, tls.key into dir (created if missing; keys mode 0600). */
+export function writeCertificates(dir: string, bundle: CertBundle): CertPaths {
+  prepareCertDir(dir);
+  const paths = certPaths(dir);
   writePrivate(paths.caKeyPath, bundle.caKey);
   writePrivate(paths.keyPath, bundle.key);
   writeFileSync(paths.caPath, bundle.caCert, { mode: 0o644 });

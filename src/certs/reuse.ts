@@ -1,29 +1,61 @@
 // Reuse certificates already on disk when they still fit, so that repeated runs of
 // `serve --dev` or `nicguard certs` do not change the CA bundle the webhooks trust.
+// A CA found on disk is never replaced here unless asked (rotateCa): every caBundle that
+// trusts it would stop working. A serving certificate that no longer fits is re-issued
+// by the same CA, which keeps those bundles valid.
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
-import { CERT_FILES, generateCertificates, writeCertificates, type CertBundle, type CertOptions, type CertPaths } from './generate.js';
+import {
+  CERT_FILES,
+  certPaths,
+  generateCertificates,
+  issueServingCertificate,
+  prepareCertDir,
+  writeCertificates,
+  type CaPair,
+  type CertBundle,
+  type CertOptions,
+  type CertPaths,
+} from './generate.js';
 
 export interface EnsuredCertificates {
   bundle: CertBundle;
   paths: CertPaths;
-  /** True when new certificates were made and written; false when the files were reused. */
+  /** True when a new serving certificate was made and written; false when the files were reused. */
   created: boolean;
-  /** Why existing files were not reused (absent when reused or when there were none). */
+  /** True when the CA is new too (no CA on disk, or rotateCa). */
+  caCreated: boolean;
+  /** Why the serving certificate on disk was not reused (absent when reused or when there was none). */
   replacedBecause?: string;
+}
+
+export interface EnsureOptions {
+  /** Issue a new serving certificate even when the one on disk fits (the CA is kept). */
+  force?: boolean;
+  /** Make a new CA too, replacing the one on disk. */
+  rotateCa?: boolean;
 }
 
 // A certificate that expires within this window is renewed rather than reused.
 const RENEW_BEFORE_MS = 7 * 24 * 60 * 60 * 1000;
 
+/** Reads whichever of the four files exist in dir. */
+function readCertificateFiles(dir: string): Partial<CertBundle> {
+  const read = (file: string) => (existsSync(join(dir, file)) ? readFileSync(join(dir, file), 'utf8') : undefined);
+  return {
+    caCert: read(CERT_FILES.ca),
+    caKey: read(CERT_FILES.caKey),
+    cert: read(CERT_FILES.cert),
+    key: read(CERT_FILES.key),
+  };
+}
+
 /** Reads the four files from dir; undefined when any is missing. */
 export function readCertificates(dir: string): CertBundle | undefined {
-  const files = [CERT_FILES.ca, CERT_FILES.caKey, CERT_FILES.cert, CERT_FILES.key].map((f) => join(dir, f));
-  if (!files.every((f) => existsSync(f))) return undefined;
-  const [caCert, caKey, cert, key] = files.map((f) => readFileSync(f, 'utf8'));
-  return { caCert, caKey, cert, key };
+  const { caCert, caKey, cert, key } = readCertificateFiles(dir);
+  return caCert && caKey && cert && key ? { caCert, caKey, cert, key } : undefined;
 }
 
 /** One spelling per address: OpenSSL prints IPv6 SANs fully expanded and upper-case. */
@@ -34,6 +66,30 @@ function canonicalIp(ip: string): string {
   const t = ip.includes('::') && tail ? tail.split(':') : [];
   const groups = ip.includes('::') ? [...h, ...Array(8 - h.length - t.length).fill('0'), ...t] : h;
   return groups.map((g) => g.replace(/^0+(?=.)/, '')).join(':');
+}
+
+function expiresSoon(cert: X509Certificate, now: number): boolean {
+  return Date.parse(cert.validTo) - RENEW_BEFORE_MS < now;
+}
+
+/** Why this CA pair cannot sign new serving certificates, or undefined when it can. */
+export function caUnfitReason(pair: Partial<CaPair>, now = Date.now()): string | undefined {
+  if (!pair.caCert) return `${CERT_FILES.ca} is missing`;
+  if (!pair.caKey) return `${CERT_FILES.caKey} is missing`;
+  let ca: X509Certificate;
+  try {
+    ca = new X509Certificate(pair.caCert);
+  } catch (err) {
+    return `ca.crt is not valid PEM (${(err as Error).message})`;
+  }
+  if (!ca.ca) return 'ca.crt is not a CA certificate';
+  try {
+    if (!ca.checkPrivateKey(createPrivateKey(pair.caKey))) return 'ca.key does not match ca.crt';
+  } catch (err) {
+    return `ca.key is not a valid private key (${(err as Error).message})`;
+  }
+  if (expiresSoon(ca, now)) return `ca.crt expires soon or has expired (${ca.validTo})`;
+  return undefined;
 }
 
 /** Why the bundle does not serve these options, or undefined when it does. */
@@ -52,29 +108,54 @@ export function unfitReason(bundle: CertBundle, opts: CertOptions, now = Date.no
     return `tls.key is not a valid private key (${(err as Error).message})`;
   }
   for (const c of [ca, leaf]) {
-    if (Date.parse(c.validTo) - RENEW_BEFORE_MS < now) return `a certificate expires soon or has expired (${c.validTo})`;
+    if (expiresSoon(c, now)) return `a certificate expires soon or has expired (${c.validTo})`;
   }
-  const sans = (leaf.subjectAltName ?? '').split(', ').map((s) => (s.startsWith('IP Address:') ? `IP Address:${canonicalIp(s.slice(11))}` : s));
-  const missing = [...opts.dnsNames.map((n) => `DNS:${n}`), ...(opts.ips ?? []).map((ip) => `IP Address:${canonicalIp(ip)}`)].filter(
-    (want) => !sans.includes(want),
-  );
+  const sans = (leaf.subjectAltName ?? '')
+    .split(', ')
+    .map((s) => (s.startsWith('IP Address:') ? `IP Address:${canonicalIp(s.slice(11))}` : s));
+  const missing = [
+    ...opts.dnsNames.map((n) => `DNS:${n}`),
+    ...(opts.ips ?? []).map((ip) => `IP Address:${canonicalIp(ip)}`),
+  ].filter((want) => !sans.includes(want));
   if (missing.length > 0) return `tls.crt does not cover ${missing.join(', ')}`;
   return undefined;
 }
 
-/** Reuses the certificates in dir when they fit opts (and force is not set); otherwise makes and writes new ones. */
-export function ensureCertificates(dir: string, opts: CertOptions, { force = false } = {}): EnsuredCertificates {
-  const existing = force ? undefined : readCertificates(dir);
-  const reason = existing ? unfitReason(existing, opts) : undefined;
-  if (existing && !reason) {
-    const paths = {
-      caPath: join(dir, CERT_FILES.ca),
-      caKeyPath: join(dir, CERT_FILES.caKey),
-      certPath: join(dir, CERT_FILES.cert),
-      keyPath: join(dir, CERT_FILES.key),
-    };
-    return { bundle: existing, paths, created: false };
+/**
+ * Reuses the certificates in dir when they fit opts; re-issues the serving certificate with
+ * the CA on disk when it does not (or force); makes a new CA only when there is none or
+ * rotateCa is set. Throws, before generating anything, when dir is not writable or its CA
+ * cannot sign (expiring, key missing or mismatched) and rotateCa is not set.
+ */
+export function ensureCertificates(
+  dir: string,
+  opts: CertOptions,
+  { force = false, rotateCa = false }: EnsureOptions = {},
+): EnsuredCertificates {
+  prepareCertDir(dir);
+  const found = readCertificateFiles(dir);
+  const hasCa = found.caCert !== undefined || found.caKey !== undefined;
+  if (!hasCa || rotateCa) {
+    const bundle = generateCertificates(opts);
+    return { bundle, paths: writeCertificates(dir, bundle), created: true, caCreated: true };
   }
-  const bundle = generateCertificates(opts);
-  return { bundle, paths: writeCertificates(dir, bundle), created: true, ...(reason ? { replacedBecause: reason } : {}) };
+  const caProblem = caUnfitReason(found);
+  if (caProblem) {
+    throw new Error(
+      `${dir} holds a CA that cannot sign a new certificate (${caProblem}); it is not replaced without ` +
+        '--rotate-ca, because every caBundle that trusts it would break',
+    );
+  }
+  const ca: CaPair = { caCert: found.caCert!, caKey: found.caKey! };
+  const current = readCertificates(dir);
+  const reason = current ? unfitReason(current, opts) : `${CERT_FILES.cert} or ${CERT_FILES.key} is missing`;
+  if (current && !reason && !force) return { bundle: current, paths: certPaths(dir), created: false, caCreated: false };
+  const bundle = issueServingCertificate(ca, opts);
+  return {
+    bundle,
+    paths: writeCertificates(dir, bundle),
+    created: true,
+    caCreated: false,
+    replacedBecause: force && !reason ? 'forced' : reason,
+  };
 }
