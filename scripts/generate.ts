@@ -1,6 +1,6 @@
 // Writes every file derived from the rule registry and the codec, so that none of them is
 // ever edited by hand or drifts: the published JSON Schemas, the rule tables of README.md
-// and docs/rules.md, and the rules block of manifests/base/config.yaml (each between
+// and docs/rules.md, and the rules blocks of manifests/base/config.yaml and the Helm chart's values (each between
 // `rules:begin` / `rules:end` markers). test/registry.test.ts fails when a file is stale.
 // Run: npm run generate
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -20,12 +20,12 @@ function ruleTable(link: boolean): string {
   return ['| id | default | guards against |', '|---|---|---|', ...rows].join('\n');
 }
 
-function configRules(): string {
+/** A `rules:` block with every default, indented by `indent`, commented where `comments`. */
+function configRules(indent: string, comments: boolean): string {
   const width = Math.max(...RULES.map((r) => r.id.length + r.defaultSetting.length)) + 3;
-  return [
-    'rules:',
-    ...RULES.map((r) => `  ${`${r.id}: ${r.defaultSetting}`.padEnd(width)}# ${r.title}`),
-  ].join('\n');
+  const line = (r: (typeof RULES)[number]) =>
+    comments ? `${`${r.id}: ${r.defaultSetting}`.padEnd(width)}# ${r.title}` : `${r.id}: ${r.defaultSetting}`;
+  return [`${indent}rules:`, ...RULES.map((r) => `${indent}  ${line(r)}`)].join('\n');
 }
 
 /** Replaces what stands between the markers; the markers stay. */
@@ -49,8 +49,15 @@ export function generatedFiles(read: (path: string) => string): Record<string, s
       read('manifests/base/config.yaml'),
       '# rules:begin',
       '# rules:end',
-      configRules(),
+      configRules('', true),
       'manifests/base/config.yaml',
+    ),
+    'charts/nicguard/values.yaml': between(
+      read('charts/nicguard/values.yaml'),
+      '  # rules:begin',
+      '  # rules:end',
+      configRules('  ', false),
+      'charts/nicguard/values.yaml',
     ),
   };
 }
