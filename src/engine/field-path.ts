@@ -1,32 +1,45 @@
 // Field paths of findings, built from typed segments and rendered once:
 // `spec.template.spec.networks[1].multus.networkName`, `metadata.annotations["a.b/c"]`.
 // The CLI locates a finding in the user's YAML from the segments, so nothing parses a
-// rendered path back.
+// rendered path back. A path is a parent link and one segment: every view of a VM builds
+// one per interface and network, so extending a path must cost O(1), not a copy.
 
 export type PathSegment = { field: string } | { key: string } | { index: number };
 
 export class FieldPath {
-  private constructor(readonly segments: readonly PathSegment[]) {}
+  private constructor(
+    private readonly parent: FieldPath | undefined,
+    private readonly segment: PathSegment | undefined,
+  ) {}
 
-  static readonly root = new FieldPath([]);
+  static readonly root = new FieldPath(undefined, undefined);
 
   /** A path of plain field names, e.g. `FieldPath.of('spec', 'template', 'spec')`. */
   static of(...fields: string[]): FieldPath {
-    return new FieldPath(fields.map((field) => ({ field })));
+    return FieldPath.root.field(...fields);
   }
 
-  /** A plain field name: rendered after a dot. */
+  /** Plain field names: rendered after a dot. */
   field(...names: string[]): FieldPath {
-    return new FieldPath([...this.segments, ...names.map((field) => ({ field }))]);
+    let path: FieldPath = this;
+    for (const field of names) path = new FieldPath(path, { field });
+    return path;
   }
 
   /** A map key that may hold dots or slashes (an annotation): rendered as `["key"]`. */
   key(key: string): FieldPath {
-    return new FieldPath([...this.segments, { key }]);
+    return new FieldPath(this, { key });
   }
 
   index(index: number): FieldPath {
-    return new FieldPath([...this.segments, { index }]);
+    return new FieldPath(this, { index });
+  }
+
+  /** The segments from the root. */
+  get segments(): PathSegment[] {
+    const out: PathSegment[] = [];
+    for (let p: FieldPath | undefined = this; p?.segment; p = p.parent) out.push(p.segment);
+    return out.reverse();
   }
 
   /** The keys to walk in a parsed document: field names and map keys as strings, indexes as numbers. */

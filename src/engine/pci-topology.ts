@@ -124,7 +124,29 @@ export function rootBusDevices(spec: unknown, interfaceCount: number, asKubeVirt
 }
 
 /** One pass over the spec: the devices that take a slot, and the "none" models KubeVirt counts as well. */
-function countDevices(spec: unknown, interfaceCount: number): { devices: PciDevices; noneModels: { usb: number; balloon: number } } {
+interface DeviceCount {
+  devices: PciDevices;
+  noneModels: { usb: number; balloon: number };
+}
+
+// A spec's devices are counted once per spec object: the slot and bus rules ask for them
+// under each reservation rule they weigh. Keyed by the spec alone (the interface count is
+// applied on the way out), so nothing else can leak between requests.
+const deviceCounts = new WeakMap<object, DeviceCount>();
+const memories = new WeakMap<object, { bytes: number | undefined }>();
+
+function countDevices(spec: unknown, interfaceCount: number): DeviceCount {
+  const key = typeof spec === 'object' && spec !== null ? spec : undefined;
+  let counted = key && deviceCounts.get(key);
+  if (!counted) {
+    counted = countSpecDevices(spec);
+    if (key) deviceCounts.set(key, counted);
+  }
+  return { devices: { ...counted.devices, interfaces: interfaceCount }, noneModels: counted.noneModels };
+}
+
+function countSpecDevices(spec: unknown): DeviceCount {
+  const interfaceCount = 0;
   const devices = asObject(dig(spec, 'domain', 'devices'));
   const disks = asArray(devices.disks);
   const inputs = asArray(devices.inputs);
@@ -170,10 +192,15 @@ export function sumDevices(d: PciDevices): number {
 
 /** Guest memory in bytes: memory.guest, else the memory request, else the limit (KubeVirt's defaulting order). */
 function guestMemoryBytes(spec: unknown): number | undefined {
+  const key = typeof spec === 'object' && spec !== null ? spec : undefined;
+  const known = key && memories.get(key);
+  if (known) return known.bytes;
   const domain = dig(spec, 'domain');
-  return parseQuantity(
+  const bytes = parseQuantity(
     dig(domain, 'memory', 'guest') ?? dig(domain, 'resources', 'requests', 'memory') ?? dig(domain, 'resources', 'limits', 'memory'),
   );
+  if (key) memories.set(key, { bytes });
+  return bytes;
 }
 
 /**
@@ -400,6 +427,11 @@ export interface RuleChoice {
 export function reservationRulesToJudge(config: PolicyConfig, known: KnownVersion | undefined): RuleChoice[] {
   if (config.slotModel !== 'auto') return [{ rule: reservationRuleOf(config.slotModel) }];
   if (known) return [{ rule: reservationRuleFor(known.version) }];
+  return everyReleaseRules;
+}
+
+/** One choice per distinct reservation rule among the supported releases; a constant. */
+const everyReleaseRules: RuleChoice[] = (() => {
   const choices: RuleChoice[] = [];
   for (const version of REPRESENTATIVE_VERSIONS) {
     const rule = reservationRuleFor(version);
@@ -408,4 +440,4 @@ export function reservationRulesToJudge(config: PolicyConfig, known: KnownVersio
     else choices.push({ rule, versions: [version] });
   }
   return choices;
-}
+})();

@@ -70,7 +70,7 @@ function present(fields: Record<string, unknown>, key: string): boolean {
   return fields[key] !== undefined && fields[key] !== null;
 }
 
-function viewNetwork(raw: unknown, index: number, basePath: FieldPath, namespace: string): NetworkView {
+function viewNetwork(raw: unknown, index: number, listPath: FieldPath, namespace: string): NetworkView {
   const fields = asObject(raw);
   const hasPod = present(fields, 'pod');
   const hasMultus = present(fields, 'multus');
@@ -80,7 +80,7 @@ function viewNetwork(raw: unknown, index: number, basePath: FieldPath, namespace
   return {
     name: stringOf(fields.name) ?? '',
     index,
-    path: basePath.field('networks').index(index),
+    path: listPath.index(index),
     raw,
     fields,
     source,
@@ -90,7 +90,7 @@ function viewNetwork(raw: unknown, index: number, basePath: FieldPath, namespace
   };
 }
 
-function viewInterface(raw: unknown, index: number, basePath: FieldPath, networks: Map<string, NetworkView>): InterfaceView {
+function viewInterface(raw: unknown, index: number, listPath: FieldPath, networks: Map<string, NetworkView>): InterfaceView {
   const fields = asObject(raw);
   const name = stringOf(fields.name) ?? '';
   const bindings = BINDINGS.filter((b) => present(fields, b));
@@ -98,7 +98,7 @@ function viewInterface(raw: unknown, index: number, basePath: FieldPath, network
   return {
     name,
     index,
-    path: basePath.field('domain', 'devices', 'interfaces').index(index),
+    path: listPath.index(index),
     raw,
     fields,
     binding,
@@ -130,11 +130,13 @@ export function viewVm(obj: KubeObject, kind: VmKind, fallbackNamespace = 'defau
   const spec = asObject(vmiSpecOf(obj, kind));
   const metadata = asObject(obj.metadata);
   const namespace = stringOf(metadata.namespace) || fallbackNamespace;
-  const networks = asArray(spec.networks).map((n, i) => viewNetwork(n, i, specPath, namespace));
+  const networksPath = specPath.field('networks');
+  const networks = asArray(spec.networks).map((n, i) => viewNetwork(n, i, networksPath, namespace));
   const byName = new Map<string, NetworkView>();
   for (const n of networks) if (n.name && !byName.has(n.name)) byName.set(n.name, n);
+  const interfacesPath = specPath.field('domain', 'devices', 'interfaces');
   const interfaces = asArray(dig(spec, 'domain', 'devices', 'interfaces')).map((f, i) =>
-    viewInterface(f, i, specPath, byName),
+    viewInterface(f, i, interfacesPath, byName),
   );
   const vmiAnnotations = vmiAnnotationsOf(obj, kind);
   return {

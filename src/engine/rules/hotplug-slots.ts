@@ -97,6 +97,9 @@ function advice(ctx: VmContext, b: SlotBudget): string {
  */
 function budgetCauses(ctx: VmContext, change: HotplugChange): Cause[] {
   const vm = ctx.vm;
+  // Nearly every update plugs nothing: no new interface, none brought back from absent.
+  const wasActive = new Set(change.old.vm.interfaces.filter((i) => !isAbsent(i)).map((i) => i.name));
+  if (vm.interfaces.every((i) => isAbsent(i) || wasActive.has(i.name))) return [];
   // The VMI knows the annotations the domain was defined with; else the old spec stands in.
   const vmi = ctx.kind === 'VirtualMachine' ? ctx.facts.runningVmi : undefined;
   const annotations = vmi ? vmiAnnotationsOf(vmi, 'VirtualMachineInstance') : vmiAnnotationsOf(change.old.object, ctx.kind);
