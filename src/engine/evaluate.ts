@@ -5,7 +5,7 @@ import fastJsonPatch from 'fast-json-patch';
 import { judgedKindOf } from '../admission/judged.js';
 import { vmFacts } from './analysis.js';
 import { isVmKind } from './kinds.js';
-import type { Cause, RuleContext, VmContext } from './rule.js';
+import type { Cause, RuleChecks, RuleContext, VmContext } from './rule.js';
 import { RULES, type Rule } from './rules/index.js';
 import type { ClusterView, EvaluationResult, Finding, KubeObject, PatchOperation, PolicyConfig, PolicyRequest } from './types.js';
 import { stringOf } from './values.js';
@@ -63,15 +63,15 @@ export function buildContext(
 
 /** The causes one rule finds in a context (no settings applied): what rule tests call. */
 export function checkRule(rule: Rule, ctx: RuleContext): Cause[] {
-  const check = rule.check as Rule['check'] & Partial<Record<'vm' | 'nad' | 'subnet', (c: never) => Cause[]>>;
+  const check: RuleChecks = rule.check;
   switch (ctx.kind) {
     case 'VirtualMachine':
     case 'VirtualMachineInstance':
-      return check.vm?.(ctx as never) ?? [];
+      return check.vm?.(ctx) ?? [];
     case 'NetworkAttachmentDefinition':
-      return check.nad?.(ctx as never) ?? [];
+      return check.nad?.(ctx) ?? [];
     case 'Subnet':
-      return check.subnet?.(ctx as never) ?? [];
+      return check.subnet?.(ctx) ?? [];
   }
 }
 
