@@ -1,7 +1,7 @@
 // Loading Kubernetes manifests from files, folders and stdin, remembering where each object
 // came from so that a finding can point at a file and line (text output, SARIF, JUnit).
 import { readFileSync, readdirSync, realpathSync, statSync } from 'node:fs';
-import { basename, extname, join, relative, sep } from 'node:path';
+import { basename, dirname, extname, join, relative, sep } from 'node:path';
 import { LineCounter, isCollection, isMap, isSeq, parseAllDocuments, visit, type Document, type Node } from 'yaml';
 import { AdmissionDecodeError, ADMISSION_API_VERSIONS, ADMISSION_KIND, decodeAdmissionReview, objectProblem } from '../admission/review.js';
 import type { FieldPath } from '../engine/field-path.js';
@@ -64,22 +64,28 @@ export interface LoadOptions {
   exclude?: readonly string[];
 }
 
-const RENDER_KUSTOMIZE = 'to check what it builds: kubectl kustomize DIR | nicguard validate -f -';
-const RENDER_HELM = 'to check what the chart renders: helm template RELEASE CHART | nicguard validate -f -';
-
 /**
  * Files that sit next to manifests in GitOps folders but are not manifests, by name. They are
  * skipped whether a folder walk finds them or they are named (pre-commit names every changed file).
  */
-const NOT_MANIFEST_NAMES: readonly { name: RegExp; what: string }[] = [
-  { name: /^(kustomization\.ya?ml|Kustomization)$/, what: `a kustomize file, not a manifest (${RENDER_KUSTOMIZE})` },
-  { name: /^Chart\.(yaml|lock)$/, what: `a Helm chart file, not a manifest (${RENDER_HELM})` },
-  { name: /^values([._-][^/]*)?\.(ya?ml|json)$/, what: `Helm values, not a manifest (${RENDER_HELM})` },
-  { name: /^helmfile\.ya?ml$/, what: 'a helmfile, not a manifest' },
-  { name: /^(docker-)?compose([._-][^/]*)?\.ya?ml$/, what: 'a Compose file, not a manifest' },
+const NOT_MANIFEST_NAMES: readonly { name: RegExp; what: (dir: string, file: string) => string }[] = [
+  {
+    name: /^(kustomization\.ya?ml|Kustomization)$/,
+    what: (dir) => `a kustomize file, not a manifest (to check what it builds: kubectl kustomize ${dir} | nicguard validate -f -)`,
+  },
+  {
+    name: /^Chart\.(yaml|lock)$/,
+    what: (dir) => `a Helm chart file, not a manifest (to check what the chart renders: helm template RELEASE ${dir} | nicguard validate -f -)`,
+  },
+  {
+    name: /^values([._-][^/]*)?\.(ya?ml|json)$/,
+    what: (_, file) => `Helm values, not a manifest (to check what they render: helm template RELEASE CHART -f ${file} | nicguard validate -f -)`,
+  },
+  { name: /^helmfile\.ya?ml$/, what: () => 'a helmfile, not a manifest' },
+  { name: /^(docker-)?compose([._-][^/]*)?\.ya?ml$/, what: () => 'a Compose file, not a manifest' },
   {
     name: /^\.(pre-commit-config|pre-commit-hooks|gitlab-ci|yamllint|markdownlint|golangci)\.ya?ml$/,
-    what: 'a tool configuration file, not a manifest',
+    what: () => 'a tool configuration file, not a manifest',
   },
 ];
 
@@ -87,7 +93,7 @@ const NOT_MANIFEST_NAMES: readonly { name: RegExp; what: string }[] = [
 export function notManifestByName(file: string): string | undefined {
   if (file === STDIN) return undefined;
   const name = basename(file);
-  return NOT_MANIFEST_NAMES.find((n) => n.name.test(name))?.what;
+  return NOT_MANIFEST_NAMES.find((n) => n.name.test(name))?.what(dirname(file), file);
 }
 
 export function formatManifestError(e: ManifestError): string {
