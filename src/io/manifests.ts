@@ -179,8 +179,8 @@ function childOf(node: unknown, key: string | number): { node: unknown; offset?:
   return undefined;
 }
 
-/** The offset of the deepest node along `segments` that is written. */
-function deepestOffset(root: Node, segments: (string | number)[]): number | undefined {
+/** The offset of the deepest node along `segments` that is written (a map entry at its key). */
+export function deepestOffset(root: Node, segments: (string | number)[]): number | undefined {
   let node: unknown = root;
   let offset = root.range?.[0];
   for (const segment of segments) {
