@@ -37,14 +37,20 @@ test('a schema problem names the line of its field, the expected and the actual 
 
 test('an unknown field far from any known one lists the fields there are', () => {
   const [line] = problems('kind: PolicyConfig\nlimits: {}\n');
-  assert.match(line, /^policy\.yaml:2: \(top level\): unknown field "limits"; expected one of apiVersion, kind, rules, slotModel/);
+  assert.match(
+    line,
+    /^policy\.yaml:2: \(top level\): unknown field "limits"; expected one of apiVersion, kind, rules, slotModel/,
+  );
 });
 
 test('a YAML error is shown whole, with its line, column and excerpt, not cut at a colon', () => {
   const lines = problems('rules:\n  hotplug-binding: deny\n    x: 1\n');
   assert.match(lines[0], /^policy\.yaml:2:\d+: not valid YAML: .+ at line 2, column \d+:$/);
   assert.ok(lines.includes('  hotplug-binding: deny'), 'the excerpt of the offending line follows');
-  assert.ok(lines.some((l) => /^\s*\^+$/.test(l)), 'and the caret under it');
+  assert.ok(
+    lines.some((l) => /^\s*\^+$/.test(l)),
+    'and the caret under it',
+  );
 });
 
 test('a Helm-style value is reported as a wrong value, and the yaml library prints nothing itself', () => {
@@ -61,7 +67,10 @@ test('a Helm-style value is reported as a wrong value, and the yaml library prin
 });
 
 test('a valid file merges over the defaults', () => {
-  const config = parseConfigText('apiVersion: nicguard.io/v1alpha1\nkind: PolicyConfig\nrules: {hotplug-binding: warn}\n', 'p.yaml');
+  const config = parseConfigText(
+    'apiVersion: nicguard.io/v1alpha1\nkind: PolicyConfig\nrules: {hotplug-binding: warn}\n',
+    'p.yaml',
+  );
   assert.equal(config.rules['hotplug-binding'], 'warn');
   assert.equal(config.rules['hotplug-model'], 'deny');
 });

@@ -121,7 +121,11 @@ function optionProblem(files: string[], opts: ExplainOptions): string | undefine
 }
 
 /** The previous version of the target among `candidates`, by identity (group, kind, namespace, name). */
-function previousVersion(target: LoadedObject, candidates: LoadedObject[], defaultNamespace: string): KubeObject | undefined {
+function previousVersion(
+  target: LoadedObject,
+  candidates: LoadedObject[],
+  defaultNamespace: string,
+): KubeObject | undefined {
   const identity = (obj: KubeObject) => objectIdentity(withDefaultNamespace(obj, defaultNamespace), defaultNamespace);
   const wanted = identity(target.object);
   return candidates.find((o) => !o.review && identity(o.object) === wanted)?.object;

@@ -117,7 +117,9 @@ function distance(a: string, b: string): number {
   let row = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
     const next = [i];
-    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    for (let j = 1; j <= b.length; j++) {
+      next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
     row = next;
   }
   return row[b.length];
@@ -130,8 +132,15 @@ function expectedKeys(unknown: string, known: string[]): string {
 }
 
 function explainError(e: ErrorObject, doc: unknown): ConfigProblem {
-  const path = e.instancePath ? e.instancePath.slice(1).split('/').map((k) => k.replace(/~1/g, '/').replace(/~0/g, '~')) : [];
-  const field = path.length ? path.map((k, i) => (/^\d+$/.test(k) ? `[${k}]` : `${i ? '.' : ''}${k}`)).join('') : '(top level)';
+  const path = e.instancePath
+    ? e.instancePath
+        .slice(1)
+        .split('/')
+        .map((k) => k.replace(/~1/g, '/').replace(/~0/g, '~'))
+    : [];
+  const field = path.length
+    ? path.map((k, i) => (/^\d+$/.test(k) ? `[${k}]` : `${i ? '.' : ''}${k}`)).join('')
+    : '(top level)';
   // With verbose, ajv hands the value itself (dig does not index lists).
   const actual = describeValue('data' in e ? e.data : dig(doc, ...path));
   switch (e.keyword) {
@@ -144,9 +153,15 @@ function explainError(e: ErrorObject, doc: unknown): ConfigProblem {
       };
     }
     case 'enum':
-      return { path, message: `${field}: must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')}, got ${actual}` };
+      return {
+        path,
+        message: `${field}: must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')}, got ${actual}`,
+      };
     case 'const':
-      return { path, message: `${field}: must be ${describeValue((e.params as { allowedValue: unknown }).allowedValue)}, got ${actual}` };
+      return {
+        path,
+        message: `${field}: must be ${describeValue((e.params as { allowedValue: unknown }).allowedValue)}, got ${actual}`,
+      };
     default:
       return { path, message: `${field}: ${e.message ?? 'is invalid'}, got ${actual}` };
   }

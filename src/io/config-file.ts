@@ -13,7 +13,9 @@ export function loadConfigFile(path: string | undefined): PolicyConfig {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new ConfigError(`${path}: cannot read config file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    throw new ConfigError(
+      `${path}: cannot read config file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+    );
   }
   return parseConfigText(text, path);
 }
@@ -26,7 +28,10 @@ export function parseConfigText(text: string, path: string): PolicyConfig {
   if (doc.errors.length) {
     const [first] = doc.errors;
     const pos = first.linePos?.[0] ?? counter.linePos(first.pos[0]);
-    const more = doc.errors.length > 1 ? `\n(and ${doc.errors.length - 1} more YAML problem${doc.errors.length > 2 ? 's' : ''})` : '';
+    const more =
+      doc.errors.length > 1
+        ? `\n(and ${doc.errors.length - 1} more YAML problem${doc.errors.length > 2 ? 's' : ''})`
+        : '';
     throw new ConfigError(`${path}:${pos.line}:${pos.col}: not valid YAML: ${first.message.trimEnd()}${more}`);
   }
   const value: unknown = doc.toJS({ maxAliasCount: 100 });

@@ -3,7 +3,13 @@
 import { readFileSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join, relative, sep } from 'node:path';
 import { LineCounter, isCollection, isMap, isSeq, parseAllDocuments, visit, type Document, type Node } from 'yaml';
-import { AdmissionDecodeError, ADMISSION_API_VERSIONS, ADMISSION_KIND, decodeAdmissionReview, objectProblem } from '../admission/review.js';
+import {
+  AdmissionDecodeError,
+  ADMISSION_API_VERSIONS,
+  ADMISSION_KIND,
+  decodeAdmissionReview,
+  objectProblem,
+} from '../admission/review.js';
 import type { FieldPath } from '../engine/field-path.js';
 import type { KubeObject, PolicyRequest } from '../engine/types.js';
 import { GlobSet } from './glob.js';
@@ -71,15 +77,18 @@ export interface LoadOptions {
 const NOT_MANIFEST_NAMES: readonly { name: RegExp; what: (dir: string, file: string) => string }[] = [
   {
     name: /^(kustomization\.ya?ml|Kustomization)$/,
-    what: (dir) => `a kustomize file, not a manifest (to check what it builds: kubectl kustomize ${dir} | nicguard validate -f -)`,
+    what: (dir) =>
+      `a kustomize file, not a manifest (to check what it builds: kubectl kustomize ${dir} | nicguard validate -f -)`,
   },
   {
     name: /^Chart\.(yaml|lock)$/,
-    what: (dir) => `a Helm chart file, not a manifest (to check what the chart renders: helm template RELEASE ${dir} | nicguard validate -f -)`,
+    what: (dir) =>
+      `a Helm chart file, not a manifest (to check what the chart renders: helm template RELEASE ${dir} | nicguard validate -f -)`,
   },
   {
     name: /^values([._-][^/]*)?\.(ya?ml|json)$/,
-    what: (_, file) => `Helm values, not a manifest (to check what they render: helm template RELEASE CHART -f ${file} | nicguard validate -f -)`,
+    what: (_, file) =>
+      `Helm values, not a manifest (to check what they render: helm template RELEASE CHART -f ${file} | nicguard validate -f -)`,
   },
   { name: /^helmfile\.ya?ml$/, what: () => 'a helmfile, not a manifest' },
   { name: /^(docker-)?compose([._-][^/]*)?\.ya?ml$/, what: () => 'a Compose file, not a manifest' },
@@ -115,12 +124,20 @@ function isRecord(v: unknown): v is Record<string, any> {
  * files and folders such as .git, and what `exclude` matches (by the path relative to `path`;
  * left-out paths are added to `excluded`). Sorted, so output order is stable.
  */
-export function listManifestFiles(path: string, errors: ManifestError[], exclude?: GlobSet, excluded?: string[]): string[] {
+export function listManifestFiles(
+  path: string,
+  errors: ManifestError[],
+  exclude?: GlobSet,
+  excluded?: string[],
+): string[] {
   let stats;
   try {
     stats = statSync(path);
   } catch (err) {
-    errors.push({ file: path, message: `cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})` });
+    errors.push({
+      file: path,
+      message: `cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+    });
     return [];
   }
   if (!stats.isDirectory()) return [path];
@@ -135,7 +152,10 @@ export function listManifestFiles(path: string, errors: ManifestError[], exclude
     try {
       entries = readdirSync(dir).sort();
     } catch (err) {
-      errors.push({ file: dir, message: `cannot read folder (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})` });
+      errors.push({
+        file: dir,
+        message: `cannot read folder (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+      });
       return;
     }
     for (const entry of entries) {
@@ -147,7 +167,8 @@ export function listManifestFiles(path: string, errors: ManifestError[], exclude
       } catch {
         continue; // a dangling symlink is not a manifest
       }
-      const isManifest = !s.isDirectory() && (MANIFEST_EXTENSIONS as readonly string[]).includes(extname(entry).toLowerCase());
+      const isManifest =
+        !s.isDirectory() && (MANIFEST_EXTENSIONS as readonly string[]).includes(extname(entry).toLowerCase());
       if (!s.isDirectory() && !isManifest) continue;
       // An excluded folder is not walked at all.
       if (exclude && !exclude.empty && exclude.matches(relative(path, full).split(sep).join('/'))) {
@@ -174,7 +195,10 @@ function childOf(node: unknown, key: string | number): { node: unknown; offset?:
       return String(k?.value ?? k) === String(key);
     });
     if (!pair) return undefined;
-    return { node: pair.value, offset: (pair.key as Node | undefined)?.range?.[0] ?? (pair.value as Node | undefined)?.range?.[0] };
+    return {
+      node: pair.value,
+      offset: (pair.key as Node | undefined)?.range?.[0] ?? (pair.value as Node | undefined)?.range?.[0],
+    };
   }
   return undefined;
 }
@@ -192,7 +216,12 @@ export function deepestOffset(root: Node, segments: (string | number)[]): number
   return offset;
 }
 
-function makeLocator(root: Node | undefined, prefix: (string | number)[], counter: LineCounter, fallback: { line: number; column: number }) {
+function makeLocator(
+  root: Node | undefined,
+  prefix: (string | number)[],
+  counter: LineCounter,
+  fallback: { line: number; column: number },
+) {
   return (field: FieldPath | undefined) => {
     if (!root) return fallback;
     const offset = deepestOffset(root, [...prefix, ...(field ? field.keys() : [])]);
@@ -272,7 +301,8 @@ export function parseManifests(text: string, file: string): ParsedManifests {
   const errors: ManifestError[] = [];
   const counter = new LineCounter();
   // logLevel 'error': the library would print its warnings to stderr; problems are reported here instead.
-  const docs = parseAllDocuments(text, { lineCounter: counter, logLevel: 'error' }) as Document.Parsed[] | { errors?: unknown };
+  const docs = parseAllDocuments(text, { lineCounter: counter, logLevel: 'error' }) as
+    Document.Parsed[] | { errors?: unknown };
   if (!Array.isArray(docs)) return { objects, errors };
   const helmLine = helmTemplateLine(text, docs, counter);
   if (helmLine !== undefined) {
@@ -289,7 +319,10 @@ export function parseManifests(text: string, file: string): ParsedManifests {
       const first = doc.errors[0];
       const pos = first.linePos?.[0] ?? counter.linePos(first.pos[0]);
       const message = first.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
-      const more = doc.errors.length > 1 ? ` (and ${doc.errors.length - 1} more problem${doc.errors.length > 2 ? 's' : ''} in this document)` : '';
+      const more =
+        doc.errors.length > 1
+          ? ` (and ${doc.errors.length - 1} more problem${doc.errors.length > 2 ? 's' : ''} in this document)`
+          : '';
       errors.push({ file, line: pos.line, column: pos.col, message: `not valid YAML: ${message}${more}` });
       return;
     }
@@ -307,7 +340,11 @@ export function parseManifests(text: string, file: string): ParsedManifests {
     if (value === null || value === undefined) return;
     const add = (obj: unknown, prefix: (string | number)[], pos: { line: number; column: number }, label: string) => {
       if (!isRecord(obj)) {
-        errors.push({ file, ...pos, message: `${label} is not a Kubernetes object (a mapping with apiVersion and kind)` });
+        errors.push({
+          file,
+          ...pos,
+          message: `${label} is not a Kubernetes object (a mapping with apiVersion and kind)`,
+        });
         return;
       }
       const missing = ['apiVersion', 'kind'].filter((k) => typeof obj[k] !== 'string' || obj[k] === '');
@@ -385,7 +422,10 @@ export function loadManifests(paths: readonly string[], options: LoadOptions = {
       try {
         text = file === STDIN ? readStdin() : readFileSync(file, 'utf8');
       } catch (err) {
-        result.errors.push({ file, message: `cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})` });
+        result.errors.push({
+          file,
+          message: `cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+        });
         continue;
       }
       result.files.push(file);

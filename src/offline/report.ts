@@ -89,7 +89,8 @@ export interface ValidationReport {
 }
 
 export function summarize(results: ObjectResult[], skipped: number, errors: ManifestError[]): ValidationSummary {
-  const count = (action: Action) => results.reduce((n, r) => n + r.findings.filter((f) => f.action === action).length, 0);
+  const count = (action: Action) =>
+    results.reduce((n, r) => n + r.findings.filter((f) => f.action === action).length, 0);
   return {
     objects: results.length,
     skipped,
@@ -99,4 +100,3 @@ export function summarize(results: ObjectResult[], skipped: number, errors: Mani
     errors: errors.length,
   };
 }
-

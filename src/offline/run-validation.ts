@@ -65,16 +65,26 @@ class PreviousVersions {
   /** Sources of which no object was taken as a previous version. */
   summary(matched: number, newFiles: string[]): OldVersions {
     const sources = new Map<string, boolean>();
-    for (const [key, o] of this.byIdentity) sources.set(o.source.file, (sources.get(o.source.file) ?? false) || this.used.has(key));
+    for (const [key, o] of this.byIdentity)
+      sources.set(o.source.file, (sources.get(o.source.file) ?? false) || this.used.has(key));
     const unmatchedSources = [...sources].filter(([, used]) => !used).map(([file]) => file);
     return { objects: this.count, matched, unmatchedSources, newFiles };
   }
 }
 
-function requestFor(input: LoadedObject, previous: PreviousVersions, opts: ValidationInputs): { request: PolicyRequest; oldSource?: string } {
+function requestFor(
+  input: LoadedObject,
+  previous: PreviousVersions,
+  opts: ValidationInputs,
+): { request: PolicyRequest; oldSource?: string } {
   if (input.review) return { request: input.review };
   const old = previous.take(input.object);
-  const request = offlineRequest({ object: input.object, oldObject: old?.object, namespace: opts.namespace, user: opts.user });
+  const request = offlineRequest({
+    object: input.object,
+    oldObject: old?.object,
+    namespace: opts.namespace,
+    user: opts.user,
+  });
   return { request, ...(old ? { oldSource: old.source.file } : {}) };
 }
 
@@ -104,7 +114,10 @@ function skippedHotplugRules(request: PolicyRequest, cluster: ObjectIndex, confi
   if (isRunning('VirtualMachine', oldObject, cluster)) return [];
   const namespace = request.namespace ?? stringOf(object.metadata?.namespace) ?? 'default';
   const [vm, oldVm] = [viewVm(object, 'VirtualMachine', namespace), viewVm(oldObject, 'VirtualMachine', namespace)];
-  const changed = [...hotpluggedInterfaces(oldVm, vm).map((i) => i.name), ...unpluggedInterfaces(oldVm, vm).map((u) => u.old.name)];
+  const changed = [
+    ...hotpluggedInterfaces(oldVm, vm).map((i) => i.name),
+    ...unpluggedInterfaces(oldVm, vm).map((u) => u.old.name),
+  ];
   if (changed.length === 0) return [];
   const reason =
     `not running (${whyNotRunning(oldObject, namespace)}): ${changed.length === 1 ? 'the interface' : 'the interfaces'} ` +
@@ -126,7 +139,8 @@ function skippedHotplugRules(request: PolicyRequest, cluster: ObjectIndex, confi
 function describeChanges(request: PolicyRequest, result: EvaluationResult): string[] {
   const { object } = request;
   const mutated = result.mutated;
-  if (!object || !mutated || (request.kind !== 'VirtualMachine' && request.kind !== 'VirtualMachineInstance')) return [];
+  if (!object || !mutated || (request.kind !== 'VirtualMachine' && request.kind !== 'VirtualMachineInstance'))
+    return [];
   const namespace = request.namespace ?? 'default';
   const [before, after] = [viewVm(object, request.kind, namespace), viewVm(mutated, request.kind, namespace)];
   const had = (list: { name: string }[]) => new Set(list.map((x) => x.name));
@@ -218,7 +232,8 @@ export function runValidation(opts: ValidationInputs, config: PolicyConfig): Val
   // Cluster objects among the inputs count too: a change that adds a NAD and a VM using it is judged as a whole.
   for (const { object, review } of inputs.objects) {
     const kind = review ? undefined : kindOfObject(object);
-    if (isIndexedKind(kind) && kind !== 'VirtualMachineInstance') cluster.upsert(withDefaultNamespace(object, opts.namespace), kind);
+    if (isIndexedKind(kind) && kind !== 'VirtualMachineInstance')
+      cluster.upsert(withDefaultNamespace(object, opts.namespace), kind);
   }
 
   const results: ObjectResult[] = [];

@@ -47,8 +47,12 @@ function objectCases(r: ObjectResult): { xml: string[]; failed: number; skipped:
     const body: string[] = [];
     if (denials.length) {
       failed++;
-      const detail = denials.map((f) => `${displayName(r.file)}:${f.line}: ${rule}${f.field ? ` at ${f.field}` : ''}\n${f.message}`);
-      body.push(`      <failure${attrs({ type: rule, message: denials[0].message })}>${escapeXml(detail.join('\n\n'))}</failure>`);
+      const detail = denials.map(
+        (f) => `${displayName(r.file)}:${f.line}: ${rule}${f.field ? ` at ${f.field}` : ''}\n${f.message}`,
+      );
+      body.push(
+        `      <failure${attrs({ type: rule, message: denials[0].message })}>${escapeXml(detail.join('\n\n'))}</failure>`,
+      );
     } else if (skip && !skip.part) {
       skipped++;
       body.push(`      <skipped${attrs({ message: skip.reason })}/>`);
@@ -76,15 +80,34 @@ export function formatJunit(report: ValidationReport): string {
     skipped += one.skipped;
   }
   for (const s of report.skippedFiles) {
-    const head = attrs({ classname: displayName(s.file), name: `read ${displayName(s.file)}`, file: displayName(s.file), time: seconds(0) });
+    const head = attrs({
+      classname: displayName(s.file),
+      name: `read ${displayName(s.file)}`,
+      file: displayName(s.file),
+      time: seconds(0),
+    });
     cases.push(`    <testcase${head}>\n      <skipped${attrs({ message: s.reason })}/>\n    </testcase>`);
     skipped++;
   }
   for (const e of report.errors) {
-    const head = attrs({ classname: displayName(e.file), name: `read ${displayName(e.file)}`, file: displayName(e.file), ...(e.line ? { line: e.line } : {}), time: seconds(0) });
-    cases.push(`    <testcase${head}>\n      <error${attrs({ type: 'input', message: e.message })}>${escapeXml(formatManifestError(e))}</error>\n    </testcase>`);
+    const head = attrs({
+      classname: displayName(e.file),
+      name: `read ${displayName(e.file)}`,
+      file: displayName(e.file),
+      ...(e.line ? { line: e.line } : {}),
+      time: seconds(0),
+    });
+    cases.push(
+      `    <testcase${head}>\n      <error${attrs({ type: 'input', message: e.message })}>${escapeXml(formatManifestError(e))}</error>\n    </testcase>`,
+    );
   }
-  const counts = { tests: cases.length, failures, errors: report.errors.length, skipped, time: seconds(report.durationMs) };
+  const counts = {
+    tests: cases.length,
+    failures,
+    errors: report.errors.length,
+    skipped,
+    time: seconds(report.durationMs),
+  };
   return [
     '<?xml version="1.0" encoding="UTF-8"?>',
     `<testsuites${attrs({ name: 'nicguard', ...counts })}>`,

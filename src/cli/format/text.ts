@@ -41,11 +41,19 @@ function oldNotes(old: OldVersions | undefined): string[] {
   if (!old) return [];
   const notes: string[] = [];
   if (old.matched === 0) {
-    const why = old.objects === 0 ? ' (no previous version was found' + (old.newFiles.length ? ': no input file existed at the --base revision)' : ')') : '';
-    notes.push(`note: no checked object matched a previous version from --old/--base by kind, namespace and name${why}: every object was checked as a CREATE`);
+    const why =
+      old.objects === 0
+        ? ' (no previous version was found' +
+          (old.newFiles.length ? ': no input file existed at the --base revision)' : ')')
+        : '';
+    notes.push(
+      `note: no checked object matched a previous version from --old/--base by kind, namespace and name${why}: every object was checked as a CREATE`,
+    );
   }
   if (old.unmatchedSources.length) {
-    notes.push(`note: ${plural(old.unmatchedSources.length, 'previous-version source')} matched no input object: ${listed(old.unmatchedSources)}`);
+    notes.push(
+      `note: ${plural(old.unmatchedSources.length, 'previous-version source')} matched no input object: ${listed(old.unmatchedSources)}`,
+    );
   }
   return notes;
 }
@@ -83,5 +91,12 @@ export function formatText(report: ValidationReport): string {
     .map((r) => renderObject(r).join('\n'));
   const errors = report.errors.map((e) => `error: ${formatManifestError(e)}`);
   const notes = reportNotes(report);
-  return [...blocks, ...(errors.length ? [errors.join('\n')] : []), ...(notes.length ? [notes.join('\n')] : []), summaryLine(report)].join('\n\n') + '\n';
+  return (
+    [
+      ...blocks,
+      ...(errors.length ? [errors.join('\n')] : []),
+      ...(notes.length ? [notes.join('\n')] : []),
+      summaryLine(report),
+    ].join('\n\n') + '\n'
+  );
 }
