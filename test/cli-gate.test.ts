@@ -284,6 +284,51 @@ describe('nicguard validate as a CI gate', { concurrency: 2 }, () => {
     assert.match(childrenNamed(skippedCases[0], 'skipped')[0].attrs.message, /^not running \(runStrategy "Manual"/);
   });
 
+  test('the mutation in words: a bridge NIC kept with state: absent, the SR-IOV NIC after it untouched', async () => {
+    const old = `apiVersion: kubevirt.io/v1
+kind: VirtualMachine
+metadata: {name: vm2, namespace: default}
+spec:
+  runStrategy: Always
+  template:
+    spec:
+      domain:
+        devices:
+          interfaces:
+          - {name: default, masquerade: {}}
+          - {name: br1, bridge: {}}
+          - {name: sriov1, sriov: {}}
+      networks:
+      - {name: default, pod: {}}
+      - {name: br1, multus: {networkName: new-fancy-net}}
+      - {name: sriov1, multus: {networkName: sriov-net}}
+`;
+    const dir = writeTree(tempDir(), {
+      'old.yaml': old,
+      'new.yaml': old
+        .split('\n')
+        .filter((l) => !l.includes('br1'))
+        .join('\n'),
+    });
+    const args = ['validate', '-f', join(dir, 'new.yaml'), '--old', join(dir, 'old.yaml')];
+    const [text, machine] = await Promise.all([nicguard(args), nicguard([...args, '-o', 'json'])]);
+    const [result] = json(machine).results;
+    // The raw patch shifts the list: it "replaces" the entry where sriov1 was.
+    assert.ok(result.patch.some((p: any) => p.op === 'replace' && p.path.startsWith('/spec/template/spec/networks/1')));
+    const lines = text.stdout.split('\n');
+    const from = lines.findIndex((l) => l.startsWith('  MUTATE  '));
+    assert.ok(from > 0, text.stdout);
+    const words = lines.slice(from + 1).filter((l) => l.startsWith('        '));
+    assert.deepEqual(
+      words.map((l) => l.trim()),
+      [
+        'interface "br1" kept with state: absent at spec.template.spec.domain.devices.interfaces[1] (KubeVirt unplugs it, then removes it)',
+        'network "br1" kept at spec.template.spec.networks[1] (KubeVirt needs it until the unplug is done)',
+      ],
+    );
+    assert.ok(!words.some((l) => /sriov1|replace/.test(l)), 'nothing reads as if the SR-IOV NIC were touched');
+  });
+
   test('SARIF: each rule links its docs section by absolute URL; fingerprints survive moved lines', async () => {
     const nad = exampleText('bad/wrong-ovn-provider.yaml');
     const dir = writeTree(tempDir(), { 'vm.yaml': MASQUERADE, 'nad.yaml': nad });
