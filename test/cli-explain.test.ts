@@ -1,6 +1,7 @@
 // `nicguard explain`, run as users run it: the built CLI in a child process.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { EXAMPLES, example, vmSpec } from './support.js';
@@ -161,5 +162,47 @@ describe('nicguard explain', { concurrency: 2 }, () => {
     assert.equal(notInOld.status, 2);
     assert.match(notInOld.stderr, /VirtualMachine default\/vm-fedora is not in .*wrong-ovn-provider\.yaml/);
     for (const r of [none, broken, badConfig, notInOld]) assert.ok(!hasStackTrace(r.stderr), r.stderr);
+  });
+
+  test('two -f is a one-line usage error, not the last one silently', async () => {
+    const run = await nicguard(['explain', '-f', NEW_VM, '-f', 'examples/old/vm-fedora.yaml', ...SEED]);
+    assert.equal(run.status, 2);
+    assert.equal(run.stdout, '');
+    const [first, pointer, ...rest] = run.stderr.trimEnd().split('\n');
+    assert.equal(first, `nicguard explain: explain shows one VM: give one -f (got 2: ${NEW_VM}, examples/old/vm-fedora.yaml), or check several with nicguard validate`);
+    assert.match(pointer, /--help/);
+    assert.deepEqual(rest, []);
+  });
+
+  test('--base takes the previous version from git, as --old does; a VM new at the revision is said to be new', async () => {
+    const repo = tempDir('nicguard-git-');
+    const git = (...args: string[]) => execFileSync('git', ['-c', 'user.email=ci@example.com', '-c', 'user.name=CI', ...args], { cwd: repo, encoding: 'utf8' });
+    git('init', '-q');
+    writeTree(repo, { 'vm.yaml': exampleText('old/vm-fedora.yaml') });
+    git('add', '.');
+    git('commit', '-q', '-m', 'running version');
+    writeTree(repo, { 'vm.yaml': exampleText('new/vm-fedora.yaml'), 'vm3.yaml': exampleText('new/vm-fedora.yaml').replace('name: vm-fedora', 'name: vm3') });
+    const objects = ['--objects', join(EXAMPLES, 'cluster')];
+    const [base, old, fresh, both, stdin] = await Promise.all([
+      nicguard(['explain', '-f', 'vm.yaml', '--base', 'HEAD', ...objects], { cwd: repo }),
+      nicguard(['explain', '-f', 'vm.yaml', '--old', join(EXAMPLES, 'old/vm-fedora.yaml'), ...objects], { cwd: repo }),
+      nicguard(['explain', '-f', 'vm3.yaml', '--base', 'HEAD', ...objects, '-o', 'json'], { cwd: repo }),
+      nicguard(['explain', '-f', 'vm.yaml', '--base', 'HEAD', '--old', 'vm.yaml'], { cwd: repo }),
+      nicguard(['explain', '-f', '-', '--base', 'HEAD'], { cwd: repo, input: exampleText('new/vm-fedora.yaml') }),
+    ]);
+    assert.equal(base.status, 0, base.stderr);
+    assert.match(base.stdout, /^ {2}base interfaces +1 +in the domain when it was last defined \(boot or last migration\), from HEAD$/m);
+    // The same budget and table as with the same version given as --old.
+    const budget = (text: string) => text.split('\n').filter((l) => /^ {2}(reserved|ports|asked|PCI)/.test(l) || l.startsWith('dyniface1'));
+    assert.deepEqual(budget(base.stdout), budget(old.stdout));
+    assert.equal(row(base.stdout, 'dyniface1').at(-1), 'added');
+
+    assert.equal(fresh.status, 0, fresh.stderr);
+    assert.equal(json(fresh).baseFrom, 'self');
+    assert.match(fresh.stderr, /VirtualMachine default\/vm3 is not at HEAD: explained as a new VM/);
+    assert.equal(both.status, 2);
+    assert.match(both.stderr, /--old or --base, not both/);
+    assert.equal(stdin.status, 2);
+    assert.match(stdin.stderr, /--base takes the previous version of the -f file from git/);
   });
 });

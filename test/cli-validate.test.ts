@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { RULE_IDS } from '../src/engine/rules/index.js';
+import { RULES, RULE_IDS } from '../src/engine/rules/index.js';
 import { ROOT, update } from './support.js';
 import { admissionReview } from './server-support.js';
 import { childrenNamed, exampleText, hasStackTrace, nicguard, parseXml, tempDir, writeTree, type CliRun } from './cli-run.js';
@@ -155,6 +155,7 @@ describe('nicguard validate', { concurrency: 2 }, () => {
       Object.keys(vm).sort(),
       ['admissionReview', 'allowed', 'apiVersion', 'document', 'file', 'findings', 'kind', 'line', 'name', 'namespace', 'oldSource', 'operation', 'patch'],
     );
+    assert.deepEqual(Object.keys(report).sort(), ['apiVersion', 'errors', 'excludedFiles', 'kind', 'old', 'results', 'skippedFiles', 'summary']);
     const warning = vm.findings.find((f: any) => f.rule === 'unplug-by-removal');
     assert.equal(warning.action, 'warn');
     assert.equal(warning.object, 'VirtualMachine default/vm2');
@@ -163,11 +164,15 @@ describe('nicguard validate', { concurrency: 2 }, () => {
     assert.match(added.path, /^\/spec\/template\/spec\/domain\/devices\/interfaces\/\d+$/);
     assert.ok(vm.patch.some((p: any) => p.path.startsWith('/spec/template/spec/networks/') && p.value?.name === 'br1'));
 
-    assert.match(text.stdout, /PATCH the mutating webhook would apply 2 operations/);
+    // The text output says what the patch does, in words: the raw operations are in the JSON.
+    assert.match(text.stdout, /MUTATE {2}the mutating webhook would change the object/);
+    assert.match(text.stdout, /^ {8}interface "br1" kept with state: absent at spec\.template\.spec\.domain\.devices\.interfaces\[1\] \(KubeVirt unplugs it, then removes it\)$/m);
+    assert.match(text.stdout, /^ {8}network "br1" kept at spec\.template\.spec\.networks\[1\]/m);
+    assert.doesNotMatch(text.stdout, /"op"|\/spec\/template/);
     assert.match(text.stdout, /1 object checked, 0 denied, 1 warning, 1 mutated/);
   });
 
-  test('JUnit output is well-formed XML: a testcase per object, a failure per denial, escaped text, an error per broken file', async () => {
+  test('JUnit output is well-formed XML: a testcase per object and rule, failures count failed cases, an error per broken file', async () => {
     const dir = writeTree(tempDir(), {
       'a&b <odd> "name".yaml': exampleText('bad/masquerade-hotplug.yaml'),
       'ok.yaml': exampleText('cluster/networks.yaml'),
@@ -180,13 +185,23 @@ describe('nicguard validate', { concurrency: 2 }, () => {
     assert.equal(root.name, 'testsuites');
     const [suite] = childrenNamed(root, 'testsuite');
     const cases = childrenNamed(suite, 'testcase');
-    assert.equal(cases.length, 6, '1 VM + 4 NADs + 1 broken file');
-    assert.equal(suite.attrs.tests, '6');
-    const vmCase = cases.find((c) => c.attrs.name.startsWith('VirtualMachine default/vm-fedora'))!;
-    assert.equal(vmCase.attrs.classname, join(dir, 'a&b <odd> "name".yaml'), 'attribute escaping round-trips');
-    const failures = childrenNamed(vmCase, 'failure');
-    assert.ok(failures.some((f) => f.attrs.type === 'hotplug-binding' && f.attrs.message.includes('"dyniface1"')));
-    assert.equal(suite.attrs.failures, String(cases.reduce((n, c) => n + childrenNamed(c, 'failure').length, 0)));
+    const vmRules = RULES.filter((r) => 'vm' in r.check).map((r) => r.id);
+    const nadRules = RULES.filter((r) => 'nad' in r.check).map((r) => r.id);
+    assert.equal(cases.length, vmRules.length + 4 * nadRules.length + 1, 'a case per rule for 1 VM and 4 NADs, and 1 broken file');
+    assert.equal(suite.attrs.tests, String(cases.length));
+    const vmCases = cases.filter((c) => c.attrs.name.startsWith('VirtualMachine default/vm-fedora (UPDATE): '));
+    assert.deepEqual(vmCases.map((c) => c.attrs.name.split(': ')[1]), vmRules);
+    const bindingCase = vmCases.find((c) => c.attrs.name.endsWith(': hotplug-binding'))!;
+    assert.equal(bindingCase.attrs.classname, join(dir, 'a&b <odd> "name".yaml'), 'attribute escaping round-trips');
+    const [failure] = childrenNamed(bindingCase, 'failure');
+    assert.equal(failure.attrs.type, 'hotplug-binding');
+    assert.match(failure.attrs.message, /"dyniface1"/);
+    const failed = cases.filter((c) => childrenNamed(c, 'failure').length > 0);
+    assert.ok(failed.length >= 1);
+    assert.equal(suite.attrs.failures, String(failed.length), 'failures counts failed test cases');
+    assert.ok(failed.every((c) => childrenNamed(c, 'failure').length === 1), 'one failure element per failed case');
+    for (const c of cases) assert.match(c.attrs.time, /^\d+\.\d{6}$/, 'every case has a measured time');
+    assert.ok(Number(suite.attrs.time) > 0, 'the suite time is the measured run');
     const errorCase = cases.find((c) => childrenNamed(c, 'error').length)!;
     assert.match(errorCase.attrs.classname, /broken\.yaml$/);
     assert.match(childrenNamed(errorCase, 'error')[0].text, /broken\.yaml:3:1: not valid YAML: Map keys must be unique/);
@@ -284,12 +299,12 @@ describe('nicguard validate', { concurrency: 2 }, () => {
       ['typo', 'model', 'broken'].map((name) => nicguard(['validate', '-f', 'examples/new', '--config', join(dir, `${name}.yaml`)])),
     );
     assert.equal(typo.status, 2);
-    assert.match(typo.stderr, /rules: unknown field "hotplug-bindin"/);
+    assert.match(typo.stderr, /typo\.yaml:2: rules: unknown field "hotplug-bindin" \(did you mean "hotplug-binding"\?\)/);
     assert.equal(typo.stdout, '');
     assert.equal(model.status, 2);
-    assert.match(model.stderr, /slotModel: must be one of auto, v1, v2, v3, legacy-q35, got "v4"/);
+    assert.match(model.stderr, /model\.yaml:1: slotModel: must be one of auto, v1, v2, v3, legacy-q35, got "v4"/);
     assert.equal(broken.status, 2);
-    assert.match(broken.stderr, /broken\.yaml: not valid YAML/);
+    assert.match(broken.stderr, /broken\.yaml:2:1: not valid YAML: .+ must be sufficiently indented and end with a \] at line 2, column 1:\n/);
     for (const r of [typo, model, broken]) assert.ok(!hasStackTrace(r.stderr), r.stderr);
   });
 

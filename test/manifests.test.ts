@@ -2,8 +2,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { listManifestFiles, loadManifests, parseManifests, type ManifestError } from '../src/io/manifests.js';
+import path, { join } from 'node:path';
+import { GlobSet, globToRegExp } from '../src/io/glob.js';
+import {
+  listManifestFiles,
+  loadManifests,
+  notManifestByName,
+  parseManifests,
+  type ManifestError,
+} from '../src/io/manifests.js';
 import { FieldPath } from '../src/engine/field-path.js';
 import { loadFileClusterView, readFileCluster, refreshFileClusterView } from '../src/cluster/files.js';
 import { EXAMPLES, create } from './support.js';
@@ -39,7 +46,9 @@ test('kind: List items are flattened; items of a typed list get their kind and a
     'apiVersion: v1',
     'kind: List',
     'items:',
-    ...VM_OLD.split('\n').filter((l) => !l.startsWith('#') && l).map((l, i) => (i === 0 ? `- ${l}` : `  ${l}`)),
+    ...VM_OLD.split('\n')
+      .filter((l) => !l.startsWith('#') && l)
+      .map((l, i) => (i === 0 ? `- ${l}` : `  ${l}`)),
     '---',
     'apiVersion: k8s.cni.cncf.io/v1',
     'kind: NetworkAttachmentDefinitionList',
@@ -52,11 +61,17 @@ test('kind: List items are flattened; items of a typed list get their kind and a
   assert.deepEqual(errors, []);
   assert.deepEqual(
     objects.map((o) => `${o.object.kind}/${o.object.metadata?.name}@${o.source.line}`),
-    [`VirtualMachine/vm-fedora@4`, `NetworkAttachmentDefinition/a@${lineOf(text, '- metadata: {name: a')}`, `NetworkAttachmentDefinition/b@${lineOf(text, '- metadata: {name: b')}`],
+    [
+      `VirtualMachine/vm-fedora@4`,
+      `NetworkAttachmentDefinition/a@${lineOf(text, '- metadata: {name: a')}`,
+      `NetworkAttachmentDefinition/b@${lineOf(text, '- metadata: {name: b')}`,
+    ],
   );
   assert.equal(objects[1].object.apiVersion, 'k8s.cni.cncf.io/v1');
   // Field locations work inside list items too.
-  const ifaceLine = objects[0].locate(FieldPath.of('spec', 'template', 'spec', 'domain', 'devices', 'interfaces').index(0).field('masquerade')).line;
+  const ifaceLine = objects[0].locate(
+    FieldPath.of('spec', 'template', 'spec', 'domain', 'devices', 'interfaces').index(0).field('masquerade'),
+  ).line;
   assert.match(text.split('\n')[ifaceLine - 1], /masquerade/);
 });
 
@@ -69,7 +84,12 @@ test('an AdmissionReview is recognised and carries its request; fields are locat
     namespace: 'default',
     name: 'vm-fedora',
     userInfo: { username: 'alice' },
-    object: { apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachine', metadata: { name: 'vm-fedora' }, spec: { running: true } },
+    object: {
+      apiVersion: 'kubevirt.io/v1',
+      kind: 'VirtualMachine',
+      metadata: { name: 'vm-fedora' },
+      spec: { running: true },
+    },
     oldObject: { apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachine', metadata: { name: 'vm-fedora' } },
   });
   const text = JSON.stringify(review, null, 2);
@@ -81,7 +101,10 @@ test('an AdmissionReview is recognised and carries its request; fields are locat
   assert.equal(loaded.review?.oldObject?.metadata?.name, 'vm-fedora');
   assert.equal(loaded.locate(FieldPath.of('spec', 'running')).line, lineOf(text, '"running"'));
 
-  const bad = parseManifests(JSON.stringify({ ...review, request: { ...review.request, operation: 'PATCH' } }), 'r.json');
+  const bad = parseManifests(
+    JSON.stringify({ ...review, request: { ...review.request, operation: 'PATCH' } }),
+    'r.json',
+  );
   assert.equal(bad.objects.length, 0);
   assert.match(bad.errors[0].message, /request\.operation must be one of CREATE, UPDATE, DELETE, CONNECT/);
 });
@@ -138,10 +161,7 @@ test('locate finds a field, falls back to the nearest written ancestor, and hand
   assert.equal(vm.locate(spec.field('networks').index(0)).line, 9);
   assert.equal(vm.locate(FieldPath.of('metadata', 'annotations').key('kubevirt.io/pci-interface-slot-count')).line, 6);
   assert.equal(vm.locate(undefined).line, 1);
-  assert.equal(
-    FieldPath.of('a', 'b').index(2).key('x.y').field('c').toString(),
-    'a.b[2]["x.y"].c',
-  );
+  assert.equal(FieldPath.of('a', 'b').index(2).key('x.y').field('c').toString(), 'a.b[2]["x.y"].c');
 });
 
 test('folders are walked recursively for .yaml, .yml and .json, sorted, skipping hidden folders; a named file is read whatever its extension', () => {
@@ -205,11 +225,28 @@ test('the CLI reads every input form: file, folder, multi-document, List, Admiss
     'review.json': JSON.stringify(review),
   });
   const run = await nicguard(
-    ['validate', '-f', join(dir, 'single.yaml'), '-f', join(dir, 'folder'), '-f', join(dir, 'list.yaml'), '-f', join(dir, 'review.json'), '-f', '-', '-o', 'json'],
+    [
+      'validate',
+      '-f',
+      join(dir, 'single.yaml'),
+      '-f',
+      join(dir, 'folder'),
+      '-f',
+      join(dir, 'list.yaml'),
+      '-f',
+      join(dir, 'review.json'),
+      '-f',
+      '-',
+      '-o',
+      'json',
+    ],
     { input: VM_OLD.replace('name: vm-fedora', 'name: from-stdin') },
   );
   const report = JSON.parse(run.stdout);
-  const seen = report.results.map((r: any) => `${r.kind} ${r.name} ${r.operation}${r.admissionReview ? ' review' : ''} ${r.file === '-' ? 'stdin' : r.file.slice(dir.length + 1)}`);
+  const seen = report.results.map(
+    (r: any) =>
+      `${r.kind} ${r.name} ${r.operation}${r.admissionReview ? ' review' : ''} ${r.file === '-' ? 'stdin' : r.file.slice(dir.length + 1)}`,
+  );
   assert.deepEqual(seen, [
     'VirtualMachine vm-fedora CREATE single.yaml',
     'NetworkAttachmentDefinition attachnet CREATE folder/nested/nads.yaml',
@@ -222,4 +259,121 @@ test('the CLI reads every input form: file, folder, multi-document, List, Admiss
   ]);
   assert.deepEqual(report.errors, []);
   assert.equal(report.summary.objects, 8);
+});
+
+test('globs: *, **, ?, sets and alternatives agree with path.matchesGlob where Node has it', () => {
+  const cases: [string, string, boolean][] = [
+    ['charts/**', 'charts/web/values.yaml', true],
+    ['charts/**', 'charts', false],
+    ['charts/*', 'charts/web/values.yaml', false],
+    ['**/secrets/*.yaml', 'secrets/a.yaml', true],
+    ['**/secrets/*.yaml', 'apps/prod/secrets/a.yaml', true],
+    ['**/secrets/*.yaml', 'apps/prod/secrets/x/a.yaml', false],
+    ['*.json', 'renovate.json', true],
+    ['*.json', 'sub/renovate.json', false],
+    ['a/**/b', 'a/b', true],
+    ['a/**/b', 'a/x/y/b', true],
+    ['vm-?.yaml', 'vm-1.yaml', true],
+    ['vm-?.yaml', 'vm-10.yaml', false],
+    ['vm-[0-9].yaml', 'vm-7.yaml', true],
+    ['vm-[!0-9].yaml', 'vm-a.yaml', true],
+    ['vm-[!0-9].yaml', 'vm-7.yaml', false],
+    ['{apps,infra}/**/*.yml', 'infra/x/y.yml', true],
+    ['{apps,infra}/**/*.yml', 'other/x/y.yml', false],
+    ['a.b', 'axb', false],
+    ['(x)+.yaml', '(x)+.yaml', true],
+  ];
+  const nodeGlob = (path as { matchesGlob?: (p: string, g: string) => boolean }).matchesGlob;
+  for (const [glob, file, expected] of cases) {
+    assert.equal(globToRegExp(glob).test(file), expected, `${glob} on ${file}`);
+    if (nodeGlob) assert.equal(nodeGlob(file, glob), expected, `node agrees: ${glob} on ${file}`);
+  }
+  assert.ok(new GlobSet(['./charts/**']).matches('charts/a.yaml'), 'a leading ./ is the folder itself');
+  assert.throws(() => globToRegExp('a[b'), /unclosed \[/);
+  assert.throws(() => globToRegExp('{a,b'), /unclosed \{/);
+});
+
+test('files that are not manifests are skipped with a reason: by name, or when no document looks like an object', () => {
+  for (const name of [
+    'kustomization.yaml',
+    'kustomization.yml',
+    'Kustomization',
+    'Chart.yaml',
+    'values.yaml',
+    'values-prod.yml',
+    'values.schema.json',
+    '.pre-commit-config.yaml',
+    'compose.yaml',
+  ]) {
+    assert.ok(notManifestByName(join('deploy', name)), name);
+  }
+  for (const name of ['vm.yaml', 'my-values.yaml', 'chart.yaml', 'kustomization-vm.yaml', '-'])
+    assert.equal(notManifestByName(name), undefined, name);
+  assert.match(
+    notManifestByName('apps/prod/kustomization.yaml')!,
+    /kubectl kustomize apps\/prod \| nicguard validate -f -/,
+  );
+
+  const values = parseManifests('replicas: 2\nimage:\n  repository: nginx\n---\n# nothing\n', 'settings.yaml');
+  assert.deepEqual([values.objects.length, values.errors.length], [0, 0]);
+  assert.equal(values.skipped, 'not a Kubernetes manifest: no document has apiVersion, kind or metadata');
+  // A document that means to be an object but lacks a field is still an error, not a skip.
+  const broken = parseManifests('metadata: {name: vm}\nspec: {}\n', 'vm.yaml');
+  assert.equal(broken.skipped, undefined);
+  assert.match(broken.errors[0].message, /has no apiVersion and kind/);
+
+  const dir = writeTree(tempDir(), {
+    'vm.yaml': VM_OLD,
+    'kustomization.yaml': 'resources: [vm.yaml]\n',
+    'base/values.yaml': 'x: 1\n',
+    'notes.yaml': 'owner: team-a\n',
+    'charts/a/templates/t.yaml': 'x: {{ .Values.x }}\n',
+  });
+  const load = loadManifests([dir], { exclude: ['charts'] });
+  assert.deepEqual(load.errors, []);
+  assert.deepEqual(
+    load.objects.map((o) => o.object.kind),
+    ['VirtualMachine'],
+  );
+  assert.deepEqual(
+    load.skipped.map((s) => s.file.slice(dir.length + 1)),
+    ['base/values.yaml', 'kustomization.yaml', 'notes.yaml'],
+  );
+  assert.deepEqual(load.excluded, [join(dir, 'charts')]);
+});
+
+test('a Helm template is one error at its first action; Go templates inside strings are data; the yaml library prints nothing', () => {
+  const emitted: string[] = [];
+  // Node's own glob (above) warns that it is experimental: only the yaml library's warnings count here.
+  const listener = (w: Error) => w.name !== 'ExperimentalWarning' && emitted.push(w.message);
+  process.on('warning', listener);
+  try {
+    const unquoted = parseManifests(
+      'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ include "x.name" . }}\n',
+      't.yaml',
+    );
+    assert.deepEqual(unquoted.objects, []);
+    assert.deepEqual(
+      unquoted.errors.map((e) => [e.line, e.message.split(':')[0]]),
+      [[4, 'looks like a Helm template ({{ ... }}), not a manifest']],
+    );
+    // Only quoted actions, but Helm's own objects: still a template.
+    const quoted = parseManifests(
+      'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata:\n  a: "{{ .Values.a }}"\n',
+      'q.yaml',
+    );
+    assert.equal(quoted.errors[0]?.line, 5);
+    // A flow map as a key, which YAML reads but no manifest has: the library used to warn on stderr.
+    const key = parseManifests('apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ name }}\n', 'k.yaml');
+    assert.equal(key.errors[0]?.line, 4);
+    const alert = parseManifests(
+      'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata:\n  msg: "VM {{ $labels.name }} is down"\n',
+      'a.yaml',
+    );
+    assert.deepEqual(alert.errors, []);
+    assert.equal((alert.objects[0].object.data as Record<string, unknown>).msg, 'VM {{ $labels.name }} is down');
+  } finally {
+    process.off('warning', listener);
+  }
+  assert.deepEqual(emitted, [], 'no process warning from the yaml library');
 });

@@ -6,16 +6,19 @@ import { indexManifests } from '../cluster/files.js';
 import { isIndexedKind, kindOfObject } from '../engine/kinds.js';
 import type { KubeObject } from '../engine/types.js';
 import { objectRef } from '../engine/vm.js';
-import { displayName, formatManifestError, loadManifests, type ManifestError } from '../io/manifests.js';
+import { readBaseVersions } from '../io/git-base.js';
+import { STDIN, displayName, formatManifestError, loadManifests, type LoadedObject, type ManifestError } from '../io/manifests.js';
+import { conciseUsageErrors, usageError } from './usage.js';
 import { objectIdentity } from '../admission/offline.js';
 import { explainVm, pickVm, type Explanation } from '../offline/explain-model.js';
 import { EXIT_BAD_INPUT, loadConfigForCommand } from './config-option.js';
 import { collect } from './options.js';
 
 interface ExplainOptions {
-  filename?: string;
+  filename?: string[];
   objects: string[];
   old?: string;
+  base?: string;
   config?: string;
   namespace?: string;
   output: 'text' | 'json';
@@ -32,7 +35,8 @@ const BASE_FROM: Record<Explanation['baseFrom'], string> = {
   self: ', taken as this spec',
 };
 
-function formatExplanation(e: Explanation): string {
+/** `oldFrom` names where the previous version came from when not --old (e.g. the --base revision). */
+function formatExplanation(e: Explanation, oldFrom?: string): string {
   const withChange = e.interfaces.some((i) => i.change);
   const header = ['INTERFACE', 'BINDING', 'MODEL', 'STATE', 'NETWORK', 'NAD', 'NAD TYPE', 'OVN PROVIDER', 'SUBNET', ...(withChange ? ['CHANGE'] : [])];
   const rows = e.interfaces.map((i) => [
@@ -77,7 +81,7 @@ function formatExplanation(e: Explanation): string {
     `Hotplug budget (slot model ${b.model}; ${version}):`,
     ...perRelease,
     ...table([
-      ['  base interfaces', String(b.base), `in the domain when it was last defined (boot or last migration)${BASE_FROM[e.baseFrom]}`],
+      ['  base interfaces', String(b.base), `in the domain when it was last defined (boot or last migration)${e.baseFrom === 'old' && oldFrom ? `, from ${oldFrom}` : BASE_FROM[e.baseFrom]}`],
       ['  reserved ports', String(b.reserved), total],
       ['  ports in use', String(b.inUse), 'interfaces hotplugged since then, still attached'],
       ['  ports free', String(b.free), b.asked ? 'before this change' : b.free > 0 ? `${b.free} more interface${b.free === 1 ? '' : 's'} can be hotplugged` : 'a further NIC needs a restart'],
@@ -115,27 +119,54 @@ Examples:
   # What a change does to the budget: the running version as --old
   $ nicguard explain -f examples/new/vm-fedora.yaml --old examples/old/vm-fedora.yaml --objects examples/cluster
 
+  # ... or the version on the base branch, as validate --base takes it
+  $ nicguard explain -f vms/vm-fedora.yaml --base origin/main --objects cluster-state/
+
   $ nicguard explain -f vm.yaml -o json
 `;
 
+/** The usage problem of a combination of options, if any. */
+function optionProblem(files: string[], opts: ExplainOptions): string | undefined {
+  if (files.length > 1) return `explain shows one VM: give one -f (got ${files.length}: ${files.join(', ')}), or check several with nicguard validate`;
+  if (opts.base !== undefined && opts.old !== undefined) return 'give the previous version with --old or --base, not both';
+  if (opts.base !== undefined && (files.length === 0 || files[0] === STDIN)) {
+    return '--base takes the previous version of the -f file from git: give the VM with -f FILE (for stdin, render the base to a file and pass --old)';
+  }
+  return undefined;
+}
+
+/** The previous version of the target among `candidates`, by identity (group, kind, namespace, name). */
+function previousVersion(
+  target: LoadedObject,
+  candidates: LoadedObject[],
+  defaultNamespace: string,
+): KubeObject | undefined {
+  const identity = (obj: KubeObject) => objectIdentity(withDefaultNamespace(obj, defaultNamespace), defaultNamespace);
+  const wanted = identity(target.object);
+  return candidates.find((o) => !o.review && identity(o.object) === wanted)?.object;
+}
+
 export function registerExplain(program: Command): void {
-  program
+  const command = program
     .command('explain')
     .description("Show a VM's interfaces (binding, model, state, network, NAD, NAD type, Kube-OVN provider and Subnet) and its hotplug budget")
     .argument('[name]', 'VM or VMI to explain: name or namespace/name (needed when the input holds several)')
-    .option('-f, --filename <path>', 'file or folder holding the VM (- for stdin); without it the VM is taken from --objects')
+    .option('-f, --filename <path>', 'file or folder holding the VM (- for stdin); without it the VM is taken from --objects', collect)
     .option('--objects <dir>', 'cluster objects: NADs, Subnets, VMIs, KubeVirt CR (repeatable)', collect)
     .option('--old <path>', 'the VM as it runs now (as last defined): base count and hotplugged interfaces are measured against it')
+    .option('--base <git-ref>', "take the VM's previous version from this git revision of its -f file (e.g. origin/main), instead of --old")
     .option('-c, --config <file>', 'policy configuration (slot model, slot counts)')
     .option('-n, --namespace <namespace>', 'namespace of the VM')
     .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
     .addHelpText('after', EXAMPLES)
     .action((name: string | undefined, opts: ExplainOptions) => {
       const objects = opts.objects ?? [];
-      if (!opts.filename && objects.length === 0) {
-        process.stderr.write('nicguard explain: give the VM with -f FILE, or a folder of cluster objects with --objects DIR\n');
-        process.exitCode = EXIT_BAD_INPUT;
-        return;
+      const files = opts.filename ?? [];
+      const problem = optionProblem(files, opts);
+      if (problem) return usageError('explain', problem);
+      const filename = files[0];
+      if (!filename && objects.length === 0) {
+        return usageError('explain', 'give the VM with -f FILE, or a folder of cluster objects with --objects DIR');
       }
       const config = loadConfigForCommand('explain', opts.config);
       if (!config) return;
@@ -145,8 +176,8 @@ export function registerExplain(program: Command): void {
       const clusterLoad = loadManifests(objects);
       const cluster = indexManifests(clusterLoad);
       errors.push(...cluster.errors);
-      const input = opts.filename ? loadManifests([opts.filename]) : clusterLoad;
-      if (opts.filename) {
+      const input = filename ? loadManifests([filename]) : clusterLoad;
+      if (filename) {
         errors.push(...input.errors);
         // NADs and Subnets next to the VM count as part of the cluster, as in `validate`.
         for (const o of input.objects) {
@@ -157,7 +188,7 @@ export function registerExplain(program: Command): void {
       for (const e of errors) process.stderr.write(`nicguard: ${formatManifestError(e)}\n`);
       const target = pickVm(input.objects, name, opts.namespace, defaultNamespace);
       if (typeof target === 'string') {
-        process.stderr.write(`nicguard explain: ${target} in ${opts.filename ? displayName(opts.filename) : objects.join(', ')}\n`);
+        process.stderr.write(`nicguard explain: ${target} in ${filename ? displayName(filename) : objects.join(', ')}\n`);
         process.exitCode = EXIT_BAD_INPUT;
         return;
       }
@@ -166,18 +197,25 @@ export function registerExplain(program: Command): void {
         const oldLoad = loadManifests([opts.old]);
         for (const e of oldLoad.errors) process.stderr.write(`nicguard: ${formatManifestError(e)}\n`);
         errors.push(...oldLoad.errors);
-        const identity = (obj: KubeObject) => objectIdentity(withDefaultNamespace(obj, defaultNamespace), defaultNamespace);
-        const wantedIdentity = identity(target.object);
-        const match = oldLoad.objects.find((o) => !o.review && identity(o.object) === wantedIdentity);
-        if (!match) {
+        old = previousVersion(target, oldLoad.objects, defaultNamespace);
+        if (!old) {
           process.stderr.write(`nicguard explain: ${objectRef(String(target.object.kind), target.object)} is not in ${opts.old}\n`);
           process.exitCode = EXIT_BAD_INPUT;
           return;
         }
-        old = match.object;
+      } else if (opts.base) {
+        const base = readBaseVersions(input.files, opts.base);
+        for (const e of base.errors) process.stderr.write(`nicguard: ${formatManifestError(e)}\n`);
+        errors.push(...base.errors);
+        old = previousVersion(target, base.objects, defaultNamespace);
+        // A VM new on this branch has no previous version: explained as new, and said so.
+        if (!old && !base.errors.length) {
+          process.stderr.write(`nicguard explain: ${objectRef(String(target.object.kind), target.object)} is not at ${opts.base}: explained as a new VM\n`);
+        }
       }
       const explanation = explainVm(target, old, cluster.view, config, defaultNamespace);
-      process.stdout.write(opts.output === 'json' ? JSON.stringify(explanation, null, 2) + '\n' : formatExplanation(explanation));
+      process.stdout.write(opts.output === 'json' ? JSON.stringify(explanation, null, 2) + '\n' : formatExplanation(explanation, opts.base));
       process.exitCode = errors.length ? EXIT_BAD_INPUT : 0;
     });
+  conciseUsageErrors(command);
 }

@@ -9,7 +9,10 @@ import { formatJson } from './format/json.js';
 import { formatJunit } from './format/junit.js';
 import type { ValidationReport } from '../offline/report.js';
 import { formatSarif } from './format/sarif.js';
-import { formatText } from './format/text.js';
+import { formatText, reportNotes } from './format/text.js';
+import { STDIN } from '../io/manifests.js';
+import { globToRegExp } from '../io/glob.js';
+import { conciseUsageErrors, usageError } from './usage.js';
 
 const OUTPUT_FORMATS = ['text', 'json', 'junit', 'sarif'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
@@ -44,6 +47,21 @@ function formatReport(report: ValidationReport, format: OutputFormat): string {
   }
 }
 
+function parseGlob(value: string, previous: string[] | undefined): string[] {
+  try {
+    globToRegExp(value);
+  } catch (err) {
+    throw new InvalidArgumentError(`${(err as Error).message}.`);
+  }
+  return collect(value, previous);
+}
+
+/** --base takes each input file's version from git; standard input has no file there. */
+const BASE_WITH_STDIN =
+  '--base cannot take a previous version for standard input (-f -): it has no path in git.\n' +
+  'Render the base to a file and give it with --old, e.g. git show main:vm.yaml > base.yaml (or kubectl kustomize ' +
+  'on a checkout of main > base.yaml), then: ... | nicguard validate -f - --old base.yaml';
+
 function parseExitCode(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 255) throw new InvalidArgumentError('expected an integer from 0 to 255.');
@@ -57,6 +75,12 @@ Examples:
 
   # What a pull request changes: each file's previous version from git, NADs and Subnets from a folder
   $ nicguard validate -f vms/ --base origin/main --objects cluster-state/
+
+  # A GitOps folder: kustomization.yaml, Chart.yaml and values files are skipped; leave out more with --exclude
+  $ nicguard validate -f clusters/ --exclude 'charts/**' --exclude '**/secrets/*.yaml'
+
+  # Rendered output (kustomize, helm template) through stdin, against the base rendered to a file
+  $ kubectl kustomize overlays/prod | nicguard validate -f - --old base-rendered.yaml
 
   # A hotplug against the VM as it runs now
   $ nicguard validate -f examples/new --old examples/old --objects examples/cluster
@@ -75,13 +99,14 @@ Exit codes:
 `;
 
 export function registerValidate(program: Command): void {
-  program
+  const command = program
     .command('validate')
     .description('Check VirtualMachine, VMI, NetworkAttachmentDefinition and Kube-OVN Subnet manifests offline, as the webhooks would admit them')
     .argument('[paths...]', 'files or folders to check (same as -f)')
     .option('-f, --filename <path>', 'file, folder (recursive) or - for stdin; repeatable; plain manifests, List and AdmissionReview objects', collect)
     .option('--old <path>', 'previous versions (file or folder, repeatable): same kind, namespace and name makes an UPDATE', collect)
     .option('--base <git-ref>', "take each input file's previous version from this git revision (e.g. origin/main)")
+    .option('--exclude <glob>', 'leave out files and folders found in an input folder whose path relative to it matches (repeatable), e.g. charts/**', parseGlob)
     .option('--objects <dir>', 'cluster objects the rules look up: NADs, Subnets, VMIs, the KubeVirt CR (repeatable)', collect)
     .option('-c, --config <file>', 'policy configuration (YAML; see schemas/config.schema.json)')
     .addOption(new Option('-o, --output <format>', 'output format').choices(OUTPUT_FORMATS).default('text'))
@@ -96,17 +121,18 @@ export function registerValidate(program: Command): void {
         old: raw.old ?? [],
         objects: raw.objects ?? [],
       };
-      if (opts.filename.length === 0) {
-        process.stderr.write('nicguard validate: nothing to check; give files or folders with -f (or - for stdin)\n');
-        process.exitCode = EXIT_BAD_INPUT;
-        return;
-      }
+      if (opts.filename.length === 0) return usageError('validate', 'nothing to check; give files or folders with -f (or - for stdin)');
+      if (opts.base !== undefined && opts.filename.includes(STDIN)) return usageError('validate', BASE_WITH_STDIN);
       const config = loadConfigForCommand('validate', opts.config);
       if (!config) return;
       const report = runValidation(opts, config);
-      // Machine formats usually go to a file: their input errors must still reach the log.
-      if (opts.output !== 'text') for (const e of report.errors) process.stderr.write(`nicguard: ${formatManifestError(e)}\n`);
+      // Machine formats usually go to a file: their input errors and notes must still reach the log.
+      if (opts.output !== 'text') {
+        for (const e of report.errors) process.stderr.write(`nicguard: ${formatManifestError(e)}\n`);
+        for (const note of reportNotes(report)) process.stderr.write(`nicguard: ${note}\n`);
+      }
       process.stdout.write(formatReport(report, opts.output));
       process.exitCode = exitCodeOf(report, opts.warnExitCode);
     });
+  conciseUsageErrors(command);
 }

@@ -90,13 +90,29 @@ export function configSchema(): Record<string, unknown> {
   };
 }
 
-export class ConfigError extends Error {}
+/** One problem of a configuration document: the path of the field it is about, and what is wrong. */
+export interface ConfigProblem {
+  /** Keys (and list indexes) from the top; for an unknown field, the field itself. */
+  path: string[];
+  /** `field: what was expected, got what is there`. */
+  message: string;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    message: string,
+    /** The problems one by one, so that a file reader can add where each field is written. */
+    readonly problems: readonly ConfigProblem[] = [],
+  ) {
+    super(message);
+  }
+}
 
 // Compiled once per process: the schema is a constant, and compiling costs milliseconds.
 let compiled: ValidateFunction | undefined;
 
 function validator(): ValidateFunction {
-  compiled ??= new Ajv({ allErrors: true, strict: false }).compile(configSchema());
+  compiled ??= new Ajv({ allErrors: true, strict: false, verbose: true }).compile(configSchema());
   return compiled;
 }
 
@@ -105,19 +121,58 @@ function describeValue(value: unknown): string {
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 
-function explainError(e: ErrorObject, doc: unknown): string {
-  const path = e.instancePath ? e.instancePath.slice(1).split('/') : [];
-  const field = path.length ? path.join('.') : '(top level)';
-  const actual = describeValue(dig(doc, ...path));
+/** Edit distance, for suggesting the field a typo meant. */
+function distance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) {
+      next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    row = next;
+  }
+  return row[b.length];
+}
+
+function expectedKeys(unknown: string, known: string[]): string {
+  const close = known.find((k) => distance(k.toLowerCase(), unknown.toLowerCase()) <= 2);
+  if (close) return ` (did you mean "${close}"?)`;
+  return known.length ? `; expected one of ${known.join(', ')}` : '';
+}
+
+function explainError(e: ErrorObject, doc: unknown): ConfigProblem {
+  const path = e.instancePath
+    ? e.instancePath
+        .slice(1)
+        .split('/')
+        .map((k) => k.replace(/~1/g, '/').replace(/~0/g, '~'))
+    : [];
+  const field = path.length
+    ? path.map((k, i) => (/^\d+$/.test(k) ? `[${k}]` : `${i ? '.' : ''}${k}`)).join('')
+    : '(top level)';
+  // With verbose, ajv hands the value itself (dig does not index lists).
+  const actual = describeValue('data' in e ? e.data : dig(doc, ...path));
   switch (e.keyword) {
-    case 'additionalProperties':
-      return `${field}: unknown field "${(e.params as { additionalProperty: string }).additionalProperty}"`;
+    case 'additionalProperties': {
+      const unknown = (e.params as { additionalProperty: string }).additionalProperty;
+      const known = Object.keys((e.parentSchema as { properties?: object } | undefined)?.properties ?? {});
+      return {
+        path: [...path, unknown],
+        message: `${field}: unknown field "${unknown}"${expectedKeys(unknown, known)}`,
+      };
+    }
     case 'enum':
-      return `${field}: must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')}, got ${actual}`;
+      return {
+        path,
+        message: `${field}: must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')}, got ${actual}`,
+      };
     case 'const':
-      return `${field}: must be ${describeValue((e.params as { allowedValue: unknown }).allowedValue)}, got ${actual}`;
+      return {
+        path,
+        message: `${field}: must be ${describeValue((e.params as { allowedValue: unknown }).allowedValue)}, got ${actual}`,
+      };
     default:
-      return `${field} ${e.message ?? 'is invalid'}, got ${actual}`;
+      return { path, message: `${field}: ${e.message ?? 'is invalid'}, got ${actual}` };
   }
 }
 
@@ -126,7 +181,8 @@ export function resolveConfig(doc: unknown, source = 'config'): PolicyConfig {
   if (doc === null || doc === undefined) return defaultConfig();
   const validate = validator();
   if (!validate(doc)) {
-    throw new ConfigError((validate.errors ?? []).map((e) => `${source}: ${explainError(e, doc)}`).join('\n'));
+    const problems = (validate.errors ?? []).map((e) => explainError(e, doc));
+    throw new ConfigError(problems.map((p) => `${source}: ${p.message}`).join('\n'), problems);
   }
   const user = doc as Partial<PolicyConfig> & { rules?: Partial<Record<RuleId, RuleSetting>>; apiVersion?: string; kind?: string };
   const base = defaultConfig();

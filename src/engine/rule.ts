@@ -90,6 +90,11 @@ export interface RuleDescriptor<Id extends string = string> {
   /** The checks, by the kind of object they judge. */
   check: RuleChecks;
   /**
+   * The checks (true) or a named part of them (e.g. 'the hotplug port budget') judge only an
+   * update of a running VM, so a stopped VM's change is not held to them: the CLI says so.
+   */
+  hotplugOnly?: true | string;
+  /**
    * For a rule whose setting is `mutate`: the cheap test whether it would change anything
    * (so the evaluator skips cloning and diffing otherwise) and the edit itself.
    */

@@ -1,11 +1,18 @@
 // Loading Kubernetes manifests from files, folders and stdin, remembering where each object
 // came from so that a finding can point at a file and line (text output, SARIF, JUnit).
 import { readFileSync, readdirSync, realpathSync, statSync } from 'node:fs';
-import { extname, join } from 'node:path';
-import { LineCounter, isMap, isSeq, parseAllDocuments, type Document, type Node } from 'yaml';
-import { AdmissionDecodeError, ADMISSION_API_VERSIONS, ADMISSION_KIND, decodeAdmissionReview, objectProblem } from '../admission/review.js';
+import { basename, dirname, extname, join, relative, sep } from 'node:path';
+import { LineCounter, isCollection, isMap, isSeq, parseAllDocuments, visit, type Document, type Node } from 'yaml';
+import {
+  AdmissionDecodeError,
+  ADMISSION_API_VERSIONS,
+  ADMISSION_KIND,
+  decodeAdmissionReview,
+  objectProblem,
+} from '../admission/review.js';
 import type { FieldPath } from '../engine/field-path.js';
 import type { KubeObject, PolicyRequest } from '../engine/types.js';
+import { GlobSet } from './glob.js';
 
 /** The file name used for standard input (`-f -`). */
 export const STDIN = '-';
@@ -41,11 +48,61 @@ export interface ManifestError {
   message: string;
 }
 
+/** A file that was read or found but is not a Kubernetes manifest, and why. */
+export interface SkippedFile {
+  file: string;
+  reason: string;
+}
+
 export interface ManifestLoad {
   objects: LoadedObject[];
   errors: ManifestError[];
   /** Files read (after walking folders), in order. */
   files: string[];
+  /** Files left out as not manifests (kustomization.yaml, Chart.yaml, values.yaml, ...). */
+  skipped: SkippedFile[];
+  /** Files found in folders and left out by --exclude. */
+  excluded: string[];
+}
+
+export interface LoadOptions {
+  /** Globs on the path relative to the folder walked: matching files and folders are left out. */
+  exclude?: readonly string[];
+}
+
+/**
+ * Files that sit next to manifests in GitOps folders but are not manifests, by name. They are
+ * skipped whether a folder walk finds them or they are named (pre-commit names every changed file).
+ */
+const NOT_MANIFEST_NAMES: readonly { name: RegExp; what: (dir: string, file: string) => string }[] = [
+  {
+    name: /^(kustomization\.ya?ml|Kustomization)$/,
+    what: (dir) =>
+      `a kustomize file, not a manifest (to check what it builds: kubectl kustomize ${dir} | nicguard validate -f -)`,
+  },
+  {
+    name: /^Chart\.(yaml|lock)$/,
+    what: (dir) =>
+      `a Helm chart file, not a manifest (to check what the chart renders: helm template RELEASE ${dir} | nicguard validate -f -)`,
+  },
+  {
+    name: /^values([._-][^/]*)?\.(ya?ml|json)$/,
+    what: (_, file) =>
+      `Helm values, not a manifest (to check what they render: helm template RELEASE CHART -f ${file} | nicguard validate -f -)`,
+  },
+  { name: /^helmfile\.ya?ml$/, what: () => 'a helmfile, not a manifest' },
+  { name: /^(docker-)?compose([._-][^/]*)?\.ya?ml$/, what: () => 'a Compose file, not a manifest' },
+  {
+    name: /^\.(pre-commit-config|pre-commit-hooks|gitlab-ci|yamllint|markdownlint|golangci)\.ya?ml$/,
+    what: () => 'a tool configuration file, not a manifest',
+  },
+];
+
+/** Why a file is not a manifest, judged by its name; undefined for any other name. */
+export function notManifestByName(file: string): string | undefined {
+  if (file === STDIN) return undefined;
+  const name = basename(file);
+  return NOT_MANIFEST_NAMES.find((n) => n.name.test(name))?.what(dirname(file), file);
 }
 
 export function formatManifestError(e: ManifestError): string {
@@ -64,14 +121,23 @@ function isRecord(v: unknown): v is Record<string, any> {
 /**
  * The manifest files under a path: a file named explicitly is read whatever its extension
  * (as kubectl does); folders are walked recursively for .yaml/.yml/.json, skipping hidden
- * folders such as .git. Sorted, so output order is stable.
+ * files and folders such as .git, and what `exclude` matches (by the path relative to `path`;
+ * left-out paths are added to `excluded`). Sorted, so output order is stable.
  */
-export function listManifestFiles(path: string, errors: ManifestError[]): string[] {
+export function listManifestFiles(
+  path: string,
+  errors: ManifestError[],
+  exclude?: GlobSet,
+  excluded?: string[],
+): string[] {
   let stats;
   try {
     stats = statSync(path);
   } catch (err) {
-    errors.push({ file: path, message: `cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})` });
+    errors.push({
+      file: path,
+      message: `cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+    });
     return [];
   }
   if (!stats.isDirectory()) return [path];
@@ -86,7 +152,10 @@ export function listManifestFiles(path: string, errors: ManifestError[]): string
     try {
       entries = readdirSync(dir).sort();
     } catch (err) {
-      errors.push({ file: dir, message: `cannot read folder (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})` });
+      errors.push({
+        file: dir,
+        message: `cannot read folder (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+      });
       return;
     }
     for (const entry of entries) {
@@ -98,8 +167,16 @@ export function listManifestFiles(path: string, errors: ManifestError[]): string
       } catch {
         continue; // a dangling symlink is not a manifest
       }
+      const isManifest =
+        !s.isDirectory() && (MANIFEST_EXTENSIONS as readonly string[]).includes(extname(entry).toLowerCase());
+      if (!s.isDirectory() && !isManifest) continue;
+      // An excluded folder is not walked at all.
+      if (exclude && !exclude.empty && exclude.matches(relative(path, full).split(sep).join('/'))) {
+        excluded?.push(full);
+        continue;
+      }
       if (s.isDirectory()) walk(full);
-      else if ((MANIFEST_EXTENSIONS as readonly string[]).includes(extname(entry).toLowerCase())) found.push(full);
+      else found.push(full);
     }
   };
   walk(path);
@@ -118,13 +195,16 @@ function childOf(node: unknown, key: string | number): { node: unknown; offset?:
       return String(k?.value ?? k) === String(key);
     });
     if (!pair) return undefined;
-    return { node: pair.value, offset: (pair.key as Node | undefined)?.range?.[0] ?? (pair.value as Node | undefined)?.range?.[0] };
+    return {
+      node: pair.value,
+      offset: (pair.key as Node | undefined)?.range?.[0] ?? (pair.value as Node | undefined)?.range?.[0],
+    };
   }
   return undefined;
 }
 
-/** The offset of the deepest node along `segments` that is written. */
-function deepestOffset(root: Node, segments: (string | number)[]): number | undefined {
+/** The offset of the deepest node along `segments` that is written (a map entry at its key). */
+export function deepestOffset(root: Node, segments: (string | number)[]): number | undefined {
   let node: unknown = root;
   let offset = root.range?.[0];
   for (const segment of segments) {
@@ -136,7 +216,12 @@ function deepestOffset(root: Node, segments: (string | number)[]): number | unde
   return offset;
 }
 
-function makeLocator(root: Node | undefined, prefix: (string | number)[], counter: LineCounter, fallback: { line: number; column: number }) {
+function makeLocator(
+  root: Node | undefined,
+  prefix: (string | number)[],
+  counter: LineCounter,
+  fallback: { line: number; column: number },
+) {
   return (field: FieldPath | undefined) => {
     if (!root) return fallback;
     const offset = deepestOffset(root, [...prefix, ...(field ? field.keys() : [])]);
@@ -165,19 +250,79 @@ function isList(obj: KubeObject): boolean {
   return typeof obj.kind === 'string' && obj.kind.endsWith('List') && Array.isArray((obj as any).items);
 }
 
-/** Parses one file's text: every YAML document, lists flattened, AdmissionReviews recognised. */
-export function parseManifests(text: string, file: string): { objects: LoadedObject[]; errors: ManifestError[] } {
+/** Helm's own objects and functions: `{{ .Values.x }}` is Helm, `{{ $labels.x }}` in an alert rule is not. */
+const HELM_ACTION = /\{\{-?[^}]*?(\.(Values|Release|Chart|Capabilities|Files|Template)\b|\binclude\s+")/;
+
+/** A `{{` that YAML cannot read (a syntax error, or a flow map used as a key), as Helm templates have. */
+function unreadableTemplate(docs: readonly Document.Parsed[]): boolean {
+  return docs.some((doc) => {
+    if (doc.errors.length || doc.warnings.length) return true;
+    let collectionKey = false;
+    visit(doc, {
+      Pair(_, pair) {
+        if (!isCollection(pair.key)) return undefined;
+        collectionKey = true;
+        return visit.BREAK;
+      },
+    });
+    return collectionKey;
+  });
+}
+
+/** The line of the first Helm action, when the text looks like a Helm template rather than a manifest. */
+function helmTemplateLine(text: string, docs: readonly Document.Parsed[], counter: LineCounter): number | undefined {
+  const first = text.indexOf('{{');
+  if (first < 0 || !text.includes('}}', first)) return undefined;
+  const helm = HELM_ACTION.exec(text);
+  if (helm) return counter.linePos(helm.index).line;
+  return unreadableTemplate(docs) ? counter.linePos(first).line : undefined;
+}
+
+/** True for a document that means to be a Kubernetes object: a mapping with apiVersion, kind or metadata. */
+function looksLikeObject(doc: Document.Parsed): boolean {
+  const root = doc.contents;
+  return doc.errors.length > 0 || (isMap(root) && ['apiVersion', 'kind', 'metadata'].some((key) => root.has(key)));
+}
+
+export interface ParsedManifests {
+  objects: LoadedObject[];
+  errors: ManifestError[];
+  /** Set when the file as a whole is not a manifest (no document looks like an object): why. */
+  skipped?: string;
+}
+
+/**
+ * Parses one file's text: every YAML document, lists flattened, AdmissionReviews recognised.
+ * A Helm template is one error; a file none of whose documents looks like a Kubernetes object
+ * (a values file, a CI config) is skipped, not an error.
+ */
+export function parseManifests(text: string, file: string): ParsedManifests {
   const objects: LoadedObject[] = [];
   const errors: ManifestError[] = [];
   const counter = new LineCounter();
-  const docs = parseAllDocuments(text, { lineCounter: counter }) as Document.Parsed[] | { errors?: unknown };
+  // logLevel 'error': the library would print its warnings to stderr; problems are reported here instead.
+  const docs = parseAllDocuments(text, { lineCounter: counter, logLevel: 'error' }) as
+    Document.Parsed[] | { errors?: unknown };
   if (!Array.isArray(docs)) return { objects, errors };
+  const helmLine = helmTemplateLine(text, docs, counter);
+  if (helmLine !== undefined) {
+    const message =
+      'looks like a Helm template ({{ ... }}), not a manifest: render it first with ' +
+      'helm template RELEASE CHART | nicguard validate -f -, or leave it out with --exclude';
+    return { objects, errors: [{ file, line: helmLine, message }] };
+  }
+  if (docs.length > 0 && !docs.some(looksLikeObject)) {
+    return { objects, errors, skipped: 'not a Kubernetes manifest: no document has apiVersion, kind or metadata' };
+  }
   docs.forEach((doc, index) => {
     if (doc.errors.length) {
       const first = doc.errors[0];
       const pos = first.linePos?.[0] ?? counter.linePos(first.pos[0]);
       const message = first.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
-      const more = doc.errors.length > 1 ? ` (and ${doc.errors.length - 1} more problem${doc.errors.length > 2 ? 's' : ''} in this document)` : '';
+      const more =
+        doc.errors.length > 1
+          ? ` (and ${doc.errors.length - 1} more problem${doc.errors.length > 2 ? 's' : ''} in this document)`
+          : '';
       errors.push({ file, line: pos.line, column: pos.col, message: `not valid YAML: ${message}${more}` });
       return;
     }
@@ -195,7 +340,11 @@ export function parseManifests(text: string, file: string): { objects: LoadedObj
     if (value === null || value === undefined) return;
     const add = (obj: unknown, prefix: (string | number)[], pos: { line: number; column: number }, label: string) => {
       if (!isRecord(obj)) {
-        errors.push({ file, ...pos, message: `${label} is not a Kubernetes object (a mapping with apiVersion and kind)` });
+        errors.push({
+          file,
+          ...pos,
+          message: `${label} is not a Kubernetes object (a mapping with apiVersion and kind)`,
+        });
         return;
       }
       const missing = ['apiVersion', 'kind'].filter((k) => typeof obj[k] !== 'string' || obj[k] === '');
@@ -253,21 +402,35 @@ function readStdin(): string {
   return stdinText;
 }
 
-/** Loads every manifest under the given paths (`-` for stdin). Problems are collected, never thrown. */
-export function loadManifests(paths: readonly string[]): ManifestLoad {
-  const result: ManifestLoad = { objects: [], errors: [], files: [] };
+/**
+ * Loads every manifest under the given paths (`-` for stdin). Problems are collected, never
+ * thrown. Files that are not manifests are skipped with their reason; `exclude` globs apply
+ * to the files and folders a folder walk finds.
+ */
+export function loadManifests(paths: readonly string[], options: LoadOptions = {}): ManifestLoad {
+  const result: ManifestLoad = { objects: [], errors: [], files: [], skipped: [], excluded: [] };
+  const exclude = new GlobSet(options.exclude ?? []);
   for (const path of paths) {
-    const files = path === STDIN ? [STDIN] : listManifestFiles(path, result.errors);
+    const files = path === STDIN ? [STDIN] : listManifestFiles(path, result.errors, exclude, result.excluded);
     for (const file of files) {
+      const byName = notManifestByName(file);
+      if (byName) {
+        result.skipped.push({ file, reason: byName });
+        continue;
+      }
       let text: string;
       try {
         text = file === STDIN ? readStdin() : readFileSync(file, 'utf8');
       } catch (err) {
-        result.errors.push({ file, message: `cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})` });
+        result.errors.push({
+          file,
+          message: `cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+        });
         continue;
       }
       result.files.push(file);
       const parsed = parseManifests(text, file);
+      if (parsed.skipped) result.skipped.push({ file, reason: parsed.skipped });
       result.objects.push(...parsed.objects);
       result.errors.push(...parsed.errors);
     }

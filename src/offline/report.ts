@@ -1,6 +1,6 @@
 // What `nicguard validate` found, in one shape that every output format renders.
 import type { Action, Finding, Operation, PatchOperation } from '../engine/types.js';
-import type { ManifestError } from '../io/manifests.js';
+import type { ManifestError, SkippedFile } from '../io/manifests.js';
 
 export interface LocatedFinding extends Finding {
   /** Where the finding's field (or its nearest written ancestor) is, in the input file. */
@@ -30,6 +30,33 @@ export interface ObjectResult {
   findings: LocatedFinding[];
   /** RFC 6902 patch the mutating webhook would apply; empty when nothing would change. */
   patch: PatchOperation[];
+  /** Ids of the rules that judged the object (not off, with a check for its kind), in registry order. */
+  rules: string[];
+  /** The patch in words, for the text output: one sentence per entry put back or changed. */
+  changes: string[];
+  /** Rules (or parts of them) not applied, and why: a stopped VM's interface change is no hotplug. */
+  skippedRules: SkippedRule[];
+  /** Measured time to evaluate this object, in milliseconds. */
+  durationMs: number;
+}
+
+export interface SkippedRule {
+  rule: string;
+  /** For a rule skipped in part, which part, e.g. "the hotplug port budget". */
+  part?: string;
+  reason: string;
+}
+
+/** What became of the previous versions given with --old or --base. */
+export interface OldVersions {
+  /** Objects read as previous versions. */
+  objects: number;
+  /** Input objects checked as an UPDATE from one of them. */
+  matched: number;
+  /** Sources (files, or git:REF:path) none of whose objects matched an input object. */
+  unmatchedSources: string[];
+  /** With --base: input files that did not exist at the revision. */
+  newFiles: string[];
 }
 
 export interface ValidationSummary {
@@ -51,10 +78,19 @@ export interface ValidationReport {
   results: ObjectResult[];
   errors: ManifestError[];
   summary: ValidationSummary;
+  /** Files left out as not manifests, with the reason. */
+  skippedFiles: SkippedFile[];
+  /** Files and folders left out by --exclude. */
+  excludedFiles: string[];
+  /** Present when --old or --base was given. */
+  old?: OldVersions;
+  /** Measured time of the whole run (reading and evaluating), in milliseconds. */
+  durationMs: number;
 }
 
 export function summarize(results: ObjectResult[], skipped: number, errors: ManifestError[]): ValidationSummary {
-  const count = (action: Action) => results.reduce((n, r) => n + r.findings.filter((f) => f.action === action).length, 0);
+  const count = (action: Action) =>
+    results.reduce((n, r) => n + r.findings.filter((f) => f.action === action).length, 0);
   return {
     objects: results.length,
     skipped,
@@ -64,4 +100,3 @@ export function summarize(results: ObjectResult[], skipped: number, errors: Mani
     errors: errors.length,
   };
 }
-

@@ -30,8 +30,12 @@ export function formatJson(report: ValidationReport): string {
         column: f.column,
       })),
       patch: r.patch,
+      ...(r.skippedRules.length ? { skippedRules: r.skippedRules } : {}),
     })),
     errors: report.errors,
+    skippedFiles: report.skippedFiles,
+    excludedFiles: report.excludedFiles,
+    ...(report.old ? { old: report.old } : {}),
   };
   return JSON.stringify(doc, null, 2) + '\n';
 }

@@ -1,12 +1,14 @@
 // SARIF 2.1.0 for code scanning (e.g. GitHub's upload-sarif): every rule in
 // tool.driver.rules, one result per finding located at the file and line of its field.
+import { createHash } from 'node:crypto';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { RULES } from '../../engine/rules/index.js';
 import type { Action, RuleSetting } from '../../engine/types.js';
 import { STDIN } from '../../io/manifests.js';
-import { VERSION } from '../version.js';
-import type { ValidationReport } from '../../offline/report.js';
+import { groupOfApiVersion } from '../../engine/kinds.js';
+import { REPOSITORY_URL, VERSION } from '../version.js';
+import type { LocatedFinding, ObjectResult, ValidationReport } from '../../offline/report.js';
 
 const SARIF_SCHEMA = 'https://json.schemastore.org/sarif-2.1.0.json';
 const SRCROOT = '%SRCROOT%';
@@ -22,6 +24,34 @@ function artifactLocation(file: string, baseDir: string): { uri: string; uriBase
   return { uri: encodeURI(rel.split(sep).join('/')), uriBaseId: SRCROOT };
 }
 
+function helpOf(id: string, description: string): { help: { text: string; markdown: string }; helpUri?: string } {
+  const url = ruleDocsUrl(id);
+  const link = url ?? `docs/rules.md#${id}`;
+  return {
+    help: { text: `${description} See ${link}.`, markdown: `${description} See [docs/rules.md#${id}](${link}).` },
+    ...(url ? { helpUri: url } : {}),
+  };
+}
+
+/** The rule's section in docs/rules.md, as an absolute URL (SARIF's helpUri must be one). */
+export function ruleDocsUrl(id: string, repository = REPOSITORY_URL): string | undefined {
+  return repository ? `${repository}/blob/main/docs/rules.md#${id}` : undefined;
+}
+
+/** Key of partialFingerprints; versioned, as SARIF recommends, so a new scheme gets a new key. */
+const FINGERPRINT_KEY = 'nicguardFinding/v1';
+
+/**
+ * Stable across runs and line moves: the rule, the object's group, kind, namespace and name,
+ * the field, and which of identical findings this is. Code scanning matches alerts by it.
+ */
+function fingerprint(r: ObjectResult, f: LocatedFinding, seen: Map<string, number>): string {
+  const identity = [f.rule, groupOfApiVersion(r.apiVersion), f.object, f.field ?? ''].join('\0');
+  const n = (seen.get(identity) ?? 0) + 1;
+  seen.set(identity, n);
+  return createHash('sha256').update(`${identity}\0${n}`).digest('hex').slice(0, 32);
+}
+
 export function formatSarif(report: ValidationReport, baseDir = process.cwd()): string {
   const ruleIndex = new Map<string, number>(RULES.map((rule, i) => [rule.id, i]));
   const rules = RULES.map((rule) => ({
@@ -33,8 +63,9 @@ export function formatSarif(report: ValidationReport, baseDir = process.cwd()): 
     shortDescription: { text: rule.title },
     fullDescription: { text: rule.description },
     defaultConfiguration: { level: DEFAULT_LEVEL[rule.defaultSetting] },
-    help: { text: `${rule.description} See docs/rules.md#${rule.id}.` },
+    ...helpOf(rule.id, rule.description),
   }));
+  const seen = new Map<string, number>();
   const results = report.results.flatMap((r) =>
     r.findings.map((f) => ({
       ruleId: f.rule,
@@ -50,6 +81,7 @@ export function formatSarif(report: ValidationReport, baseDir = process.cwd()): 
           logicalLocations: [{ fullyQualifiedName: f.field ? `${f.object}: ${f.field}` : f.object, kind: 'object' }],
         },
       ],
+      partialFingerprints: { [FINGERPRINT_KEY]: fingerprint(r, f, seen) },
       properties: { object: f.object, operation: r.operation, ...(f.field ? { field: f.field } : {}) },
     })),
   );

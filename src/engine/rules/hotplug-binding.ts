@@ -18,6 +18,7 @@ export const hotplugBinding: RuleDescriptor<'hotplug-binding'> = defineRule({
     'or a pod network, added to a running VM waits silently for the next restart.',
   defaultSetting: 'deny',
   settings: VALIDATION_SETTINGS,
+  hotplugOnly: true,
   check: {
     vm: ({ vm, facts, exempt }) => {
       const change = facts.hotplug;

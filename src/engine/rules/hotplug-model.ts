@@ -12,6 +12,7 @@ export const hotplugModel: RuleDescriptor<'hotplug-model'> = defineRule({
     'A hotplugged bridge interface has model virtio or no model; hotplugged NICs are virtio and KubeVirt does not check this.',
   defaultSetting: 'deny',
   settings: VALIDATION_SETTINGS,
+  hotplugOnly: true,
   check: {
     vm: ({ vm, facts, exempt }) => {
       const change = facts.hotplug;

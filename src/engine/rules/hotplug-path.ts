@@ -130,6 +130,7 @@ export const hotplugPath: RuleDescriptor<'hotplug-path'> = defineRule({
     'controller needs virtctl migrate, and re-adding an interface whose unplug is pending is flagged.',
   defaultSetting: 'warn',
   settings: VALIDATION_SETTINGS,
+  hotplugOnly: true,
   check: {
     vm: (ctx) => {
       const change = ctx.facts.hotplug;

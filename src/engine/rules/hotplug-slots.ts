@@ -173,6 +173,7 @@ export const hotplugSlots: RuleDescriptor<'hotplug-slots'> = defineRule({
     'on newer versions); interfaces hotplugged since boot must fit in them, and unplugging a boot interface frees none.',
   defaultSetting: 'deny',
   settings: VALIDATION_SETTINGS,
+  hotplugOnly: 'the hotplug port budget',
   check: {
     vm: (ctx) => {
       // KubeVirt's controllers only carry out a spec that was judged when a user wrote it.

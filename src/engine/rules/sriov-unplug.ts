@@ -14,6 +14,7 @@ export const sriovUnplug: RuleDescriptor<'sriov-unplug'> = defineRule({
     'the VM RestartRequired. Stop the VM to remove it.',
   defaultSetting: 'deny',
   settings: VALIDATION_SETTINGS,
+  hotplugOnly: true,
   check: {
     vm: ({ vm, facts, exempt }) => {
       const change = facts.hotplug;

@@ -110,6 +110,7 @@ export const unplugByRemoval: RuleDescriptor<'unplug-by-removal'> = defineRule({
     'state: absent (and its network), so the removal does what was meant.',
   defaultSetting: 'mutate',
   settings: MUTATION_SETTINGS,
+  hotplugOnly: true,
   mutation: { applies: (ctx) => repairable(ctx) !== undefined, mutate },
   check: {
     vm: (ctx) => {
