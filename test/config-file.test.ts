@@ -21,7 +21,7 @@ test('a schema problem names the line of its field, the expected and the actual 
     'rules:', // 3
     '  hotplug-model: block', // 4
     '  hotplug-bindin: deny', // 5
-    'slotModel: v3', // 6
+    'slotModel: v4', // 6
     'hotplugSlotTotal: "4"', // 7
     'exemptServiceAccounts: [alice]', // 8
   ].join('\n');
@@ -29,7 +29,7 @@ test('a schema problem names the line of its field, the expected and the actual 
     'policy.yaml:1: apiVersion: must be "nicguard.io/v1alpha1", got "nicguard.io/v1"',
     'policy.yaml:5: rules: unknown field "hotplug-bindin" (did you mean "hotplug-binding"?)',
     'policy.yaml:4: rules.hotplug-model: must be one of deny, warn, off, got "block"',
-    'policy.yaml:6: slotModel: must be one of v1, v2, legacy-q35, got "v3"',
+    'policy.yaml:6: slotModel: must be one of auto, v1, v2, v3, legacy-q35, got "v4"',
     'policy.yaml:7: hotplugSlotTotal: must be integer, got "4"',
     'policy.yaml:8: exemptServiceAccounts[0]: must match pattern "^system:serviceaccount:[^:]+:[^:]+$", got "alice"',
   ]);
@@ -59,7 +59,7 @@ test('a Helm-style value is reported as a wrong value, and the yaml library prin
   process.on('warning', listener);
   try {
     const [line] = problems('slotModel: {{ .Values.model }}\n');
-    assert.match(line, /^policy\.yaml:1: slotModel: must be one of v1, v2, legacy-q35, got /);
+    assert.match(line, /^policy\.yaml:1: slotModel: must be one of auto, v1, v2, v3, legacy-q35, got /);
   } finally {
     process.off('warning', listener);
   }
