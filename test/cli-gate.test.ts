@@ -53,7 +53,7 @@ function json(run: CliRun): any {
 }
 
 /** The hotplug-only rules, from the registry, as the CLI must list them. */
-const HOTPLUG_ONLY = RULES.filter((r) => r.hotplugOnly).map((r) => r.id);
+const HOTPLUG_ONLY = RULES.filter((r) => r.check.hotplug).map((r) => r.id);
 
 function git(repo: string, ...args: string[]): string {
   return execFileSync('git', ['-c', 'user.email=ci@example.com', '-c', 'user.name=CI', ...args], {

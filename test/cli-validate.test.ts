@@ -5,6 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
+import { judgesKind } from '../src/engine/evaluate.js';
 import { RULES, RULE_IDS } from '../src/engine/rules/index.js';
 import { ROOT, update } from './support.js';
 import { admissionReview } from './server-support.js';
@@ -185,8 +186,8 @@ describe('nicguard validate', { concurrency: 2 }, () => {
     assert.equal(root.name, 'testsuites');
     const [suite] = childrenNamed(root, 'testsuite');
     const cases = childrenNamed(suite, 'testcase');
-    const vmRules = RULES.filter((r) => 'vm' in r.check).map((r) => r.id);
-    const nadRules = RULES.filter((r) => 'nad' in r.check).map((r) => r.id);
+    const vmRules = RULES.filter((r) => judgesKind(r, 'VirtualMachine')).map((r) => r.id);
+    const nadRules = RULES.filter((r) => judgesKind(r, 'NetworkAttachmentDefinition')).map((r) => r.id);
     assert.equal(cases.length, vmRules.length + 4 * nadRules.length + 1, 'a case per rule for 1 VM and 4 NADs, and 1 broken file');
     assert.equal(suite.attrs.tests, String(cases.length));
     const vmCases = cases.filter((c) => c.attrs.name.startsWith('VirtualMachine default/vm-fedora (UPDATE): '));

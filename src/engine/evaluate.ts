@@ -4,8 +4,8 @@
 import fastJsonPatch from 'fast-json-patch';
 import { judgedKindOf } from '../admission/judged.js';
 import { vmFacts } from './analysis.js';
-import { isVmKind } from './kinds.js';
-import type { Cause, RuleChecks, RuleContext, VmContext } from './rule.js';
+import { isVmKind, type JudgedKind } from './kinds.js';
+import type { Cause, HotplugContext, RuleChecks, RuleContext, VmContext } from './rule.js';
 import { RULES, type Rule } from './rules/index.js';
 import type { ClusterView, EvaluationResult, Finding, KubeObject, PatchOperation, PolicyConfig, PolicyRequest } from './types.js';
 import { stringOf } from './values.js';
@@ -61,13 +61,29 @@ export function buildContext(
   };
 }
 
+/** The hotplug context of a VM request: an update of a running VM or VMI by a user; else undefined. */
+function hotplugContext(ctx: VmContext): HotplugContext | undefined {
+  const change = ctx.facts.hotplug;
+  return change && !ctx.exempt ? { ...ctx, change } : undefined;
+}
+
+/** Whether a rule has checks for objects of this kind (hotplug checks count for VMs and VMIs). */
+export function judgesKind(rule: Rule, kind: JudgedKind): boolean {
+  const check: RuleChecks = rule.check;
+  if (isVmKind(kind)) return check.vm !== undefined || check.hotplug !== undefined;
+  return kind === 'NetworkAttachmentDefinition' ? check.nad !== undefined : check.subnet !== undefined;
+}
+
 /** The causes one rule finds in a context (no settings applied): what rule tests call. */
 export function checkRule(rule: Rule, ctx: RuleContext): Cause[] {
   const check: RuleChecks = rule.check;
   switch (ctx.kind) {
     case 'VirtualMachine':
-    case 'VirtualMachineInstance':
-      return check.vm?.(ctx) ?? [];
+    case 'VirtualMachineInstance': {
+      const causes = check.vm?.(ctx) ?? [];
+      const hotplug = check.hotplug && hotplugContext(ctx);
+      return hotplug && check.hotplug ? [...causes, ...check.hotplug(hotplug)] : causes;
+    }
     case 'NetworkAttachmentDefinition':
       return check.nad?.(ctx) ?? [];
     case 'Subnet':
@@ -116,7 +132,9 @@ function toFindings(rule: Rule, causes: Cause[], ctx: RuleContext, findings: Fin
   }
 }
 
-function runMutations(ctx: VmContext, findings: Finding[]): { mutated?: KubeObject; patch: PatchOperation[] } {
+function runMutations(vmCtx: VmContext, findings: Finding[]): { mutated?: KubeObject; patch: PatchOperation[] } {
+  const ctx = hotplugContext(vmCtx);
+  if (!ctx) return { patch: [] };
   // Cloning and diffing the object costs more than all rules together: only when a rule will edit.
   const active = RULES.filter((rule) => ctx.config.rules[rule.id] === 'mutate' && rule.mutation?.applies(ctx));
   if (active.length === 0) return { patch: [] };

@@ -4,7 +4,7 @@
 import type { FieldPath } from './field-path.js';
 import type { VmKind } from './kinds.js';
 import type { KubeObject, ClusterView, PolicyConfig, PolicyRequest, Action, RuleSetting, NetworkAttachmentDefinition, KubeOvnSubnet } from './types.js';
-import type { VmFacts } from './analysis.js';
+import type { HotplugChange, VmFacts } from './analysis.js';
 import type { VmView } from './vm.js';
 
 /** What every context holds. */
@@ -45,6 +45,11 @@ export interface SubnetContext extends BaseContext {
   spec: Record<string, unknown>;
 }
 
+/** A VM context for an update of a running VM or VMI by a user (not an exempt account): a hotplug. */
+export interface HotplugContext extends VmContext {
+  change: HotplugChange;
+}
+
 export type RuleContext = VmContext | NadContext | SubnetContext;
 
 /** One problem a check found. */
@@ -64,11 +69,17 @@ export interface Cause {
 }
 
 /** Edits `draft` (a copy of the request object) in place; returns the causes that explain each edit. */
-export type Mutation = (ctx: VmContext, draft: KubeObject) => Cause[];
+export type Mutation = (ctx: HotplugContext, draft: KubeObject) => Cause[];
 
 export interface RuleChecks {
-  /** VirtualMachine and VirtualMachineInstance. */
+  /** VirtualMachine and VirtualMachineInstance, any create or update. */
   vm?: (ctx: VmContext) => Cause[];
+  /**
+   * Only an update of a running VM or VMI by a user: what the update plugs and unplugs.
+   * A stopped VM boots with its new spec, and KubeVirt's controllers carry out specs that
+   * were judged when a user wrote them, so neither reaches these checks.
+   */
+  hotplug?: (ctx: HotplugContext) => Cause[];
   nad?: (ctx: NadContext) => Cause[];
   subnet?: (ctx: SubnetContext) => Cause[];
 }
@@ -90,15 +101,16 @@ export interface RuleDescriptor<Id extends string = string> {
   /** The checks, by the kind of object they judge. */
   check: RuleChecks;
   /**
-   * The checks (true) or a named part of them (e.g. 'the hotplug port budget') judge only an
-   * update of a running VM, so a stopped VM's change is not held to them: the CLI says so.
+   * For a rule that has `vm` checks as well as `hotplug` ones: what its hotplug part is,
+   * for the CLI's note that a stopped VM's change was not held to it.
    */
-  hotplugOnly?: true | string;
+  hotplugPart?: string;
   /**
    * For a rule whose setting is `mutate`: the cheap test whether it would change anything
-   * (so the evaluator skips cloning and diffing otherwise) and the edit itself.
+   * (so the evaluator skips cloning and diffing otherwise) and the edit itself; both run
+   * only on a hotplug, as the `hotplug` checks do.
    */
-  mutation?: { applies(ctx: VmContext): boolean; mutate: Mutation };
+  mutation?: { applies(ctx: HotplugContext): boolean; mutate: Mutation };
 }
 
 export const VALIDATION_SETTINGS = ['deny', 'warn', 'off'] as const satisfies readonly RuleSetting[];

@@ -2,13 +2,13 @@
 // versions and the cluster objects, build each request as the API server would, and run
 // the engine over it as the webhooks would (mutation, then validation). Never throws for
 // bad input: problems become report errors.
-import { isJudged } from '../admission/judged.js';
+import { isJudged, judgedKindOf } from '../admission/judged.js';
 import { objectIdentity, offlineRequest, withDefaultNamespace } from '../admission/offline.js';
 import { readFileCluster } from '../cluster/files.js';
 import type { ObjectIndex } from '../cluster/object-index.js';
 import { performance } from 'node:perf_hooks';
-import { evaluate } from '../engine/evaluate.js';
-import { isIndexedKind, isVmKind, kindOfObject } from '../engine/kinds.js';
+import { evaluate, judgesKind } from '../engine/evaluate.js';
+import { isIndexedKind, isVmKind, kindOfObject, type JudgedKind } from '../engine/kinds.js';
 import { RULES } from '../engine/rules/index.js';
 import type { EvaluationResult, KubeObject, PolicyConfig, PolicyRequest } from '../engine/types.js';
 import { asObject, quote, stringOf } from '../engine/values.js';
@@ -124,9 +124,9 @@ function skippedHotplugRules(request: PolicyRequest, cluster: ObjectIndex, confi
     `it adds or unplugs (${changed.map((n) => quote(n)).join(', ')}) ${changed.length === 1 ? 'waits' : 'wait'} for ` +
     'the next start, so the hotplug rules were not applied. If it runs, give its status (kubectl get vm -o yaml has ' +
     'it) or its VMI in --objects.';
-  return RULES.filter((rule) => rule.hotplugOnly && config.rules[rule.id] !== 'off').map((rule) => ({
+  return RULES.filter((rule) => rule.check.hotplug && config.rules[rule.id] !== 'off').map((rule) => ({
     rule: rule.id,
-    ...(typeof rule.hotplugOnly === 'string' ? { part: rule.hotplugOnly } : {}),
+    ...(rule.hotplugPart ? { part: rule.hotplugPart } : {}),
     reason,
   }));
 }
@@ -163,9 +163,8 @@ function describeChanges(request: PolicyRequest, result: EvaluationResult): stri
 }
 
 /** The rules that judge a kind under this configuration, in registry order. */
-function rulesFor(kind: string, config: PolicyConfig): string[] {
-  const key = isVmKind(kind) ? 'vm' : kind === 'NetworkAttachmentDefinition' ? 'nad' : 'subnet';
-  return RULES.filter((rule) => config.rules[rule.id] !== 'off' && key in rule.check).map((rule) => rule.id);
+function rulesFor(kind: JudgedKind, config: PolicyConfig): string[] {
+  return RULES.filter((rule) => config.rules[rule.id] !== 'off' && judgesKind(rule, kind)).map((rule) => rule.id);
 }
 
 function checkOne(
@@ -176,7 +175,8 @@ function checkOne(
   opts: ValidationInputs,
 ): ObjectResult | undefined {
   const { request, oldSource } = requestFor(input, previous, opts);
-  if (!isJudged(request)) return undefined;
+  const kind = judgedKindOf(request);
+  if (!kind || !isJudged(request)) return undefined;
   const subject = request.object ?? request.oldObject;
   const started = performance.now();
   const result = evaluate(request, cluster, config, 'both');
@@ -198,7 +198,7 @@ function checkOne(
     allowed: result.allowed,
     findings: result.findings.map((f) => ({ ...f, ...input.locate(f.fieldPath) })),
     patch: result.patch,
-    rules: rulesFor(request.kind, config),
+    rules: rulesFor(kind, config),
     changes: describeChanges(request, result),
     skippedRules: skippedHotplugRules(request, cluster, config),
     durationMs,

@@ -18,11 +18,8 @@ export const hotplugBinding: RuleDescriptor<'hotplug-binding'> = defineRule({
     'or a pod network, added to a running VM waits silently for the next restart.',
   defaultSetting: 'deny',
   settings: VALIDATION_SETTINGS,
-  hotplugOnly: true,
   check: {
-    vm: ({ vm, facts, exempt }) => {
-      const change = facts.hotplug;
-      if (!change || exempt) return [];
+    hotplug: ({ vm, change }) => {
       const causes: Cause[] = [];
       for (const iface of change.added) {
         // No network or no single binding: network-pairing reports that.

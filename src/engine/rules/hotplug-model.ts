@@ -12,19 +12,15 @@ export const hotplugModel: RuleDescriptor<'hotplug-model'> = defineRule({
     'A hotplugged bridge interface has model virtio or no model; hotplugged NICs are virtio and KubeVirt does not check this.',
   defaultSetting: 'deny',
   settings: VALIDATION_SETTINGS,
-  hotplugOnly: true,
   check: {
-    vm: ({ vm, facts, exempt }) => {
-      const change = facts.hotplug;
-      if (!change || exempt) return [];
-      return change.added
+    hotplug: ({ vm, change }) =>
+      change.added
         .filter((iface) => iface.binding === 'bridge' && iface.model !== undefined && iface.model !== 'virtio')
         .map((iface) => ({
           message:
             `interface ${quote(iface.name)} is hotplugged into running ${bounded(vm.name)} with model ${bounded(iface.model ?? '')}, ` +
             'but only virtio NICs can be hotplugged. Set model: virtio or leave model out.',
           field: iface.path.field('model'),
-        }));
-    },
+        })),
   },
 });

@@ -130,12 +130,7 @@ export const hotplugPath: RuleDescriptor<'hotplug-path'> = defineRule({
     'controller needs virtctl migrate, and re-adding an interface whose unplug is pending is flagged.',
   defaultSetting: 'warn',
   settings: VALIDATION_SETTINGS,
-  hotplugOnly: true,
   check: {
-    vm: (ctx) => {
-      const change = ctx.facts.hotplug;
-      if (!change || ctx.exempt) return [];
-      return [...attachPath(ctx, change.added), ...readdCauses(ctx, change.old.vm)];
-    },
+    hotplug: (ctx) => [...attachPath(ctx, ctx.change.added), ...readdCauses(ctx, ctx.change.old.vm)],
   },
 });

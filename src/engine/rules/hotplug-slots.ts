@@ -173,14 +173,11 @@ export const hotplugSlots: RuleDescriptor<'hotplug-slots'> = defineRule({
     'on newer versions); interfaces hotplugged since boot must fit in them, and unplugging a boot interface frees none.',
   defaultSetting: 'deny',
   settings: VALIDATION_SETTINGS,
-  hotplugOnly: 'the hotplug port budget',
+  hotplugPart: 'the hotplug port budget',
   check: {
-    vm: (ctx) => {
-      // KubeVirt's controllers only carry out a spec that was judged when a user wrote it.
-      if (ctx.exempt) return [];
-      const change = ctx.facts.hotplug;
-      return [...(change ? budgetCauses(ctx, change) : []), ...annotationCauses(ctx)];
-    },
+    // KubeVirt's controllers only carry out a spec that was judged when a user wrote it.
+    vm: (ctx) => (ctx.exempt ? [] : annotationCauses(ctx)),
+    hotplug: (ctx) => budgetCauses(ctx, ctx.change),
   },
 });
 

@@ -14,11 +14,8 @@ export const sriovUnplug: RuleDescriptor<'sriov-unplug'> = defineRule({
     'the VM RestartRequired. Stop the VM to remove it.',
   defaultSetting: 'deny',
   settings: VALIDATION_SETTINGS,
-  hotplugOnly: true,
   check: {
-    vm: ({ vm, facts, exempt }) => {
-      const change = facts.hotplug;
-      if (!change || exempt) return [];
+    hotplug: ({ vm, change }) => {
       const what = vm.kind === 'VirtualMachine' ? 'VM' : 'VMI';
       const stopFirst = `stop the ${what}, remove the interface and its network, then start it again`;
       return change.sriovUnplugs.map(({ old, now }) =>

@@ -5,7 +5,7 @@
 // (kubevirt/kubevirt #9383, #10116). So the mutation puts a deleted interface back with
 // state: absent, and validation refuses (or warns about) a removal it did not repair.
 import type { HotplugChange } from '../analysis.js';
-import { defineRule, type RuleDescriptor, MUTATION_SETTINGS, type Cause, type VmContext } from '../rule.js';
+import { defineRule, type RuleDescriptor, MUTATION_SETTINGS, type Cause, type HotplugContext } from '../rule.js';
 import type { KubeObject } from '../types.js';
 import { asObject, isObject, quote } from '../values.js';
 import { shortRef, vmiSpecOf } from '../vm.js';
@@ -31,7 +31,7 @@ function insertAtOldPosition(list: unknown[], item: unknown, oldList: unknown[],
 }
 
 /** The draft's interface and network lists, created where the user deleted them outright. */
-function draftLists(draft: KubeObject, ctx: VmContext): { interfaces: unknown[]; networks: unknown[] } | undefined {
+function draftLists(draft: KubeObject, ctx: HotplugContext): { interfaces: unknown[]; networks: unknown[] } | undefined {
   const spec = vmiSpecOf(draft, ctx.kind);
   if (!isObject(spec)) return undefined;
   spec.domain ??= {};
@@ -45,17 +45,15 @@ function draftLists(draft: KubeObject, ctx: VmContext): { interfaces: unknown[];
   return { interfaces: devices.interfaces, networks: spec.networks };
 }
 
-/** A hotplug change the mutation would repair; undefined for nearly every request. */
-function repairable(ctx: VmContext): HotplugChange | undefined {
-  const change = ctx.facts.hotplug;
-  if (!change || ctx.exempt) return undefined;
-  return change.removedBridge.length > 0 || change.absentWithoutNetwork.length > 0 ? change : undefined;
+/** Whether the mutation would repair anything; false for nearly every request. */
+function repairable({ change }: HotplugContext): boolean {
+  return change.removedBridge.length > 0 || change.absentWithoutNetwork.length > 0;
 }
 
-function mutate(ctx: VmContext, draft: KubeObject): Cause[] {
-  const change = repairable(ctx);
-  const lists = change && draftLists(draft, ctx);
-  if (!change || !lists) return [];
+function mutate(ctx: HotplugContext, draft: KubeObject): Cause[] {
+  const change = ctx.change;
+  const lists = repairable(ctx) && draftLists(draft, ctx);
+  if (!lists) return [];
   const oldVm = change.old.vm;
   const oldInterfaces = oldVm.interfaces.map((i) => i.raw);
   const oldNetworks = oldVm.networks.map((n) => n.raw);
@@ -110,18 +108,15 @@ export const unplugByRemoval: RuleDescriptor<'unplug-by-removal'> = defineRule({
     'state: absent (and its network), so the removal does what was meant.',
   defaultSetting: 'mutate',
   settings: MUTATION_SETTINGS,
-  hotplugOnly: true,
-  mutation: { applies: (ctx) => repairable(ctx) !== undefined, mutate },
+  mutation: { applies: repairable, mutate },
   check: {
-    vm: (ctx) => {
-      const change = ctx.facts.hotplug;
-      if (!change || ctx.exempt) return [];
+    hotplug: (ctx) => {
       // With `mutate`, the mutation has already put these back when both phases run; a removal
       // seen here means the mutating webhook did not run, which deserves a warning, not a denial.
       const action = ctx.config.rules['unplug-by-removal'] === 'mutate' ? 'warn' : 'deny';
       // An absent interface whose network was deleted is left to network-pairing, which KubeVirt
       // enforces too and whose message says the network must stay until the unplug completes.
-      return change.removedBridge.map((old) => ({
+      return ctx.change.removedBridge.map((old) => ({
         message:
           `interface ${quote(old.name)} was removed from the spec of running ${shortRef(ctx.vm)}, but removing an ` +
           'interface does not unplug it (KubeVirt only marks the VM RestartRequired and the NIC stays attached). Put ' +
