@@ -28,7 +28,7 @@ import {
   refusesVpcNamedLikeSubnet,
   restrictsVpcChange,
 } from '../kubeovn-version.js';
-import { analyzeNad } from '../nad.js';
+import { analyzeNad, isOvnProvider } from '../nad.js';
 import { defineRule, type RuleDescriptor, VALIDATION_SETTINGS, type Cause, type SubnetContext } from '../rule.js';
 import type { Version } from '../semver.js';
 import { asArray, bounded, dig, quote, stringOf } from '../values.js';
@@ -281,7 +281,8 @@ function protocolCause(protocol: unknown, blocks: Blocks | undefined): Cause | u
 function providerCause(ctx: SubnetContext, provider: string): Cause | undefined {
   if (!provider.endsWith('.ovn') || provider === 'ovn') return undefined;
   const fields = provider.split('.');
-  if (fields.length !== 3 || !fields[0] || !fields[1]) {
+  // Kube-OVN also counts "<empty>.<ns>.ovn" as OVN; no NAD has an empty name, so nicguard warns there too.
+  if (!isOvnProvider(provider) || !fields[0] || !fields[1]) {
     // Goes further, as a warning: Kube-OVN accepts any provider (IsOvnProvider is then false).
     return {
       message:
