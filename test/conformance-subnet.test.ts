@@ -14,7 +14,18 @@ import { KUBE_OVN_STRETCHES, type KubeOvnStretch } from '../src/engine/kubeovn-v
 import { analyzeNad, boundProvider, isOvnProvider } from '../src/engine/nad.js';
 import { compareVersions, formatVersion, parseVersion, type Version } from '../src/engine/semver.js';
 import type { Finding } from '../src/engine/types.js';
-import { addNic, clone, config, create, example, findingsOf, ROOT, seedCluster, update, type Manifest } from './support.js';
+import {
+  addNic,
+  clone,
+  config,
+  create,
+  example,
+  findingsOf,
+  ROOT,
+  seedCluster,
+  update,
+  type Manifest,
+} from './support.js';
 
 interface SubnetVector {
   id: string;
@@ -34,7 +45,9 @@ interface SubnetVector {
   note?: string;
 }
 
-const VECTORS: SubnetVector[] = JSON.parse(readFileSync(join(ROOT, 'test/conformance/vectors/kubeovn-subnet.json'), 'utf8'));
+const VECTORS: SubnetVector[] = JSON.parse(
+  readFileSync(join(ROOT, 'test/conformance/vectors/kubeovn-subnet.json'), 'utf8'),
+);
 
 /**
  * Vectors nicguard does not model, each with the reason. Nothing else is skipped: a vector
@@ -73,7 +86,11 @@ function inRanges(version: Version, ranges: string[]): boolean {
 function coveredStretches(v: SubnetVector): KubeOvnStretch[] {
   return KUBE_OVN_STRETCHES.filter((s) => {
     const [first, last] = [inRanges(s.first, v.kubeovnVersions), inRanges(s.last, v.kubeovnVersions)];
-    assert.equal(first, last, `${v.id}: ${v.kubeovnVersions.join(', ')} splits ${formatVersion(s.first)}-${formatVersion(s.last)}`);
+    assert.equal(
+      first,
+      last,
+      `${v.id}: ${v.kubeovnVersions.join(', ')} splits ${formatVersion(s.first)}-${formatVersion(s.last)}`,
+    );
     return first;
   });
 }
@@ -95,7 +112,11 @@ function describeFindings(findings: Finding[]): string {
 function assertOutcome(v: SubnetVector, findings: Finding[], reject: boolean, under: string): void {
   const denials = findings.filter((f) => f.action === 'deny');
   const context = `${v.id} under ${under} (${v.source.test}${v.note ? `; ${v.note}` : ''})\n${describeFindings(findings)}`;
-  if (reject) assert.ok(denials.some((f) => f.rule === 'subnet-shape'), `expected a denial: ${v.expect.message}\n${context}`);
+  if (reject)
+    assert.ok(
+      denials.some((f) => f.rule === 'subnet-shape'),
+      `expected a denial: ${v.expect.message}\n${context}`,
+    );
   else assert.deepEqual(denials, [], `expected no denial\n${context}`);
 }
 
@@ -156,7 +177,11 @@ describe('conformance: Kube-OVN Subnet validation (ValidateSubnet)', () => {
   it('reads the vectors, each citing its upstream source; every skip names a vector', () => {
     assert.ok(VECTORS.length >= 85);
     for (const v of VECTORS) assert.ok(v.source.repo && v.source.file && v.source.test && v.source.tag, v.id);
-    for (const id of SKIPPED.keys()) assert.ok(VECTORS.some((v) => v.id === id), id);
+    for (const id of SKIPPED.keys())
+      assert.ok(
+        VECTORS.some((v) => v.id === id),
+        id,
+      );
   });
 
   for (const v of byFunction('ValidateSubnet')) {
@@ -193,8 +218,13 @@ describe('conformance: Kube-OVN Subnet validation (ValidateSubnet)', () => {
       if (rejects.every(Boolean) || !rejects.some(Boolean)) {
         assertOutcome(group[0], findings, rejects[0], 'an unknown release');
       } else {
-        assert.deepEqual(findings.filter((f) => f.action === 'deny'), [], describeFindings(findings));
-        const names = (f: Finding) => f.rule === 'subnet-shape' && f.action === 'warn' && /refuse it; .* accept it/.test(f.message);
+        assert.deepEqual(
+          findings.filter((f) => f.action === 'deny'),
+          [],
+          describeFindings(findings),
+        );
+        const names = (f: Finding) =>
+          f.rule === 'subnet-shape' && f.action === 'warn' && /refuse it; .* accept it/.test(f.message);
         assert.ok(findings.some(names), describeFindings(findings));
       }
     });
@@ -208,7 +238,11 @@ describe('conformance: Kube-OVN gateway against its block (ValidateNetworkBroadc
         for (const release of [s.first, s.last]) {
           const findings = judge(broadcastSubnet(v), formatVersion(release));
           assertOutcome(v, findings, isReject(v), formatVersion(release));
-          if (isReject(v)) assert.ok(findings.some((f) => f.action === 'deny' && f.field === 'spec.gateway'), v.id);
+          if (isReject(v))
+            assert.ok(
+              findings.some((f) => f.action === 'deny' && f.field === 'spec.gateway'),
+              v.id,
+            );
         }
       }
     });
@@ -237,7 +271,10 @@ describe('conformance: Kube-OVN address and provider functions', () => {
       const hotplugged = addNic(clone(vm), nic, { name: 'dyniface1', multus: { networkName: name } });
       const [f] = findingsOf('ovn-subnet', update(vm, hotplugged), seedCluster(nad));
       assert.equal(f?.action, 'deny', v.id);
-      assert.ok(f.message.includes(isReject(v) ? (v.expect.message ?? '') : 'address from the default subnet'), f.message);
+      assert.ok(
+        f.message.includes(isReject(v) ? (v.expect.message ?? '') : 'address from the default subnet'),
+        f.message,
+      );
       const ranges = isReject(v) ? 'v1.15.18 and later' : 'before v1.15.18 and in v1.13, v1.14, v1.16.0-v1.16.2';
       assert.ok(f.message.includes(ranges), f.message);
     });
@@ -248,6 +285,9 @@ describe('conformance: the vectors nicguard runs', () => {
   it('runs every vector but the skipped ones', () => {
     const modelled = new Set(['ValidateSubnet', 'ValidateNetworkBroadcast', 'attachWithoutSubnet', ...PURE_FUNCTIONS]);
     const unrun = VECTORS.filter((v) => !modelled.has(v.input.function) && !SKIPPED.has(v.id));
-    assert.deepEqual(unrun.map((v) => v.id), []);
+    assert.deepEqual(
+      unrun.map((v) => v.id),
+      [],
+    );
   });
 });

@@ -97,7 +97,7 @@ export function restrictsVpcChange(v: Version): boolean {
 export function describeKubeOvnReleases(versions: readonly Version[]): string {
   const chosen = KUBE_OVN_STRETCHES.filter((s) => versions.some((v) => stretchOf(v) === s));
   const parts: string[] = [];
-  for (let i = 0; i < chosen.length; ) {
+  for (let i = 0; i < chosen.length;) {
     const line = KUBE_OVN_STRETCHES.filter((s) => sameLine(s.first, chosen[i].first.major, chosen[i].first.minor));
     let j = i;
     // Extend over stretches that follow each other in the same line.
@@ -115,7 +115,8 @@ export function describeKubeOvnReleases(versions: readonly Version[]): string {
   return parts.join(', ');
 }
 
-export const HOW_TO_SET_KUBE_OVN_VERSION = "Set kubeovnVersion in nicguard's configuration to judge for the release in use.";
+export const HOW_TO_SET_KUBE_OVN_VERSION =
+  "Set kubeovnVersion in nicguard's configuration to judge for the release in use.";
 
 export interface KubeOvnVerdict {
   action: Action;
@@ -130,7 +131,8 @@ export interface KubeOvnVerdict {
  */
 export function judgeUnderKubeOvn(config: PolicyConfig, refuses: (v: Version) => boolean): KubeOvnVerdict | undefined {
   const known = knownKubeOvnVersion(config);
-  if (known) return refuses(known) ? { action: 'deny', releases: `Kube-OVN ${formatVersion(known)} refuses it.` } : undefined;
+  if (known)
+    return refuses(known) ? { action: 'deny', releases: `Kube-OVN ${formatVersion(known)} refuses it.` } : undefined;
   const refusing = KUBE_OVN_FOLLOWED.filter(refuses);
   if (refusing.length === 0) return undefined;
   if (refusing.length === KUBE_OVN_FOLLOWED.length) {

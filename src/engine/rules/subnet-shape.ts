@@ -93,7 +93,9 @@ function readCidrBlock(cidrBlock: unknown): Blocks | Cause {
     return at('spec.cidrBlock is required: Kube-OVN refuses a Subnet without one (CIDRBlock: "" format error).');
   }
   if (typeof cidrBlock !== 'string') {
-    return at('spec.cidrBlock must be a string such as "10.16.0.0/16", or "10.16.0.0/16,fd00:10:16::/64" for dual stack.');
+    return at(
+      'spec.cidrBlock must be a string such as "10.16.0.0/16", or "10.16.0.0/16,fd00:10:16::/64" for dual stack.',
+    );
   }
   if (hasUpperCase(cidrBlock)) {
     return at(
@@ -105,25 +107,35 @@ function readCidrBlock(cidrBlock: unknown): Blocks | Cause {
   if (parts.length > 2) {
     // Goes further: ValidateSubnet reads only the first address of three blocks (CheckProtocol)
     // and lets them through, but Kube-OVN's IPAM then has no range to hand out (pkg/ipam/subnet.go NewSubnet).
-    return at(`spec.cidrBlock has ${parts.length} blocks; a Subnet has one, or an IPv4 and an IPv6 block for dual stack.`);
+    return at(
+      `spec.cidrBlock has ${parts.length} blocks; a Subnet has one, or an IPv4 and an IPv6 block for dual stack.`,
+    );
   }
   const blocks: Blocks = new Map();
   for (const part of parts) {
     // pkg/util/net.go InvalidSpecialCIDR works on the text, before parsing.
     if (part.startsWith('0.0.0.0') || part.includes('255.255.255.255')) {
-      return at(`spec.cidrBlock: Kube-OVN refuses ${quote(part)} (a block starting with 0.0.0.0 or holding 255.255.255.255).`);
+      return at(
+        `spec.cidrBlock: Kube-OVN refuses ${quote(part)} (a block starting with 0.0.0.0 or holding 255.255.255.255).`,
+      );
     }
     const cidr = parseCidr(part);
     if (!cidr) return at(`spec.cidrBlock: ${quote(part)} is not a CIDR (address/prefix, e.g. 10.16.0.0/16).`);
     if (cidr.prefix === (cidr.family === 4 ? 32 : 128)) {
-      return at(`spec.cidrBlock: ${quote(part)} is a single address (/${cidr.prefix}); a Subnet needs room for a gateway and its hosts.`);
+      return at(
+        `spec.cidrBlock: ${quote(part)} is a single address (/${cidr.prefix}); a Subnet needs room for a gateway and its hosts.`,
+      );
     }
     const special = SPECIAL_BLOCKS.find(([, block]) => cidrsOverlap(block, cidr));
     if (special) {
-      return at(`spec.cidrBlock: ${quote(part)} overlaps the ${special[0]} block ${formatCidr(special[1])}, which Kube-OVN refuses for a Subnet.`);
+      return at(
+        `spec.cidrBlock: ${quote(part)} overlaps the ${special[0]} block ${formatCidr(special[1])}, which Kube-OVN refuses for a Subnet.`,
+      );
     }
     if (blocks.has(cidr.family)) {
-      return at(`spec.cidrBlock has two ${familyName(cidr.family)} blocks; dual stack takes one IPv4 and one IPv6 block.`);
+      return at(
+        `spec.cidrBlock has two ${familyName(cidr.family)} blocks; dual stack takes one IPv4 and one IPv6 block.`,
+      );
     }
     blocks.set(cidr.family, cidr);
   }
@@ -159,7 +171,8 @@ function versioned(
 /** The first problem with spec.gateway, if any: one per field, whatever the input's length. */
 function gatewayCause(ctx: SubnetContext, gateway: string, blocks: Blocks): Cause | undefined {
   const at = (message: string): Cause => ({ message, field: GATEWAY });
-  if (hasUpperCase(gateway)) return at(`spec.gateway ${quote(gateway)} has upper-case letters; Kube-OVN accepts IPv6 in lower case only.`);
+  if (hasUpperCase(gateway))
+    return at(`spec.gateway ${quote(gateway)} has upper-case letters; Kube-OVN accepts IPv6 in lower case only.`);
   const entries = gateway.split(',');
   const dual = blocks.size === 2;
   const mismatch = `spec.gateway ${quote(gateway)} does not match spec.cidrBlock: give one gateway per block${dual ? ', IPv4 and IPv6, separated by a comma' : ''}.`;
@@ -169,7 +182,8 @@ function gatewayCause(ctx: SubnetContext, gateway: string, blocks: Blocks): Caus
   const seen = new Set<IpFamily>();
   for (const text of entries) {
     const ip = parseIp(text);
-    if (!ip) return at(`spec.gateway: ${quote(text)} is not an IP address${dual ? ' (dual stack: "<IPv4>,<IPv6>")' : ''}.`);
+    if (!ip)
+      return at(`spec.gateway: ${quote(text)} is not an IP address${dual ? ' (dual stack: "<IPv4>,<IPv6>")' : ''}.`);
     const cidr = blocks.get(ip.family);
     if (!cidr || seen.has(ip.family)) return at(mismatch);
     seen.add(ip.family);
@@ -194,11 +208,17 @@ function gatewayAddressCause(ctx: SubnetContext, text: string, ip: ParsedIp, cid
     };
   }
   if (ip.value === subnetNumber(cidr)) {
-    return { message: `spec.gateway ${text} is the network address of ${block}; use a host address such as ${conventional}.`, field: GATEWAY };
+    return {
+      message: `spec.gateway ${text} is the network address of ${block}; use a host address such as ${conventional}.`,
+      field: GATEWAY,
+    };
   }
   if (ip.value !== subnetBroadcast(cidr)) return undefined;
   if (cidr.family === 4) {
-    return { message: `spec.gateway ${text} is the broadcast address of ${block}; use a host address such as ${conventional}.`, field: GATEWAY };
+    return {
+      message: `spec.gateway ${text} is the broadcast address of ${block}; use a host address such as ${conventional}.`,
+      field: GATEWAY,
+    };
   }
   // IPv6 has no broadcast address (RFC 4291), but most releases refuse the all-ones host as one.
   return versioned(
@@ -214,14 +234,16 @@ function gatewayAddressCause(ctx: SubnetContext, text: string, ip: ParsedIp, cid
 function excludeProblem(item: unknown, blocks: Blocks): Cause | undefined {
   const deny = (problem: string): Cause => ({ message: problem });
   if (typeof item !== 'string') return deny('must be a string: an address or a range "a..b"');
-  if (hasUpperCase(item)) return deny(`${quote(item)} has upper-case letters; Kube-OVN accepts IPv6 in lower case only`);
+  if (hasUpperCase(item))
+    return deny(`${quote(item)} has upper-case letters; Kube-OVN accepts IPv6 in lower case only`);
   const ends = item.split('..');
   if (ends.length > 2) return deny(`${quote(item)} is not an address nor a range "a..b"`);
   const first = parseIp(ends[0]);
   const last = ends.length === 2 ? parseIp(ends[1]) : first;
   if (!first || !last) return deny(`${quote(first ? ends[1] : ends[0])} is not an IP address`);
   // Kube-OVN compares the ends as numbers whatever their family (validator.go, IP2BigInt).
-  if (first.value > last.value) return deny(`${quote(item)} runs backwards; write the lower address first: "${ends[1]}..${ends[0]}"`);
+  if (first.value > last.value)
+    return deny(`${quote(item)} runs backwards; write the lower address first: "${ends[1]}..${ends[0]}"`);
   // Goes further, as warnings: Kube-OVN accepts these, and its IPAM silently drops them
   // (pkg/util/net.go ExpandExcludeIPs), so the Subnet works but excludes nothing here.
   const drops = 'Kube-OVN accepts it but drops it, so it excludes nothing';
@@ -242,14 +264,23 @@ function excludeProblem(item: unknown, blocks: Blocks): Cause | undefined {
 function excludeIpsCauses(excludeIps: unknown, blocks: Blocks): Cause[] {
   if (!isSet(excludeIps)) return [];
   if (!Array.isArray(excludeIps)) {
-    return [{ message: 'spec.excludeIps must be a list of addresses or ranges ("10.16.0.1" or "10.16.0.1..10.16.0.10").', field: EXCLUDE_IPS }];
+    return [
+      {
+        message: 'spec.excludeIps must be a list of addresses or ranges ("10.16.0.1" or "10.16.0.1..10.16.0.10").',
+        field: EXCLUDE_IPS,
+      },
+    ];
   }
   const causes: Cause[] = [];
   excludeIps.forEach((item: unknown, index) => {
     const problem = excludeProblem(item, blocks);
     if (problem) {
       const fix = problem.action === 'warn' ? ' Check which address was meant.' : ' Correct the address or range.';
-      causes.push({ ...problem, message: `spec.excludeIps[${index}] ${problem.message}.${fix}`, field: EXCLUDE_IPS.index(index) });
+      causes.push({
+        ...problem,
+        message: `spec.excludeIps[${index}] ${problem.message}.${fix}`,
+        field: EXCLUDE_IPS.index(index),
+      });
     }
   });
   return causes;
@@ -297,7 +328,11 @@ function providerCause(ctx: SubnetContext, provider: string): Cause | undefined 
   const nad = ctx.cluster.getNetworkAttachmentDefinition(fields[1], fields[0]);
   const names = `spec.provider ${quote(provider)} names NetworkAttachmentDefinition ${namespace}/${name}`;
   if (!nad) {
-    return { message: `${names}, which does not exist (yet); nothing attaches to this Subnet until it does.`, field: PROVIDER, action: 'warn' };
+    return {
+      message: `${names}, which does not exist (yet); nothing attaches to this Subnet until it does.`,
+      field: PROVIDER,
+      action: 'warn',
+    };
   }
   const analysis = analyzeNad(nad);
   if (analysis.ovnRole === 'ipam') {
@@ -327,10 +362,20 @@ function allowSubnetsCauses(allowSubnets: unknown): Cause[] {
   return allowSubnets.flatMap((item: unknown, index): Cause[] => {
     const at = field.index(index);
     if (typeof item === 'string' && hasUpperCase(item)) {
-      return [{ message: `spec.allowSubnets[${index}] ${quote(item)} has upper-case letters; Kube-OVN accepts IPv6 in lower case only.`, field: at }];
+      return [
+        {
+          message: `spec.allowSubnets[${index}] ${quote(item)} has upper-case letters; Kube-OVN accepts IPv6 in lower case only.`,
+          field: at,
+        },
+      ];
     }
     if (typeof item === 'string' && parseCidr(item)) return [];
-    return [{ message: `spec.allowSubnets[${index}] ${quote(item)} is not a CIDR; Kube-OVN refuses it ("is not a valid address").`, field: at }];
+    return [
+      {
+        message: `spec.allowSubnets[${index}] ${quote(item)} is not a CIDR; Kube-OVN refuses it ("is not a valid address").`,
+        field: at,
+      },
+    ];
   });
 }
 
@@ -339,13 +384,20 @@ function egressGatewayCause(spec: Record<string, unknown>, blocks: Blocks | unde
   const egw = spec.externalEgressGateway;
   const at = (message: string): Cause => ({ message, field: SPEC.field('externalEgressGateway') });
   if (!isSet(egw)) return undefined;
-  if (typeof egw !== 'string') return at('spec.externalEgressGateway must be a string: one address, or an IPv4 and an IPv6 one.');
+  if (typeof egw !== 'string')
+    return at('spec.externalEgressGateway must be a string: one address, or an IPv4 and an IPv6 one.');
   if (spec.natOutgoing === true) {
-    return at('spec.externalEgressGateway and spec.natOutgoing: true exclude each other; Kube-OVN refuses both ("conflict configuration").');
+    return at(
+      'spec.externalEgressGateway and spec.natOutgoing: true exclude each other; Kube-OVN refuses both ("conflict configuration").',
+    );
   }
-  if (hasUpperCase(egw)) return at(`spec.externalEgressGateway ${quote(egw)} has upper-case letters; Kube-OVN accepts IPv6 in lower case only.`);
+  if (hasUpperCase(egw))
+    return at(
+      `spec.externalEgressGateway ${quote(egw)} has upper-case letters; Kube-OVN accepts IPv6 in lower case only.`,
+    );
   const entries = egw.split(',');
-  if (entries.length > 2) return at(`spec.externalEgressGateway has ${entries.length} addresses; Kube-OVN takes one, or one per family.`);
+  if (entries.length > 2)
+    return at(`spec.externalEgressGateway has ${entries.length} addresses; Kube-OVN takes one, or one per family.`);
   const ips: ParsedIp[] = [];
   for (const entry of entries) {
     const ip = parseIp(entry);
@@ -370,9 +422,17 @@ function vipsCauses(vips: unknown, blocks: Blocks): Cause[] {
   return vips.flatMap((vip: unknown, index): Cause[] => {
     const at = field.index(index);
     if (typeof vip !== 'string') return [{ message: `spec.vips[${index}] must be a string.`, field: at }];
-    if (hasUpperCase(vip)) return [{ message: `spec.vips[${index}] ${quote(vip)} has upper-case letters; Kube-OVN accepts IPv6 in lower case only.`, field: at }];
+    if (hasUpperCase(vip))
+      return [
+        {
+          message: `spec.vips[${index}] ${quote(vip)} has upper-case letters; Kube-OVN accepts IPv6 in lower case only.`,
+          field: at,
+        },
+      ];
     const problem = notInside(vip, blocks);
-    return problem ? [{ message: `spec.vips[${index}]: ${problem}; Kube-OVN refuses a VIP outside the Subnet.`, field: at }] : [];
+    return problem
+      ? [{ message: `spec.vips[${index}]: ${problem}; Kube-OVN refuses a VIP outside the Subnet.`, field: at }]
+      : [];
   });
 }
 
@@ -383,14 +443,21 @@ function u2oIpCause(ctx: SubnetContext, blocks: Blocks): Cause | undefined {
   if (!isSet(u2oIp)) return undefined;
   if (typeof u2oIp !== 'string') return { message: 'spec.u2oInterconnectionIP must be a string.', field };
   if (hasUpperCase(u2oIp)) {
-    return { message: `spec.u2oInterconnectionIP ${quote(u2oIp)} has upper-case letters; Kube-OVN accepts IPv6 in lower case only.`, field };
+    return {
+      message: `spec.u2oInterconnectionIP ${quote(u2oIp)} has upper-case letters; Kube-OVN accepts IPv6 in lower case only.`,
+      field,
+    };
   }
   const problem = notInside(u2oIp, blocks);
-  if (problem) return { message: `spec.u2oInterconnectionIP: ${problem}; Kube-OVN refuses it ("is not in subnet").`, field };
+  if (problem)
+    return { message: `spec.u2oInterconnectionIP: ${problem}; Kube-OVN refuses it ("is not in subnet").`, field };
   // Compared as addresses, per family: 2001:db8::1 is 2001:0db8::0001 (validator.go, net.IP.Equal).
-  const gateways = (stringOf(gateway) ?? '').split(',').flatMap((g) => parseIp(g) ?? []);
-  const clash = u2oIp
-    .split(',')
+  // Kube-OVN splits each into at most one address per family (SplitStringIP); longer lists
+  // yield none there, and comparing them here would cost their product.
+  const [gatewayEntries, u2oEntries] = [(stringOf(gateway) ?? '').split(','), u2oIp.split(',')];
+  if (gatewayEntries.length > 2 || u2oEntries.length > 2) return undefined;
+  const gateways = gatewayEntries.flatMap((g) => parseIp(g) ?? []);
+  const clash = u2oEntries
     .flatMap((u) => parseIp(u) ?? [])
     .find((u) => gateways.some((g) => g.family === u.family && g.value === u.value));
   if (!clash) return undefined;
@@ -409,16 +476,31 @@ function u2oFlagCauses(ctx: SubnetContext): (Cause | undefined)[] {
   const causes: (Cause | undefined)[] = [];
   if (logicalGateway === true && u2oInterconnection === true) {
     causes.push({
-      message: 'spec.logicalGateway and spec.u2oInterconnection cannot both be true; Kube-OVN refuses the pair. Keep one.',
+      message:
+        'spec.logicalGateway and spec.u2oInterconnection cannot both be true; Kube-OVN refuses the pair. Keep one.',
       field: SPEC.field('u2oInterconnection'),
     });
   }
   if (dig(ctx.spec, 'u2oFeatures', 'overlayOnlyRouting') === true) {
     const field = SPEC.field('u2oFeatures', 'overlayOnlyRouting');
     if (u2oInterconnection !== true) {
-      causes.push(versioned(ctx, checksOverlayOnlyRouting, 'spec.u2oFeatures.overlayOnlyRouting needs spec.u2oInterconnection: true.', field));
+      causes.push(
+        versioned(
+          ctx,
+          checksOverlayOnlyRouting,
+          'spec.u2oFeatures.overlayOnlyRouting needs spec.u2oInterconnection: true.',
+          field,
+        ),
+      );
     } else if (!isSet(vlan)) {
-      causes.push(versioned(ctx, checksOverlayOnlyRouting, 'spec.u2oFeatures.overlayOnlyRouting is for underlay Subnets only: set spec.vlan.', field));
+      causes.push(
+        versioned(
+          ctx,
+          checksOverlayOnlyRouting,
+          'spec.u2oFeatures.overlayOnlyRouting is for underlay Subnets only: set spec.vlan.',
+          field,
+        ),
+      );
     }
   }
   return causes;
@@ -447,7 +529,12 @@ function natPolicyCauses(rules: unknown): Cause[] {
       const family = typeof value === 'string' ? policyIpsFamily(value) : 'must be a string';
       if (typeof family === 'string') {
         const at = field.index(index).field('match', key);
-        return [{ message: `spec.natOutgoingPolicyRules[${index}].match.${key} ${family}; Kube-OVN refuses the rule.`, field: at }];
+        return [
+          {
+            message: `spec.natOutgoingPolicyRules[${index}].match.${key} ${family}; Kube-OVN refuses the rule.`,
+            field: at,
+          },
+        ];
       }
       families.push(family);
     }
@@ -469,7 +556,7 @@ function mtuCause(mtu: unknown, blocks: Blocks): Cause | undefined {
   return {
     message:
       `spec.mtu ${mtu} is below ${IPV6_MIN_MTU}, the least IPv6 allows (RFC 8200); Linux disables IPv6 on such a link, so ` +
-      'the Subnet\'s IPv6 addresses do not work. Kube-OVN does not check this. Raise the MTU to 1280 or more.',
+      "the Subnet's IPv6 addresses do not work. Kube-OVN does not check this. Raise the MTU to 1280 or more.",
     field: SPEC.field('mtu'),
     action: 'warn',
   };
@@ -486,14 +573,20 @@ function updateCauses(ctx: SubnetContext): (Cause | undefined)[] {
   });
   if ((stringOf(ctx.spec.gateway) ?? '') !== oldGateway && inUse) {
     causes.push({
-      message: 'spec.gateway cannot change while the Subnet has addresses in use (status.v4usingIPs, v6usingIPs); Kube-OVN refuses it.',
+      message:
+        'spec.gateway cannot change while the Subnet has addresses in use (status.v4usingIPs, v6usingIPs); Kube-OVN refuses it.',
       field: GATEWAY,
     });
   }
   const [oldVpc, vpc] = [stringOf(dig(ctx.oldSubnet, 'spec', 'vpc')) ?? '', stringOf(ctx.spec.vpc) ?? ''];
   if (vpc !== oldVpc && (oldVpc !== '' || vpc !== DEFAULT_VPC)) {
     causes.push(
-      versioned(ctx, restrictsVpcChange, `spec.vpc can only change from empty to ${DEFAULT_VPC}, not from ${quote(oldVpc)} to ${quote(vpc)}.`, SPEC.field('vpc')),
+      versioned(
+        ctx,
+        restrictsVpcChange,
+        `spec.vpc can only change from empty to ${DEFAULT_VPC}, not from ${quote(oldVpc)} to ${quote(vpc)}.`,
+        SPEC.field('vpc'),
+      ),
     );
   }
   return causes;
