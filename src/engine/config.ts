@@ -63,6 +63,14 @@ export function configSchema(): Record<string, unknown> {
         type: 'string',
         pattern: '^v?\\d+\\.\\d+\\.\\d+([-+][0-9A-Za-z.-]*)?$',
       },
+      kubeovnVersion: {
+        description:
+          'The Kube-OVN release the cluster runs, e.g. v1.15.24. Some of Kube-OVN\'s Subnet checks differ between ' +
+          'releases; without it nicguard judges a Subnet under every release it follows (v1.13 to v1.16), refuses ' +
+          'only what all of them refuse, and warns where they disagree.',
+        type: 'string',
+        pattern: '^v?\\d+\\.\\d+\\.\\d+([-+][0-9A-Za-z.-]*)?$',
+      },
       hotplugSlotTotal: {
         description:
           "KubeVirt's T of the v1 reservation (ReservedInterfaces = 4 in every release): the interface count the " +

@@ -108,3 +108,24 @@ export function formatCidr(cidr: ParsedCidr): string {
 export function cidrsOverlap(a: ParsedCidr, b: ParsedCidr): boolean {
   return a.family === b.family && a.first <= b.last && b.first <= a.last;
 }
+
+/** Whether a block is point-to-point: a /31 or /127, whose two addresses are both hosts (RFC 3021, RFC 6164). */
+export function isPointToPoint(cidr: ParsedCidr): boolean {
+  return cidr.prefix === BITS[cidr.family] - 1;
+}
+
+/**
+ * The network number of a block as Kube-OVN defines it (kubeovn/kube-ovn pkg/util/net.go
+ * SubnetNumber, v1.13-v1.16): the first address, none for /31 and /127.
+ */
+export function subnetNumber(cidr: ParsedCidr): bigint | undefined {
+  return isPointToPoint(cidr) ? undefined : cidr.first;
+}
+
+/**
+ * The broadcast address of a block as Kube-OVN defines it (pkg/util/net.go SubnetBroadcast):
+ * the all-ones address, for IPv6 too, none for /31 and /127.
+ */
+export function subnetBroadcast(cidr: ParsedCidr): bigint | undefined {
+  return isPointToPoint(cidr) ? undefined : cidr.last;
+}

@@ -3,33 +3,13 @@
 // functions of a version; where nicguard does not know the version, a rule judges under
 // every supported release and denies only what every one of them refuses (docs/compatibility.md).
 import type { ClusterView, PolicyConfig } from './types.js';
+import { compareVersions, formatVersion, parseVersion, type Version } from './semver.js';
 import { dig, stringOf } from './values.js';
 
-export interface KubeVirtVersion {
-  major: number;
-  minor: number;
-  patch: number;
-}
-
-/** `v1.8.4`, `1.8.4`, `v1.8.4-rc.1` (pre-releases count as their release); undefined otherwise. */
-export function parseKubeVirtVersion(text: unknown): KubeVirtVersion | undefined {
-  if (typeof text !== 'string') return undefined;
-  const m = /^v?(\d{1,3})\.(\d{1,3})\.(\d{1,4})(?:[-+][0-9A-Za-z.-]*)?$/.exec(text.trim());
-  return m ? { major: Number(m[1]), minor: Number(m[2]), patch: Number(m[3]) } : undefined;
-}
-
-export function formatVersion(v: KubeVirtVersion): string {
-  return `v${v.major}.${v.minor}.${v.patch}`;
-}
-
-export function compareVersions(a: KubeVirtVersion, b: KubeVirtVersion): number {
-  return a.major - b.major || a.minor - b.minor || a.patch - b.patch;
-}
-
-/** At least `major.minor.patch`. */
-export function atLeast(v: KubeVirtVersion, major: number, minor: number, patch = 0): boolean {
-  return compareVersions(v, { major, minor, patch }) >= 0;
-}
+// Parsing and comparing live in ./semver.ts, shared with the Kube-OVN version logic.
+export { atLeast, compareVersions, formatVersion } from './semver.js';
+export type KubeVirtVersion = Version;
+export const parseKubeVirtVersion = parseVersion;
 
 /**
  * One release from each stretch of KubeVirt releases that behave alike for the rules,

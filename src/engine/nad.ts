@@ -196,3 +196,13 @@ export function ovnProviderProblems(nad: NetworkAttachmentDefinition, namespace 
   problemCache.set(nad, { key, problems });
   return problems;
 }
+
+/**
+ * Whether Kube-OVN treats a Subnet's provider as an OVN one (kubeovn/kube-ovn pkg/util/subnet.go
+ * IsOvnProvider, v1.13-v1.16): empty, `ovn`, or exactly three dot-separated fields ending in `ovn`.
+ */
+export function isOvnProvider(provider: string): boolean {
+  if (provider === '' || provider === 'ovn') return true;
+  const fields = provider.split('.');
+  return fields.length === 3 && fields[2] === 'ovn';
+}

@@ -100,6 +100,8 @@ export interface PolicyConfig {
   slotModel: SlotModelSetting;
   /** The KubeVirt release the cluster runs (e.g. `v1.8.4`); else read from the KubeVirt CR. */
   kubevirtVersion?: string;
+  /** The Kube-OVN release the cluster runs (e.g. `v1.15.24`); unknown: judged under every followed release. */
+  kubeovnVersion?: string;
   /** KubeVirt's T: interfaces the domain is laid out for, existing ones included. */
   hotplugSlotTotal: number;
   /** Slots on the root PCI bus, reserved ones included. */

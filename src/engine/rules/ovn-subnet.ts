@@ -32,8 +32,9 @@ function vmCause(ctx: VmContext, use: NetworkUse): Cause | undefined {
       ? `${uses}, but no Subnet has spec.provider "${provider}". ` +
         (ipamOnly
           ? `Kube-OVN fails the attachment ("provider ${provider} is not bound to any subnet").`
-          : `Kube-OVN then fails the attachment ("provider ${provider} is not bound to any subnet"), or, before ` +
-            'v1.15.18 and in v1.16.2, silently gives the interface an address from the default subnet (kubeovn/kube-ovn#6957).') +
+          : `Kube-OVN then fails the attachment ("provider ${provider} is not bound to any subnet", v1.15.18 and later ` +
+            'in the 1.15 line), or, before v1.15.18 and in v1.13, v1.14, v1.16.0-v1.16.2, silently gives the ' +
+            'interface an address from the default subnet (kubeovn/kube-ovn#6957).') +
         ` Create a Subnet with provider: ${provider} first.`
       : `${uses}, and Subnets ${subnetNames(subnets)} all have spec.provider "${provider}": Kube-OVN binds the ` +
         'interface to whichever it lists first. Keep one Subnet per provider' +

@@ -1,22 +1,54 @@
-// Rule subnet-shape: a Kube-OVN Subnet that Kube-OVN can use, checked as its webhook does
-// (kubeovn/kube-ovn pkg/util/validator.go ValidateSubnet) and a little further: exclude
-// ranges must lie inside the CIDR, `protocol` must agree with it, and an OVN provider must
-// name a NAD. Work is linear in the input and each field gets at most one cause: a
-// gateway of 20,000 entries is one finding, not 20,000 that quote the whole list.
+// Rule subnet-shape: a Kube-OVN Subnet that Kube-OVN accepts and can use. It makes Kube-OVN's
+// own checks (kubeovn/kube-ovn pkg/util/validator.go ValidateSubnet, pkg/webhook/subnet.go,
+// v1.13-v1.16; notes/FACTS.md C) and a few more, each marked "goes further" below. Where
+// Kube-OVN refuses the Subnet, the rule denies; where the checks differ between releases,
+// it judges under the configured `kubeovnVersion`, or under every followed release
+// (../kubeovn-version.ts). Where Kube-OVN accepts the Subnet and it still works, the rule
+// only warns. Work is linear in the input and each field gets at most one cause: a gateway
+// of 20,000 entries is one finding, not 20,000 that quote the whole list.
 import { FieldPath } from '../field-path.js';
-import { cidrContains, cidrsOverlap, formatCidr, formatIp, parseCidr, parseIp, type IpFamily, type ParsedCidr } from '../ip.js';
-import { analyzeNad } from '../nad.js';
+import {
+  cidrContains,
+  cidrsOverlap,
+  formatCidr,
+  formatIp,
+  parseCidr,
+  parseIp,
+  subnetBroadcast,
+  subnetNumber,
+  type IpFamily,
+  type ParsedCidr,
+  type ParsedIp,
+} from '../ip.js';
+import {
+  checksOverlayOnlyRouting,
+  judgeUnderKubeOvn,
+  refusesIpv6AllOnesGateway,
+  refusesU2oIpOnGateway,
+  refusesVpcNamedLikeSubnet,
+  restrictsVpcChange,
+} from '../kubeovn-version.js';
+import { analyzeNad, isOvnProvider } from '../nad.js';
 import { defineRule, type RuleDescriptor, VALIDATION_SETTINGS, type Cause, type SubnetContext } from '../rule.js';
-import { bounded, quote } from '../values.js';
+import type { Version } from '../semver.js';
+import { asArray, bounded, dig, quote, stringOf } from '../values.js';
 
-const PROTOCOLS = ['IPv4', 'IPv6', 'Dual', 'Mac'];
-const CIDR_BLOCK = FieldPath.of('spec', 'cidrBlock');
-const GATEWAY = FieldPath.of('spec', 'gateway');
-const EXCLUDE_IPS = FieldPath.of('spec', 'excludeIps');
-const PROTOCOL = FieldPath.of('spec', 'protocol');
-const PROVIDER = FieldPath.of('spec', 'provider');
+/** ValidateSubnet's protocol values; there is no `Mac` (v1.13-v1.16). */
+const PROTOCOLS = ['IPv4', 'IPv6', 'Dual'];
+const GATEWAY_TYPES = ['distributed', 'centralized'];
+/** Kube-OVN's default VPC (pkg/util/const.go DefaultVpc). */
+const DEFAULT_VPC = 'ovn-cluster';
+/** IPv6 needs a link MTU of at least 1280 (RFC 8200 section 5). */
+const IPV6_MIN_MTU = 1280;
 
-/** Blocks Kube-OVN refuses as subnets (pkg/util/net.go CIDRGlobalUnicast). */
+const SPEC = FieldPath.of('spec');
+const CIDR_BLOCK = SPEC.field('cidrBlock');
+const GATEWAY = SPEC.field('gateway');
+const EXCLUDE_IPS = SPEC.field('excludeIps');
+const PROTOCOL = SPEC.field('protocol');
+const PROVIDER = SPEC.field('provider');
+
+/** Blocks Kube-OVN refuses as subnets (pkg/util/net.go CIDRGlobalUnicast, pkg/util/const.go). */
 const SPECIAL_BLOCKS: [string, ParsedCidr][] = (
   [
     ['IPv4 broadcast', '255.255.255.255/32'],
@@ -38,17 +70,32 @@ function familyName(family: IpFamily): string {
   return family === 4 ? 'IPv4' : 'IPv6';
 }
 
+/** Kube-OVN refuses upper case in every address field (pkg/util/net.go ContainsUppercase). */
 function hasUpperCase(text: string): boolean {
   return text !== text.toLowerCase();
 }
 
+function isSet(value: unknown): boolean {
+  return value !== undefined && value !== null && value !== '';
+}
+
 type Blocks = Map<IpFamily, ParsedCidr>;
+
+/** The family Kube-OVN reads from the blocks (pkg/util/net.go CheckProtocol). */
+function protocolOf(blocks: Blocks): string {
+  return blocks.size === 2 ? 'Dual' : blocks.has(4) ? 'IPv4' : 'IPv6';
+}
 
 /** Checks spec.cidrBlock; returns its blocks by family, or a cause when unusable. */
 function readCidrBlock(cidrBlock: unknown): Blocks | Cause {
   const at = (message: string): Cause => ({ message, field: CIDR_BLOCK });
+  if (!isSet(cidrBlock)) {
+    return at('spec.cidrBlock is required: Kube-OVN refuses a Subnet without one (CIDRBlock: "" format error).');
+  }
   if (typeof cidrBlock !== 'string') {
-    return at('spec.cidrBlock must be a string such as "10.16.0.0/16", or "10.16.0.0/16,fd00:10:16::/64" for dual stack.');
+    return at(
+      'spec.cidrBlock must be a string such as "10.16.0.0/16", or "10.16.0.0/16,fd00:10:16::/64" for dual stack.',
+    );
   }
   if (hasUpperCase(cidrBlock)) {
     return at(
@@ -58,109 +105,206 @@ function readCidrBlock(cidrBlock: unknown): Blocks | Cause {
   }
   const parts = cidrBlock.split(',');
   if (parts.length > 2) {
-    return at(`spec.cidrBlock has ${parts.length} blocks; a Subnet has one, or an IPv4 and an IPv6 block for dual stack.`);
+    // Goes further: ValidateSubnet reads only the first address of three blocks (CheckProtocol)
+    // and lets them through, but Kube-OVN's IPAM then has no range to hand out (pkg/ipam/subnet.go NewSubnet).
+    return at(
+      `spec.cidrBlock has ${parts.length} blocks; a Subnet has one, or an IPv4 and an IPv6 block for dual stack.`,
+    );
   }
   const blocks: Blocks = new Map();
   for (const part of parts) {
+    // pkg/util/net.go InvalidSpecialCIDR works on the text, before parsing.
+    if (part.startsWith('0.0.0.0') || part.includes('255.255.255.255')) {
+      return at(
+        `spec.cidrBlock: Kube-OVN refuses ${quote(part)} (a block starting with 0.0.0.0 or holding 255.255.255.255).`,
+      );
+    }
     const cidr = parseCidr(part);
     if (!cidr) return at(`spec.cidrBlock: ${quote(part)} is not a CIDR (address/prefix, e.g. 10.16.0.0/16).`);
     if (cidr.prefix === (cidr.family === 4 ? 32 : 128)) {
-      return at(`spec.cidrBlock: ${quote(part)} is a single address (/${cidr.prefix}); a Subnet needs room for a gateway and its hosts.`);
+      return at(
+        `spec.cidrBlock: ${quote(part)} is a single address (/${cidr.prefix}); a Subnet needs room for a gateway and its hosts.`,
+      );
     }
     const special = SPECIAL_BLOCKS.find(([, block]) => cidrsOverlap(block, cidr));
     if (special) {
-      return at(`spec.cidrBlock: ${quote(part)} overlaps the ${special[0]} block ${formatCidr(special[1])}, which Kube-OVN refuses for a Subnet.`);
+      return at(
+        `spec.cidrBlock: ${quote(part)} overlaps the ${special[0]} block ${formatCidr(special[1])}, which Kube-OVN refuses for a Subnet.`,
+      );
     }
     if (blocks.has(cidr.family)) {
-      return at(`spec.cidrBlock has two ${familyName(cidr.family)} blocks; dual stack takes one IPv4 and one IPv6 block.`);
+      return at(
+        `spec.cidrBlock has two ${familyName(cidr.family)} blocks; dual stack takes one IPv4 and one IPv6 block.`,
+      );
     }
     blocks.set(cidr.family, cidr);
   }
   return blocks;
 }
 
-/** The first problem with spec.gateway, if any: one per field, whatever the input's length. */
-function gatewayCause(gateway: string, blocks: Blocks): Cause | undefined {
-  const at = (message: string): Cause => ({ message, field: GATEWAY });
-  if (hasUpperCase(gateway)) return at(`spec.gateway ${quote(gateway)} has upper-case letters; Kube-OVN accepts IPv6 in lower case only.`);
-  const entries = gateway.split(',');
-  const dual = blocks.size === 2;
-  const mismatch = `spec.gateway ${quote(gateway)} does not match spec.cidrBlock: give one gateway per block${dual ? ', IPv4 and IPv6, separated by a comma' : ''}.`;
-  // Checked first, so that a list of thousands of entries costs one split and one message.
-  if (entries.length > blocks.size) return at(mismatch);
-  const seen = new Set<IpFamily>();
-  for (const text of entries) {
-    const ip = parseIp(text);
-    if (!ip) return at(`spec.gateway: ${quote(text)} is not an IP address${dual ? ' (dual stack: "<IPv4>,<IPv6>")' : ''}.`);
+/**
+ * Why a comma-separated address list is not inside the Subnet, as Kube-OVN's CIDRContainIP
+ * (pkg/util/net.go) sees it: every address parses, has a block of its family, and lies in it.
+ */
+function notInside(text: string, blocks: Blocks): string | undefined {
+  for (const entry of text.split(',')) {
+    const ip = parseIp(entry);
+    if (!ip) return `${quote(entry)} is not an IP address`;
     const cidr = blocks.get(ip.family);
-    if (!cidr || seen.has(ip.family)) return at(mismatch);
-    seen.add(ip.family);
-    const conventional = formatIp(cidr.first + 1n, cidr.family);
-    if (!cidrContains(cidr, ip)) {
-      return at(
-        `spec.gateway ${text} is outside ${formatCidr(cidr)}; Kube-OVN refuses it ("gateway ... is not in cidr"). Pick an ` +
-          `address inside the block, conventionally ${conventional}.`,
-      );
-    }
-    if (ip.value === cidr.first) return at(`spec.gateway ${text} is the network address of ${formatCidr(cidr)}; use a host address such as ${conventional}.`);
-    // IPv6 has no broadcast address (RFC 4291); Kube-OVN accepts the all-ones host there.
-    if (cidr.family === 4 && ip.value === cidr.last) {
-      return at(`spec.gateway ${text} is the broadcast address of ${formatCidr(cidr)}; use a host address such as ${conventional}.`);
-    }
+    if (!cidr) return `${entry} is ${familyName(ip.family)}, and spec.cidrBlock has no ${familyName(ip.family)} block`;
+    if (!cidrContains(cidr, ip)) return `${entry} is outside ${formatCidr(cidr)}`;
   }
   return undefined;
 }
 
-/** What is wrong with one excludeIps entry, or undefined. */
-function excludeProblem(item: unknown, blocks: Blocks): string | undefined {
-  if (typeof item !== 'string') return 'must be a string: an address or a range "a..b"';
-  if (hasUpperCase(item)) return `${quote(item)} has upper-case letters; Kube-OVN accepts IPv6 in lower case only`;
+/** A cause whose action follows the Kube-OVN release: undefined where no release concerned refuses it. */
+function versioned(
+  ctx: SubnetContext,
+  refuses: (v: Version) => boolean,
+  message: string,
+  field: FieldPath,
+): Cause | undefined {
+  const verdict = judgeUnderKubeOvn(ctx.config, refuses);
+  return verdict && { message: `${message} ${verdict.releases}`, field, action: verdict.action };
+}
+
+/** The first problem with spec.gateway, if any: one per field, whatever the input's length. */
+function gatewayCause(ctx: SubnetContext, gateway: string, blocks: Blocks): Cause | undefined {
+  const at = (message: string): Cause => ({ message, field: GATEWAY });
+  if (hasUpperCase(gateway))
+    return at(`spec.gateway ${quote(gateway)} has upper-case letters; Kube-OVN accepts IPv6 in lower case only.`);
+  const entries = gateway.split(',');
+  const dual = blocks.size === 2;
+  const mismatch = `spec.gateway ${quote(gateway)} does not match spec.cidrBlock: give one gateway per block${dual ? ', IPv4 and IPv6, separated by a comma' : ''}.`;
+  // Checked first, so that a list of thousands of entries costs one split and one message.
+  // Goes further: Kube-OVN lets two gateways of the block's family through.
+  if (entries.length > blocks.size) return at(mismatch);
+  const seen = new Set<IpFamily>();
+  for (const text of entries) {
+    const ip = parseIp(text);
+    if (!ip)
+      return at(`spec.gateway: ${quote(text)} is not an IP address${dual ? ' (dual stack: "<IPv4>,<IPv6>")' : ''}.`);
+    const cidr = blocks.get(ip.family);
+    if (!cidr || seen.has(ip.family)) return at(mismatch);
+    seen.add(ip.family);
+    const cause = gatewayAddressCause(ctx, text, ip, cidr);
+    if (cause) return cause;
+  }
+  return undefined;
+}
+
+/** One gateway address against its block (validator.go ValidateNetworkBroadcast after CIDRContainIP). */
+function gatewayAddressCause(ctx: SubnetContext, text: string, ip: ParsedIp, cidr: ParsedCidr): Cause | undefined {
+  // /31 and /127 have neither a network nor a broadcast address: any address may be the
+  // gateway, and the other one is then the one host.
+  const conventional = formatIp(cidr.first + 1n, cidr.family);
+  const block = formatCidr(cidr);
+  if (!cidrContains(cidr, ip)) {
+    return {
+      message:
+        `spec.gateway ${text} is outside ${block}; Kube-OVN refuses it ("gateway ... is not in cidr"). Pick an ` +
+        `address inside the block, conventionally ${conventional}.`,
+      field: GATEWAY,
+    };
+  }
+  if (ip.value === subnetNumber(cidr)) {
+    return {
+      message: `spec.gateway ${text} is the network address of ${block}; use a host address such as ${conventional}.`,
+      field: GATEWAY,
+    };
+  }
+  if (ip.value !== subnetBroadcast(cidr)) return undefined;
+  if (cidr.family === 4) {
+    return {
+      message: `spec.gateway ${text} is the broadcast address of ${block}; use a host address such as ${conventional}.`,
+      field: GATEWAY,
+    };
+  }
+  // IPv6 has no broadcast address (RFC 4291), but most releases refuse the all-ones host as one.
+  return versioned(
+    ctx,
+    refusesIpv6AllOnesGateway,
+    `spec.gateway ${text} is the all-ones address of ${block}, which Kube-OVN takes for a broadcast address ` +
+      `("is the broadcast ip in cidr"); use a host address such as ${conventional}.`,
+    GATEWAY,
+  );
+}
+
+/** What is wrong with one excludeIps entry, and how bad it is; undefined when nothing. */
+function excludeProblem(item: unknown, blocks: Blocks): Cause | undefined {
+  const deny = (problem: string): Cause => ({ message: problem });
+  if (typeof item !== 'string') return deny('must be a string: an address or a range "a..b"');
+  if (hasUpperCase(item))
+    return deny(`${quote(item)} has upper-case letters; Kube-OVN accepts IPv6 in lower case only`);
   const ends = item.split('..');
-  if (ends.length > 2) return `${quote(item)} is not an address nor a range "a..b"`;
+  if (ends.length > 2) return deny(`${quote(item)} is not an address nor a range "a..b"`);
   const first = parseIp(ends[0]);
   const last = ends.length === 2 ? parseIp(ends[1]) : first;
-  if (!first || !last) return `${quote(first ? ends[1] : ends[0])} is not an IP address`;
-  if (first.family !== last.family) return `${quote(item)} mixes IPv4 and IPv6; a range has two addresses of one family`;
-  if (first.value > last.value) return `${quote(item)} runs backwards; write the lower address first: "${ends[1]}..${ends[0]}"`;
+  if (!first || !last) return deny(`${quote(first ? ends[1] : ends[0])} is not an IP address`);
+  // Kube-OVN compares the ends as numbers whatever their family (validator.go, IP2BigInt).
+  if (first.value > last.value)
+    return deny(`${quote(item)} runs backwards; write the lower address first: "${ends[1]}..${ends[0]}"`);
+  // Goes further, as warnings: Kube-OVN accepts these, and its IPAM silently drops them
+  // (pkg/util/net.go ExpandExcludeIPs), so the Subnet works but excludes nothing here.
+  const drops = 'Kube-OVN accepts it but drops it, so it excludes nothing';
+  if (first.family !== last.family) {
+    return { message: `${quote(item)} mixes IPv4 and IPv6; ${drops}`, action: 'warn' };
+  }
   const cidr = blocks.get(first.family);
   if (!cidr || !cidrContains(cidr, first) || !cidrContains(cidr, last)) {
     const where = cidr
       ? `outside ${formatCidr(cidr)}`
       : `${familyName(first.family)}, and spec.cidrBlock has no ${familyName(first.family)} block`;
-    return `${quote(item)} is ${where}; Kube-OVN does not check this itself, and the exclusion then protects nothing`;
+    return { message: `${quote(item)} is ${where}; ${drops}`, action: 'warn' };
   }
   return undefined;
 }
 
 /** A cause per bad entry, each at its own index (the evaluator bounds how many are listed). */
 function excludeIpsCauses(excludeIps: unknown, blocks: Blocks): Cause[] {
-  if (excludeIps === undefined || excludeIps === null) return [];
+  if (!isSet(excludeIps)) return [];
   if (!Array.isArray(excludeIps)) {
-    return [{ message: 'spec.excludeIps must be a list of addresses or ranges ("10.16.0.1" or "10.16.0.1..10.16.0.10").', field: EXCLUDE_IPS }];
+    return [
+      {
+        message: 'spec.excludeIps must be a list of addresses or ranges ("10.16.0.1" or "10.16.0.1..10.16.0.10").',
+        field: EXCLUDE_IPS,
+      },
+    ];
   }
   const causes: Cause[] = [];
   excludeIps.forEach((item: unknown, index) => {
     const problem = excludeProblem(item, blocks);
-    if (problem !== undefined) {
-      causes.push({ message: `spec.excludeIps[${index}] ${problem}. Correct the address or range.`, field: EXCLUDE_IPS.index(index) });
+    if (problem) {
+      const fix = problem.action === 'warn' ? ' Check which address was meant.' : ' Correct the address or range.';
+      causes.push({
+        ...problem,
+        message: `spec.excludeIps[${index}] ${problem.message}.${fix}`,
+        field: EXCLUDE_IPS.index(index),
+      });
     }
   });
   return causes;
 }
 
 function protocolCause(protocol: unknown, blocks: Blocks | undefined): Cause | undefined {
-  if (protocol === undefined || protocol === '') return undefined;
+  if (!isSet(protocol)) return undefined;
   if (typeof protocol !== 'string' || !PROTOCOLS.includes(protocol)) {
-    return { message: `spec.protocol ${quote(protocol)} is not one of ${PROTOCOLS.join(', ')}.`, field: PROTOCOL };
+    return {
+      message: `spec.protocol ${quote(protocol)} is not one of ${PROTOCOLS.join(', ')}; Kube-OVN refuses it ("is not a valid protocol type").`,
+      field: PROTOCOL,
+    };
   }
   if (!blocks) return undefined;
-  const expected = blocks.size === 2 ? 'Dual' : blocks.has(4) ? 'IPv4' : 'IPv6';
+  const expected = protocolOf(blocks);
   if (protocol === expected) return undefined;
+  // Goes further, as a warning: Kube-OVN accepts the mismatch and its controller overwrites
+  // spec.protocol with the CIDR's family (pkg/controller/subnet.go formatSubnet).
   return {
     message:
-      `spec.protocol is ${protocol}, but spec.cidrBlock is ${expected === 'Dual' ? 'dual stack' : expected}; set protocol: ` +
-      `${expected} or leave it out (Kube-OVN derives it from the CIDR).`,
+      `spec.protocol is ${protocol}, but spec.cidrBlock is ${expected === 'Dual' ? 'dual stack' : expected}; Kube-OVN ` +
+      `replaces it with ${expected}. Set protocol: ${expected} or leave it out.`,
     field: PROTOCOL,
+    action: 'warn',
   };
 }
 
@@ -168,20 +312,27 @@ function protocolCause(protocol: unknown, blocks: Blocks | undefined): Cause | u
 function providerCause(ctx: SubnetContext, provider: string): Cause | undefined {
   if (!provider.endsWith('.ovn') || provider === 'ovn') return undefined;
   const fields = provider.split('.');
-  if (fields.length !== 3 || !fields[0] || !fields[1]) {
+  // Kube-OVN also counts "<empty>.<ns>.ovn" as OVN; no NAD has an empty name, so nicguard warns there too.
+  if (!isOvnProvider(provider) || !fields[0] || !fields[1]) {
+    // Goes further, as a warning: Kube-OVN accepts any provider (IsOvnProvider is then false).
     return {
       message:
         `spec.provider ${quote(provider)} ends in .ovn but is not <nad-name>.<nad-namespace>.ovn: Kube-OVN recognises an ` +
         'OVN provider by exactly three dot-separated fields, so no attachment is ever bound to this Subnet. A NAD whose ' +
         'name has a dot cannot be a Kube-OVN provider; rename it.',
       field: PROVIDER,
+      action: 'warn',
     };
   }
   const [name, namespace] = fields.map((f) => bounded(f));
   const nad = ctx.cluster.getNetworkAttachmentDefinition(fields[1], fields[0]);
   const names = `spec.provider ${quote(provider)} names NetworkAttachmentDefinition ${namespace}/${name}`;
   if (!nad) {
-    return { message: `${names}, which does not exist (yet); nothing attaches to this Subnet until it does.`, field: PROVIDER, action: 'warn' };
+    return {
+      message: `${names}, which does not exist (yet); nothing attaches to this Subnet until it does.`,
+      field: PROVIDER,
+      action: 'warn',
+    };
   }
   const analysis = analyzeNad(nad);
   if (analysis.ovnRole === 'ipam') {
@@ -203,39 +354,273 @@ function providerCause(ctx: SubnetContext, provider: string): Cause | undefined 
   return undefined;
 }
 
+/** spec.allowSubnets: CIDRs in lower case (validator.go). */
+function allowSubnetsCauses(allowSubnets: unknown): Cause[] {
+  const field = SPEC.field('allowSubnets');
+  if (!isSet(allowSubnets)) return [];
+  if (!Array.isArray(allowSubnets)) return [{ message: 'spec.allowSubnets must be a list of CIDRs.', field }];
+  return allowSubnets.flatMap((item: unknown, index): Cause[] => {
+    const at = field.index(index);
+    if (typeof item === 'string' && hasUpperCase(item)) {
+      return [
+        {
+          message: `spec.allowSubnets[${index}] ${quote(item)} has upper-case letters; Kube-OVN accepts IPv6 in lower case only.`,
+          field: at,
+        },
+      ];
+    }
+    if (typeof item === 'string' && parseCidr(item)) return [];
+    return [
+      {
+        message: `spec.allowSubnets[${index}] ${quote(item)} is not a CIDR; Kube-OVN refuses it ("is not a valid address").`,
+        field: at,
+      },
+    ];
+  });
+}
+
+/** spec.externalEgressGateway: one address per family, no natOutgoing beside it (validator.go). */
+function egressGatewayCause(spec: Record<string, unknown>, blocks: Blocks | undefined): Cause | undefined {
+  const egw = spec.externalEgressGateway;
+  const at = (message: string): Cause => ({ message, field: SPEC.field('externalEgressGateway') });
+  if (!isSet(egw)) return undefined;
+  if (typeof egw !== 'string')
+    return at('spec.externalEgressGateway must be a string: one address, or an IPv4 and an IPv6 one.');
+  if (spec.natOutgoing === true) {
+    return at(
+      'spec.externalEgressGateway and spec.natOutgoing: true exclude each other; Kube-OVN refuses both ("conflict configuration").',
+    );
+  }
+  if (hasUpperCase(egw))
+    return at(
+      `spec.externalEgressGateway ${quote(egw)} has upper-case letters; Kube-OVN accepts IPv6 in lower case only.`,
+    );
+  const entries = egw.split(',');
+  if (entries.length > 2)
+    return at(`spec.externalEgressGateway has ${entries.length} addresses; Kube-OVN takes one, or one per family.`);
+  const ips: ParsedIp[] = [];
+  for (const entry of entries) {
+    const ip = parseIp(entry);
+    if (!ip) return at(`spec.externalEgressGateway: ${quote(entry)} is not an IP address.`);
+    ips.push(ip);
+  }
+  if (!blocks || blocks.size === 2) return undefined;
+  // Kube-OVN compares CheckProtocol of both: two addresses of one family have none.
+  const egwProtocol = ips.length === 2 ? (ips[0].family !== ips[1].family ? 'Dual' : '') : familyName(ips[0].family);
+  if (egwProtocol === protocolOf(blocks)) return undefined;
+  return at(
+    `spec.externalEgressGateway ${quote(egw)} does not match the ${protocolOf(blocks)} spec.cidrBlock; Kube-OVN refuses it ` +
+      '("address family is conflict with CIDR").',
+  );
+}
+
+/** spec.vips: lower case and inside the CIDR (validator.go). */
+function vipsCauses(vips: unknown, blocks: Blocks): Cause[] {
+  const field = SPEC.field('vips');
+  if (!isSet(vips)) return [];
+  if (!Array.isArray(vips)) return [{ message: 'spec.vips must be a list of addresses.', field }];
+  return vips.flatMap((vip: unknown, index): Cause[] => {
+    const at = field.index(index);
+    if (typeof vip !== 'string') return [{ message: `spec.vips[${index}] must be a string.`, field: at }];
+    if (hasUpperCase(vip))
+      return [
+        {
+          message: `spec.vips[${index}] ${quote(vip)} has upper-case letters; Kube-OVN accepts IPv6 in lower case only.`,
+          field: at,
+        },
+      ];
+    const problem = notInside(vip, blocks);
+    return problem
+      ? [{ message: `spec.vips[${index}]: ${problem}; Kube-OVN refuses a VIP outside the Subnet.`, field: at }]
+      : [];
+  });
+}
+
+/** spec.u2oInterconnectionIP: lower case, inside the CIDR, and (v1.15.18+) not the gateway. */
+function u2oIpCause(ctx: SubnetContext, blocks: Blocks): Cause | undefined {
+  const { u2oInterconnectionIP: u2oIp, gateway } = ctx.spec;
+  const field = SPEC.field('u2oInterconnectionIP');
+  if (!isSet(u2oIp)) return undefined;
+  if (typeof u2oIp !== 'string') return { message: 'spec.u2oInterconnectionIP must be a string.', field };
+  if (hasUpperCase(u2oIp)) {
+    return {
+      message: `spec.u2oInterconnectionIP ${quote(u2oIp)} has upper-case letters; Kube-OVN accepts IPv6 in lower case only.`,
+      field,
+    };
+  }
+  const problem = notInside(u2oIp, blocks);
+  if (problem)
+    return { message: `spec.u2oInterconnectionIP: ${problem}; Kube-OVN refuses it ("is not in subnet").`, field };
+  // Compared as addresses, per family: 2001:db8::1 is 2001:0db8::0001 (validator.go, net.IP.Equal).
+  // Kube-OVN splits each into at most one address per family (SplitStringIP); longer lists
+  // yield none there, and comparing them here would cost their product.
+  const [gatewayEntries, u2oEntries] = [(stringOf(gateway) ?? '').split(','), u2oIp.split(',')];
+  if (gatewayEntries.length > 2 || u2oEntries.length > 2) return undefined;
+  const gateways = gatewayEntries.flatMap((g) => parseIp(g) ?? []);
+  const clash = u2oEntries
+    .flatMap((u) => parseIp(u) ?? [])
+    .find((u) => gateways.some((g) => g.family === u.family && g.value === u.value));
+  if (!clash) return undefined;
+  return versioned(
+    ctx,
+    refusesU2oIpOnGateway,
+    `spec.u2oInterconnectionIP ${formatIp(clash.value, clash.family)} is the Subnet's gateway; the underlay-to-overlay ` +
+      'port needs an address of its own.',
+    field,
+  );
+}
+
+/** logicalGateway, u2oInterconnection and u2oFeatures (validator.go). */
+function u2oFlagCauses(ctx: SubnetContext): (Cause | undefined)[] {
+  const { logicalGateway, u2oInterconnection, vlan } = ctx.spec;
+  const causes: (Cause | undefined)[] = [];
+  if (logicalGateway === true && u2oInterconnection === true) {
+    causes.push({
+      message:
+        'spec.logicalGateway and spec.u2oInterconnection cannot both be true; Kube-OVN refuses the pair. Keep one.',
+      field: SPEC.field('u2oInterconnection'),
+    });
+  }
+  if (dig(ctx.spec, 'u2oFeatures', 'overlayOnlyRouting') === true) {
+    const field = SPEC.field('u2oFeatures', 'overlayOnlyRouting');
+    if (u2oInterconnection !== true) {
+      causes.push(
+        versioned(
+          ctx,
+          checksOverlayOnlyRouting,
+          'spec.u2oFeatures.overlayOnlyRouting needs spec.u2oInterconnection: true.',
+          field,
+        ),
+      );
+    } else if (!isSet(vlan)) {
+      causes.push(
+        versioned(
+          ctx,
+          checksOverlayOnlyRouting,
+          'spec.u2oFeatures.overlayOnlyRouting is for underlay Subnets only: set spec.vlan.',
+          field,
+        ),
+      );
+    }
+  }
+  return causes;
+}
+
+/** The family of one natOutgoingPolicyRules IP list, or a problem (validator.go validateNatOutGoingPolicyRuleIPs). */
+function policyIpsFamily(text: string): IpFamily | string {
+  if (text.trim() === '') return 'is blank';
+  let family: IpFamily | undefined;
+  for (const item of text.trim().split(',')) {
+    const parsed = parseCidr(item) ?? parseIp(item);
+    if (!parsed) return `${quote(item)} is not an address nor a CIDR`;
+    if (family !== undefined && family !== parsed.family) return 'mixes IPv4 and IPv6';
+    family = parsed.family;
+  }
+  return family ?? 'is blank';
+}
+
+function natPolicyCauses(rules: unknown): Cause[] {
+  const field = SPEC.field('natOutgoingPolicyRules');
+  return asArray(rules).flatMap((rule: unknown, index): Cause[] => {
+    const families: IpFamily[] = [];
+    for (const key of ['srcIPs', 'dstIPs']) {
+      const value = dig(rule, 'match', key);
+      if (!isSet(value)) continue;
+      const family = typeof value === 'string' ? policyIpsFamily(value) : 'must be a string';
+      if (typeof family === 'string') {
+        const at = field.index(index).field('match', key);
+        return [
+          {
+            message: `spec.natOutgoingPolicyRules[${index}].match.${key} ${family}; Kube-OVN refuses the rule.`,
+            field: at,
+          },
+        ];
+      }
+      families.push(family);
+    }
+    if (families.length === 2 && families[0] !== families[1]) {
+      return [
+        {
+          message: `spec.natOutgoingPolicyRules[${index}]: match.srcIPs and match.dstIPs are of different families; Kube-OVN refuses the rule.`,
+          field: field.index(index).field('match'),
+        },
+      ];
+    }
+    return [];
+  });
+}
+
+/** Goes further, as a warning: Kube-OVN does not check the MTU, but Linux turns IPv6 off on a link below 1280. */
+function mtuCause(mtu: unknown, blocks: Blocks): Cause | undefined {
+  if (typeof mtu !== 'number' || mtu >= IPV6_MIN_MTU || !blocks.has(6)) return undefined;
+  return {
+    message:
+      `spec.mtu ${mtu} is below ${IPV6_MIN_MTU}, the least IPv6 allows (RFC 8200); Linux disables IPv6 on such a link, so ` +
+      "the Subnet's IPv6 addresses do not work. Kube-OVN does not check this. Raise the MTU to 1280 or more.",
+    field: SPEC.field('mtu'),
+    action: 'warn',
+  };
+}
+
+/** The UPDATE checks of Kube-OVN's webhook (pkg/webhook/subnet.go SubnetUpdateHook). */
+function updateCauses(ctx: SubnetContext): (Cause | undefined)[] {
+  if (!ctx.oldSubnet) return [];
+  const causes: (Cause | undefined)[] = [];
+  const oldGateway = stringOf(dig(ctx.oldSubnet, 'spec', 'gateway')) ?? '';
+  const inUse = ['v4usingIPs', 'v6usingIPs'].some((key) => {
+    const n = Number(dig(ctx.subnet, 'status', key) ?? 0);
+    return Number.isNaN(n) || n !== 0;
+  });
+  if ((stringOf(ctx.spec.gateway) ?? '') !== oldGateway && inUse) {
+    causes.push({
+      message:
+        'spec.gateway cannot change while the Subnet has addresses in use (status.v4usingIPs, v6usingIPs); Kube-OVN refuses it.',
+      field: GATEWAY,
+    });
+  }
+  const [oldVpc, vpc] = [stringOf(dig(ctx.oldSubnet, 'spec', 'vpc')) ?? '', stringOf(ctx.spec.vpc) ?? ''];
+  if (vpc !== oldVpc && (oldVpc !== '' || vpc !== DEFAULT_VPC)) {
+    causes.push(
+      versioned(
+        ctx,
+        restrictsVpcChange,
+        `spec.vpc can only change from empty to ${DEFAULT_VPC}, not from ${quote(oldVpc)} to ${quote(vpc)}.`,
+        SPEC.field('vpc'),
+      ),
+    );
+  }
+  return causes;
+}
+
 function shapeCauses(ctx: SubnetContext): Cause[] {
-  const { cidrBlock, gateway, excludeIps, protocol, provider, vlan } = ctx.spec;
+  const { spec } = ctx;
   const causes: (Cause | undefined)[] = [];
   let blocks: Blocks | undefined;
-  if (cidrBlock === undefined || cidrBlock === '') {
-    // Kube-OVN allows an underlay Subnet (spec.vlan) without CIDR: it hands out MACs only, and DHCP does the rest.
-    if (!vlan) {
-      causes.push({
-        message: 'spec.cidrBlock is required (only an underlay Subnet with spec.vlan, addressed by an external DHCP server, may leave it out).',
-        field: CIDR_BLOCK,
-      });
-    } else {
-      if (gateway) causes.push({ message: 'spec.gateway must be empty on an underlay Subnet without spec.cidrBlock.', field: GATEWAY });
-      if (Array.isArray(excludeIps) && excludeIps.length) {
-        causes.push({ message: 'spec.excludeIps must be empty on an underlay Subnet without spec.cidrBlock.', field: EXCLUDE_IPS });
-      }
-    }
-  } else {
-    const read = readCidrBlock(cidrBlock);
-    if (read instanceof Map) blocks = read;
-    else causes.push(read);
-  }
+  const read = readCidrBlock(spec.cidrBlock);
+  if (read instanceof Map) blocks = read;
+  else causes.push(read);
+  const { gateway } = spec;
   if (blocks) {
-    if (typeof gateway === 'string' && gateway !== '') causes.push(gatewayCause(gateway, blocks));
-    else if (gateway !== undefined && gateway !== '' && gateway !== null) causes.push({ message: 'spec.gateway must be a string.', field: GATEWAY });
-    causes.push(...excludeIpsCauses(excludeIps, blocks));
+    if (typeof gateway === 'string' && gateway !== '') causes.push(gatewayCause(ctx, gateway, blocks));
+    else if (isSet(gateway)) causes.push({ message: 'spec.gateway must be a string.', field: GATEWAY });
+    causes.push(...excludeIpsCauses(spec.excludeIps, blocks), ...vipsCauses(spec.vips, blocks));
+    causes.push(u2oIpCause(ctx, blocks), mtuCause(spec.mtu, blocks));
   }
-  if (protocol === 'Mac' && blocks) {
-    causes.push({ message: 'spec.protocol Mac is for an underlay Subnet without spec.cidrBlock; remove the protocol or the CIDR.', field: PROTOCOL });
-  } else {
-    causes.push(protocolCause(protocol, blocks));
+  causes.push(protocolCause(spec.protocol, blocks), ...allowSubnetsCauses(spec.allowSubnets));
+  if (isSet(spec.gatewayType) && !GATEWAY_TYPES.includes(spec.gatewayType as string)) {
+    causes.push({
+      message: `spec.gatewayType ${quote(spec.gatewayType)} is not one of ${GATEWAY_TYPES.join(', ')}; Kube-OVN refuses it.`,
+      field: SPEC.field('gatewayType'),
+    });
   }
-  if (typeof provider === 'string' && provider !== '') causes.push(providerCause(ctx, provider));
+  const name = stringOf(ctx.subnet.metadata?.name);
+  if (name && spec.vpc === name) {
+    const message = `spec.vpc is ${quote(name)}, the Subnet's own name; a Subnet and its VPC cannot share a name. Rename one.`;
+    causes.push(versioned(ctx, refusesVpcNamedLikeSubnet, message, SPEC.field('vpc')));
+  }
+  causes.push(egressGatewayCause(spec, blocks), ...u2oFlagCauses(ctx), ...natPolicyCauses(spec.natOutgoingPolicyRules));
+  if (typeof spec.provider === 'string' && spec.provider !== '') causes.push(providerCause(ctx, spec.provider));
+  causes.push(...updateCauses(ctx));
   return causes.filter((c): c is Cause => c !== undefined);
 }
 
@@ -244,8 +629,10 @@ export const subnetShape: RuleDescriptor<'subnet-shape'> = defineRule({
   title: 'Kube-OVN Subnet is well formed',
   summary: 'a Subnet with a bad CIDR, gateway, excludeIps or protocol',
   description:
-    'cidrBlock is valid, gateway inside it and not its network or broadcast address, excludeIps valid and inside the ' +
-    'CIDR, protocol consistent, and an .ovn provider has the form <name>.<namespace>.ovn.',
+    "Kube-OVN's own Subnet checks (cidrBlock, gateway, excludeIps, protocol, gatewayType, vpc, allowSubnets, vips, " +
+    'egress gateway, u2o settings, NAT policy rules), judged for the configured Kube-OVN release or for all of them, ' +
+    'plus warnings where a Subnet Kube-OVN accepts does not do what it says (excludeIps outside the CIDR, protocol ' +
+    'against the CIDR, IPv6 MTU below 1280, an .ovn provider no NAD can have).',
   defaultSetting: 'deny',
   settings: VALIDATION_SETTINGS,
   check: { subnet: shapeCauses },
