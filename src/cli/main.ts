@@ -1,5 +1,8 @@
 #!/usr/bin/env node
 // nicguard's command line: each subcommand lives in its own module.
+// Exit codes: 0 nothing denied, 1 something denied, 2 bad input or usage, 3 nicguard failed.
+// A bug must never look like a denial (1) or like the user's mistake (2), and never print a
+// stack trace at someone who did nothing wrong: one line, the stack only with --debug.
 import { Command } from 'commander';
 import { registerValidate } from './validate.js';
 import { registerExplain } from './explain.js';
@@ -7,9 +10,31 @@ import { registerServe } from './serve.js';
 import { registerCerts } from './certs.js';
 import { VERSION } from './version.js';
 
+export const EXIT_INTERNAL_ERROR = 3;
+
+// Read before parsing, so that a failure while parsing is reported the same way.
+const debug = process.argv.slice(2).includes('--debug');
+
+function internalError(err: unknown): never {
+  // A reader that went away (`nicguard validate ... | head`) is not a failure of ours.
+  if ((err as NodeJS.ErrnoException)?.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  const message = err instanceof Error ? err.message : String(err);
+  if (debug) {
+    process.stderr.write(`nicguard: internal error: ${err instanceof Error && err.stack ? err.stack : message}\n`);
+  } else {
+    const line = message.split('\n')[0].slice(0, 500);
+    process.stderr.write(`nicguard: internal error: ${line}; rerun with --debug for the stack\n`);
+  }
+  process.exit(EXIT_INTERNAL_ERROR);
+}
+
+process.on('uncaughtException', internalError);
+process.on('unhandledRejection', internalError);
+
 const program = new Command('nicguard')
   .description('Admission webhook and CI validator that makes KubeVirt network interface hotplug safe')
   .version(VERSION)
+  .option('--debug', 'print the stack trace of an internal error (exit code 3)')
   .showHelpAfterError()
   // Usage errors exit 2, as bad input does; 1 is reserved for "something was denied".
   .exitOverride((err) => {
@@ -22,4 +47,8 @@ registerExplain(program);
 registerServe(program);
 registerCerts(program);
 
-await program.parseAsync(process.argv);
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  internalError(err);
+}
