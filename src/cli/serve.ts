@@ -79,7 +79,7 @@ export function registerServe(program: Command): void {
     .option('--metrics-port <port>', 'plain-HTTP port for GET /metrics (0: any free port)', port, 9090)
     .option('--grace-period <seconds>', 'on SIGTERM, time from the signal to the exit, the shutdown delay included', seconds, 20)
     .option('--shutdown-delay <seconds>', 'on SIGTERM, keep serving (not ready, Connection: close) this long before closing the listener', delaySeconds, 5)
-    .option('--max-connections <n>', 'open HTTPS connections at most; more are closed at once', count, 512)
+    .option('--max-connections <n>', 'cap on open HTTPS connections; further ones are closed right away', count, 512)
     .option('--tls-min-version <version>', 'VersionTLS12 or VersionTLS13', 'VersionTLS12')
     .option('--tls-cipher-suites <names>', 'TLS 1.2 (and 1.3) cipher suites, IANA names, comma separated (default: ECDHE with AES-GCM or ChaCha20-Poly1305)', commaList)
     .addHelpText('after', EXAMPLES)
