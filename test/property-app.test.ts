@@ -10,7 +10,7 @@ import request from 'supertest';
 import { createWebhook } from '../src/server/app.js';
 import type { AdmissionReviewResponse, Webhook } from '../src/server/admission.js';
 import { config, seedCluster } from './support.js';
-import { PROPERTY_SEED, assertWellFormedAnswer, garbageBody, mutated, seedReviews } from './property-support.js';
+import { PROPERTY_SEED, assertWellFormedAnswer, deepBody, garbageBody, mutated, seedReviews } from './property-support.js';
 
 const cluster = seedCluster();
 const { app, listener } = createWebhook({ getClusterView: () => cluster, getConfig: () => config() });
@@ -24,17 +24,10 @@ function uidOf(body: string): unknown {
   }
 }
 
-/** Deep nesting inside a real review, past what the small mutations reach. */
-const deepReview = fc.tuple(fc.integer({ min: 1000, max: 20_000 }), fc.constantFrom('[', '{"a":')).map(([depth, open]) => {
-  const review = JSON.stringify(seedReviews()[0]);
-  const close = open === '[' ? ']' : '}';
-  return review.replace('"spec":{', `"spec":{"deep":${open.repeat(depth)}1${close.repeat(depth)},`);
-});
-
 const bodies = fc.oneof(
   { weight: 6, arbitrary: mutated(seedReviews()).map((r) => JSON.stringify(r)) },
   { weight: 2, arbitrary: garbageBody() },
-  { weight: 1, arbitrary: deepReview },
+  { weight: 1, arbitrary: deepBody(1000, 20_000) },
 );
 
 async function post(target: Parameters<typeof request>[0], webhook: Webhook, body: string) {

@@ -21,7 +21,7 @@ import { ROOT, clone, create, example, readYaml, update } from './support.js';
 import { addMultusNic, asVmi, fedora, fedoraWithBridge, removeNic } from './hotplug-fixtures.js';
 import { admissionReview } from './server-support.js';
 
-type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type Path = (string | number)[];
 
 /** Fixed unless NICGUARD_PROPERTY_SEED is set: CI runs the same cases; explore with a seed of your own. */
@@ -104,7 +104,7 @@ export interface HostileSizes {
   listLength: number;
 }
 
-/** Test-sized by default; bench/fuzz.ts asks for bigger. */
+/** Test-sized by default; bench/fuzz.ts asks for bigger (depth stays under ~1,000: structuredClone overflows past ~1,500). */
 export const SMALL: HostileSizes = { depth: 200, stringLength: 20_000, listLength: 500 };
 
 /** Values that do not belong where they are put. */
@@ -160,6 +160,11 @@ function pathsOf(value: Json, limit = 5000): Path[] {
     else if (node && typeof node === 'object') for (const k of Object.keys(node)) out.push([...out[i], k]);
   }
   return out;
+}
+
+/** How many paths a value has (the root included), as the mutations number them. */
+export function pathCount(value: Json): number {
+  return pathsOf(value).length;
 }
 
 function setOwn(container: Json, key: string | number, value: Json): void {
@@ -222,6 +227,18 @@ export function mutatedRequest(sizes: HostileSizes = SMALL): fc.Arbitrary<Policy
       const oldObject = seed.oldObject && (applyMutations(seed.oldObject as Json, oldEdits, true) as KubeObject);
       return { ...seed, ...(object !== undefined ? { object } : {}), ...(oldObject !== undefined ? { oldObject } : {}) };
     });
+}
+
+/**
+ * A real review with one value nested `depth` deep, spliced in as text: deeper than any
+ * JavaScript value could be built (or cloned) without running out of stack.
+ */
+export function deepBody(minDepth: number, maxDepth: number): fc.Arbitrary<string> {
+  const review = JSON.stringify(seedReviews()[0]);
+  return fc.tuple(fc.integer({ min: minDepth, max: maxDepth }), fc.constantFrom('[', '{"a":')).map(([depth, open]) => {
+    const close = open === '[' ? ']' : '}';
+    return review.replace('"spec":{', `"spec":{"deep":${open.repeat(depth)}1${close.repeat(depth)},`);
+  });
 }
 
 /** Bodies that are not JSON, or not objects, or cut short. */
