@@ -145,6 +145,8 @@ async function main(): Promise<void> {
   const { child, port, ca } = await startServe(cwd);
   let died = false;
   child.on('exit', () => (died = true));
+  // Never leave the server behind, whatever happens to this process.
+  process.on('exit', () => child.kill('SIGKILL'));
   const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
   const counts = { sent: 0, '2xx': 0, '4xx': 0, '5xx': 0, other: 0, uidMismatch: 0, connectionErrors: 0 };
   const statuses = new Map<number, number>();
@@ -217,7 +219,6 @@ async function main(): Promise<void> {
   let healthy = false;
   if (!died) healthy = await post(port, ca, new Agent({ keepAlive: false }), '/validate', JSON.stringify(seedReviews()[0])).then((a) => a.status === 200, () => false);
   agent.destroy();
-  child.kill('SIGTERM');
 
   const summary = {
     reviews: counts.sent,
