@@ -97,7 +97,9 @@ function uidOf(body: string): unknown {
 }
 
 function startServe(cwd: string): Promise<{ child: ChildProcess; port: number; ca: string }> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--dev', '--objects', join(ROOT, 'examples', 'cluster'), '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0', '--log-level', 'error'], {
+  // The heap limit the Deployment sets (manifests/base/deployment.yaml): hostile input
+  // must not run the pod out of memory as deployed.
+  const child = spawn(process.execPath, ['--max-old-space-size=192', CLI, 'serve', '--dev', '--objects', join(ROOT, 'examples', 'cluster'), '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0', '--log-level', 'error'], {
     cwd,
     stdio: ['ignore', 'ignore', 'pipe'],
   });
