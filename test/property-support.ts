@@ -220,12 +220,18 @@ export function mutated<T extends Json>(seeds: readonly T[], sizes: HostileSizes
 export function mutatedRequest(sizes: HostileSizes = SMALL): fc.Arbitrary<PolicyRequest> {
   const seeds = seedRequests();
   return fc
-    .tuple(fc.nat({ max: seeds.length - 1 }), fc.array(mutation(sizes), { maxLength: 4 }), fc.array(mutation(sizes), { maxLength: 2 }))
-    .map(([i, objectEdits, oldEdits]) => {
-      const seed = seeds[i];
-      const object = seed.object && (applyMutations(seed.object as Json, objectEdits, true) as KubeObject);
-      const oldObject = seed.oldObject && (applyMutations(seed.oldObject as Json, oldEdits, true) as KubeObject);
-      return { ...seed, ...(object !== undefined ? { object } : {}), ...(oldObject !== undefined ? { oldObject } : {}) };
+    .tuple(
+      fc.nat({ max: seeds.length - 1 }),
+      fc.array(mutation(sizes), { maxLength: 4 }),
+      fc.array(mutation(sizes), { maxLength: 2 }),
+      // Now and then an object is missing altogether (an UPDATE without object, say).
+      fc.constantFrom('both', 'both', 'both', 'both', 'both', 'both', 'both', 'both', 'no object', 'no oldObject'),
+    )
+    .map(([i, objectEdits, oldEdits, present]) => {
+      const { object: seedObject, oldObject: seedOld, ...rest } = seeds[i];
+      const object = seedObject && present !== 'no object' ? (applyMutations(seedObject as Json, objectEdits, true) as KubeObject) : undefined;
+      const oldObject = seedOld && present !== 'no oldObject' ? (applyMutations(seedOld as Json, oldEdits, true) as KubeObject) : undefined;
+      return { ...rest, ...(object ? { object } : {}), ...(oldObject ? { oldObject } : {}) };
     });
 }
 
