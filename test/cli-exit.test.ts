@@ -9,14 +9,16 @@ import { ROOT } from './support.js';
 import { CLI, hasStackTrace, nicguard, tempDir } from './cli-run.js';
 
 /** Runs the CLI with a module loaded first that fails later, the way a bug would. */
-function withFailure(failure: string, args: string[]): Promise<{ status: number | null; stderr: string }> {
+function withFailure(failure: string, args: string[]): Promise<{ status: number | null; stderr: string; stdout: string }> {
   const preload = `data:text/javascript,${encodeURIComponent(failure)}`;
   return new Promise((resolve) => {
     // A directory of its own: `serve --dev` writes its certificates there.
-    const child = spawn(process.execPath, ['--import', preload, CLI, ...args], { cwd: tempDir('nicguard-exit-'), stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', preload, CLI, ...args], { cwd: tempDir('nicguard-exit-'), stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
+    let stdout = '';
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('close', (status) => resolve({ status, stderr }));
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.on('close', (status) => resolve({ status, stderr, stdout }));
   });
 }
 
@@ -39,12 +41,21 @@ describe('nicguard exit codes', () => {
   });
 
   it('3 and one line for an uncaught exception; the stack only with --debug', async () => {
-    const thrown = 'setTimeout(() => { throw new TypeError("boom in a timer") }, 1500)';
+    const thrown = 'setTimeout(() => { throw new TypeError("boom in a timer") }, 2500)';
     const plain = await withFailure(thrown, SERVE);
     assert.equal(plain.status, 3);
     const last = plain.stderr.trim().split('\n').at(-1);
     assert.equal(last, 'nicguard: internal error: boom in a timer; rerun with --debug for the stack');
     assert.ok(!hasStackTrace(plain.stderr), plain.stderr);
+    // The server's log keeps the stack for the operator.
+    const fatal = plain.stdout
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l))
+      .find((l) => l.msg === 'internal error; exiting');
+    assert.ok(fatal, plain.stdout);
+    assert.equal(fatal.level, 60);
+    assert.match(fatal.err.stack, /TypeError: boom in a timer\n\s+at /);
 
     const debug = await withFailure(thrown, ['--debug', ...SERVE]);
     assert.equal(debug.status, 3);
@@ -52,7 +63,7 @@ describe('nicguard exit codes', () => {
   });
 
   it('3 for an unhandled rejection, also with --debug after the command', async () => {
-    const rejected = 'setTimeout(() => { Promise.reject(new RangeError("lost promise")) }, 1500)';
+    const rejected = 'setTimeout(() => { Promise.reject(new RangeError("lost promise")) }, 2500)';
     const plain = await withFailure(rejected, SERVE);
     assert.equal(plain.status, 3);
     assert.match(plain.stderr, /^nicguard: internal error: lost promise; rerun with --debug for the stack$/m);

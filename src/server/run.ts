@@ -169,6 +169,11 @@ export async function runServe(o: ServeOptions): Promise<void> {
   }
 
   const logger = createLogger(o.logLevel);
+  // A crash leaves its stack in the JSON log an operator reads; src/cli/main.ts then prints
+  // one line and exits 3 (pino writes out pending lines on exit).
+  const logCrash = (err: unknown) => logger.fatal({ err }, 'internal error; exiting');
+  process.prependListener('uncaughtException', logCrash);
+  process.prependListener('unhandledRejection', logCrash);
   let config = loadConfigFile(o.config);
   const dev = o.dev ? devCertificates() : undefined;
   const certFile = dev?.certFile ?? resolve(o.cert!);
