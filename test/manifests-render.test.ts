@@ -212,7 +212,36 @@ test('the Deployment runs locked down, probed, spread, with the serve arguments 
   assert.ok(spread.some((s) => s.topologyKey === 'kubernetes.io/hostname' && s.maxSkew === 1));
   const podLabels = deploy.spec.template.metadata.labels;
   for (const s of spread) for (const [k, v] of Object.entries(s.labelSelector.matchLabels)) assert.equal(podLabels[k], v);
-  assert.ok(pod.terminationGracePeriodSeconds > 20, 'longer than the server grace period');
+  const flag = (name: string) => Number((c.args as string[])[(c.args as string[]).indexOf(name) + 1]);
+  const grace = flag('--grace-period');
+  const delay = flag('--shutdown-delay');
+  assert.ok(delay >= 3, 'long enough for the endpoint removal to reach kube-proxy and the API servers');
+  assert.ok(grace >= delay + 10, 'the drain after the delay has time for requests in flight');
+  assert.ok(pod.terminationGracePeriodSeconds >= grace + 5, 'the kubelet waits for the whole drain before SIGKILL');
+  assert.equal(c.lifecycle?.preStop, undefined, 'the delay is the server\'s own, so it also fails /readyz');
+});
+
+test('the NetworkPolicy admits only the webhook and metrics ports to the nicguard pods', () => {
+  const objects = baseObjects();
+  const policy = one(objects, 'NetworkPolicy', 'nicguard');
+  assert.equal(policy.metadata.namespace, 'nicguard-system');
+  const deploy = one(objects, 'Deployment', 'nicguard');
+  const podLabels = deploy.spec.template.metadata.labels;
+  const selector = policy.spec.podSelector.matchLabels as Record<string, string>;
+  assert.ok(Object.keys(selector).length > 0, 'selects pods, not the whole namespace');
+  assert.ok(Object.entries(selector).every(([k, v]) => podLabels[k] === v), 'selects the webhook pods');
+  assert.deepEqual(policy.spec.policyTypes, ['Ingress']);
+  const ports = (policy.spec.ingress as Obj[]).flatMap((rule) => {
+    assert.ok(rule.ports?.length, 'every rule names its ports: none opens everything');
+    return (rule.ports as Obj[]).map((p) => `${p.protocol}/${p.port}`);
+  });
+  const container = deploy.spec.template.spec.containers[0];
+  const served = (container.ports as Obj[]).map((p) => `${p.protocol}/${p.containerPort}`);
+  assert.deepEqual(ports.sort(), served.sort());
+  assert.deepEqual(ports.sort(), ['TCP/8443', 'TCP/9090']);
+  const svc = one(objects, 'Service', 'nicguard');
+  const named = Object.fromEntries((container.ports as Obj[]).map((p) => [p.name, p.containerPort]));
+  for (const p of svc.spec.ports as Obj[]) assert.ok(ports.includes(`TCP/${named[p.targetPort]}`), `Service port ${p.name} is admitted`);
 });
 
 test('Service, PodDisruptionBudget and Deployment select the same pods; Service maps 443 to 8443', () => {

@@ -21,7 +21,7 @@ export const WARNINGS_TOTAL_LIMIT = 4096;
 /** And may cut a single warning past 256 characters. */
 export const WARNING_LIMIT = 256;
 /** A denial message stays readable and bounded even for a pathological object. */
-const DENIAL_MESSAGE_LIMIT = 32 * 1024;
+export const DENIAL_MESSAGE_LIMIT = 32 * 1024;
 
 export interface AdmissionRequestV1 {
   uid: string;

@@ -1,6 +1,10 @@
 // The nicguard program, shared by both entry points: `nicguard` (main.ts) and the kubectl
 // plugin `kubectl-nicguard` (kubectl-nicguard.ts), which differ only in the name shown in
 // usage and help. Each subcommand lives in its own module.
+//
+// Exit codes: 0 nothing denied, 1 something denied, 2 bad input or usage, 3 nicguard failed.
+// A bug must never look like a denial (1) or like the user's mistake (2), and never print a
+// stack trace at someone who did nothing wrong: one line, the stack only with --debug.
 import { Command } from 'commander';
 import { registerValidate } from './validate.js';
 import { registerExplain } from './explain.js';
@@ -8,11 +12,14 @@ import { registerServe } from './serve.js';
 import { registerCerts } from './certs.js';
 import { VERSION } from './version.js';
 
+export const EXIT_INTERNAL_ERROR = 3;
+
 export function buildProgram(name: string): Command {
   const program = new Command(name)
     .description('Admission webhook and CI validator that makes KubeVirt network interface hotplug safe')
     .version(VERSION)
-    .showHelpAfterError()
+    .option('--debug', 'print the stack trace of an internal error (exit code 3)')
+    .showHelpAfterError(`(run '${name} --help' for usage)`)
     // Usage errors exit 2, as bad input does; 1 is reserved for "something was denied".
     .exitOverride((err) => {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help')
@@ -26,7 +33,27 @@ export function buildProgram(name: string): Command {
   return program;
 }
 
-/** Parses process.argv and runs the chosen command under the given program name. */
+/** Parses process.argv and runs the chosen command under the given program name; a bug exits 3. */
 export async function runCli(name: string): Promise<void> {
-  await buildProgram(name).parseAsync(process.argv);
+  // Read before parsing, so that a failure while parsing is reported the same way.
+  const debug = process.argv.slice(2).includes('--debug');
+  const internalError = (err: unknown): never => {
+    // A reader that went away (`nicguard validate ... | head`) is not a failure of ours.
+    if ((err as NodeJS.ErrnoException)?.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    const message = err instanceof Error ? err.message : String(err);
+    if (debug) {
+      process.stderr.write(`${name}: internal error: ${err instanceof Error && err.stack ? err.stack : message}\n`);
+    } else {
+      const line = message.split('\n')[0].slice(0, 500);
+      process.stderr.write(`${name}: internal error: ${line}; rerun with --debug for the stack\n`);
+    }
+    process.exit(EXIT_INTERNAL_ERROR);
+  };
+  process.on('uncaughtException', internalError);
+  process.on('unhandledRejection', internalError);
+  try {
+    await buildProgram(name).parseAsync(process.argv);
+  } catch (err) {
+    internalError(err);
+  }
 }

@@ -1,6 +1,7 @@
 // `nicguard serve`: the admission webhook over HTTPS, with metrics on a plain-HTTP port.
 // Flags only; src/server/run.ts does the work and is loaded when the command runs.
 import { InvalidArgumentError, type Command } from 'commander';
+import { ConfigError } from '../engine/config.js';
 import type { ServeOptions } from '../server/run.js';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -16,8 +17,10 @@ Examples:
 
 The certificate pair and the --config file are watched: a new pair or configuration is
 taken without a restart; one that does not load is logged and the previous one kept.
-SIGTERM stops accepting connections, finishes requests in flight and exits 0 within
---grace-period seconds.`;
+On SIGTERM /readyz turns 503 and every answer carries Connection: close; after
+--shutdown-delay seconds (time for the endpoint to be withdrawn) the listener closes,
+requests in flight are finished, idle connections closed, and the process exits 0 within
+--grace-period seconds of the signal. SIGINT (Ctrl-C) skips the delay.`;
 
 function port(value: string): number {
   const n = Number(value);
@@ -31,9 +34,33 @@ function seconds(value: string): number {
   return n;
 }
 
+function delaySeconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('expected a number of seconds >= 0');
+  return n;
+}
+
+function count(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number >= 1');
+  return n;
+}
+
+function commaList(value: string): string[] {
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
 function logLevel(value: string): string {
   if (!LOG_LEVELS.includes(value)) throw new InvalidArgumentError(`expected one of ${LOG_LEVELS.join(', ')}`);
   return value;
+}
+
+/** A bad --config file, or the system refusing a file or port (EACCES, ENOENT, ...): exit 2. */
+function isUserFacing(err: unknown): boolean {
+  return err instanceof ConfigError || (err instanceof Error && typeof (err as NodeJS.ErrnoException).code === 'string' && (err as NodeJS.ErrnoException).syscall !== undefined);
 }
 
 export function registerServe(program: Command): void {
@@ -50,13 +77,19 @@ export function registerServe(program: Command): void {
     .option('--config <file>', 'policy configuration (YAML or JSON); watched and reloaded')
     .option('--log-level <level>', `one of ${LOG_LEVELS.join(', ')}`, logLevel, 'info')
     .option('--metrics-port <port>', 'plain-HTTP port for GET /metrics (0: any free port)', port, 9090)
-    .option('--grace-period <seconds>', 'on SIGTERM, time to finish requests in flight before exiting', seconds, 20)
+    .option('--grace-period <seconds>', 'on SIGTERM, time from the signal to the exit, the shutdown delay included', seconds, 20)
+    .option('--shutdown-delay <seconds>', 'on SIGTERM, keep serving (not ready, Connection: close) this long before closing the listener', delaySeconds, 5)
+    .option('--max-connections <n>', 'cap on open HTTPS connections; further ones are closed right away', count, 512)
+    .option('--tls-min-version <version>', 'VersionTLS12 or VersionTLS13', 'VersionTLS12')
+    .option('--tls-cipher-suites <names>', 'TLS 1.2 (and 1.3) cipher suites, IANA names, comma separated (default: ECDHE with AES-GCM or ChaCha20-Poly1305)', commaList)
     .addHelpText('after', EXAMPLES)
     .action(async (opts: ServeOptions) => {
+      const { runServe, UsageError } = await import('../server/run.js');
       try {
-        const { runServe } = await import('../server/run.js');
         await runServe(opts);
       } catch (err) {
+        // Anything else is a bug: main.ts reports it as an internal error (exit 3).
+        if (!(err instanceof UsageError) && !isUserFacing(err)) throw err;
         process.stderr.write(`nicguard serve: ${(err as Error).message}\n`);
         process.exit(2);
       }

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
+import { Server as TlsListener } from 'node:tls';
 import { ensureCertificates, readCertificates, unfitReason } from '../certs/reuse.js';
 import { readFileCluster, refreshFileClusterView } from '../cluster/files.js';
 import type { InformerClusterView } from '../cluster/informer.js';
@@ -14,7 +15,8 @@ import { loadConfigFile } from '../io/config-file.js';
 import { createWebhook } from './app.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetricsServer, WebhookMetrics } from './metrics.js';
-import { createTlsServer, type WebhookTlsServer } from './tls.js';
+import { trackConnections } from './drain.js';
+import { createTlsServer, tlsPolicy, type TlsPolicy, type WebhookTlsServer } from './tls.js';
 import { watchFiles, type FileWatch } from './watch.js';
 
 export interface ServeOptions {
@@ -28,7 +30,13 @@ export interface ServeOptions {
   config?: string;
   logLevel: string;
   metricsPort: number;
+  /** Seconds from SIGTERM to exit, the shutdown delay included. */
   gracePeriod: number;
+  /** Seconds to keep serving (not ready, `Connection: close`) after SIGTERM before the listener closes. */
+  shutdownDelay: number;
+  maxConnections: number;
+  tlsMinVersion?: string;
+  tlsCipherSuites?: string[];
 }
 
 /** Where `--dev` keeps its CA and serving certificate, relative to the working directory. */
@@ -153,8 +161,19 @@ export async function runServe(o: ServeOptions): Promise<void> {
   if (o.dev && (o.cert || o.key)) throw new UsageError('--dev makes its own certificates; leave out --cert/--key');
   if (!o.dev && (!o.cert || !o.key)) throw new UsageError('give both --cert FILE and --key FILE, or --dev for self-signed local certificates');
   if (o.objects && o.kubeconfig) throw new UsageError('--objects and --kubeconfig exclude each other: the cluster view comes from files or from a cluster');
+  let policy: TlsPolicy;
+  try {
+    policy = tlsPolicy(o.tlsMinVersion, o.tlsCipherSuites);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
 
   const logger = createLogger(o.logLevel);
+  // A crash leaves its stack in the JSON log an operator reads; src/cli/main.ts then prints
+  // one line and exits 3 (pino writes out pending lines on exit).
+  const logCrash = (err: unknown) => logger.fatal({ err }, 'internal error; exiting');
+  process.prependListener('uncaughtException', logCrash);
+  process.prependListener('unhandledRejection', logCrash);
   let config = loadConfigFile(o.config);
   const dev = o.dev ? devCertificates() : undefined;
   const certFile = dev?.certFile ?? resolve(o.cert!);
@@ -178,11 +197,12 @@ export async function runServe(o: ServeOptions): Promise<void> {
     draining: () => draining,
   });
   try {
-    tls = createTlsServer({ certFile, keyFile, app: listener, logger, metrics });
+    tls = createTlsServer({ certFile, keyFile, app: listener, logger, metrics, policy, maxConnections: o.maxConnections });
   } catch (err) {
     await cluster.stop();
     throw new UsageError((err as Error).message);
   }
+  const connections = trackConnections(tls.server);
   const configWatch = o.config ? watchConfig(o.config, logger, metrics, (c) => (config = c)) : undefined;
   const metricsServer = createMetricsServer(metrics);
 
@@ -216,14 +236,24 @@ export async function runServe(o: ServeOptions): Promise<void> {
     stopping = true;
     draining = true;
     const graceMs = o.gracePeriod * 1000;
-    logger.info({ signal, gracePeriodSeconds: o.gracePeriod }, 'shutting down: no new connections; finishing requests in flight');
+    // SIGINT is someone at a terminal: there are no endpoints to wait for.
+    const askedDelayMs = signal === 'SIGINT' ? 0 : o.shutdownDelay * 1000;
+    const delayMs = Math.min(askedDelayMs, graceMs / 2);
+    if (delayMs < askedDelayMs) logger.warn({ shutdownDelaySeconds: o.shutdownDelay, gracePeriodSeconds: o.gracePeriod }, 'shutdown delay cut to half the grace period');
+    logger.info(
+      { signal, shutdownDelaySeconds: delayMs / 1000, gracePeriodSeconds: o.gracePeriod, connections: connections.open() },
+      'shutting down: not ready; serving with Connection: close until the shutdown delay is over',
+    );
     tls!.stopWatching();
     configWatch?.close();
     let done = false;
+    let sweep: NodeJS.Timeout | undefined;
     const finish = async (reason: string) => {
       if (done) return;
       done = true;
       clearTimeout(deadline);
+      clearTimeout(stopListening);
+      clearInterval(sweep);
       // The informer's stop must not hold the exit past the grace period.
       await Promise.race([cluster.stop().catch(() => undefined), new Promise((r) => setTimeout(r, 1000).unref())]);
       logger.info({ reason }, 'stopped');
@@ -234,14 +264,23 @@ export async function runServe(o: ServeOptions): Promise<void> {
     };
     // Leave a little of the grace period for the exit itself.
     const deadline = setTimeout(() => {
-      logger.warn('grace period over; closing the connections still open');
+      logger.warn({ connections: connections.open(), inFlight: connections.inFlight() }, 'grace period over; closing the connections still open');
       tls!.server.closeAllConnections();
       void finish('grace period over');
     }, Math.max(0, graceMs - Math.min(1500, graceMs / 4)));
-    tls!.server.close(() => void finish('all connections closed'));
-    tls!.server.closeIdleConnections();
-    metricsServer.close();
-    metricsServer.closeAllConnections();
+    // The API server keeps sending to this pod until its endpoint is withdrawn everywhere;
+    // until then new connections are accepted and answered (with Connection: close).
+    const stopListening = setTimeout(() => {
+      logger.info({ connections: connections.open(), inFlight: connections.inFlight() }, 'shutting down: no new connections; finishing requests in flight');
+      // net's close, not https.Server's: that one also destroys every connection without a
+      // request in flight, including one whose client is sending a review at this moment.
+      TlsListener.prototype.close.call(tls!.server, () => void finish('all connections closed'));
+      metricsServer.close();
+      metricsServer.closeAllConnections();
+      connections.closeQuiet();
+      // Connections that were busy or fresh become quiet later.
+      sweep = setInterval(() => connections.closeQuiet(), 100);
+    }, delayMs);
   };
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
