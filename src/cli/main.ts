@@ -5,6 +5,7 @@ import { registerValidate } from './validate.js';
 import { registerExplain } from './explain.js';
 import { registerServe } from './serve.js';
 import { registerCerts } from './certs.js';
+import { registerAudit } from './audit.js';
 import { VERSION } from './version.js';
 
 const program = new Command('nicguard')
@@ -21,5 +22,6 @@ registerValidate(program);
 registerExplain(program);
 registerServe(program);
 registerCerts(program);
+registerAudit(program);
 
 await program.parseAsync(process.argv);
