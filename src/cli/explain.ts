@@ -9,6 +9,14 @@ import { objectRef } from '../engine/vm.js';
 import { displayName, formatManifestError, loadManifests, type ManifestError } from '../io/manifests.js';
 import { objectIdentity } from '../admission/offline.js';
 import { explainVm, pickVm, type Explanation } from '../offline/explain-model.js';
+import { contextNamespace, LiveCluster, LiveClusterError } from '../cluster/live.js';
+import type { ObjectIndex } from '../cluster/object-index.js';
+import { KIND_FACTS, type VmKind } from '../engine/kinds.js';
+import type { PolicyConfig } from '../engine/types.js';
+import { dig, stringOf } from '../engine/values.js';
+import { viewVm } from '../engine/vm.js';
+import { liveInterfaces, type LiveInterface } from '../offline/audit.js';
+import type { LoadedObject } from '../io/manifests.js';
 import { EXIT_BAD_INPUT, loadConfigForCommand } from './config-option.js';
 import { collect } from './options.js';
 
@@ -19,6 +27,18 @@ interface ExplainOptions {
   config?: string;
   namespace?: string;
   output: 'text' | 'json';
+  kubeconfig?: string;
+  context?: string;
+}
+
+/** What only a live read knows: where it came from and the VMI's own account of each interface. */
+interface LivePicture {
+  server: string;
+  context: string;
+  kubevirtVersion?: string;
+  vmiPhase?: string;
+  /** From the VMI's spec and status.interfaces; absent when the VM is not running. */
+  interfaces?: LiveInterface[];
 }
 
 function table(rows: string[][]): string[] {
@@ -32,9 +52,15 @@ const BASE_FROM: Record<Explanation['baseFrom'], string> = {
   self: ', taken as this spec',
 };
 
-function formatExplanation(e: Explanation): string {
+function formatExplanation(e: Explanation, live?: LivePicture): string {
   const withChange = e.interfaces.some((i) => i.change);
-  const header = ['INTERFACE', 'BINDING', 'MODEL', 'STATE', 'NETWORK', 'NAD', 'NAD TYPE', 'OVN PROVIDER', 'SUBNET', ...(withChange ? ['CHANGE'] : [])];
+  const liveByName = new Map((live?.interfaces ?? []).map((i) => [i.name, i]));
+  const withLive = live?.interfaces !== undefined;
+  const header = [
+    'INTERFACE', 'BINDING', 'MODEL', 'STATE', 'NETWORK', 'NAD', 'NAD TYPE', 'OVN PROVIDER', 'SUBNET',
+    ...(withChange ? ['CHANGE'] : []),
+    ...(withLive ? ['LIVE', 'INFO SOURCE'] : []),
+  ];
   const rows = e.interfaces.map((i) => [
     i.name || '(unnamed)',
     i.binding,
@@ -46,7 +72,14 @@ function formatExplanation(e: Explanation): string {
     i.ovnProvider === undefined ? '-' : i.ovnProvider || '(empty)',
     i.subnets === undefined ? '-' : i.subnets.length ? i.subnets.join(',') : '(none)',
     ...(withChange ? [i.change ?? '-'] : []),
+    ...(withLive ? [liveByName.get(i.name)?.state ?? '-', liveByName.get(i.name)?.infoSource ?? '-'] : []),
   ]);
+  // Interfaces the VMI still has but the VM spec dropped: only the live picture shows them.
+  for (const extra of live?.interfaces ?? []) {
+    if (e.interfaces.some((i) => i.name === extra.name)) continue;
+    rows.push([extra.name, '-', '-', '-', '-', '-', '-', '-', '-', ...(withChange ? ['-'] : []), extra.state, extra.infoSource ?? '-']);
+  }
+  const where = e.object.line > 0 ? `${displayName(e.object.file)}:${e.object.line}` : `live from ${e.object.file}`;
   const b = e.budget;
   const total = b.rootComplex
     ? 'none: kubevirt.io/placePCIDevicesOnRootComplex is "true"'
@@ -56,7 +89,8 @@ function formatExplanation(e: Explanation): string {
         ? 'memory-based count of KubeVirt v1.6-v1.8'
         : 'q35 without KubeVirt reservation: one hotplugged device';
   const lines = [
-    `${e.object.kind} ${e.object.namespace}/${e.object.name}  (${displayName(e.object.file)}:${e.object.line}, ${e.running ? 'running' : 'not running'})`,
+    `${e.object.kind} ${e.object.namespace}/${e.object.name}  (${where}, ${e.running ? 'running' : 'not running'})`,
+    ...(live ? liveHeader(live, e) : []),
     '',
     ...(rows.length ? table([header, ...rows]) : ['(no interfaces)']),
     '',
@@ -78,6 +112,7 @@ function formatExplanation(e: Explanation): string {
       ['  PCI bus slots', `${b.pciUsed} of ${b.pciLimit}`, 'root-bus slots used by devices and hotplug ports'],
     ]),
     ...(b.slotTotalError ? [`  ! ${b.slotTotalError}`] : []),
+    ...(live?.interfaces ?? []).filter((i) => i.detail).map((i) => `  ! ${i.name}: ${i.state}: ${i.detail}`),
     '',
   ];
   if (e.findings.length) {
@@ -87,6 +122,90 @@ function formatExplanation(e: Explanation): string {
     lines.push('Checks: no findings');
   }
   return lines.join('\n') + '\n';
+}
+
+/** The KubeVirt version, and whether the configured slot model fits it (docs/rules.md#hotplug-slots). */
+function liveHeader(live: LivePicture, e: Explanation): string[] {
+  const lines = [`  context ${live.context || '(current)'}, VMI ${live.vmiPhase ?? 'none'}, KubeVirt ${live.kubevirtVersion ?? 'version unknown'}`];
+  const [major, minor] = (live.kubevirtVersion ?? '').replace(/^v/, '').split('.').map(Number);
+  if (e.budget.model === 'v1' && (major > 1 || (major === 1 && minor >= 6))) {
+    lines.push('  slot model v1 is a lower bound here: KubeVirt v1.6 and later reserve by memory (slotModel: v2 in --config)');
+  }
+  return lines;
+}
+
+/** Aliases kubectl knows for the two kinds, as in `kubectl get vm/NAME`. */
+const KIND_ALIASES: Record<string, VmKind> = {};
+for (const kind of ['VirtualMachine', 'VirtualMachineInstance'] as const) {
+  const { plural, group } = KIND_FACTS[kind];
+  const short = kind === 'VirtualMachine' ? 'vm' : 'vmi';
+  for (const alias of [short, `${short}s`, kind.toLowerCase(), plural, `${plural}.${group}`, `${kind.toLowerCase()}.${group}`]) KIND_ALIASES[alias] = kind;
+}
+
+/** `vm/NAME`, `vmi/NAME`, `NAMESPACE/NAME` or `NAME`. */
+export function parseLiveTarget(arg: string, namespace: string): { kind?: VmKind; namespace: string; name: string } {
+  const slash = arg.indexOf('/');
+  if (slash < 0) return { namespace, name: arg };
+  const head = arg.slice(0, slash);
+  const kind = KIND_ALIASES[head.toLowerCase()];
+  return kind ? { kind, namespace, name: arg.slice(slash + 1) } : { namespace: head, name: arg.slice(slash + 1) };
+}
+
+async function readLiveTarget(live: LiveCluster, arg: string, namespace: string): Promise<LoadedObject | string> {
+  const want = parseLiveTarget(arg, namespace);
+  const kinds: VmKind[] = want.kind ? [want.kind] : ['VirtualMachine', 'VirtualMachineInstance'];
+  for (const kind of kinds) {
+    const object = await live.get(kind, want.namespace, want.name);
+    if (object) {
+      return { object, source: { file: live.server, line: 0, column: 0, document: 0 }, locate: () => ({ line: 0, column: 0 }) };
+    }
+  }
+  return `no ${kinds.join(' or ')} ${want.namespace}/${want.name} in the cluster at ${live.server}`;
+}
+
+function livePicture(live: LiveCluster, target: KubeObject, view: ObjectIndex, namespace: string): LivePicture {
+  const kind = kindOfObject(target) as VmKind;
+  const name = stringOf(target.metadata?.name) ?? '';
+  const ns = stringOf(target.metadata?.namespace) ?? namespace;
+  const vmi = kind === 'VirtualMachineInstance' ? target : view.getVirtualMachineInstance(ns, name);
+  const version = stringOf(dig(view.getKubeVirt(), 'status', 'observedKubeVirtVersion'));
+  const phase = stringOf(dig(vmi, 'status', 'phase'));
+  return {
+    server: live.server,
+    context: live.kc.getCurrentContext(),
+    ...(version ? { kubevirtVersion: version } : {}),
+    ...(phase ? { vmiPhase: phase } : {}),
+    ...(vmi ? { interfaces: liveInterfaces(kind === 'VirtualMachine' ? viewVm(target, kind, ns) : undefined, vmi) } : {}),
+  };
+}
+
+/** `explain` against the live cluster: the VM (from the cluster or -f) and the cluster view, read once. */
+async function explainLive(name: string | undefined, opts: ExplainOptions, config: PolicyConfig): Promise<void> {
+  const live = LiveCluster.connect({ kubeconfig: opts.kubeconfig, context: opts.context });
+  const namespace = opts.namespace ?? contextNamespace(live.kc) ?? 'default';
+  let target: LoadedObject | string;
+  if (opts.filename) {
+    const input = loadManifests([opts.filename]);
+    for (const e of input.errors) process.stderr.write(`nicguard: ${formatManifestError(e)}\n`);
+    target = pickVm(input.objects, name, opts.namespace, namespace);
+  } else if (!name) {
+    target = 'name the VM: nicguard explain vm/NAME (or NAME, or NAMESPACE/NAME)';
+  } else {
+    target = await readLiveTarget(live, name, namespace);
+  }
+  if (typeof target === 'string') {
+    process.stderr.write(`nicguard explain: ${target}\n`);
+    process.exitCode = EXIT_BAD_INPUT;
+    return;
+  }
+  const { view, missing } = await live.readView();
+  for (const m of missing) process.stderr.write(`nicguard explain: ${m} is not installed in the cluster; read as empty\n`);
+  const explanation = explainVm(target, undefined, view, config, namespace);
+  const picture = livePicture(live, withDefaultNamespace(target.object, namespace), view, namespace);
+  process.stdout.write(
+    opts.output === 'json' ? JSON.stringify({ ...explanation, live: picture }, null, 2) + '\n' : formatExplanation(explanation, picture),
+  );
+  process.exitCode = 0;
 }
 
 const EXAMPLES = `
@@ -101,6 +220,10 @@ Examples:
   $ nicguard explain -f examples/new/vm-fedora.yaml --old examples/old/vm-fedora.yaml --objects examples/cluster
 
   $ nicguard explain -f vm.yaml -o json
+
+  # Live, from the cluster of the current kubectl context (read once, read-only)
+  $ nicguard explain vm/vm-fedora -n default
+  $ kubectl nicguard explain vm-fedora --context prod
 `;
 
 export function registerExplain(program: Command): void {
@@ -108,22 +231,44 @@ export function registerExplain(program: Command): void {
     .command('explain')
     .description("Show a VM's interfaces (binding, model, state, network, NAD, NAD type, Kube-OVN provider and Subnet) and its hotplug budget")
     .argument('[name]', 'VM or VMI to explain: name or namespace/name (needed when the input holds several)')
-    .option('-f, --filename <path>', 'file or folder holding the VM (- for stdin); without it the VM is taken from --objects')
+    .option('-f, --filename <path>', 'file or folder holding the VM (- for stdin); without it the VM is taken from --objects or the cluster')
     .option('--objects <dir>', 'cluster objects: NADs, Subnets, VMIs, KubeVirt CR (repeatable)', collect)
     .option('--old <path>', 'the VM as it runs now (as last defined): base count and hotplugged interfaces are measured against it')
     .option('-c, --config <file>', 'policy configuration (slot model, slot counts)')
-    .option('-n, --namespace <namespace>', 'namespace of the VM')
+    .option('-n, --namespace <namespace>', "namespace of the VM (live: default the context's)")
+    .option('--kubeconfig <file>', 'read the VM and the cluster view live through this kubeconfig')
+    .option('--context <name>', 'kubeconfig context to read live through')
     .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
     .addHelpText('after', EXAMPLES)
-    .action((name: string | undefined, opts: ExplainOptions) => {
+    .action(async (name: string | undefined, opts: ExplainOptions) => {
       const objects = opts.objects ?? [];
-      if (!opts.filename && objects.length === 0) {
-        process.stderr.write('nicguard explain: give the VM with -f FILE, or a folder of cluster objects with --objects DIR\n');
+      // A name and no files: the cluster is the input, as for kubectl.
+      const liveRead = !!(opts.kubeconfig || opts.context) || (!!name && !opts.filename && objects.length === 0);
+      if (!liveRead && !opts.filename && objects.length === 0) {
+        process.stderr.write(
+          'nicguard explain: give the VM with -f FILE, or a folder of cluster objects with --objects DIR, ' +
+            'or name it to read it from the cluster (nicguard explain vm/NAME)\n',
+        );
+        process.exitCode = EXIT_BAD_INPUT;
+        return;
+      }
+      if (liveRead && (objects.length || opts.old)) {
+        process.stderr.write('nicguard explain: --objects and --old are for files; a live read takes the VMI and cluster view from the cluster\n');
         process.exitCode = EXIT_BAD_INPUT;
         return;
       }
       const config = loadConfigForCommand('explain', opts.config);
       if (!config) return;
+      if (liveRead) {
+        try {
+          return await explainLive(name, opts, config);
+        } catch (err) {
+          if (!(err instanceof LiveClusterError)) throw err;
+          process.stderr.write(`nicguard explain: ${err.message}\n`);
+          process.exitCode = EXIT_BAD_INPUT;
+          return;
+        }
+      }
       // Objects that name no namespace take -n, as in `validate`.
       const defaultNamespace = opts.namespace ?? 'default';
       const errors: ManifestError[] = [];

@@ -3,6 +3,9 @@
 // ObjectIndex the webhook's informers fill, get single objects, and (for `audit --apply`
 // only) write PolicyReports. Credentials come from a kubeconfig, its --context, or the
 // pod's service account, as kubectl finds them.
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { INDEXED_KINDS, KIND_FACTS, type KnownKind } from '../engine/kinds.js';
 import type { KubeObject } from '../engine/types.js';
@@ -54,12 +57,17 @@ function reasonOf(err: unknown): string {
 /** The kubeconfig as kubectl would pick it. Throws LiveClusterError when there is none or the context is unknown. */
 export function loadLiveConfig(opts: LiveOptions = {}): KubeConfig {
   const kc = new KubeConfig();
+  const inCluster = !!process.env.KUBERNETES_SERVICE_HOST;
+  // The client falls back to http://localhost:8080 when it finds nothing; kubectl would say so instead.
+  if (!opts.kubeconfig && !process.env.KUBECONFIG && !inCluster && !existsSync(join(homedir(), '.kube', 'config'))) {
+    throw new LiveClusterError('no Kubernetes API configured: pass --kubeconfig, set KUBECONFIG, or run inside a cluster (or use --objects DIR)');
+  }
   try {
     if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);
-    else if (process.env.KUBERNETES_SERVICE_HOST && !process.env.KUBECONFIG) kc.loadFromCluster();
+    else if (inCluster && !process.env.KUBECONFIG) kc.loadFromCluster();
     else kc.loadFromDefault();
   } catch (err) {
-    throw new LiveClusterError(`cannot read kubeconfig ${opts.kubeconfig ?? ''}: ${reasonOf(err)}`.replace('  ', ' '));
+    throw new LiveClusterError(`cannot read kubeconfig${opts.kubeconfig ? ` ${opts.kubeconfig}` : ''}: ${reasonOf(err)}`);
   }
   if (opts.context) {
     if (!kc.getContextObject(opts.context)) {

@@ -7,7 +7,7 @@ import { objectIdentity, offlineRequest, withDefaultNamespace } from '../admissi
 import { readFileCluster } from '../cluster/files.js';
 import type { ObjectIndex } from '../cluster/object-index.js';
 import { evaluate } from '../engine/evaluate.js';
-import { isIndexedKind, kindOfObject } from '../engine/kinds.js';
+import { INDEXED_KINDS, isIndexedKind, kindOfObject } from '../engine/kinds.js';
 import type { PolicyConfig, PolicyRequest } from '../engine/types.js';
 import { stringOf } from '../engine/values.js';
 import { objectRef } from '../engine/vm.js';
@@ -27,6 +27,8 @@ export interface ValidationInputs {
   /** Namespace of namespaced objects that name none, as `kubectl apply` assumes. */
   namespace: string;
   user?: string;
+  /** A cluster view read elsewhere (live); objects from `objects` are added to it. */
+  cluster?: ObjectIndex;
 }
 
 function requestFor(
@@ -98,7 +100,8 @@ export function runValidation(opts: ValidationInputs, config: PolicyConfig): Val
 
   const clusterLoad = readFileCluster(opts.objects);
   errors.push(...clusterLoad.errors);
-  const cluster = clusterLoad.view;
+  const cluster = opts.cluster ?? clusterLoad.view;
+  if (opts.cluster) for (const kind of INDEXED_KINDS) for (const o of clusterLoad.view.list(kind)) cluster.upsert(o, kind);
   // Cluster objects among the inputs count too: a change that adds a NAD and a VM using it is judged as a whole.
   for (const { object, review } of inputs.objects) {
     const kind = review ? undefined : kindOfObject(object);
