@@ -74,7 +74,10 @@ function formatText(report: AuditReport): string {
       lines.push(`${f.ref}${f.source ? `  (${f.source.file}:${f.source.line})` : ''}`);
       last = f.ref;
     }
-    lines.push(`  ${f.level.toUpperCase().padEnd(4)}  ${f.rule}${f.field ? `  ${f.field}` : ''}`, `        ${f.message}`);
+    lines.push(
+      `  ${f.level.toUpperCase().padEnd(4)}  ${f.rule}${f.field ? `  ${f.field}` : ''}`,
+      `        ${f.message}`,
+    );
   }
   return lines.length ? lines.join('\n') + '\n' : 'No findings.\n';
 }
@@ -96,7 +99,9 @@ function formatSarif(report: AuditReport, snapshot: ClusterSnapshot): string {
     message: { text: f.message },
     locations: [
       {
-        ...(f.source ? { physicalLocation: { artifactLocation: { uri: f.source.file }, region: { startLine: f.source.line } } } : {}),
+        ...(f.source
+          ? { physicalLocation: { artifactLocation: { uri: f.source.file }, region: { startLine: f.source.line } } }
+          : {}),
         logicalLocations: [{ fullyQualifiedName: f.field ? `${f.ref}: ${f.field}` : f.ref, kind: 'object' }],
       },
     ],
@@ -112,13 +117,20 @@ function formatSarif(report: AuditReport, snapshot: ClusterSnapshot): string {
             name: 'nicguard',
             version: VERSION,
             semanticVersion: VERSION,
-            rules: AUDIT_CATALOGUE.map((c) => ({ id: c.id, shortDescription: { text: c.title }, fullDescription: { text: c.description } })),
+            rules: AUDIT_CATALOGUE.map((c) => ({
+              id: c.id,
+              shortDescription: { text: c.title },
+              fullDescription: { text: c.description },
+            })),
           },
         },
         invocations: [
           {
             executionSuccessful: snapshot.errors.length === 0,
-            toolExecutionNotifications: snapshot.errors.map((e) => ({ level: 'error', message: { text: formatManifestError(e) } })),
+            toolExecutionNotifications: snapshot.errors.map((e) => ({
+              level: 'error',
+              message: { text: formatManifestError(e) },
+            })),
           },
         ],
         results,
@@ -150,7 +162,11 @@ interface Applied {
  * Writes every report whole and deletes nicguard's reports in namespaces that no longer
  * hold an audited object (inside the audited scope only).
  */
-async function applyReports(live: LiveCluster, reports: PolicyReports, namespace: string | undefined): Promise<Applied> {
+async function applyReports(
+  live: LiveCluster,
+  reports: PolicyReports,
+  namespace: string | undefined,
+): Promise<Applied> {
   const applied: Applied = { written: [], deleted: [] };
   const kept = new Set<string>();
   for (const r of reports.namespaced) {
@@ -199,17 +215,39 @@ async function readSnapshot(opts: AuditOptions, live: LiveCluster | undefined): 
 export function registerAudit(program: Command): void {
   program
     .command('audit')
-    .description('Report what is already wrong among the VMs, VMIs, NADs and Kube-OVN Subnets of a cluster (or of --objects)')
-    .option('--objects <path>', 'audit these dumped objects (file or folder, repeatable) instead of a live cluster', collect)
-    .option('--kubeconfig <file>', 'kubeconfig to use (default: KUBECONFIG, ~/.kube/config, or the pod service account)')
+    .description(
+      'Report what is already wrong among the VMs, VMIs, NADs and Kube-OVN Subnets of a cluster (or of --objects)',
+    )
+    .option(
+      '--objects <path>',
+      'audit these dumped objects (file or folder, repeatable) instead of a live cluster',
+      collect,
+    )
+    .option(
+      '--kubeconfig <file>',
+      'kubeconfig to use (default: KUBECONFIG, ~/.kube/config, or the pod service account)',
+    )
     .option('--context <name>', 'kubeconfig context to use')
     .option('-n, --namespace <namespace>', 'audit the namespaced objects of this namespace only (no Subnets)')
     .option('-A, --all-namespaces', 'audit the whole cluster (the default)')
     .option('-c, --config <file>', 'policy configuration (YAML; see schemas/config.schema.json)')
     .addOption(new Option('-o, --output <format>', 'output format').choices(OUTPUT_FORMATS).default('text'))
-    .option('--pending-threshold <duration>', 'a hotplug or unplug pending this long is reported (e.g. 10m, 1h)', parseDuration, 10 * 60_000)
-    .option('--apply', 'write the PolicyReports (one per namespace, named nicguard) and the ClusterPolicyReport to the cluster')
-    .option('--fail-exit-code <n>', 'exit code when fail results are found (0 for a CronJob that only writes reports)', parseExitCode, EXIT_FAILURES)
+    .option(
+      '--pending-threshold <duration>',
+      'a hotplug or unplug pending this long is reported (e.g. 10m, 1h)',
+      parseDuration,
+      10 * 60_000,
+    )
+    .option(
+      '--apply',
+      'write the PolicyReports (one per namespace, named nicguard) and the ClusterPolicyReport to the cluster',
+    )
+    .option(
+      '--fail-exit-code <n>',
+      'exit code when fail results are found (0 for a CronJob that only writes reports)',
+      parseExitCode,
+      EXIT_FAILURES,
+    )
     .addHelpText('after', EXAMPLES)
     .action(async (opts: AuditOptions) => {
       const usage = (message: string) => {
@@ -223,11 +261,14 @@ export function registerAudit(program: Command): void {
       const config = loadConfigForCommand('audit', opts.config);
       if (!config) return;
       try {
-        const live = opts.objects ? undefined : LiveCluster.connect({ kubeconfig: opts.kubeconfig, context: opts.context });
+        const live = opts.objects
+          ? undefined
+          : LiveCluster.connect({ kubeconfig: opts.kubeconfig, context: opts.context });
         const where = live ? `cluster ${live.server}` : (opts.objects ?? []).join(', ');
         const snapshot = await readSnapshot(opts, live);
         for (const e of snapshot.errors) process.stderr.write(`nicguard: ${formatManifestError(e)}\n`);
-        for (const m of snapshot.missing) process.stderr.write(`nicguard audit: ${m} is not installed in the cluster; read as empty\n`);
+        for (const m of snapshot.missing)
+          process.stderr.write(`nicguard audit: ${m} is not installed in the cluster; read as empty\n`);
         const report = runAudit(snapshot, config, {
           ...(opts.namespace ? { namespace: opts.namespace } : {}),
           pendingThresholdMs: opts.pendingThreshold,
@@ -237,10 +278,13 @@ export function registerAudit(program: Command): void {
         let appliedNote = '';
         if (opts.apply && live) {
           const applied = await applyReports(live, buildPolicyReports(report), opts.namespace);
-          appliedNote = `; wrote ${applied.written.length} ${applied.written.length === 1 ? 'report' : 'reports'}` +
+          appliedNote =
+            `; wrote ${applied.written.length} ${applied.written.length === 1 ? 'report' : 'reports'}` +
             (applied.deleted.length ? `, deleted ${applied.deleted.join(', ')}` : '');
         }
-        process.stderr.write(`nicguard audit: ${where}: ${describeObjects(report.summary.objects)}; ${summaryCounts(report)}${appliedNote}\n`);
+        process.stderr.write(
+          `nicguard audit: ${where}: ${describeObjects(report.summary.objects)}; ${summaryCounts(report)}${appliedNote}\n`,
+        );
         process.exitCode = snapshot.errors.length ? EXIT_BAD_INPUT : report.summary.fail ? opts.failExitCode : EXIT_OK;
       } catch (err) {
         if (!(err instanceof LiveClusterError)) throw err;

@@ -60,19 +60,25 @@ export function loadLiveConfig(opts: LiveOptions = {}): KubeConfig {
   const inCluster = !!process.env.KUBERNETES_SERVICE_HOST;
   // The client falls back to http://localhost:8080 when it finds nothing; kubectl would say so instead.
   if (!opts.kubeconfig && !process.env.KUBECONFIG && !inCluster && !existsSync(join(homedir(), '.kube', 'config'))) {
-    throw new LiveClusterError('no Kubernetes API configured: pass --kubeconfig, set KUBECONFIG, or run inside a cluster (or use --objects DIR)');
+    throw new LiveClusterError(
+      'no Kubernetes API configured: pass --kubeconfig, set KUBECONFIG, or run inside a cluster (or use --objects DIR)',
+    );
   }
   try {
     if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);
     else if (inCluster && !process.env.KUBECONFIG) kc.loadFromCluster();
     else kc.loadFromDefault();
   } catch (err) {
-    throw new LiveClusterError(`cannot read kubeconfig${opts.kubeconfig ? ` ${opts.kubeconfig}` : ''}: ${reasonOf(err)}`);
+    throw new LiveClusterError(
+      `cannot read kubeconfig${opts.kubeconfig ? ` ${opts.kubeconfig}` : ''}: ${reasonOf(err)}`,
+    );
   }
   if (opts.context) {
     if (!kc.getContextObject(opts.context)) {
       const known = kc.getContexts().map((c) => c.name);
-      throw new LiveClusterError(`context "${opts.context}" is not in the kubeconfig${known.length ? ` (it has ${known.join(', ')})` : ''}`);
+      throw new LiveClusterError(
+        `context "${opts.context}" is not in the kubeconfig${known.length ? ` (it has ${known.join(', ')})` : ''}`,
+      );
     }
     kc.setCurrentContext(opts.context);
   }
@@ -199,9 +205,8 @@ export class LiveCluster {
     const namespace = report.metadata?.namespace;
     const where = { group, version, plural, name };
     try {
-      const current = (await (namespace
-        ? this.api.getNamespacedCustomObject({ ...where, namespace })
-        : this.api.getClusterCustomObject(where)
+      const current = (await (
+        namespace ? this.api.getNamespacedCustomObject({ ...where, namespace }) : this.api.getClusterCustomObject(where)
       ).catch((err: unknown) => {
         if (statusOf(err) === 404) return undefined;
         throw err;
@@ -224,7 +229,10 @@ export class LiveCluster {
   }
 
   /** Objects of a custom resource matching a label selector, across namespaces; [] without the CRD. */
-  async listByLabel(resource: { group: string; version: string; plural: string }, labelSelector: string): Promise<KubeObject[]> {
+  async listByLabel(
+    resource: { group: string; version: string; plural: string },
+    labelSelector: string,
+  ): Promise<KubeObject[]> {
     return (await this.listPages(resource, { labelSelector })) ?? [];
   }
 
@@ -239,7 +247,11 @@ export class LiveCluster {
         ? this.api.deleteNamespacedCustomObject({ ...resource, namespace, name })
         : this.api.deleteClusterCustomObject({ ...resource, name }));
     } catch (err) {
-      if (statusOf(err) !== 404) throw this.fail(`deleting ${resource.plural}.${resource.group} ${namespace ? `${namespace}/` : ''}${name}`, err);
+      if (statusOf(err) !== 404)
+        throw this.fail(
+          `deleting ${resource.plural}.${resource.group} ${namespace ? `${namespace}/` : ''}${name}`,
+          err,
+        );
     }
   }
 }

@@ -8,7 +8,7 @@ import { indexManifests } from '../cluster/files.js';
 import type { LiveCluster } from '../cluster/live.js';
 import type { ObjectIndex } from '../cluster/object-index.js';
 import { evaluate } from '../engine/evaluate.js';
-import { KIND_FACTS, isVmKind, kindOfObject, type JudgedKind } from '../engine/kinds.js';
+import { KIND_FACTS, isVmKind, kindOfObject, type JudgedKind, type VmKind } from '../engine/kinds.js';
 import { boundProvider } from '../engine/nad.js';
 import { slotBudget } from '../engine/pci-topology.js';
 import { RULES, type RuleId } from '../engine/rules/index.js';
@@ -142,7 +142,12 @@ export interface AuditOptions {
 }
 
 const LEVEL_OF_ACTION: Record<Action, AuditLevel> = { deny: 'fail', warn: 'warn' };
-const JUDGED: readonly JudgedKind[] = ['VirtualMachine', 'VirtualMachineInstance', 'NetworkAttachmentDefinition', 'Subnet'];
+const JUDGED: readonly JudgedKind[] = [
+  'VirtualMachine',
+  'VirtualMachineInstance',
+  'NetworkAttachmentDefinition',
+  'Subnet',
+];
 
 /** The snapshot of a folder of dumped objects (`kubectl get vm,vmi,net-attach-def,subnet,kubevirt -A -o yaml`). */
 export function snapshotFromFiles(paths: readonly string[]): ClusterSnapshot {
@@ -186,14 +191,20 @@ function interfaceStatuses(vmi: KubeObject): Map<string, string[]> {
   for (const entry of asArray(dig(vmi, 'status', 'interfaces'))) {
     const name = stringOf(dig(entry, 'name'));
     if (!name) continue;
-    out.set(name, (stringOf(dig(entry, 'infoSource')) ?? '').split(',').map((s) => s.trim()).filter(Boolean));
+    out.set(
+      name,
+      (stringOf(dig(entry, 'infoSource')) ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    );
   }
   return out;
 }
 
 const IN_DOMAIN = 'domain';
 const IN_POD = 'multus-status';
-/** Bindings KubeVirt's VM controller copies into a running VMI (kubevirt/kubevirt v1.9.0 pkg/network/controllers/vm.go). */
+/** Bindings KubeVirt's VM controller copies into a running VMI (kubevirt/kubevirt v1.9.0 controllers/vm.go). */
 const HOTPLUG_BINDINGS = new Set(['bridge', 'sriov']);
 
 function parseTime(value: unknown): number | undefined {
@@ -232,21 +243,29 @@ function duration(ms: number): string {
 
 /** Whether a pending change is stuck, and how its age reads in a message. */
 function stuck(since: number | undefined, opts: AuditOptions): { stuck: boolean; age: string } {
-  if (since === undefined) return { stuck: true, age: 'for an unknown time (no MigrationRequired condition or managedFields to date it)' };
+  if (since === undefined)
+    return { stuck: true, age: 'for an unknown time (no MigrationRequired condition or managedFields to date it)' };
   const age = opts.now.getTime() - since;
   return { stuck: age >= opts.pendingThresholdMs, age: `for ${duration(age)}` };
 }
 
-function hotplugProblem(iface: InterfaceView, vmiIface: InterfaceView | undefined, sources: string[] | undefined): string | undefined {
+function hotplugProblem(
+  iface: InterfaceView,
+  vmiIface: InterfaceView | undefined,
+  sources: string[] | undefined,
+): string | undefined {
   if (!vmiIface) {
     return HOTPLUG_BINDINGS.has(iface.binding)
       ? "it is in the VM spec but not yet in the running VMI's spec (virt-controller has not applied it)"
       : `its binding (${iface.binding}) is never hotplugged: KubeVirt applies it at the next restart only`;
   }
   if (isAbsent(vmiIface)) return 'the VM wants it, but the VMI still has it absent';
-  if (!sources) return 'the virt-launcher pod has no interface for it yet (it needs the dynamic networks controller or a live migration)';
+  if (!sources)
+    return 'the virt-launcher pod has no interface for it yet (it needs the dynamic networks controller or a live migration)';
   if (!sources.includes(IN_DOMAIN)) {
-    return sources.includes(IN_POD) ? 'the pod interface exists (multus-status) but the guest domain never got it' : 'it is not in the guest domain';
+    return sources.includes(IN_POD)
+      ? 'the pod interface exists (multus-status) but the guest domain never got it'
+      : 'it is not in the guest domain';
   }
   return undefined;
 }
@@ -288,7 +307,12 @@ export function liveInterfaces(vm: VmView | undefined, vmi: KubeObject): LiveInt
       continue;
     }
     const problem = hotplugProblem(iface, vmiIface, sources);
-    out.push({ name: iface.name, state: problem ? 'hotplug-pending' : 'plugged', ...withSource(iface.name), ...(problem ? { detail: problem } : {}) });
+    out.push({
+      name: iface.name,
+      state: problem ? 'hotplug-pending' : 'plugged',
+      ...withSource(iface.name),
+      ...(problem ? { detail: problem } : {}),
+    });
   }
   // Dropped from the VM spec without state: absent, but still in the VMI.
   const desiredNames = new Set(desired.interfaces.map((i) => i.name));
@@ -323,13 +347,19 @@ function pendingChanges(
   const { stuck: isStuck, age } = stuck(pendingSince(vmObject, vmi), opts);
   if (!isStuck) return result;
   for (const i of pending) {
-    if (i.state === 'hotplug-pending') result.hotplug.push(`interface ${quote(i.name)} has been pending ${age}: ${i.detail}.`);
+    if (i.state === 'hotplug-pending')
+      result.hotplug.push(`interface ${quote(i.name)} has been pending ${age}: ${i.detail}.`);
     else result.unplug.push(`interface ${quote(i.name)} has waited ${age} to be unplugged: it is ${i.detail}.`);
   }
   return result;
 }
 
-function portsFinding(vm: VmView, vmObject: KubeObject, vmi: KubeObject, config: PolicyConfig): { level: AuditLevel; message: string } | undefined {
+function portsFinding(
+  vm: VmView,
+  vmObject: KubeObject,
+  vmi: KubeObject,
+  config: PolicyConfig,
+): { level: AuditLevel; message: string } | undefined {
   // As `nicguard explain` measures a running VM: against its VMI, with the VMI's annotations.
   const vmiView = viewVm(vmi, 'VirtualMachineInstance', vm.namespace);
   const budget = slotBudget(vm, vmObject === vmi ? undefined : vmiView, config, {
@@ -370,25 +400,112 @@ function referencedNads(objects: SnapshotObject[]): Set<string> {
 
 /** Namespaced objects first, by namespace, kind and name; then cluster-scoped ones; rules in catalogue order. */
 function compare(a: AuditFinding, b: AuditFinding, order: Map<string, number>): number {
-  const keys = (f: AuditFinding) => [f.subject.namespace === undefined ? 1 : 0, f.subject.namespace ?? '', f.subject.kind, f.subject.name];
+  const keys = (f: AuditFinding) => [
+    f.subject.namespace === undefined ? 1 : 0,
+    f.subject.namespace ?? '',
+    f.subject.kind,
+    f.subject.name,
+  ];
   const [ka, kb] = [keys(a), keys(b)];
   for (let i = 0; i < ka.length; i++) if (ka[i] !== kb[i]) return ka[i] < kb[i] ? -1 : 1;
   return (order.get(a.rule) ?? 0) - (order.get(b.rule) ?? 0);
 }
 
+/** What the per-object checks share: the cluster, and facts gathered over all objects once. */
+interface AuditContext {
+  view: ObjectIndex;
+  config: PolicyConfig;
+  opts: AuditOptions;
+  /** `namespace/name` of every VM: their VMIs are judged through them. */
+  vmNames: Set<string>;
+  usedNads: Set<string>;
+  boundProviders: Set<string | undefined>;
+}
+
+type AddFinding = (rule: AuditRuleId, level: AuditLevel, message: string, field?: string) => void;
+
+/** Pending changes and hotplug ports of a running VM, or of a VMI without a VM. */
+function runningChecks(
+  ctx: AuditContext,
+  object: KubeObject,
+  kind: VmKind,
+  subject: AuditSubject,
+  add: AddFinding,
+): void {
+  const namespace = subject.namespace ?? 'default';
+  const running =
+    kind === 'VirtualMachineInstance' ? object : ctx.view.getVirtualMachineInstance(namespace, subject.name);
+  if (!running) return;
+  const vm = viewVm(object, kind, namespace);
+  const isVm = kind === 'VirtualMachine';
+  const pending = pendingChanges(isVm ? vm : undefined, isVm ? object : undefined, running, ctx.opts);
+  for (const message of pending.hotplug) add('hotplug-pending', 'warn', message);
+  for (const message of pending.unplug) add('unplug-pending', 'warn', message);
+  const ports = portsFinding(vm, object, running, ctx.config);
+  if (ports) add('hotplug-ports', ports.level, ports.message);
+}
+
+/** subnet-unbound: subnet-shape judges `.ovn` providers against their NAD; an IPAM-only one needs all NADs. */
+function subnetBinding(ctx: AuditContext, object: KubeObject, add: AddFinding): void {
+  const provider = stringOf(dig(object, 'spec', 'provider'));
+  if (!provider || provider === 'ovn' || provider.endsWith('.ovn') || ctx.boundProviders.has(provider)) return;
+  add(
+    'subnet-unbound',
+    'warn',
+    `no NetworkAttachmentDefinition using Kube-OVN for IPAM derives spec.provider ${quote(provider)} (Kube-OVN ` +
+      'derives <nad>.<namespace> for those): nothing attaches to this Subnet. Create the NAD, or fix the provider.',
+    'spec.provider',
+  );
+}
+
+function judgeObject(
+  ctx: AuditContext,
+  object: KubeObject,
+  kind: JudgedKind,
+  subject: AuditSubject,
+  add: AddFinding,
+): void {
+  const key = `${subject.namespace}/${subject.name}`;
+  // A VM's own VMI repeats the VM's spec: judging both would report each problem twice.
+  if (kind === 'VirtualMachineInstance' && ctx.vmNames.has(key)) return;
+  const request = offlineRequest({ object, namespace: subject.namespace ?? 'default' });
+  for (const f of evaluate(request, ctx.view, ctx.config, 'validate').findings) {
+    add(f.rule, LEVEL_OF_ACTION[f.action], f.message, f.field);
+  }
+  if (isVmKind(kind)) runningChecks(ctx, object, kind, subject, add);
+  else if (kind === 'Subnet') subnetBinding(ctx, object, add);
+  else if (!ctx.usedNads.has(key)) {
+    add(
+      'nad-unused',
+      'info',
+      'no VM or VMI network refers to this NetworkAttachmentDefinition (pods may; nicguard does not read them).',
+    );
+  }
+}
+
 /** Judges every object of the snapshot; never throws for odd objects. */
 export function runAudit(snapshot: ClusterSnapshot, config: PolicyConfig, opts: AuditOptions): AuditReport {
   const { view } = snapshot;
+  const ctx: AuditContext = {
+    view,
+    config,
+    opts,
+    vmNames: new Set(
+      snapshot.objects
+        .filter(({ object }) => kindOfObject(object) === 'VirtualMachine')
+        .map(({ object }) => `${stringOf(object.metadata?.namespace) ?? 'default'}/${stringOf(object.metadata?.name)}`),
+    ),
+    usedNads: referencedNads(snapshot.objects),
+    boundProviders: new Set(view.list('NetworkAttachmentDefinition').map((n) => boundProvider(n))),
+  };
   const findings: AuditFinding[] = [];
-  const counts: Record<JudgedKind, number> = { VirtualMachine: 0, VirtualMachineInstance: 0, NetworkAttachmentDefinition: 0, Subnet: 0 };
+  const counts: Record<JudgedKind, number> = {
+    VirtualMachine: 0,
+    VirtualMachineInstance: 0,
+    NetworkAttachmentDefinition: 0,
+    Subnet: 0,
+  };
   const namespaces = new Set<string>();
-  const vmNames = new Set<string>();
-  for (const { object } of snapshot.objects) {
-    if (kindOfObject(object) === 'VirtualMachine') vmNames.add(`${stringOf(object.metadata?.namespace) ?? 'default'}/${stringOf(object.metadata?.name)}`);
-  }
-  const usedNads = referencedNads(snapshot.objects);
-  const boundProviders = new Set(view.list('NetworkAttachmentDefinition').map((n) => boundProvider(n)));
-
   for (const { object, source } of snapshot.objects) {
     const kind = kindOfObject(object) as JudgedKind;
     const subject = subjectOf(object, kind);
@@ -396,46 +513,9 @@ export function runAudit(snapshot: ClusterSnapshot, config: PolicyConfig, opts: 
     counts[kind]++;
     if (subject.namespace) namespaces.add(subject.namespace);
     const ref = objectRef(kind, object, subject.namespace);
-    const add = (rule: AuditRuleId, level: AuditLevel, message: string, field?: string) =>
-      findings.push({ rule, level, subject, ref, ...(field ? { field } : {}), message, ...(source ? { source } : {}) });
-    const key = `${subject.namespace}/${subject.name}`;
-    const vmi = kind === 'VirtualMachine' ? view.getVirtualMachineInstance(subject.namespace ?? 'default', subject.name) : undefined;
-    // A VM's own VMI repeats the VM's spec: judging both would report each problem twice.
-    const vmiOfVm = kind === 'VirtualMachineInstance' && vmNames.has(key);
-
-    if (!vmiOfVm) {
-      const request = offlineRequest({ object, namespace: subject.namespace ?? 'default' });
-      for (const f of evaluate(request, view, config, 'validate').findings) add(f.rule, LEVEL_OF_ACTION[f.action], f.message, f.field);
-    }
-
-    if (isVmKind(kind) && !vmiOfVm) {
-      const running = kind === 'VirtualMachineInstance' ? object : vmi;
-      if (running) {
-        const vm = viewVm(object, kind, subject.namespace);
-        const pending = pendingChanges(kind === 'VirtualMachine' ? vm : undefined, kind === 'VirtualMachine' ? object : undefined, running, opts);
-        for (const message of pending.hotplug) add('hotplug-pending', 'warn', message);
-        for (const message of pending.unplug) add('unplug-pending', 'warn', message);
-        const ports = portsFinding(vm, object, running, config);
-        if (ports) add('hotplug-ports', ports.level, ports.message);
-      }
-    }
-
-    if (kind === 'NetworkAttachmentDefinition' && !usedNads.has(key)) {
-      add('nad-unused', 'info', 'no VM or VMI network refers to this NetworkAttachmentDefinition (pods may; nicguard does not read them).');
-    }
-
-    // subnet-shape judges `.ovn` providers against their NAD; an IPAM-only provider
-    // (`<nad>.<namespace>`) has no rule, since only the set of NADs can tell it is bound.
-    const provider = kind === 'Subnet' ? stringOf(dig(object, 'spec', 'provider')) : undefined;
-    if (provider && provider !== 'ovn' && !provider.endsWith('.ovn') && !boundProviders.has(provider)) {
-      add(
-        'subnet-unbound',
-        'warn',
-        `no NetworkAttachmentDefinition using Kube-OVN for IPAM derives spec.provider ${quote(provider)} (Kube-OVN ` +
-          'derives <nad>.<namespace> for those): nothing attaches to this Subnet. Create the NAD, or fix the provider.',
-        'spec.provider',
-      );
-    }
+    judgeObject(ctx, object, kind, subject, (rule, level, message, field) =>
+      findings.push({ rule, level, subject, ref, ...(field ? { field } : {}), message, ...(source ? { source } : {}) }),
+    );
   }
 
   const order = new Map<string, number>(AUDIT_CATALOGUE.map((c, i) => [c.id, i]));

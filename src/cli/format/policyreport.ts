@@ -12,7 +12,11 @@ export const POLICY_REPORT_GROUP = 'wgpolicyk8s.io';
 export const POLICY_REPORT_VERSION = 'v1alpha2';
 export const POLICY_REPORT_API_VERSION = `${POLICY_REPORT_GROUP}/${POLICY_REPORT_VERSION}`;
 export const POLICY_REPORTS = { group: POLICY_REPORT_GROUP, version: POLICY_REPORT_VERSION, plural: 'policyreports' };
-export const CLUSTER_POLICY_REPORTS = { group: POLICY_REPORT_GROUP, version: POLICY_REPORT_VERSION, plural: 'clusterpolicyreports' };
+export const CLUSTER_POLICY_REPORTS = {
+  group: POLICY_REPORT_GROUP,
+  version: POLICY_REPORT_VERSION,
+  plural: 'clusterpolicyreports',
+};
 /** Every report nicguard writes has this name, and this label (how --apply finds its stale ones). */
 export const REPORT_NAME = 'nicguard';
 export const MANAGED_BY = { key: 'app.kubernetes.io/managed-by', value: 'nicguard' };
@@ -63,13 +67,21 @@ function result(f: AuditFinding, timestamp: { seconds: number; nanos: number }):
   };
 }
 
-function report(kind: 'PolicyReport' | 'ClusterPolicyReport', namespace: string | undefined, results: Record<string, unknown>[]): KubeObject {
+function report(
+  kind: 'PolicyReport' | 'ClusterPolicyReport',
+  namespace: string | undefined,
+  results: Record<string, unknown>[],
+): KubeObject {
   const summary: Record<PolicyResult, number> = { pass: 0, fail: 0, warn: 0, error: 0, skip: 0 };
   for (const r of results) summary[r.result as PolicyResult]++;
   return {
     apiVersion: POLICY_REPORT_API_VERSION,
     kind,
-    metadata: { name: REPORT_NAME, ...(namespace ? { namespace } : {}), labels: { [MANAGED_BY.key]: MANAGED_BY.value } },
+    metadata: {
+      name: REPORT_NAME,
+      ...(namespace ? { namespace } : {}),
+      labels: { [MANAGED_BY.key]: MANAGED_BY.value },
+    },
     summary,
     results,
   };
