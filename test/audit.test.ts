@@ -13,7 +13,7 @@ import { contextNamespace, LIST_PAGE_SIZE, LiveCluster, loadLiveConfig } from '.
 import { defaultConfig } from '../src/engine/config.js';
 import type { KubeObject } from '../src/engine/types.js';
 import { parseDuration } from '../src/cli/audit.js';
-import { parseLiveTarget } from '../src/cli/explain.js';
+import { parseLiveTarget } from '../src/cli/explain-live.js';
 import { buildPolicyReports } from '../src/cli/format/policyreport.js';
 import {
   liveInterfaces,

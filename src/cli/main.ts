@@ -14,8 +14,7 @@ const program = new Command('nicguard')
   .showHelpAfterError()
   // Usage errors exit 2, as bad input does; 1 is reserved for "something was denied".
   .exitOverride((err) => {
-    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help')
-      process.exit(0);
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') process.exit(0);
     process.exit(2);
   });
 

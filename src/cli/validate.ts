@@ -87,26 +87,12 @@ Exit codes:
 export function registerValidate(program: Command): void {
   program
     .command('validate')
-    .description(
-      'Check VirtualMachine, VMI, NetworkAttachmentDefinition and Kube-OVN Subnet manifests offline, as the webhooks would admit them',
-    )
+    .description('Check VirtualMachine, VMI, NetworkAttachmentDefinition and Kube-OVN Subnet manifests offline, as the webhooks would admit them')
     .argument('[paths...]', 'files or folders to check (same as -f)')
-    .option(
-      '-f, --filename <path>',
-      'file, folder (recursive) or - for stdin; repeatable; plain manifests, List and AdmissionReview objects',
-      collect,
-    )
-    .option(
-      '--old <path>',
-      'previous versions (file or folder, repeatable): same kind, namespace and name makes an UPDATE',
-      collect,
-    )
+    .option('-f, --filename <path>', 'file, folder (recursive) or - for stdin; repeatable; plain manifests, List and AdmissionReview objects', collect)
+    .option('--old <path>', 'previous versions (file or folder, repeatable): same kind, namespace and name makes an UPDATE', collect)
     .option('--base <git-ref>', "take each input file's previous version from this git revision (e.g. origin/main)")
-    .option(
-      '--objects <dir>',
-      'cluster objects the rules look up: NADs, Subnets, VMIs, the KubeVirt CR (repeatable)',
-      collect,
-    )
+    .option('--objects <dir>', 'cluster objects the rules look up: NADs, Subnets, VMIs, the KubeVirt CR (repeatable)', collect)
     .option('-c, --config <file>', 'policy configuration (YAML; see schemas/config.schema.json)')
     .addOption(new Option('-o, --output <format>', 'output format').choices(OUTPUT_FORMATS).default('text'))
     .option('--warn-exit-code <n>', 'exit with this code when there are warnings but nothing is denied', parseExitCode)
@@ -114,10 +100,7 @@ export function registerValidate(program: Command): void {
     .option('--cluster', 'read the cluster objects live from the current kubeconfig context (read-only, once)')
     .option('--kubeconfig <file>', 'read the cluster objects live through this kubeconfig (implies --cluster)')
     .option('--context <name>', 'kubeconfig context to read the cluster objects through (implies --cluster)')
-    .option(
-      '--user <username>',
-      'userInfo.username of the simulated requests (exempt service accounts are not checked by the hotplug rules)',
-    )
+    .option('--user <username>', 'userInfo.username of the simulated requests (exempt service accounts are not checked by the hotplug rules)')
     .addHelpText('after', EXAMPLES)
     .action(async (paths: string[], raw: Partial<ValidateOptions> & { cluster?: boolean }) => {
       const { cluster: live, ...rest } = raw;
@@ -138,8 +121,7 @@ export function registerValidate(program: Command): void {
       if (opts.clusterView) {
         try {
           const read = await LiveCluster.connect({ kubeconfig: opts.kubeconfig, context: opts.context }).readView();
-          for (const m of read.missing)
-            process.stderr.write(`nicguard validate: ${m} is not installed in the cluster; read as empty\n`);
+          for (const m of read.missing) process.stderr.write(`nicguard validate: ${m} is not installed in the cluster; read as empty\n`);
           opts.cluster = read.view;
         } catch (err) {
           if (!(err instanceof LiveClusterError)) throw err;
@@ -150,8 +132,7 @@ export function registerValidate(program: Command): void {
       }
       const report = runValidation(opts, config);
       // Machine formats usually go to a file: their input errors must still reach the log.
-      if (opts.output !== 'text')
-        for (const e of report.errors) process.stderr.write(`nicguard: ${formatManifestError(e)}\n`);
+      if (opts.output !== 'text') for (const e of report.errors) process.stderr.write(`nicguard: ${formatManifestError(e)}\n`);
       process.stdout.write(formatReport(report, opts.output));
       process.exitCode = exitCodeOf(report, opts.warnExitCode);
     });

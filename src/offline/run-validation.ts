@@ -39,12 +39,7 @@ function requestFor(
   if (input.review) return { request: input.review };
   const key = objectIdentity(withDefaultNamespace(input.object, opts.namespace), opts.namespace);
   const old = key ? previous.get(key) : undefined;
-  const request = offlineRequest({
-    object: input.object,
-    oldObject: old?.object,
-    namespace: opts.namespace,
-    user: opts.user,
-  });
+  const request = offlineRequest({ object: input.object, oldObject: old?.object, namespace: opts.namespace, user: opts.user });
   return { request, ...(old ? { oldSource: old.source.file } : {}) };
 }
 
@@ -106,13 +101,13 @@ export function runValidation(opts: ValidationInputs, config: PolicyConfig): Val
   const clusterLoad = readFileCluster(opts.objects);
   errors.push(...clusterLoad.errors);
   const cluster = opts.cluster ?? clusterLoad.view;
-  if (opts.cluster)
+  if (opts.cluster) {
     for (const kind of INDEXED_KINDS) for (const o of clusterLoad.view.list(kind)) cluster.upsert(o, kind);
+  }
   // Cluster objects among the inputs count too: a change that adds a NAD and a VM using it is judged as a whole.
   for (const { object, review } of inputs.objects) {
     const kind = review ? undefined : kindOfObject(object);
-    if (isIndexedKind(kind) && kind !== 'VirtualMachineInstance')
-      cluster.upsert(withDefaultNamespace(object, opts.namespace), kind);
+    if (isIndexedKind(kind) && kind !== 'VirtualMachineInstance') cluster.upsert(withDefaultNamespace(object, opts.namespace), kind);
   }
 
   const results: ObjectResult[] = [];
