@@ -4,7 +4,7 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { EXIT_BAD_INPUT, loadConfigForCommand } from './config-option.js';
 import { formatManifestError } from '../io/manifests.js';
 import { collect } from './options.js';
-import { LiveCluster, LiveClusterError } from '../cluster/live.js';
+import { contextNamespace, LiveCluster, LiveClusterError } from '../cluster/live.js';
 import { runValidation, type ValidationInputs } from '../offline/run-validation.js';
 import { formatJson } from './format/json.js';
 import { formatJunit } from './format/junit.js';
@@ -102,11 +102,11 @@ export function registerValidate(program: Command): void {
     .option('--context <name>', 'kubeconfig context to read the cluster objects through (implies --cluster)')
     .option('--user <username>', 'userInfo.username of the simulated requests (exempt service accounts are not checked by the hotplug rules)')
     .addHelpText('after', EXAMPLES)
-    .action(async (paths: string[], raw: Partial<ValidateOptions> & { cluster?: boolean }) => {
-      const { cluster: live, ...rest } = raw;
+    .action(async (paths: string[], raw: Partial<ValidateOptions> & { cluster?: boolean }, command: Command) => {
+      const { cluster: clusterFlag, ...rest } = raw;
       const opts: ValidateOptions = {
         ...(rest as ValidateOptions),
-        clusterView: !!(live || raw.kubeconfig || raw.context),
+        clusterView: !!(clusterFlag || raw.kubeconfig || raw.context),
         filename: [...(raw.filename ?? []), ...paths],
         old: raw.old ?? [],
         objects: raw.objects ?? [],
@@ -120,7 +120,10 @@ export function registerValidate(program: Command): void {
       if (!config) return;
       if (opts.clusterView) {
         try {
-          const read = await LiveCluster.connect({ kubeconfig: opts.kubeconfig, context: opts.context }).readView();
+          const live = LiveCluster.connect({ kubeconfig: opts.kubeconfig, context: opts.context });
+          // As kubectl apply: objects that name no namespace go to the context's, unless -n says otherwise.
+          if (command.getOptionValueSource('namespace') === 'default') opts.namespace = contextNamespace(live.kc) ?? opts.namespace;
+          const read = await live.readView();
           for (const m of read.missing) process.stderr.write(`nicguard validate: ${m} is not installed in the cluster; read as empty\n`);
           opts.cluster = read.view;
         } catch (err) {

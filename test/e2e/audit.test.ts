@@ -338,6 +338,29 @@ describe('explain and validate read the cluster live', () => {
     assert.equal(liveRun.status, filesRun.status, liveRun.stderr);
     const findings = (run: { stdout: string }) => (JSON.parse(run.stdout) as Obj).results.map((x: Obj) => x.findings);
     assert.deepEqual(findings(liveRun), findings(filesRun));
+    // As kubectl apply: a VM naming no namespace lands in the context's namespace.
+    const config = parse(readFileSync(api.kubeconfig, 'utf8')) as Obj;
+    for (const c of config.contexts) c.context.namespace = 'shared-networks';
+    const nsKubeconfig = join(work, 'ns-kubeconfig');
+    writeFileSync(nsKubeconfig, stringify(config));
+    const bare = vmWith('vm-bare', []);
+    delete bare.metadata.namespace;
+    bare.spec.template.spec.domain.devices.interfaces.push({ name: 'storage', bridge: {} });
+    bare.spec.template.spec.networks.push({ name: 'storage', multus: { networkName: 'storage-net' } });
+    const bareFile = join(work, 'vm-bare.yaml');
+    writeFileSync(bareFile, stringify(bare));
+    const inContextNs = JSON.parse(
+      nicguard(['validate', '-f', bareFile, '--kubeconfig', nsKubeconfig, '-o', 'json']).stdout,
+    ) as Obj;
+    assert.equal(inContextNs.results[0].namespace, 'shared-networks');
+    assert.deepEqual(inContextNs.results[0].findings, [], 'storage-net is found in shared-networks');
+    const explicit = JSON.parse(
+      nicguard(['validate', '-f', bareFile, '--kubeconfig', nsKubeconfig, '-n', 'default', '-o', 'json']).stdout,
+    ) as Obj;
+    assert.ok(
+      explicit.results[0].findings.some((f: Obj) => f.rule === 'nad-exists'),
+      '-n default: no storage-net there',
+    );
     // Without the live view the NAD is unknown: the read mattered.
     const blind = JSON.parse(nicguard(['validate', '-f', vm, '-o', 'json']).stdout) as Obj;
     assert.notDeepEqual(blind.results[0].findings, findings(liveRun)[0]);
