@@ -8,7 +8,7 @@ import { indexManifests } from '../cluster/files.js';
 import type { LiveCluster } from '../cluster/live.js';
 import type { ObjectIndex } from '../cluster/object-index.js';
 import { evaluate } from '../engine/evaluate.js';
-import { KIND_FACTS, isVmKind, kindOfObject, type JudgedKind, type VmKind } from '../engine/kinds.js';
+import { KIND_FACTS, isJudgedKind, isVmKind, kindOfObject, type JudgedKind, type VmKind } from '../engine/kinds.js';
 import { boundProvider } from '../engine/nad.js';
 import { slotBudget } from '../engine/pci-topology.js';
 import { RULES, type RuleId } from '../engine/rules/index.js';
@@ -142,19 +142,13 @@ export interface AuditOptions {
 }
 
 const LEVEL_OF_ACTION: Record<Action, AuditLevel> = { deny: 'fail', warn: 'warn' };
-const JUDGED: readonly JudgedKind[] = [
-  'VirtualMachine',
-  'VirtualMachineInstance',
-  'NetworkAttachmentDefinition',
-  'Subnet',
-];
 
 /** The snapshot of a folder of dumped objects (`kubectl get vm,vmi,net-attach-def,subnet,kubevirt -A -o yaml`). */
 export function snapshotFromFiles(paths: readonly string[]): ClusterSnapshot {
   const loaded = loadManifests(paths);
   const { view, errors } = indexManifests(loaded);
   const objects = loaded.objects
-    .filter((o) => !o.review && JUDGED.includes(kindOfObject(o.object) as JudgedKind))
+    .filter((o) => !o.review && isJudgedKind(kindOfObject(o.object)))
     .map((o) => ({ object: o.object, source: { file: o.source.file, line: o.source.line } }));
   return { view, objects, errors, missing: [] };
 }
