@@ -232,11 +232,10 @@ export function registerAudit(program: Command): void {
     .option('-A, --all-namespaces', 'audit the whole cluster (the default)')
     .option('-c, --config <file>', 'policy configuration (YAML; see schemas/config.schema.json)')
     .addOption(new Option('-o, --output <format>', 'output format').choices(OUTPUT_FORMATS).default('text'))
-    .option(
-      '--pending-threshold <duration>',
-      'a hotplug or unplug pending this long is reported (e.g. 10m, 1h)',
-      parseDuration,
-      10 * 60_000,
+    .addOption(
+      new Option('--pending-threshold <duration>', 'a hotplug or unplug pending this long is reported (e.g. 90s, 1h)')
+        .argParser(parseDuration)
+        .default(10 * 60_000, '10m'),
     )
     .option(
       '--apply',

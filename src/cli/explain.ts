@@ -130,7 +130,7 @@ export function registerExplain(program: Command): void {
   program
     .command('explain')
     .description("Show a VM's interfaces (binding, model, state, network, NAD, NAD type, Kube-OVN provider and Subnet) and its hotplug budget")
-    .argument('[name]', 'VM or VMI to explain: name or namespace/name (needed when the input holds several)')
+    .argument('[name]', 'VM or VMI to explain: name or namespace/name (needed when the input holds several); live also vm/NAME, vmi/NAME')
     .option('-f, --filename <path>', 'file or folder holding the VM (- for stdin); without it the VM is taken from --objects or the cluster')
     .option('--objects <dir>', 'cluster objects: NADs, Subnets, VMIs, KubeVirt CR (repeatable)', collect)
     .option('--old <path>', 'the VM as it runs now (as last defined): base count and hotplugged interfaces are measured against it')
