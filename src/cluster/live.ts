@@ -54,15 +54,16 @@ function reasonOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+const NO_API =
+  'no Kubernetes API configured: pass --kubeconfig, set KUBECONFIG, or run inside a cluster (or use --objects DIR)';
+
 /** The kubeconfig as kubectl would pick it. Throws LiveClusterError when there is none or the context is unknown. */
 export function loadLiveConfig(opts: LiveOptions = {}): KubeConfig {
   const kc = new KubeConfig();
   const inCluster = !!process.env.KUBERNETES_SERVICE_HOST;
   // The client falls back to http://localhost:8080 when it finds nothing; kubectl would say so instead.
   if (!opts.kubeconfig && !process.env.KUBECONFIG && !inCluster && !existsSync(join(homedir(), '.kube', 'config'))) {
-    throw new LiveClusterError(
-      'no Kubernetes API configured: pass --kubeconfig, set KUBECONFIG, or run inside a cluster (or use --objects DIR)',
-    );
+    throw new LiveClusterError(NO_API);
   }
   try {
     if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);
@@ -86,7 +87,7 @@ export function loadLiveConfig(opts: LiveOptions = {}): KubeConfig {
     throw new LiveClusterError(
       opts.kubeconfig
         ? `kubeconfig ${opts.kubeconfig} has no current cluster (check current-context, or pass --context)`
-        : 'no Kubernetes API configured: pass --kubeconfig, set KUBECONFIG, or run inside a cluster (or use --objects DIR)',
+        : NO_API,
     );
   }
   return kc;
