@@ -11,6 +11,8 @@ import { STDIN, displayName, formatManifestError, loadManifests, type LoadedObje
 import { conciseUsageErrors, usageError } from './usage.js';
 import { objectIdentity } from '../admission/offline.js';
 import { explainVm, pickVm, type Explanation } from '../offline/explain-model.js';
+import { LiveClusterError } from '../cluster/live.js';
+import { liveNotes, readLiveExplanation, type LivePicture } from './explain-live.js';
 import { EXIT_BAD_INPUT, loadConfigForCommand } from './config-option.js';
 import { collect } from './options.js';
 
@@ -22,6 +24,8 @@ interface ExplainOptions {
   config?: string;
   namespace?: string;
   output: 'text' | 'json';
+  kubeconfig?: string;
+  context?: string;
 }
 
 function table(rows: string[][]): string[] {
@@ -35,10 +39,19 @@ const BASE_FROM: Record<Explanation['baseFrom'], string> = {
   self: ', taken as this spec',
 };
 
-/** `oldFrom` names where the previous version came from when not --old (e.g. the --base revision). */
-function formatExplanation(e: Explanation, oldFrom?: string): string {
+/**
+ * `oldFrom` names where the previous version came from when not --old (e.g. the --base
+ * revision); `live` adds what the running VMI reports, for a live read.
+ */
+function formatExplanation(e: Explanation, oldFrom?: string, live?: LivePicture): string {
   const withChange = e.interfaces.some((i) => i.change);
-  const header = ['INTERFACE', 'BINDING', 'MODEL', 'STATE', 'NETWORK', 'NAD', 'NAD TYPE', 'OVN PROVIDER', 'SUBNET', ...(withChange ? ['CHANGE'] : [])];
+  const liveByName = new Map((live?.interfaces ?? []).map((i) => [i.name, i]));
+  const withLive = live?.interfaces !== undefined;
+  const header = [
+    'INTERFACE', 'BINDING', 'MODEL', 'STATE', 'NETWORK', 'NAD', 'NAD TYPE', 'OVN PROVIDER', 'SUBNET',
+    ...(withChange ? ['CHANGE'] : []),
+    ...(withLive ? ['LIVE', 'INFO SOURCE'] : []),
+  ];
   const rows = e.interfaces.map((i) => [
     i.name || '(unnamed)',
     i.binding,
@@ -50,7 +63,14 @@ function formatExplanation(e: Explanation, oldFrom?: string): string {
     i.ovnProvider === undefined ? '-' : i.ovnProvider || '(empty)',
     i.subnets === undefined ? '-' : i.subnets.length ? i.subnets.join(',') : '(none)',
     ...(withChange ? [i.change ?? '-'] : []),
+    ...(withLive ? [liveByName.get(i.name)?.state ?? '-', liveByName.get(i.name)?.infoSource ?? '-'] : []),
   ]);
+  // Interfaces the VMI still has but the VM spec dropped: only the live picture shows them.
+  for (const extra of live?.interfaces ?? []) {
+    if (e.interfaces.some((i) => i.name === extra.name)) continue;
+    rows.push([extra.name, '-', '-', '-', '-', '-', '-', '-', '-', ...(withChange ? ['-'] : []), extra.state, extra.infoSource ?? '-']);
+  }
+  const where = e.object.line > 0 ? `${displayName(e.object.file)}:${e.object.line}` : `live from ${e.object.file}`;
   const b = e.budget;
   const total = b.rootComplex
     ? 'none: kubevirt.io/placePCIDevicesOnRootComplex is "true"'
@@ -74,7 +94,8 @@ function formatExplanation(e: Explanation, oldFrom?: string): string {
       ? m.models.map((x) => `  ${x.model.padEnd(4)} ${String(x.free).padStart(2)} free  (KubeVirt ${x.kubevirtVersions ?? ''})`)
       : [];
   const lines = [
-    `${e.object.kind} ${e.object.namespace}/${e.object.name}  (${displayName(e.object.file)}:${e.object.line}, ${e.running ? 'running' : 'not running'})`,
+    `${e.object.kind} ${e.object.namespace}/${e.object.name}  (${where}, ${e.running ? 'running' : 'not running'})`,
+    ...(live ? liveNotes(live, e) : []),
     '',
     ...(rows.length ? table([header, ...rows]) : ['(no interfaces)']),
     '',
@@ -97,6 +118,7 @@ function formatExplanation(e: Explanation, oldFrom?: string): string {
       ['  PCI bus slots', `${b.pciUsed} of ${b.pciLimit}`, 'root-bus slots used by devices and hotplug ports'],
     ]),
     ...(b.slotTotalError ? [`  ! ${b.slotTotalError}`] : []),
+    ...(live?.interfaces ?? []).filter((i) => i.detail).map((i) => `  ! ${i.name}: ${i.state}: ${i.detail}`),
     '',
   ];
   if (e.findings.length) {
@@ -123,6 +145,10 @@ Examples:
   $ nicguard explain -f vms/vm-fedora.yaml --base origin/main --objects cluster-state/
 
   $ nicguard explain -f vm.yaml -o json
+
+  # Live, from the cluster of the current kubectl context (read once, read-only)
+  $ nicguard explain vm/vm-fedora -n default
+  $ kubectl nicguard explain vm-fedora --context prod
 `;
 
 /** The usage problem of a combination of options, if any. */
@@ -150,26 +176,57 @@ export function registerExplain(program: Command): void {
   const command = program
     .command('explain')
     .description("Show a VM's interfaces (binding, model, state, network, NAD, NAD type, Kube-OVN provider and Subnet) and its hotplug budget")
-    .argument('[name]', 'VM or VMI to explain: name or namespace/name (needed when the input holds several)')
-    .option('-f, --filename <path>', 'file or folder holding the VM (- for stdin); without it the VM is taken from --objects', collect)
+    .argument('[name]', 'VM or VMI to explain: name or namespace/name (needed when the input holds several); live also vm/NAME, vmi/NAME')
+    .option('-f, --filename <path>', 'file or folder holding the VM (- for stdin); without it the VM is taken from --objects or the cluster', collect)
     .option('--objects <dir>', 'cluster objects: NADs, Subnets, VMIs, KubeVirt CR (repeatable)', collect)
     .option('--old <path>', 'the VM as it runs now (as last defined): base count and hotplugged interfaces are measured against it')
     .option('--base <git-ref>', "take the VM's previous version from this git revision of its -f file (e.g. origin/main), instead of --old")
     .option('-c, --config <file>', 'policy configuration (slot model, slot counts)')
-    .option('-n, --namespace <namespace>', 'namespace of the VM')
+    .option('-n, --namespace <namespace>', "namespace of the VM (live: default the context's)")
+    .option('--kubeconfig <file>', 'read the VM and the cluster view live through this kubeconfig')
+    .option('--context <name>', 'kubeconfig context to read live through')
     .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
     .addHelpText('after', EXAMPLES)
-    .action((name: string | undefined, opts: ExplainOptions) => {
+    .action(async (name: string | undefined, opts: ExplainOptions) => {
       const objects = opts.objects ?? [];
       const files = opts.filename ?? [];
       const problem = optionProblem(files, opts);
       if (problem) return usageError('explain', problem);
       const filename = files[0];
-      if (!filename && objects.length === 0) {
-        return usageError('explain', 'give the VM with -f FILE, or a folder of cluster objects with --objects DIR');
+      // A name and no files: the cluster is the input, as for kubectl.
+      const liveRead = !!(opts.kubeconfig || opts.context) || (!!name && !filename && objects.length === 0);
+      if (!liveRead && !filename && objects.length === 0) {
+        return usageError(
+          'explain',
+          'give the VM with -f FILE, or a folder of cluster objects with --objects DIR, or name it to read it from the cluster (nicguard explain vm/NAME)',
+        );
+      }
+      if (liveRead && (objects.length || opts.old || opts.base)) {
+        return usageError('explain', '--objects, --old and --base are for files; a live read takes the VMI and cluster view from the cluster');
       }
       const config = loadConfigForCommand('explain', opts.config);
       if (!config) return;
+      if (liveRead) {
+        try {
+          const read = await readLiveExplanation(name, { ...opts, filename }, config);
+          if (typeof read === 'string') {
+            process.stderr.write(`nicguard explain: ${read}\n`);
+            process.exitCode = EXIT_BAD_INPUT;
+            return;
+          }
+          const { explanation, live } = read;
+          process.stdout.write(
+            opts.output === 'json' ? JSON.stringify({ ...explanation, live }, null, 2) + '\n' : formatExplanation(explanation, undefined, live),
+          );
+          process.exitCode = 0;
+          return;
+        } catch (err) {
+          if (!(err instanceof LiveClusterError)) throw err;
+          process.stderr.write(`nicguard explain: ${err.message}\n`);
+          process.exitCode = EXIT_BAD_INPUT;
+          return;
+        }
+      }
       // Objects that name no namespace take -n, as in `validate`.
       const defaultNamespace = opts.namespace ?? 'default';
       const errors: ManifestError[] = [];

@@ -10,6 +10,7 @@ import { registerValidate } from './validate.js';
 import { registerExplain } from './explain.js';
 import { registerServe } from './serve.js';
 import { registerCerts } from './certs.js';
+import { registerAudit } from './audit.js';
 import { VERSION } from './version.js';
 
 export const EXIT_INTERNAL_ERROR = 3;
@@ -30,6 +31,7 @@ export function buildProgram(name: string): Command {
   registerExplain(program);
   registerServe(program);
   registerCerts(program);
+  registerAudit(program);
   return program;
 }
 

@@ -4,6 +4,7 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { EXIT_BAD_INPUT, loadConfigForCommand } from './config-option.js';
 import { formatManifestError } from '../io/manifests.js';
 import { collect } from './options.js';
+import { contextNamespace, LiveCluster, LiveClusterError } from '../cluster/live.js';
 import { runValidation, type ValidationInputs } from '../offline/run-validation.js';
 import { formatJson } from './format/json.js';
 import { formatJunit } from './format/junit.js';
@@ -19,6 +20,10 @@ export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
 export interface ValidateOptions extends ValidationInputs {
   config?: string;
+  /** Read the cluster view live (also implied by --kubeconfig and --context). */
+  clusterView?: boolean;
+  kubeconfig?: string;
+  context?: string;
   output: OutputFormat;
   warnExitCode?: number;
 }
@@ -85,8 +90,13 @@ Examples:
   # A hotplug against the VM as it runs now
   $ nicguard validate -f examples/new --old examples/old --objects examples/cluster
 
-  # From a live cluster, through stdin
-  $ kubectl get vm vm-fedora -o yaml | nicguard validate -f - --objects cluster-state/
+  # The cluster view (NADs, Subnets, VMIs, KubeVirt CR) read live, once, read-only
+  $ nicguard validate -f vm.yaml --cluster
+  $ kubectl nicguard validate -f vm.yaml --context prod
+
+  # The running version as the old object, through stdin
+  $ kubectl get vm vm-fedora -o yaml > running.yaml
+  $ nicguard validate -f vm.yaml --old running.yaml --cluster
 
   # Reports for CI
   $ nicguard validate -f manifests/ -o sarif > nicguard.sarif
@@ -112,11 +122,16 @@ export function registerValidate(program: Command): void {
     .addOption(new Option('-o, --output <format>', 'output format').choices(OUTPUT_FORMATS).default('text'))
     .option('--warn-exit-code <n>', 'exit with this code when there are warnings but nothing is denied', parseExitCode)
     .option('-n, --namespace <namespace>', 'namespace of objects that name none', 'default')
+    .option('--cluster', 'read the cluster objects live from the current kubeconfig context (read-only, once)')
+    .option('--kubeconfig <file>', 'read the cluster objects live through this kubeconfig (implies --cluster)')
+    .option('--context <name>', 'kubeconfig context to read the cluster objects through (implies --cluster)')
     .option('--user <username>', 'userInfo.username of the simulated requests (exempt service accounts are not checked by the hotplug rules)')
     .addHelpText('after', EXAMPLES)
-    .action((paths: string[], raw: Partial<ValidateOptions>) => {
+    .action(async (paths: string[], raw: Partial<ValidateOptions> & { cluster?: boolean }, command: Command) => {
+      const { cluster: clusterFlag, ...rest } = raw;
       const opts: ValidateOptions = {
-        ...(raw as ValidateOptions),
+        ...(rest as ValidateOptions),
+        clusterView: !!(clusterFlag || raw.kubeconfig || raw.context),
         filename: [...(raw.filename ?? []), ...paths],
         old: raw.old ?? [],
         objects: raw.objects ?? [],
@@ -125,6 +140,21 @@ export function registerValidate(program: Command): void {
       if (opts.base !== undefined && opts.filename.includes(STDIN)) return usageError('validate', BASE_WITH_STDIN);
       const config = loadConfigForCommand('validate', opts.config);
       if (!config) return;
+      if (opts.clusterView) {
+        try {
+          const live = LiveCluster.connect({ kubeconfig: opts.kubeconfig, context: opts.context });
+          // As kubectl apply: objects that name no namespace go to the context's, unless -n says otherwise.
+          if (command.getOptionValueSource('namespace') === 'default') opts.namespace = contextNamespace(live.kc) ?? opts.namespace;
+          const read = await live.readView();
+          for (const m of read.missing) process.stderr.write(`nicguard validate: ${m} is not installed in the cluster; read as empty\n`);
+          opts.cluster = read.view;
+        } catch (err) {
+          if (!(err instanceof LiveClusterError)) throw err;
+          process.stderr.write(`nicguard validate: ${err.message}\n`);
+          process.exitCode = EXIT_BAD_INPUT;
+          return;
+        }
+      }
       const report = runValidation(opts, config);
       // Machine formats usually go to a file: their input errors and notes must still reach the log.
       if (opts.output !== 'text') {

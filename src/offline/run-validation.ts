@@ -8,7 +8,7 @@ import { readFileCluster } from '../cluster/files.js';
 import type { ObjectIndex } from '../cluster/object-index.js';
 import { performance } from 'node:perf_hooks';
 import { evaluate, judgesKind } from '../engine/evaluate.js';
-import { isIndexedKind, isVmKind, kindOfObject, type JudgedKind } from '../engine/kinds.js';
+import { INDEXED_KINDS, isIndexedKind, isVmKind, kindOfObject, type JudgedKind } from '../engine/kinds.js';
 import { RULES } from '../engine/rules/index.js';
 import type { EvaluationResult, KubeObject, PolicyConfig, PolicyRequest } from '../engine/types.js';
 import { asObject, quote, stringOf } from '../engine/values.js';
@@ -31,6 +31,8 @@ export interface ValidationInputs {
   /** Namespace of namespaced objects that name none, as `kubectl apply` assumes. */
   namespace: string;
   user?: string;
+  /** A cluster view read elsewhere (live); objects from `objects` are added to it. */
+  cluster?: ObjectIndex;
 }
 
 /** Previous versions by identity, and which of them an input used. */
@@ -228,7 +230,10 @@ export function runValidation(opts: ValidationInputs, config: PolicyConfig): Val
 
   const clusterLoad = readFileCluster(opts.objects);
   errors.push(...clusterLoad.errors);
-  const cluster = clusterLoad.view;
+  const cluster = opts.cluster ?? clusterLoad.view;
+  if (opts.cluster) {
+    for (const kind of INDEXED_KINDS) for (const o of clusterLoad.view.list(kind)) cluster.upsert(o, kind);
+  }
   // Cluster objects among the inputs count too: a change that adds a NAD and a VM using it is judged as a whole.
   for (const { object, review } of inputs.objects) {
     const kind = review ? undefined : kindOfObject(object);

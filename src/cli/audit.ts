@@ -1,0 +1,293 @@
+// `nicguard audit`: what is already wrong in a cluster (or a folder of dumped objects),
+// as text, JSON, SARIF or wgpolicyk8s.io PolicyReports, optionally written back to the
+// cluster (--apply) for Policy Reporter and `kubectl get policyreports`.
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { LiveCluster, LiveClusterError } from '../cluster/live.js';
+import { formatManifestError } from '../io/manifests.js';
+import {
+  AUDIT_CATALOGUE,
+  describeObjects,
+  runAudit,
+  snapshotFromCluster,
+  snapshotFromFiles,
+  type AuditLevel,
+  type AuditReport,
+  type ClusterSnapshot,
+} from '../offline/audit.js';
+import { EXIT_BAD_INPUT, loadConfigForCommand } from './config-option.js';
+import {
+  buildPolicyReports,
+  CLUSTER_POLICY_REPORTS,
+  formatPolicyReports,
+  MANAGED_BY,
+  POLICY_REPORTS,
+  REPORT_NAME,
+  type PolicyReports,
+} from './format/policyreport.js';
+import { collect } from './options.js';
+import { VERSION } from './version.js';
+
+const OUTPUT_FORMATS = ['text', 'json', 'sarif', 'policyreport'] as const;
+type AuditFormat = (typeof OUTPUT_FORMATS)[number];
+
+interface AuditOptions {
+  objects?: string[];
+  kubeconfig?: string;
+  context?: string;
+  namespace?: string;
+  allNamespaces?: boolean;
+  config?: string;
+  output: AuditFormat;
+  pendingThreshold: number;
+  apply?: boolean;
+  failExitCode: number;
+}
+
+const EXIT_OK = 0;
+const EXIT_FAILURES = 1;
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** A Go-style duration (`10m`, `1h30m`, `90s`, `0`), as kubectl's --request-timeout takes one. */
+export function parseDuration(value: string): number {
+  if (value.trim() === '0') return 0;
+  const parts = [...value.trim().matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)];
+  if (parts.length === 0 || parts.map((p) => p[0]).join('') !== value.trim()) {
+    throw new InvalidArgumentError('expected a duration such as 10m, 1h30m or 90s.');
+  }
+  return parts.reduce((ms, p) => ms + Number(p[1]) * UNIT_MS[p[2]], 0);
+}
+
+function parseExitCode(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 255) throw new InvalidArgumentError('expected an integer from 0 to 255.');
+  return n;
+}
+
+/** Findings grouped by object; the summary line goes to stderr for every format. */
+function formatText(report: AuditReport): string {
+  const lines: string[] = [];
+  let last = '';
+  for (const f of report.findings) {
+    if (f.ref !== last) {
+      if (last) lines.push('');
+      lines.push(`${f.ref}${f.source ? `  (${f.source.file}:${f.source.line})` : ''}`);
+      last = f.ref;
+    }
+    lines.push(
+      `  ${f.level.toUpperCase().padEnd(4)}  ${f.rule}${f.field ? `  ${f.field}` : ''}`,
+      `        ${f.message}`,
+    );
+  }
+  return lines.length ? lines.join('\n') + '\n' : 'No findings.\n';
+}
+
+function summaryCounts(report: AuditReport): string {
+  const { fail, warn, info } = report.summary;
+  return `${fail} fail, ${warn} warn, ${info} info`;
+}
+
+const SARIF_LEVEL: Record<AuditLevel, string> = { fail: 'error', warn: 'warning', info: 'note' };
+
+/** SARIF 2.1.0: objects, not files, are the subjects; a file location where the object came from one. */
+function formatSarif(report: AuditReport, snapshot: ClusterSnapshot): string {
+  const ruleIndex = new Map(AUDIT_CATALOGUE.map((c, i) => [c.id, i]));
+  const results = report.findings.map((f) => ({
+    ruleId: f.rule,
+    ruleIndex: ruleIndex.get(f.rule),
+    level: SARIF_LEVEL[f.level],
+    message: { text: f.message },
+    locations: [
+      {
+        ...(f.source
+          ? { physicalLocation: { artifactLocation: { uri: f.source.file }, region: { startLine: f.source.line } } }
+          : {}),
+        logicalLocations: [{ fullyQualifiedName: f.field ? `${f.ref}: ${f.field}` : f.ref, kind: 'object' }],
+      },
+    ],
+    properties: { object: f.ref, ...(f.field ? { field: f.field } : {}) },
+  }));
+  const sarif = {
+    $schema: 'https://json.schemastore.org/sarif-2.1.0.json',
+    version: '2.1.0',
+    runs: [
+      {
+        tool: {
+          driver: {
+            name: 'nicguard',
+            version: VERSION,
+            semanticVersion: VERSION,
+            rules: AUDIT_CATALOGUE.map((c) => ({
+              id: c.id,
+              shortDescription: { text: c.title },
+              fullDescription: { text: c.description },
+            })),
+          },
+        },
+        invocations: [
+          {
+            executionSuccessful: snapshot.errors.length === 0,
+            toolExecutionNotifications: snapshot.errors.map((e) => ({
+              level: 'error',
+              message: { text: formatManifestError(e) },
+            })),
+          },
+        ],
+        results,
+      },
+    ],
+  };
+  return JSON.stringify(sarif, null, 2) + '\n';
+}
+
+function render(report: AuditReport, snapshot: ClusterSnapshot, format: AuditFormat): string {
+  switch (format) {
+    case 'json':
+      return JSON.stringify(report, null, 2) + '\n';
+    case 'sarif':
+      return formatSarif(report, snapshot);
+    case 'policyreport':
+      return formatPolicyReports(buildPolicyReports(report));
+    default:
+      return formatText(report);
+  }
+}
+
+interface Applied {
+  written: string[];
+  deleted: string[];
+}
+
+/**
+ * Writes every report whole and deletes nicguard's reports in namespaces that no longer
+ * hold an audited object (inside the audited scope only).
+ */
+async function applyReports(
+  live: LiveCluster,
+  reports: PolicyReports,
+  namespace: string | undefined,
+): Promise<Applied> {
+  const applied: Applied = { written: [], deleted: [] };
+  const kept = new Set<string>();
+  for (const r of reports.namespaced) {
+    await live.putReport(r, POLICY_REPORTS.plural);
+    kept.add(String(r.metadata?.namespace));
+    applied.written.push(`policyreport ${r.metadata?.namespace}/${REPORT_NAME}`);
+  }
+  if (reports.cluster) {
+    await live.putReport(reports.cluster, CLUSTER_POLICY_REPORTS.plural);
+    applied.written.push(`clusterpolicyreport ${REPORT_NAME}`);
+  }
+  const existing = await live.listByLabel(POLICY_REPORTS, `${MANAGED_BY.key}=${MANAGED_BY.value}`);
+  for (const r of existing) {
+    const ns = String(r.metadata?.namespace);
+    if (r.metadata?.name !== REPORT_NAME || kept.has(ns) || (namespace !== undefined && ns !== namespace)) continue;
+    await live.deleteReport(POLICY_REPORTS, ns, REPORT_NAME);
+    applied.deleted.push(`policyreport ${ns}/${REPORT_NAME}`);
+  }
+  return applied;
+}
+
+const EXAMPLES = `
+Examples:
+  # What is already wrong in the cluster of the current kubectl context
+  $ nicguard audit
+  $ kubectl nicguard audit -n tenant-a
+
+  # Over a dump instead of a live cluster
+  $ kubectl get vm,vmi,net-attach-def,subnet,kubevirt -A -o yaml > cluster.yaml
+  $ nicguard audit --objects cluster.yaml -o json
+
+  # PolicyReports, printed or written to the cluster (replacing nicguard's previous ones)
+  $ nicguard audit -o policyreport
+  $ nicguard audit --apply
+
+Exit codes:
+  0  nothing failing (warnings and info allowed)
+  1  at least one fail result (see --fail-exit-code)
+  2  bad input or usage: unreadable files, a cluster that cannot be read, bad config
+`;
+
+async function readSnapshot(opts: AuditOptions, live: LiveCluster | undefined): Promise<ClusterSnapshot> {
+  return live ? snapshotFromCluster(live) : snapshotFromFiles(opts.objects ?? []);
+}
+
+export function registerAudit(program: Command): void {
+  program
+    .command('audit')
+    .description(
+      'Report what is already wrong among the VMs, VMIs, NADs and Kube-OVN Subnets of a cluster (or of --objects)',
+    )
+    .option(
+      '--objects <path>',
+      'audit these dumped objects (file or folder, repeatable) instead of a live cluster',
+      collect,
+    )
+    .option(
+      '--kubeconfig <file>',
+      'kubeconfig to use (default: KUBECONFIG, ~/.kube/config, or the pod service account)',
+    )
+    .option('--context <name>', 'kubeconfig context to use')
+    .option('-n, --namespace <namespace>', 'audit the namespaced objects of this namespace only (no Subnets)')
+    .option('-A, --all-namespaces', 'audit the whole cluster (the default)')
+    .option('-c, --config <file>', 'policy configuration (YAML; see schemas/config.schema.json)')
+    .addOption(new Option('-o, --output <format>', 'output format').choices(OUTPUT_FORMATS).default('text'))
+    .addOption(
+      new Option('--pending-threshold <duration>', 'a hotplug or unplug pending this long is reported (e.g. 90s, 1h)')
+        .argParser(parseDuration)
+        .default(10 * 60_000, '10m'),
+    )
+    .option(
+      '--apply',
+      'write the PolicyReports (one per namespace, named nicguard) and the ClusterPolicyReport to the cluster',
+    )
+    .option(
+      '--fail-exit-code <n>',
+      'exit code when fail results are found (0 for a CronJob that only writes reports)',
+      parseExitCode,
+      EXIT_FAILURES,
+    )
+    .addHelpText('after', EXAMPLES)
+    .action(async (opts: AuditOptions) => {
+      const usage = (message: string) => {
+        process.stderr.write(`nicguard audit: ${message}\n`);
+        process.exitCode = EXIT_BAD_INPUT;
+      };
+      if (opts.objects && (opts.kubeconfig || opts.context || opts.apply)) {
+        return usage('--objects audits files; --kubeconfig, --context and --apply are for a live cluster');
+      }
+      if (opts.namespace && opts.allNamespaces) return usage('give -n NAMESPACE or -A, not both');
+      const config = loadConfigForCommand('audit', opts.config);
+      if (!config) return;
+      try {
+        const live = opts.objects
+          ? undefined
+          : LiveCluster.connect({ kubeconfig: opts.kubeconfig, context: opts.context });
+        const where = live ? `cluster ${live.server}` : (opts.objects ?? []).join(', ');
+        const snapshot = await readSnapshot(opts, live);
+        for (const e of snapshot.errors) process.stderr.write(`nicguard: ${formatManifestError(e)}\n`);
+        for (const m of snapshot.missing)
+          process.stderr.write(`nicguard audit: ${m} is not installed in the cluster; read as empty\n`);
+        const report = runAudit(snapshot, config, {
+          ...(opts.namespace ? { namespace: opts.namespace } : {}),
+          pendingThresholdMs: opts.pendingThreshold,
+          now: new Date(),
+        });
+        process.stdout.write(render(report, snapshot, opts.output));
+        let appliedNote = '';
+        if (opts.apply && live) {
+          const applied = await applyReports(live, buildPolicyReports(report), opts.namespace);
+          appliedNote =
+            `; wrote ${applied.written.length} ${applied.written.length === 1 ? 'report' : 'reports'}` +
+            (applied.deleted.length ? `, deleted ${applied.deleted.join(', ')}` : '');
+        }
+        process.stderr.write(
+          `nicguard audit: ${where}: ${describeObjects(report.summary.objects)}; ${summaryCounts(report)}${appliedNote}\n`,
+        );
+        process.exitCode = snapshot.errors.length ? EXIT_BAD_INPUT : report.summary.fail ? opts.failExitCode : EXIT_OK;
+      } catch (err) {
+        if (!(err instanceof LiveClusterError)) throw err;
+        usage(err.message);
+      }
+    });
+}
