@@ -73,6 +73,8 @@ export interface InformerClusterView extends ClusterView {
   objectCounts(): Record<string, number>;
   /** Per resource: how far the list under way has come. */
   listProgress(): Record<string, ListProgress>;
+  /** The cached objects of a kind, as the rules see them. */
+  list(kind: IndexedKind): KubeObject[];
   /** Resolves when first synced. */
   waitForSync(timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
@@ -425,6 +427,7 @@ export async function startInformerClusterView(opts: InformerClusterViewOptions)
     resourceStatus: () => perResource((w) => ({ synced: w.synced, crdMissing: w.crdMissing, ...(w.lastError ? { lastError: w.lastError } : {}) })),
     objectCounts: () => Object.fromEntries(INDEXED_KINDS.map((kind) => [resourceName(kind), index.count(kind)])),
     listProgress: () => perResource((w) => ({ ...w.progress })),
+    list: (kind) => index.list(kind),
     waitForSync(timeoutMs?: number): Promise<void> {
       if (isSynced()) return Promise.resolve();
       return new Promise<void>((resolve, reject) => {
