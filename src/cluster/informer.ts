@@ -425,7 +425,7 @@ export async function startInformerClusterView(opts: InformerClusterViewOptions)
     isSynced,
     syncState: () => perResource((w) => w.synced),
     resourceStatus: () => perResource((w) => ({ synced: w.synced, crdMissing: w.crdMissing, ...(w.lastError ? { lastError: w.lastError } : {}) })),
-    objectCounts: () => Object.fromEntries(INDEXED_KINDS.map((kind) => [resourceName(kind), index.count(kind)])),
+    objectCounts: () => index.objectCounts(),
     listProgress: () => perResource((w) => ({ ...w.progress })),
     list: (kind) => index.list(kind),
     waitForSync(timeoutMs?: number): Promise<void> {

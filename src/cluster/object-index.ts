@@ -1,6 +1,6 @@
 // An in-memory ClusterView. Both real views feed one of these: the file view once from a
 // folder, the informer view from list/watch events. Lookups are map reads.
-import { isIndexedKind, kindOfObject, type IndexedKind } from '../engine/kinds.js';
+import { INDEXED_KINDS, isIndexedKind, kindOfObject, resourceName, type IndexedKind } from '../engine/kinds.js';
 import type { ClusterView, KubeObject, KubeOvnSubnet, NetworkAttachmentDefinition } from '../engine/types.js';
 
 export type { IndexedKind };
@@ -91,6 +91,11 @@ export class ObjectIndex implements ClusterView {
   /** Objects of one kind. */
   count(kind: IndexedKind): number {
     return this.bucket(kind).size;
+  }
+
+  /** Objects per resource (`plural.group`), as the metrics name them. */
+  objectCounts(): Record<string, number> {
+    return Object.fromEntries(INDEXED_KINDS.map((kind) => [resourceName(kind), this.count(kind)]));
   }
 
   /** Replaces every object of a kind, as after a fresh list. */

@@ -88,6 +88,7 @@ interface ClusterSource {
   view: () => ClusterView | undefined;
   synced: () => boolean;
   syncState: () => Record<string, boolean>;
+  objectCounts: () => Record<string, number>;
   stop: () => Promise<void>;
 }
 
@@ -108,6 +109,7 @@ function fileSource(dir: string, logger: Logger): ClusterSource {
     view: () => view,
     synced: () => true,
     syncState: () => ({ files: true }),
+    objectCounts: () => view.objectCounts(),
     stop: async () => watch.close(),
   };
 }
@@ -125,6 +127,7 @@ async function informerSource(kubeconfig: string | undefined, logger: Logger): P
     view: () => (informer.isSynced() ? informer : undefined),
     synced: () => informer.isSynced(),
     syncState: () => informer.syncState(),
+    objectCounts: () => informer.objectCounts(),
     stop: () => informer.stop(),
   };
 }
@@ -163,6 +166,7 @@ export async function runServe(o: ServeOptions): Promise<void> {
   const metrics = new WebhookMetrics();
   const cluster = o.objects ? fileSource(o.objects, logger) : await informerSource(o.kubeconfig, logger);
   metrics.setSyncStateSource(cluster.syncState);
+  metrics.setObjectCountSource(cluster.objectCounts);
 
   let draining = false;
   let tls: WebhookTlsServer | undefined;
