@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ObjectIndex, indexedKindOf } from '../src/cluster/object-index.js';
-import { projectObject, StringInterner } from '../src/cluster/projection.js';
+import { projectObject, Interner } from '../src/cluster/projection.js';
 import { evaluate } from '../src/engine/evaluate.js';
 import { ROOT_COMPLEX_ANNOTATION, SLOT_COUNT_ANNOTATION } from '../src/engine/pci-topology.js';
 import type { KubeObject, PolicyConfig, PolicyRequest } from '../src/engine/types.js';
@@ -93,7 +93,7 @@ const CONFIGS: [string, PolicyConfig][] = [
 test('decisions over projected objects equal those over full objects', () => {
   const full = new ObjectIndex();
   const projected = new ObjectIndex();
-  const strings = new StringInterner();
+  const strings = new Interner();
   for (const obj of clusterObjects()) {
     const kind = indexedKindOf(obj)!;
     assert.ok(kind, `${obj.kind} is indexed`);
@@ -119,7 +119,7 @@ test('decisions over projected objects equal those over full objects', () => {
 });
 
 test('projection drops what no rule reads and shares repeated strings', () => {
-  const strings = new StringInterner();
+  const strings = new Interner();
   const vmis = clusterObjects().filter((o) => o.kind === 'VirtualMachineInstance');
   const [a, b] = vmis.map((o) => projectObject('VirtualMachineInstance', JSON.parse(JSON.stringify(o)) as KubeObject, strings));
   assert.equal(a.metadata?.managedFields, undefined);

@@ -23,7 +23,7 @@ import { INDEXED_KINDS, KIND_FACTS, resourceName, type IndexedKind } from '../en
 import type { ClusterView, KubeObject } from '../engine/types.js';
 import { ApiError, describeError, KubeApiClient, type WatchEvent } from './api-client.js';
 import { ObjectIndex, objectKey } from './object-index.js';
-import { projectObject, StringInterner } from './projection.js';
+import { projectObject, Interner } from './projection.js';
 
 type LogFn = (...a: unknown[]) => void;
 
@@ -150,7 +150,7 @@ class ResourceWatch {
     private readonly kind: IndexedKind,
     private readonly client: KubeApiClient,
     private readonly index: ObjectIndex,
-    private readonly strings: StringInterner,
+    private readonly strings: Interner,
     private readonly log: Logger,
     private readonly timing: Timing,
     private readonly onSynced: () => void,
@@ -394,7 +394,7 @@ export async function startInformerClusterView(opts: InformerClusterViewOptions)
   const kc = loadKubeConfig(opts.kubeconfig);
   const client = new KubeApiClient(kc);
   const index = new ObjectIndex();
-  const strings = new StringInterner();
+  const strings = new Interner();
   const timing: Timing = {
     retryDelayMs: opts.retryDelayMs ?? 1000,
     maxRetryDelayMs: opts.maxRetryDelayMs ?? 10_000,

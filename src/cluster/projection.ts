@@ -24,29 +24,56 @@ import { isObject } from '../engine/values.js';
 type Json = Record<string, unknown>;
 
 /**
- * Shares equal strings (namespaces, interface and network names, phases, annotation values)
- * between objects: JSON.parse makes a fresh copy of each. Bounded, so that a stream of
- * unique values cannot grow it without end; past the bound strings are kept as they are.
+ * Shares equal values between objects: strings (namespaces, interface and network names,
+ * phases, annotation values), which JSON.parse copies for each object, and whole projected
+ * parts (a spec, a status), which across a fleet built from a few templates are mostly
+ * equal. Shared parts are frozen: a change to one object's part must never show in
+ * another's. Bounded, so that a stream of unique values cannot grow it without end: when
+ * a table is full it starts over (values already handed out stay shared), which keeps the
+ * values of the current fleet shared even after churn.
  */
-export class StringInterner {
+export class Interner {
   private readonly strings = new Map<string, string>();
-  constructor(private readonly limit = 100_000) {}
+  private readonly parts = new Map<string, unknown>();
+  constructor(
+    private readonly stringLimit = 100_000,
+    /** Lower: a part's key is its JSON, as large as the part. */
+    private readonly partLimit = 20_000,
+  ) {}
 
   intern<T>(value: T): T {
     if (typeof value !== 'string') return value;
     const known = this.strings.get(value);
     if (known !== undefined) return known as T;
-    if (this.strings.size < this.limit) this.strings.set(value, value);
+    if (this.strings.size >= this.stringLimit) this.strings.clear();
+    this.strings.set(value, value);
+    return value;
+  }
+
+  /** One frozen instance per distinct JSON value. */
+  share<T>(value: T): T {
+    const key = JSON.stringify(value);
+    const known = this.parts.get(key);
+    if (known !== undefined) return known as T;
+    if (this.parts.size >= this.partLimit) this.parts.clear();
+    deepFreeze(value);
+    this.parts.set(key, value);
     return value;
   }
 
   get size(): number {
-    return this.strings.size;
+    return this.strings.size + this.parts.size;
   }
 }
 
+function deepFreeze(value: unknown): void {
+  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return;
+  for (const v of Object.values(value)) deepFreeze(v);
+  Object.freeze(value);
+}
+
 /** The named annotations an object carries, or undefined when it has none of them. */
-function pickAnnotations(meta: Json, keys: readonly string[], strings: StringInterner): Record<string, string> | undefined {
+function pickAnnotations(meta: Json, keys: readonly string[], strings: Interner): Record<string, string> | undefined {
   const all = meta.annotations;
   if (!isObject(all)) return undefined;
   let out: Record<string, string> | undefined;
@@ -57,57 +84,58 @@ function pickAnnotations(meta: Json, keys: readonly string[], strings: StringInt
   return out;
 }
 
-function metadataOf(obj: KubeObject, annotationKeys: readonly string[], strings: StringInterner): Json {
+function metadataOf(obj: KubeObject, annotationKeys: readonly string[], strings: Interner): Json {
   const meta = (isObject(obj.metadata) ? obj.metadata : {}) as Json;
   const out: Json = { name: meta.name };
   if (meta.namespace !== undefined) out.namespace = strings.intern(meta.namespace);
   const annotations = annotationKeys.length ? pickAnnotations(meta, annotationKeys, strings) : undefined;
-  if (annotations) out.annotations = annotations;
+  if (annotations) out.annotations = strings.share(annotations);
   return out;
 }
 
 /** Copies the listed fields that are present, interning string values. */
-function pick(from: unknown, keys: readonly string[], strings: StringInterner): Json {
+function pick(from: unknown, keys: readonly string[], strings: Interner): Json {
   const out: Json = {};
   if (!isObject(from)) return out;
   for (const key of keys) if (from[key] !== undefined) out[key] = strings.intern(from[key]);
   return out;
 }
 
-function pickEach(list: unknown, keys: readonly string[], strings: StringInterner): Json[] | undefined {
+function pickEach(list: unknown, keys: readonly string[], strings: Interner): Json[] | undefined {
   return Array.isArray(list) ? list.filter(isObject).map((item) => pick(item, keys, strings)) : undefined;
 }
 
 const VMI_ANNOTATIONS = [SLOT_COUNT_ANNOTATION, ROOT_COMPLEX_ANNOTATION] as const;
 
 /** A network's source, reduced to its kind and the NAD it names (`pod: {}`, `multus: {networkName}`). */
-function projectNetwork(net: Json, strings: StringInterner): Json {
+function projectNetwork(net: Json, strings: Interner): Json {
   const out: Json = { name: strings.intern(net.name) };
   if (isObject(net.multus)) out.multus = pick(net.multus, ['networkName', 'default'], strings);
   if (isObject(net.pod)) out.pod = {};
   return out;
 }
 
-function projectVmi(obj: KubeObject, strings: StringInterner): KubeObject {
+function projectVmi(obj: KubeObject, strings: Interner): KubeObject {
   const spec = isObject(obj.spec) ? obj.spec : {};
   const status = isObject(obj.status) ? obj.status : {};
   const interfaces = pickEach(spec.domain?.devices?.interfaces, ['name', 'state'], strings);
   const networks = Array.isArray(spec.networks) ? spec.networks.filter(isObject).map((n) => projectNetwork(n, strings)) : undefined;
   const statusInterfaces = pickEach(status.interfaces, ['name', 'infoSource', 'interfaceName'], strings);
+  // VMIs started from one template have equal projected specs and, mostly, statuses.
   return {
     metadata: metadataOf(obj, VMI_ANNOTATIONS, strings),
-    spec: {
+    spec: strings.share({
       ...(interfaces ? { domain: { devices: { interfaces } } } : {}),
       ...(networks ? { networks } : {}),
-    },
-    status: {
+    }),
+    status: strings.share({
       ...(status.phase !== undefined ? { phase: strings.intern(status.phase) } : {}),
       ...(statusInterfaces ? { interfaces: statusInterfaces } : {}),
-    },
+    }),
   };
 }
 
-function projectNad(obj: KubeObject, strings: StringInterner): KubeObject {
+function projectNad(obj: KubeObject, strings: Interner): KubeObject {
   const config = obj.spec?.config;
   return {
     metadata: metadataOf(obj, [SRIOV_RESOURCE_ANNOTATION], strings),
@@ -116,22 +144,22 @@ function projectNad(obj: KubeObject, strings: StringInterner): KubeObject {
   };
 }
 
-function projectSubnet(obj: KubeObject, strings: StringInterner): KubeObject {
+function projectSubnet(obj: KubeObject, strings: Interner): KubeObject {
   // A Subnet spec is small and the rules read most of it; keep it whole.
-  return { metadata: metadataOf(obj, [], strings), spec: isObject(obj.spec) ? obj.spec : {} };
+  return { metadata: metadataOf(obj, [], strings), spec: strings.share(isObject(obj.spec) ? obj.spec : {}) };
 }
 
-function projectKubeVirt(obj: KubeObject, strings: StringInterner): KubeObject {
+function projectKubeVirt(obj: KubeObject, strings: Interner): KubeObject {
   const spec = isObject(obj.spec) ? obj.spec : {};
   const version = isObject(obj.status) ? obj.status.observedKubeVirtVersion : undefined;
   return {
     metadata: metadataOf(obj, [], strings),
-    spec: pick(spec, ['configuration', 'workloadUpdateStrategy'], strings),
+    spec: strings.share(pick(spec, ['configuration', 'workloadUpdateStrategy'], strings)),
     ...(version !== undefined ? { status: { observedKubeVirtVersion: version } } : {}),
   };
 }
 
-const PROJECTIONS: Record<IndexedKind, (obj: KubeObject, strings: StringInterner) => KubeObject> = {
+const PROJECTIONS: Record<IndexedKind, (obj: KubeObject, strings: Interner) => KubeObject> = {
   VirtualMachineInstance: projectVmi,
   NetworkAttachmentDefinition: projectNad,
   Subnet: projectSubnet,
@@ -140,10 +168,10 @@ const PROJECTIONS: Record<IndexedKind, (obj: KubeObject, strings: StringInterner
 
 /**
  * The part of `obj` the cluster view keeps, with kind and apiVersion set from the kind
- * facts (list items and watch objects often lack both). Never shares structure with `obj`
- * except for the small Subnet spec and KubeVirt configuration, so the rest can be freed.
+ * facts (list items and watch objects often lack both). Parts may be shared (frozen) with
+ * other projected objects; only the Subnet spec and KubeVirt configuration come from `obj`.
  */
-export function projectObject(kind: IndexedKind, obj: KubeObject, strings: StringInterner): KubeObject {
+export function projectObject(kind: IndexedKind, obj: KubeObject, strings: Interner): KubeObject {
   const facts = KIND_FACTS[kind];
   const projected = PROJECTIONS[kind](obj, strings);
   projected.apiVersion = `${facts.group}/${facts.version}`;
