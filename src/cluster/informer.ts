@@ -60,6 +60,12 @@ export interface ListProgress {
   /** Pages and objects read by the list under way, or by the last one. */
   pages: number;
   objects: number;
+  /**
+   * The most CPU time (ms) of one synchronous step of the list (parsing a page, or indexing
+   * a slice of it): the longest it kept the event loop from answering requests, on an
+   * otherwise idle core.
+   */
+  maxPageCpuMs: number;
 }
 
 export interface InformerClusterView extends ClusterView {
@@ -95,6 +101,8 @@ const silent = { info: () => {}, warn: () => {}, error: () => {}, debug: () => {
 
 /** A watch that ran this long, or delivered an event, was healthy: the relist delay starts over. */
 const HEALTHY_WATCH_MS = 10_000;
+/** Objects indexed between two yields to the event loop. */
+const INGEST_SLICE = 100;
 /** Attempts at one page before the list counts as failed (each after a backoff). */
 const PAGE_ATTEMPTS = 5;
 
@@ -132,7 +140,7 @@ class ResourceWatch {
   synced = false;
   crdMissing = false;
   lastError: string | undefined;
-  readonly progress: ListProgress = { listing: false, pages: 0, objects: 0 };
+  readonly progress: ListProgress = { listing: false, pages: 0, objects: 0, maxPageCpuMs: 0 };
   readonly name: string;
   private readonly path: string;
   private resourceVersion: string | undefined;
@@ -227,7 +235,7 @@ class ResourceWatch {
     const seen = new Set<string>();
     let continueToken: string | undefined;
     let pageFailures = 0;
-    Object.assign(this.progress, { listing: true, pages: 0, objects: 0 });
+    Object.assign(this.progress, { listing: true, pages: 0, objects: 0, maxPageCpuMs: 0 });
     try {
       for (;;) {
         let page;
@@ -244,7 +252,7 @@ class ResourceWatch {
             this.log.info({ resource: this.name, pages: this.progress.pages }, 'cluster view: list continue token expired (410); listing again');
             continueToken = undefined;
             seen.clear();
-            Object.assign(this.progress, { pages: 0, objects: 0 });
+            Object.assign(this.progress, { pages: 0, objects: 0, maxPageCpuMs: 0 });
             await this.sleep(this.relistDelay());
             continue;
           }
@@ -262,11 +270,21 @@ class ResourceWatch {
         }
         if (this.stopped) return 'failed';
         pageFailures = 0;
-        for (const raw of page.items) {
-          const obj = this.ingest(raw);
-          if (!obj || !this.index.upsert(obj, this.kind)) continue;
-          seen.add(objectKey(obj));
+        // The parse was one block; indexing goes in slices, with requests answered between.
+        let longest = page.parseCpuUs;
+        for (let start = 0; start < page.items.length; start += INGEST_SLICE) {
+          if (start > 0 || page.items.length > INGEST_SLICE) await yieldToEventLoop();
+          if (this.stopped) return 'failed';
+          const cpu = process.cpuUsage();
+          for (const raw of page.items.slice(start, start + INGEST_SLICE)) {
+            const obj = this.ingest(raw);
+            if (!obj || !this.index.upsert(obj, this.kind)) continue;
+            seen.add(objectKey(obj));
+          }
+          const used = process.cpuUsage(cpu);
+          longest = Math.max(longest, used.user + used.system);
         }
+        this.progress.maxPageCpuMs = Math.max(this.progress.maxPageCpuMs, Math.round(longest / 100) / 10);
         this.progress.pages++;
         this.progress.objects = seen.size;
         if (this.progress.pages % this.timing.logEveryPages === 0) {
@@ -288,7 +306,9 @@ class ResourceWatch {
     this.lastError = undefined;
     if (this.crdMissing) this.log.info({ resource: this.name, objects: seen.size }, 'CRD is now installed; watching it');
     this.crdMissing = false;
-    if (!this.synced) this.log.info({ resource: this.name, objects: seen.size, pages: this.progress.pages }, 'cluster view: resource synced');
+    const { pages, maxPageCpuMs } = this.progress;
+    if (!this.synced) this.log.info({ resource: this.name, objects: seen.size, pages, maxPageCpuMs }, 'cluster view: resource synced');
+    else this.log.info({ resource: this.name, objects: seen.size, pages, maxPageCpuMs }, 'cluster view: relisted');
     this.markSynced();
     return 'listed';
   }
