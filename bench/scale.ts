@@ -9,6 +9,7 @@
 //   npm run bench:scale                        (N = 1,000, 10,000 and 100,000)
 //   node dist/bench/scale.js --vmis 1000,10000 (choose N)
 //   node dist/bench/scale.js --heap            (retained heap per VMI for candidate projections)
+//   node dist/bench/scale.js --node-flags=--max-old-space-size=320   (as the Deployment runs it)
 //
 // Aims at 100,000 VMIs: ready within 30 s, under 400 MB RSS, admission and /healthz p99
 // under 50 ms during the initial list and during a relist.
@@ -28,6 +29,8 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
 const SELF = fileURLToPath(import.meta.url);
 
+/** Node flags for nicguard serve, e.g. the Deployment's heap cap: --node-flags=--max-old-space-size=320 */
+const NODE_FLAGS = (process.argv.find((a) => a.startsWith('--node-flags='))?.slice('--node-flags='.length) ?? '').split(' ').filter(Boolean);
 const NADS = 2000;
 const SUBNETS = 500;
 const NAMESPACES = 500;
@@ -316,12 +319,26 @@ async function get(port: number, ca: string, path: string): Promise<{ status: nu
   });
 }
 
+async function scrape(port: number): Promise<string> {
+  const { request: httpGet } = await import('node:http');
+  return new Promise((resolve, reject) => {
+    const req = httpGet({ host: '127.0.0.1', port, path: '/metrics' }, (res) => {
+      let text = '';
+      res.on('data', (c) => (text += c));
+      res.on('end', () => resolve(text));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Row {
   vmis: number;
   readyS: number;
   rssMb: number;
+  heapMb: number;
   peakRssMb: number;
   relistS: number;
   admission: Record<string, number>;
@@ -348,12 +365,13 @@ async function measure(vmis: number, dir: string, certFile: string, keyFile: str
 
     const started = performance.now();
     const serve = await startChild(
-      [CLI, 'serve', '--cert', certFile, '--key', keyFile, '--kubeconfig', kubeconfig, '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0', '--log-level', 'info'],
+      [...NODE_FLAGS, CLI, 'serve', '--cert', certFile, '--key', keyFile, '--kubeconfig', kubeconfig, '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0', '--log-level', 'info'],
       dir,
-      /listening on https:\/\/127\.0\.0\.1:(\d+)/,
+      /listening on https:\/\/127\.0\.0\.1:(\d+).*metrics on http:\/\/127\.0\.0\.1:(\d+)/,
       'stderr',
     );
     children.push(serve.child);
+    const metricsPort = Number(serve.match[2]);
     // The informer's own account of its longest page (CPU ms), from its log lines.
     const pageCpu: Record<string, number> = {};
     let pending = '';
@@ -391,6 +409,10 @@ async function measure(vmis: number, dir: string, certFile: string, keyFile: str
     setPhase('steady');
     await sleep(3000);
     const rssAfterSync = rssMb(pid);
+    const metrics = await scrape(metricsPort);
+    const heapMb = Number(/^nodejs_heap_size_used_bytes (\S+)/m.exec(metrics)?.[1]) / 1024 / 1024;
+    const cachedVmis = Number(/^nicguard_cluster_cache_objects\{resource="virtualmachineinstances\.kubevirt\.io"\} (\S+)/m.exec(metrics)?.[1]);
+    if (cachedVmis !== vmis) throw new Error(`the cache holds ${cachedVmis} VMIs, expected ${vmis}`);
 
     setPhase('relist');
     const relistStarted = performance.now();
@@ -412,6 +434,7 @@ async function measure(vmis: number, dir: string, certFile: string, keyFile: str
       vmis,
       readyS,
       rssMb: rssAfterSync,
+      heapMb,
       peakRssMb: peak,
       relistS,
       admission: byPhase(admission),
@@ -442,10 +465,10 @@ async function main(): Promise<void> {
     const rows: Row[] = [];
     for (const n of sizes) rows.push(await measure(n, dir, certFile, keyFile, bundle.caCert));
     console.log('');
-    console.log('   VMIs  ready s  RSS MB  peak MB  relist s | admission p99 ms: initial  steady  relist | /healthz p99 ms: initial  steady  relist | page CPU ms: initial relist');
+    console.log('   VMIs  ready s  RSS MB  heap MB  peak MB  relist s | admission p99 ms: initial  steady  relist | /healthz p99 ms: initial  steady  relist | page CPU ms: initial relist');
     for (const r of rows) {
       console.log(
-        `${String(r.vmis).padStart(7)}${fmt(r.readyS).padStart(9)}${fmt(r.rssMb, 0).padStart(8)}${fmt(r.peakRssMb, 0).padStart(9)}${fmt(r.relistS).padStart(10)} |` +
+        `${String(r.vmis).padStart(7)}${fmt(r.readyS).padStart(9)}${fmt(r.rssMb, 0).padStart(8)}${fmt(r.heapMb, 0).padStart(9)}${fmt(r.peakRssMb, 0).padStart(9)}${fmt(r.relistS).padStart(10)} |` +
           `${fmt(r.admission['initial list']).padStart(26)}${fmt(r.admission.steady).padStart(8)}${fmt(r.admission.relist).padStart(8)} |` +
           `${fmt(r.healthz['initial list']).padStart(25)}${fmt(r.healthz.steady).padStart(8)}${fmt(r.healthz.relist).padStart(8)} |` +
           `${fmt(r.pageCpu['initial list'] ?? NaN).padStart(21)}${fmt(r.pageCpu.relist ?? NaN).padStart(7)}`,
