@@ -62,8 +62,8 @@ export interface ListProgress {
   objects: number;
   /**
    * The most CPU time (ms) of one synchronous step of the list (parsing a page, or indexing
-   * a slice of it): the longest it kept the event loop from answering requests, on an
-   * otherwise idle core.
+   * a slice of it): about the longest it kept the event loop from answering requests, on
+   * an otherwise idle core. Process CPU, so GC helper threads count too: an upper bound.
    */
   maxPageCpuMs: number;
 }
