@@ -4,7 +4,7 @@
 // objects in place while it is resumed.
 //
 // Lists are paginated as client-go's reflector does (`limit=500` and `continue`,
-// k8s.io/client-go tools/pager/pager.go defaultPageSize, v0.31): each page is parsed,
+// kubernetes/client-go v0.31.0 tools/pager/pager.go defaultPageSize): each page is parsed,
 // cut down to what the rules read (projection.ts) and indexed, then the loop yields to
 // the event loop so admission requests and probes are answered between pages. The watch
 // resumes from the list's resourceVersion. A 410 Gone (an expired continue token, or a
@@ -343,7 +343,8 @@ class ResourceWatch {
 
   private async watch(): Promise<WatchOutcome> {
     const started = Date.now();
-    // As client-go's reflector: a random timeout of 5 to 10 minutes spreads reconnects.
+    // As client-go's reflector, a random timeout of 5 to 10 minutes spreads reconnects
+    // (kubernetes/client-go v0.31.0 tools/cache/reflector.go, defaultMinWatchTimeout).
     const timeoutSeconds = 300 + Math.floor(Math.random() * 300);
     const handle = this.client.watch(this.path, this.resourceVersion!, timeoutSeconds, (e) => this.onEvent(e));
     this.currentWatch = handle;
