@@ -1,156 +1,17 @@
-// The informer-backed cluster view against a fake Kubernetes API: a local http server that
-// answers list requests and streams watch events as newline-delimited JSON, the way the
-// real API server does, with switches to drop connections, go down, forget old history
-// (410 Gone), refuse access (403) and lack a CRD (404).
+// The informer-backed cluster view against a fake Kubernetes API (test/support/fake-api.ts):
+// paginated lists, watch streams, dropped connections, outages, expired history (410),
+// refused access (403) and missing CRDs (404).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadKubeConfig, startInformerClusterView, type InformerClusterView } from '../src/cluster/informer.js';
+import { loadKubeConfig, startInformerClusterView, type InformerClusterView, type InformerClusterViewOptions } from '../src/cluster/informer.js';
+import { INDEXED_KINDS } from '../src/engine/kinds.js';
 import type { Manifest as KubeObject } from './support.js';
+import { FakeApiServer, RESOURCES, type Res } from './support/fake-api.js';
 
-const PATHS = {
-  nad: '/apis/k8s.cni.cncf.io/v1/network-attachment-definitions',
-  subnet: '/apis/kubeovn.io/v1/subnets',
-  vmi: '/apis/kubevirt.io/v1/virtualmachineinstances',
-  kubevirt: '/apis/kubevirt.io/v1/kubevirts',
-} as const;
-type Res = keyof typeof PATHS;
-
-interface StoredEvent {
-  rv: number;
-  type: 'ADDED' | 'MODIFIED' | 'DELETED';
-  object: KubeObject;
-}
-
-class FakeApiServer {
-  private server!: Server;
-  private readonly sockets = new Set<Socket>();
-  private readonly watchers = new Map<Res, Set<ServerResponse>>();
-  private readonly store = new Map<Res, Map<string, KubeObject>>();
-  private readonly events = new Map<Res, StoredEvent[]>();
-  /** Events at or below this resourceVersion are forgotten: older watches get 410. */
-  private compactedRv = 0;
-  rv = 100;
-  down = false;
-  readonly missing = new Set<Res>();
-  readonly forbidden = new Set<Res>();
-  readonly lists: Record<Res, number> = { nad: 0, subnet: 0, vmi: 0, kubevirt: 0 };
-  readonly watches: Record<Res, number> = { nad: 0, subnet: 0, vmi: 0, kubevirt: 0 };
-  readonly notFound: Record<Res, number> = { nad: 0, subnet: 0, vmi: 0, kubevirt: 0 };
-  authorization: string | undefined;
-  port = 0;
-
-  constructor() {
-    for (const r of Object.keys(PATHS) as Res[]) {
-      this.store.set(r, new Map());
-      this.events.set(r, []);
-      this.watchers.set(r, new Set());
-    }
-  }
-
-  async start(): Promise<void> {
-    this.server = createServer((req, res) => this.handle(req, res));
-    this.server.on('connection', (s) => {
-      this.sockets.add(s);
-      s.on('close', () => this.sockets.delete(s));
-    });
-    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
-    this.port = (this.server.address() as AddressInfo).port;
-  }
-
-  async close(): Promise<void> {
-    this.dropConnections();
-    await new Promise((r) => this.server.close(r));
-  }
-
-  /** Cuts every open connection, as a restarting API server or a broken network does. */
-  dropConnections(): void {
-    for (const s of this.sockets) s.destroy();
-    for (const w of this.watchers.values()) w.clear();
-  }
-
-  openWatches(res: Res): number {
-    return this.watchers.get(res)!.size;
-  }
-
-  /** Forgets history up to now, as etcd compaction does. */
-  compact(): void {
-    this.compactedRv = this.rv;
-    for (const e of this.events.values()) e.length = 0;
-  }
-
-  put(res: Res, obj: KubeObject): void {
-    const key = `${obj.metadata?.namespace ?? ''}/${obj.metadata!.name}`;
-    const type = this.store.get(res)!.has(key) ? 'MODIFIED' : 'ADDED';
-    this.record(res, type, key, obj);
-  }
-
-  delete(res: Res, namespace: string | undefined, name: string): void {
-    const key = `${namespace ?? ''}/${name}`;
-    const obj = this.store.get(res)!.get(key);
-    assert.ok(obj, `fake API: nothing to delete at ${res} ${key}`);
-    this.record(res, 'DELETED', key, obj);
-  }
-
-  private record(res: Res, type: StoredEvent['type'], key: string, obj: KubeObject): void {
-    this.rv++;
-    const object = structuredClone(obj);
-    object.metadata = { ...object.metadata, resourceVersion: String(this.rv) };
-    if (type === 'DELETED') this.store.get(res)!.delete(key);
-    else this.store.get(res)!.set(key, object);
-    const event = { rv: this.rv, type, object };
-    this.events.get(res)!.push(event);
-    for (const w of this.watchers.get(res)!) w.write(`${JSON.stringify({ type, object })}\n`);
-  }
-
-  private status(res: ServerResponse, code: number, reason: string, message: string): void {
-    res.writeHead(code, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ apiVersion: 'v1', kind: 'Status', status: 'Failure', code, reason, message }));
-  }
-
-  private handle(req: IncomingMessage, res: ServerResponse): void {
-    if (this.down) {
-      req.socket.destroy();
-      return;
-    }
-    this.authorization = req.headers.authorization;
-    const url = new URL(req.url!, 'http://x');
-    const which = (Object.keys(PATHS) as Res[]).find((r) => PATHS[r] === url.pathname);
-    if (!which) return this.status(res, 404, 'NotFound', `the server could not find the requested resource ${url.pathname}`);
-    if (this.missing.has(which)) {
-      this.notFound[which]++;
-      return this.status(res, 404, 'NotFound', 'the server could not find the requested resource');
-    }
-    if (this.forbidden.has(which)) {
-      return this.status(res, 403, 'Forbidden', `${which} is forbidden: User "system:serviceaccount:nicguard-system:nicguard" cannot list resource`);
-    }
-    if (url.searchParams.get('watch') === 'true') return this.watch(which, Number(url.searchParams.get('resourceVersion') || 0), res);
-    this.lists[which]++;
-    // Like many real list responses, the items carry neither kind nor apiVersion.
-    const items = [...this.store.get(which)!.values()].map(({ kind: _k, apiVersion: _a, ...rest }) => rest);
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ apiVersion: 'v1', kind: 'List', metadata: { resourceVersion: String(this.rv) }, items }));
-  }
-
-  private watch(which: Res, since: number, res: ServerResponse): void {
-    this.watches[which]++;
-    if (since < this.compactedRv) {
-      return this.status(res, 410, 'Expired', `too old resource version: ${since} (${this.compactedRv})`);
-    }
-    res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
-    res.flushHeaders();
-    for (const e of this.events.get(which)!) {
-      if (e.rv > since) res.write(`${JSON.stringify({ type: e.type, object: e.object })}\n`);
-    }
-    const set = this.watchers.get(which)!;
-    set.add(res);
-    res.on('close', () => set.delete(res));
-  }
-}
+const ALL_RES = Object.keys(RESOURCES) as Res[];
 
 function nad(namespace: string, name: string, provider = `${name}.${namespace}.ovn`): KubeObject {
   const config = JSON.stringify({ cniVersion: '0.3.1', type: 'kube-ovn', server_socket: '/run/openvswitch/kube-ovn-daemon.sock', provider });
@@ -181,28 +42,11 @@ interface Harness {
   done(): Promise<void>;
 }
 
-async function harness(prepare: (api: FakeApiServer) => void = () => {}, waitSync = true): Promise<Harness> {
-  const api = new FakeApiServer();
-  prepare(api);
-  await api.start();
+/** A view of `api` with a kubeconfig in a temporary folder. */
+async function connect(api: FakeApiServer, options: Partial<InformerClusterViewOptions> = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'nicguard-informer-'));
   const kubeconfig = join(dir, 'kubeconfig');
-  writeFileSync(
-    kubeconfig,
-    `apiVersion: v1
-kind: Config
-clusters:
-- name: fake
-  cluster: { server: "http://127.0.0.1:${api.port}", insecure-skip-tls-verify: true }
-users:
-- name: webhook
-  user: { token: sekret }
-contexts:
-- name: fake
-  context: { cluster: fake, user: webhook }
-current-context: fake
-`,
-  );
+  writeFileSync(kubeconfig, api.kubeconfig());
   const warnings: string[] = [];
   const errors: string[] = [];
   const logger = {
@@ -211,17 +55,34 @@ current-context: fake
     warn: (o: unknown, msg: unknown) => void warnings.push(`${JSON.stringify(o)} ${String(msg)}`),
     error: (o: unknown, msg: unknown) => void errors.push(`${JSON.stringify(o)} ${String(msg)}`),
   };
-  const view = await startInformerClusterView({ kubeconfig, logger, retryDelayMs: 20, maxRetryDelayMs: 100, missingCrdRetryMs: 100 });
-  if (waitSync) await view.waitForSync(5000);
+  const view = await startInformerClusterView({ kubeconfig, logger, retryDelayMs: 20, maxRetryDelayMs: 100, missingCrdRetryMs: 100, ...options });
+  const close = async () => {
+    await view.stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  return { view, warnings, errors, close };
+}
+
+async function harness(prepare: (api: FakeApiServer) => void = () => {}, waitSync = true, options: Partial<InformerClusterViewOptions> = {}): Promise<Harness> {
+  const api = new FakeApiServer();
+  prepare(api);
+  await api.start();
+  const { view, warnings, errors, close } = await connect(api, options);
+  if (waitSync) {
+    await view.waitForSync(5000).catch(async (err) => {
+      await close();
+      await api.close();
+      throw err;
+    });
+  }
   return {
     api,
     view,
     warnings,
     errors,
     async done() {
-      await view.stop();
+      await close();
       await api.close();
-      rmSync(dir, { recursive: true, force: true });
     },
   };
 }
@@ -253,7 +114,7 @@ test('the first list fills the view, adds kind/apiVersion, and marks every resou
     assert.equal(view.getNetworkAttachmentDefinition('default', 'nope'), undefined);
     assert.equal(api.authorization, 'Bearer sekret', 'credentials from the kubeconfig are used');
     assert.deepEqual(api.lists, { nad: 1, subnet: 1, vmi: 1, kubevirt: 1 });
-    await waitFor('a watch on each resource', () => (Object.keys(PATHS) as Res[]).every((r) => api.openWatches(r) === 1));
+    await waitFor('a watch on each resource', () => ALL_RES.every((r) => api.openWatches(r) === 1));
   } finally {
     await h.done();
   }
@@ -406,9 +267,9 @@ test('stop() closes every watch and no request follows', async () => {
   const h = await harness();
   const { view, api } = h;
   try {
-    await waitFor('watches open', () => (Object.keys(PATHS) as Res[]).every((r) => api.openWatches(r) === 1));
+    await waitFor('watches open', () => ALL_RES.every((r) => api.openWatches(r) === 1));
     await view.stop();
-    await waitFor('watches closed', () => (Object.keys(PATHS) as Res[]).every((r) => api.openWatches(r) === 0));
+    await waitFor('watches closed', () => ALL_RES.every((r) => api.openWatches(r) === 0));
     const before = JSON.stringify([api.lists, api.watches]);
     await new Promise((r) => setTimeout(r, 250));
     assert.equal(JSON.stringify([api.lists, api.watches]), before);
@@ -425,5 +286,151 @@ test('a kubeconfig without a current cluster gives a clear error', () => {
     assert.throws(() => loadKubeConfig(file), /kubeconfig .*kubeconfig has no current cluster/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** Every cached object of every kind, in key order: what a view's index holds. */
+function dump(view: InformerClusterView): string {
+  const key = (o: KubeObject) => `${o.metadata?.namespace ?? ''}/${o.metadata?.name}`;
+  return JSON.stringify(INDEXED_KINDS.map((kind) => view.list(kind).sort((a, b) => key(a).localeCompare(key(b)))));
+}
+
+function fleet(api: FakeApiServer, vmis: number, nads: number): void {
+  for (let i = 0; i < nads; i++) api.put('nad', nad(`ns-${i % 7}`, `net-${i}`));
+  for (let i = 0; i < vmis; i++) api.put('vmi', vmi(`ns-${i % 7}`, `vm-${i}`, i % 3 ? 'Running' : 'Scheduling'));
+  api.put('subnet', subnet('attachnet', 'attachnet.default.ovn'));
+}
+
+test('a paginated list, and one restarted by a mid-list 410, give the index one big list gives', async () => {
+  let expired = 0;
+  const h = await harness(
+    (api) => {
+      fleet(api, 123, 40);
+      api.beforePage = (res, page) => {
+        if (res !== 'vmi' || page !== 4 || expired++ > 0) return;
+        // Between pages: a VMI already listed (page 1 in key order) goes, another comes, and
+        // compaction expires the continue token, so the list starts over.
+        api.delete('vmi', 'ns-0', 'vm-0');
+        api.put('vmi', vmi('ns-9', 'vm-late', 'Running'));
+        api.compact();
+      };
+    },
+    true,
+    { pageSize: 7 },
+  );
+  try {
+    const { api, view } = h;
+    assert.equal(expired, 2, 'the hook ran on both attempts');
+    assert.equal(api.fullLists.vmi, 2, 'the list started over once');
+    assert.ok(api.lists.vmi > 20, `paged: ${api.lists.vmi} requests`);
+    assert.equal(view.getVirtualMachineInstance('ns-0', 'vm-0'), undefined, 'the object deleted mid-list is gone');
+    assert.ok(view.getVirtualMachineInstance('ns-9', 'vm-late'));
+    assert.equal(view.objectCounts()['virtualmachineinstances.kubevirt.io'], 123);
+
+    api.beforePage = undefined;
+    const whole = await connect(api, { pageSize: 100_000 });
+    const paged = await connect(api, { pageSize: 7 });
+    try {
+      await whole.view.waitForSync(5000);
+      await paged.view.waitForSync(5000);
+      assert.ok(dump(whole.view).includes('vm-122'));
+      assert.equal(dump(h.view), dump(whole.view));
+      assert.equal(dump(paged.view), dump(whole.view));
+    } finally {
+      await whole.close();
+      await paged.close();
+    }
+  } finally {
+    await h.done();
+  }
+});
+
+test('a page that fails is retried alone, without listing from the start', async () => {
+  let dropped = 0;
+  const h = await harness(
+    (api) => {
+      fleet(api, 60, 0);
+      api.beforePage = (res, page) => (res === 'vmi' && page === 3 && dropped++ < 2 ? 'drop' : undefined);
+    },
+    true,
+    { pageSize: 10 },
+  );
+  try {
+    assert.equal(dropped, 3);
+    assert.equal(h.api.fullLists.vmi, 1);
+    assert.equal(h.view.objectCounts()['virtualmachineinstances.kubevirt.io'], 60);
+    assert.ok(h.warnings.some((w) => w.includes('list page failed; retrying it')), h.warnings.join('\n'));
+  } finally {
+    await h.done();
+  }
+});
+
+test('the cache keeps only what the rules read, from lists and from watch events', async () => {
+  const full = (name: string): KubeObject => ({
+    ...vmi('default', name, 'Running'),
+    metadata: {
+      namespace: 'default',
+      name,
+      uid: 'u-1',
+      labels: { app: 'x' },
+      annotations: { 'kubevirt.io/pci-interface-slot-count': '6', 'kubectl.kubernetes.io/last-applied-configuration': '{"big":true}' },
+      managedFields: [{ manager: 'virt-controller', operation: 'Update', fieldsV1: { 'f:status': {} } }],
+    },
+    spec: { domain: { devices: { interfaces: [{ name: 'default', masquerade: {}, macAddress: '02:00:00:00:00:01' }] }, memory: { guest: '2Gi' } }, networks: [{ name: 'default', pod: {} }] },
+    status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }], interfaces: [{ name: 'default', infoSource: 'domain, guest-agent', interfaceName: 'eth0', ipAddress: '10.0.0.1' }] },
+  });
+  const h = await harness((api) => api.put('vmi', full('listed')));
+  try {
+    await waitFor('watch open', () => h.api.openWatches('vmi') === 1);
+    h.api.put('vmi', full('watched'));
+    await waitFor('watched VMI', () => h.view.getVirtualMachineInstance('default', 'watched') !== undefined);
+    for (const name of ['listed', 'watched']) {
+      assert.deepEqual(h.view.getVirtualMachineInstance('default', name), {
+        metadata: { name, namespace: 'default', annotations: { 'kubevirt.io/pci-interface-slot-count': '6' } },
+        spec: { domain: { devices: { interfaces: [{ name: 'default' }] } }, networks: [{ name: 'default', pod: {} }] },
+        status: { phase: 'Running', interfaces: [{ name: 'default', infoSource: 'domain, guest-agent', interfaceName: 'eth0' }] },
+        apiVersion: 'kubevirt.io/v1',
+        kind: 'VirtualMachineInstance',
+      });
+    }
+  } finally {
+    await h.done();
+  }
+});
+
+test('a BOOKMARK moves the resume point, so a watch resumed after compaction needs no relist', async () => {
+  const h = await harness((api) => api.put('vmi', vmi('default', 'vm1', 'Running')));
+  try {
+    const { api, view } = h;
+    await waitFor('watches open', () => api.openWatches('vmi') === 1 && api.openWatches('nad') === 1);
+    // Other resources move the resourceVersion on; the VMI watch learns of it only by bookmark.
+    api.put('nad', nad('default', 'a'));
+    api.put('nad', nad('default', 'b'));
+    await waitFor('nad events', () => view.getNetworkAttachmentDefinition('default', 'b') !== undefined);
+    api.bookmark('vmi');
+    await new Promise((r) => setTimeout(r, 100));
+    api.compact();
+    const watchesBefore = api.watches.vmi;
+    api.dropConnections();
+    await waitFor('VMI watch reopened', () => api.watches.vmi > watchesBefore && api.openWatches('vmi') === 1);
+    assert.equal(api.fullLists.vmi, 1, 'resumed from the bookmark, not relisted');
+    assert.equal(api.fullLists.nad, 1);
+    api.put('vmi', vmi('default', 'vm2', 'Running'));
+    await waitFor('event after resume', () => view.getVirtualMachineInstance('default', 'vm2') !== undefined);
+  } finally {
+    await h.done();
+  }
+});
+
+test('relists that follow each other are spaced by a growing delay', async () => {
+  const h = await harness((api) => api.goneWatches.add('vmi'), true, { retryDelayMs: 20, maxRelistDelayMs: 400 });
+  try {
+    await new Promise((r) => setTimeout(r, 1200));
+    // Unspaced, a watch that always answers 410 would relist every few milliseconds.
+    const relists = h.api.fullLists.vmi;
+    assert.ok(relists >= 3 && relists <= 9, `${relists} lists in 1.2 s`);
+    assert.equal(h.view.isSynced(), true);
+  } finally {
+    await h.done();
   }
 });

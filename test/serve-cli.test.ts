@@ -4,14 +4,14 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer as createHttpServer, request as httpRequest, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { request as httpRequest } from 'node:http';
 import { Agent, request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, example, update } from './support.js';
 import { addMultusNic, fedora } from './hotplug-fixtures.js';
 import { admissionReview, waitFor } from './server-support.js';
+import { FakeApiServer } from './support/fake-api.js';
 
 const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
 const OBJECTS = join(ROOT, 'examples', 'cluster');
@@ -142,7 +142,7 @@ describe('nicguard serve --dev --objects', () => {
     assert.deepEqual(ready.json().checks, { certificates: true, clusterView: true });
     const metrics = await send({ port: serve.metricsPort, path: '/metrics', plain: true });
     assert.equal(metrics.status, 200);
-    assert.match(metrics.text, /nicguard_admission_requests_total\{webhook="validate",kind="VirtualMachine",operation="UPDATE",decision="denied"\} [1-9]/);
+    assert.match(metrics.text, /nicguard_admission_requests_total\{webhook="validate",kind="VirtualMachine",operation="UPDATE",decision="denied",dry_run="false"\} [1-9]/);
     assert.match(metrics.text, /nicguard_cluster_cache_synced\{resource="files"\} 1/);
     assert.match(metrics.text, /process_resident_memory_bytes \d+/);
   });
@@ -284,54 +284,6 @@ describe('nicguard serve: bad flags and files', () => {
   });
 });
 
-/**
- * Just enough of a Kubernetes API for the informers: lists (held back until `release()`, to
- * watch readiness wait for the first sync) and watches that stay open without events.
- */
-class FakeApi {
-  private readonly server = createHttpServer((req, res) => this.handle(req.url ?? '/', res));
-  private readonly held: (() => void)[] = [];
-  private readonly watches = new Set<ServerResponse>();
-  private released = false;
-  port = 0;
-
-  constructor(private readonly items: Record<string, unknown[]>) {}
-
-  async start(): Promise<void> {
-    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
-    this.port = (this.server.address() as AddressInfo).port;
-  }
-
-  release(): void {
-    this.released = true;
-    for (const answer of this.held.splice(0)) answer();
-  }
-
-  private handle(url: string, res: ServerResponse): void {
-    const [path, query = ''] = url.split('?');
-    const plural = path.split('/').pop()!;
-    if (query.includes('watch=true')) {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.flushHeaders();
-      this.watches.add(res);
-      res.on('close', () => this.watches.delete(res));
-      return;
-    }
-    const answer = () => {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ apiVersion: 'v1', kind: 'List', metadata: { resourceVersion: '100' }, items: this.items[plural] ?? [] }));
-    };
-    if (this.released) answer();
-    else this.held.push(answer);
-  }
-
-  async close(): Promise<void> {
-    for (const w of this.watches) w.destroy();
-    this.server.closeAllConnections();
-    await new Promise((r) => this.server.close(r));
-  }
-}
-
 describe('nicguard serve --kubeconfig (informer cluster view)', () => {
   it('stays unready and refuses to judge until the first sync, then judges with the cluster\'s objects', async () => {
     const nad = {
@@ -340,21 +292,14 @@ describe('nicguard serve --kubeconfig (informer cluster view)', () => {
       metadata: { name: 'cluster-only-net', namespace: 'default', resourceVersion: '90' },
       spec: { config: JSON.stringify({ cniVersion: '0.3.1', type: 'bridge', name: 'cluster-only-net' }) },
     };
-    const api = new FakeApi({ 'network-attachment-definitions': [nad] });
+    // Lists are held back until release(), to see readiness wait for the first sync.
+    const api = new FakeApiServer();
+    api.put('nad', nad);
+    api.holdLists = true;
     await api.start();
     const cwd = mkdtempSync(join(tmpdir(), 'nicguard-serve-informer-'));
     const kubeconfig = join(cwd, 'kubeconfig');
-    writeFileSync(
-      kubeconfig,
-      JSON.stringify({
-        apiVersion: 'v1',
-        kind: 'Config',
-        clusters: [{ name: 'fake', cluster: { server: `http://127.0.0.1:${api.port}`, 'insecure-skip-tls-verify': true } }],
-        users: [{ name: 'admin', user: { token: 'secret' } }],
-        contexts: [{ name: 'fake', context: { cluster: 'fake', user: 'admin' } }],
-        'current-context': 'fake',
-      }),
-    );
+    writeFileSync(kubeconfig, api.kubeconfig());
     const serve = await new Serve(['--dev', '--kubeconfig', kubeconfig, '--port', '0', '--metrics-port', '0', '--host', '127.0.0.1'], cwd).listening();
     const ca = readFileSync(join(cwd, 'certs', 'ca.crt'), 'utf8');
     const hotplugOnto = (networkName: string) => admissionReview(update(fedora(), addMultusNic(fedora(), 'dyniface1', { bridge: {} }, networkName)));
@@ -377,6 +322,7 @@ describe('nicguard serve --kubeconfig (informer cluster view)', () => {
       assert.match(unknown.status.message, /\[nad-exists\]/);
       const metrics = await send({ port: serve.metricsPort, path: '/metrics', plain: true });
       assert.match(metrics.text, /nicguard_cluster_cache_synced\{resource="network-attachment-definitions\.k8s\.cni\.cncf\.io"\} 1/);
+      assert.match(metrics.text, /nicguard_cluster_cache_objects\{resource="network-attachment-definitions\.k8s\.cni\.cncf\.io"\} 1/);
 
       serve.child.kill('SIGTERM');
       assert.equal((await serve.exited).code, 0);

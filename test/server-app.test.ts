@@ -436,9 +436,9 @@ describe('webhook app: logs and metrics', () => {
       const res = await request(metricsServer).get('/metrics').expect(200);
       assert.match(res.headers['content-type'], /text\/plain/);
       const text = res.text;
-      assert.match(text, /nicguard_admission_requests_total\{webhook="validate",kind="VirtualMachine",operation="UPDATE",decision="denied"\} 2/);
-      assert.match(text, /nicguard_admission_requests_total\{webhook="mutate",kind="VirtualMachine",operation="UPDATE",decision="patched"\} 1/);
-      assert.match(text, /nicguard_admission_requests_total\{webhook="validate",kind="VirtualMachine",operation="UPDATE",decision="allowed"\} 1/);
+      assert.match(text, /nicguard_admission_requests_total\{webhook="validate",kind="VirtualMachine",operation="UPDATE",decision="denied",dry_run="false"\} 2/);
+      assert.match(text, /nicguard_admission_requests_total\{webhook="mutate",kind="VirtualMachine",operation="UPDATE",decision="patched",dry_run="false"\} 1/);
+      assert.match(text, /nicguard_admission_requests_total\{webhook="validate",kind="VirtualMachine",operation="UPDATE",decision="allowed",dry_run="false"\} 1/);
       assert.match(text, /nicguard_findings_total\{rule="hotplug-binding",action="deny"\} 2/);
       assert.match(text, /nicguard_findings_total\{rule="unplug-by-removal",action="warn"\} 1/);
       assert.match(text, /nicguard_admission_duration_seconds_count\{webhook="validate"\} 3/);

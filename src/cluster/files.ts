@@ -1,10 +1,9 @@
 // A ClusterView backed by a folder of manifests (`--objects DIR`): the NADs, Subnets, VMIs and
 // the KubeVirt CR the engine may look up. Used by `nicguard validate`/`explain` and by
 // `nicguard serve --objects` for development without a cluster.
-import { ObjectIndex, type IndexedKind } from './object-index.js';
+import { INDEXED_KINDS } from '../engine/kinds.js';
+import { ObjectIndex } from './object-index.js';
 import { formatManifestError, loadManifests, type ManifestError, type ManifestLoad } from '../io/manifests.js';
-
-const INDEXED_KINDS: readonly IndexedKind[] = ['NetworkAttachmentDefinition', 'Subnet', 'VirtualMachineInstance', 'KubeVirt'];
 
 export interface FileClusterLoad {
   view: ObjectIndex;

@@ -1,7 +1,16 @@
-// The cluster view of a running webhook: one list-then-watch informer per resource the
-// rules read, all feeding one ObjectIndex. Admission requests only read the index, so a
+// The cluster view of a running webhook: one list-then-watch loop per resource the rules
+// read, all feeding one ObjectIndex. Admission requests only read the index, so a
 // decision never waits on the API server, and a broken watch leaves the last known
 // objects in place while it is resumed.
+//
+// Lists are paginated as client-go's reflector does (`limit=500` and `continue`,
+// kubernetes/client-go v0.31.0 tools/pager/pager.go defaultPageSize): each page is parsed,
+// cut down to what the rules read (projection.ts) and indexed, then the loop yields to
+// the event loop so admission requests and probes are answered between pages. The watch
+// resumes from the list's resourceVersion. A 410 Gone (an expired continue token, or a
+// watch older than etcd's compacted history) lists again; a failed page is retried on its
+// own, so a flaky connection never pulls a whole large list again, and full relists that
+// follow each other are spaced by a growing delay.
 //
 // A resource whose CRD is not installed (HTTP 404) counts as synced and empty: without
 // the CRD no such object can exist, and one absent optional component (say Kube-OVN) must
@@ -9,9 +18,12 @@
 // a CRD installed later is picked up without a restart. Any other list failure (403 from
 // missing RBAC, the API server unreachable) leaves the resource unsynced and is retried
 // with backoff: serving decisions from an index that was never filled would be wrong.
-import { CustomObjectsApi, KubeConfig, makeInformer, type Informer, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
+import { KubeConfig } from '@kubernetes/client-node';
+import { INDEXED_KINDS, KIND_FACTS, resourceName, type IndexedKind } from '../engine/kinds.js';
 import type { ClusterView, KubeObject } from '../engine/types.js';
-import { ObjectIndex, type IndexedKind } from './object-index.js';
+import { ApiError, describeError, KubeApiClient, type WatchEvent } from './api-client.js';
+import { ObjectIndex, objectKey } from './object-index.js';
+import { projectObject, Interner } from './projection.js';
 
 type LogFn = (...a: unknown[]) => void;
 
@@ -20,12 +32,18 @@ export interface InformerClusterViewOptions {
   kubeconfig?: string;
   /** A pino-compatible logger. */
   logger?: { info: LogFn; warn: LogFn; error: LogFn; debug: LogFn };
-  /** First delay before resuming a broken list or watch; doubles per failure (default 1000 ms). */
+  /** First delay before retrying a failed page or watch; doubles per failure (default 1000 ms). */
   retryDelayMs?: number;
   /** Upper bound of that backoff (default 10000 ms): short, so an API server that comes back is seen soon. */
   maxRetryDelayMs?: number;
+  /** Upper bound of the delay between full relists that follow each other (default 60000 ms). */
+  maxRelistDelayMs?: number;
   /** How often a resource whose CRD is missing is listed again (default 60000 ms). */
   missingCrdRetryMs?: number;
+  /** Objects per list page (default 500, as client-go). */
+  pageSize?: number;
+  /** A progress line is logged every this many pages of one list (default 20). */
+  logEveryPages?: number;
 }
 
 export interface ResourceStatus {
@@ -36,6 +54,20 @@ export interface ResourceStatus {
   lastError?: string;
 }
 
+export interface ListProgress {
+  /** A list is under way (first sync or relist). */
+  listing: boolean;
+  /** Pages and objects read by the list under way, or by the last one. */
+  pages: number;
+  objects: number;
+  /**
+   * The most CPU time (ms) of one synchronous step of the list (parsing a page, or indexing
+   * a slice of it): about the longest it kept the event loop from answering requests, on
+   * an otherwise idle core. Process CPU, so GC helper threads count too: an upper bound.
+   */
+  maxPageCpuMs: number;
+}
+
 export interface InformerClusterView extends ClusterView {
   /** True once every watched resource has been listed once. */
   isSynced(): boolean;
@@ -43,55 +75,38 @@ export interface InformerClusterView extends ClusterView {
   syncState(): Record<string, boolean>;
   /** Per resource: synced, CRD missing, last error; for logs and diagnostics. */
   resourceStatus(): Record<string, ResourceStatus>;
+  /** Per resource: objects in the cache, for /metrics. */
+  objectCounts(): Record<string, number>;
+  /** Per resource: how far the list under way has come. */
+  listProgress(): Record<string, ListProgress>;
+  /** The cached objects of a kind, as the rules see them. */
+  list(kind: IndexedKind): KubeObject[];
   /** Resolves when first synced. */
   waitForSync(timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
-interface WatchedResource {
-  kind: IndexedKind;
-  group: string;
-  version: string;
-  plural: string;
+interface Timing {
+  retryDelayMs: number;
+  maxRetryDelayMs: number;
+  maxRelistDelayMs: number;
+  missingCrdRetryMs: number;
+  pageSize: number;
+  logEveryPages: number;
 }
 
-export const WATCHED_RESOURCES: readonly WatchedResource[] = [
-  { kind: 'NetworkAttachmentDefinition', group: 'k8s.cni.cncf.io', version: 'v1', plural: 'network-attachment-definitions' },
-  { kind: 'Subnet', group: 'kubeovn.io', version: 'v1', plural: 'subnets' },
-  { kind: 'VirtualMachineInstance', group: 'kubevirt.io', version: 'v1', plural: 'virtualmachineinstances' },
-  { kind: 'KubeVirt', group: 'kubevirt.io', version: 'v1', plural: 'kubevirts' },
-];
+type Logger = NonNullable<InformerClusterViewOptions['logger']>;
 
 const silent = { info: () => {}, warn: () => {}, error: () => {}, debug: () => {} };
 
-function resourceName(r: WatchedResource): string {
-  return `${r.plural}.${r.group}`;
-}
+/** A watch that ran this long, or delivered an event, was healthy: the relist delay starts over. */
+const HEALTHY_WATCH_MS = 10_000;
+/** Objects indexed between two yields to the event loop. */
+const INGEST_SLICE = 100;
+/** Attempts at one page before the list counts as failed (each after a backoff). */
+const PAGE_ATTEMPTS = 5;
 
-function httpStatusOf(err: unknown): number | undefined {
-  const e = err as { code?: unknown; statusCode?: unknown } | undefined;
-  if (typeof e?.statusCode === 'number') return e.statusCode;
-  if (typeof e?.code === 'number') return e.code;
-  return undefined;
-}
-
-/** A one-line description; the client's ApiException message carries every header. */
-function describeError(err: unknown): string {
-  const status = httpStatusOf(err);
-  if (status !== undefined) {
-    const body = (err as { body?: unknown }).body;
-    let detail = typeof body === 'object' && body && 'message' in body ? String((body as { message: unknown }).message) : undefined;
-    if (!detail && typeof body === 'string') {
-      try {
-        detail = String((JSON.parse(body) as { message?: unknown }).message ?? '') || undefined;
-      } catch {
-        detail = undefined;
-      }
-    }
-    return `HTTP ${status}${detail ? `: ${detail}` : ''}`;
-  }
-  return err instanceof Error ? err.message : String(err);
-}
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 export function loadKubeConfig(kubeconfig?: string): KubeConfig {
   const kc = new KubeConfig();
@@ -108,157 +123,289 @@ export function loadKubeConfig(kubeconfig?: string): KubeConfig {
   return kc;
 }
 
-/** Runs one resource's informer and restarts it after failures. */
+/** Jitter keeps the replicas' informers from reconnecting in lockstep. */
+function jitter(ms: number): number {
+  return Math.round(ms * (0.8 + Math.random() * 0.4));
+}
+
+function isStatus(err: unknown, ...codes: number[]): boolean {
+  return err instanceof ApiError && codes.includes(err.status);
+}
+
+type ListOutcome = 'listed' | 'missing' | 'failed';
+type WatchOutcome = 'ended' | 'gone' | 'missing' | 'failed';
+
+/** The list-then-watch loop of one resource. */
 class ResourceWatch {
   synced = false;
   crdMissing = false;
   lastError: string | undefined;
-  private informer: (Informer<KubernetesObject> & { stop(): Promise<void> }) | undefined;
-  private retryTimer: NodeJS.Timeout | undefined;
-  private failures = 0;
-  private stopped = false;
+  readonly progress: ListProgress = { listing: false, pages: 0, objects: 0, maxPageCpuMs: 0 };
   readonly name: string;
+  private readonly path: string;
+  private resourceVersion: string | undefined;
+  private failures = 0;
+  /** Full relists since the last healthy watch. */
+  private relists = 0;
+  private stopped = false;
+  private wake: (() => void) | undefined;
+  private sleepTimer: NodeJS.Timeout | undefined;
+  private currentWatch: { abort(): void } | undefined;
+  /** Why the last list gave up. */
+  private listFailure: unknown;
 
   constructor(
-    private readonly resource: WatchedResource,
-    private readonly kc: KubeConfig,
-    private readonly api: CustomObjectsApi,
+    private readonly kind: IndexedKind,
+    private readonly client: KubeApiClient,
     private readonly index: ObjectIndex,
-    private readonly log: NonNullable<InformerClusterViewOptions['logger']>,
-    private readonly timing: { retryDelayMs: number; maxRetryDelayMs: number; missingCrdRetryMs: number },
+    private readonly strings: Interner,
+    private readonly log: Logger,
+    private readonly timing: Timing,
     private readonly onSynced: () => void,
   ) {
-    this.name = resourceName(resource);
+    const f = KIND_FACTS[kind];
+    this.name = resourceName(kind);
+    this.path = `/apis/${f.group}/${f.version}/${f.plural}`;
   }
 
-  /** List items and watch objects usually lack kind/apiVersion; the index needs both. */
-  private normalize(obj: KubernetesObject): KubeObject {
-    const o = obj as KubeObject;
-    o.apiVersion ??= `${this.resource.group}/${this.resource.version}`;
-    o.kind ??= this.resource.kind;
-    return o;
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      this.wake = resolve;
+      this.sleepTimer = setTimeout(resolve, ms);
+      this.sleepTimer.unref();
+    });
   }
-
-  private readonly list = async (): Promise<KubernetesListObject<KubernetesObject>> => {
-    const { group, version, plural } = this.resource;
-    const list = (await this.api.listClusterCustomObject({ group, version, plural })) as KubernetesListObject<KubernetesObject>;
-    const items = (list.items ?? []).map((o) => this.normalize(o));
-    // The list is the whole truth at its resourceVersion: replace rather than merge, so
-    // objects deleted while the watch was down disappear too.
-    this.index.replaceAll(this.resource.kind, items);
-    this.failures = 0;
-    this.lastError = undefined;
-    if (this.crdMissing) this.log.info({ resource: this.name, objects: items.length }, 'CRD is now installed; watching it');
-    this.crdMissing = false;
-    if (!this.synced) {
-      this.synced = true;
-      this.log.info({ resource: this.name, objects: items.length }, 'cluster view: resource synced');
-      this.onSynced();
-    }
-    return list;
-  };
-
-  private readonly upsert = (obj: KubernetesObject): void => {
-    this.failures = 0;
-    this.lastError = undefined;
-    this.index.upsert(this.normalize(obj), this.resource.kind);
-  };
-
-  private readonly remove = (obj: KubernetesObject): void => {
-    this.failures = 0;
-    this.index.remove(this.normalize(obj), this.resource.kind);
-  };
-
-  private readonly onError = (err: unknown): void => {
-    if (this.stopped) return;
-    const status = httpStatusOf(err);
-    this.lastError = describeError(err);
-    if (status === 404) {
-      // Drop this informer: its resourceVersion belongs to a CRD that is gone, and a
-      // fresh one lists from scratch when the CRD comes back.
-      this.discardInformer();
-      if (!this.crdMissing) {
-        this.log.warn(
-          { resource: this.name, retryInMs: this.timing.missingCrdRetryMs },
-          'CRD not installed (404): treating the resource as empty and checking again periodically',
-        );
-      }
-      this.crdMissing = true;
-      this.index.replaceAll(this.resource.kind, []);
-      if (!this.synced) {
-        this.synced = true;
-        this.onSynced();
-      }
-      this.scheduleRestart(this.timing.missingCrdRetryMs);
-      return;
-    }
-    const delay = this.backoff();
-    const hint = status === 401 || status === 403 ? ' (check the ServiceAccount and the ClusterRole: get/list/watch are needed)' : '';
-    const level = status === 401 || status === 403 || !this.synced ? 'error' : 'warn';
-    this.log[level](
-      { resource: this.name, error: this.lastError, retryInMs: delay, synced: this.synced },
-      this.synced
-        ? `cluster view: watch failed${hint}; resuming later, decisions keep using the cached objects`
-        : `cluster view: list failed${hint}; not ready until it succeeds, retrying`,
-    );
-    this.scheduleRestart(delay);
-  };
 
   private backoff(): number {
     const base = Math.min(this.timing.maxRetryDelayMs, this.timing.retryDelayMs * 2 ** this.failures);
     this.failures++;
-    // Jitter keeps the replicas' informers from reconnecting in lockstep.
-    return Math.round(base * (0.8 + Math.random() * 0.4));
+    return jitter(base);
   }
 
-  private scheduleRestart(delayMs: number): void {
-    clearTimeout(this.retryTimer);
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = undefined;
-      void this.start();
-    }, delayMs);
-    this.retryTimer.unref();
+  /** None before the first relist after a healthy watch; then doubling up to maxRelistDelayMs. */
+  private relistDelay(): number {
+    const n = this.relists++;
+    return n === 0 ? 0 : jitter(Math.min(this.timing.maxRelistDelayMs, this.timing.retryDelayMs * 2 ** n));
   }
 
-  private discardInformer(): void {
-    const old = this.informer;
-    this.informer = undefined;
-    if (old) {
-      old.off('add', this.upsert);
-      old.off('update', this.upsert);
-      old.off('delete', this.remove);
-      old.off('error', this.onError);
-      void old.stop();
+  private markSynced(): void {
+    if (this.synced) return;
+    this.synced = true;
+    this.onSynced();
+  }
+
+  private ingest(raw: unknown): KubeObject | undefined {
+    if (typeof raw !== 'object' || raw === null) return undefined;
+    return projectObject(this.kind, raw as KubeObject, this.strings);
+  }
+
+  private markMissing(err: unknown): void {
+    this.lastError = describeError(err);
+    if (!this.crdMissing) {
+      this.log.warn(
+        { resource: this.name, retryInMs: this.timing.missingCrdRetryMs },
+        'CRD not installed (404): treating the resource as empty and checking again periodically',
+      );
     }
+    this.crdMissing = true;
+    this.resourceVersion = undefined;
+    this.index.replaceAll(this.kind, []);
+    this.markSynced();
   }
 
-  /** Starts (or resumes) list-then-watch; failures are reported through onError, never thrown. */
-  async start(): Promise<void> {
-    if (this.stopped) return;
-    if (!this.informer) {
-      const { group, version, plural } = this.resource;
-      const informer = makeInformer<KubernetesObject>(this.kc, `/apis/${group}/${version}/${plural}`, this.list);
-      informer.on('add', this.upsert);
-      informer.on('update', this.upsert);
-      informer.on('delete', this.remove);
-      informer.on('error', this.onError);
-      this.informer = informer;
-    }
+  private reportFailure(err: unknown, delay: number, what: 'list' | 'watch'): void {
+    this.lastError = describeError(err);
+    const denied = isStatus(err, 401, 403);
+    const hint = denied ? ' (check the ServiceAccount and the ClusterRole: get/list/watch are needed)' : '';
+    const level = denied || !this.synced ? 'error' : 'warn';
+    this.log[level](
+      { resource: this.name, error: this.lastError, retryInMs: delay, synced: this.synced },
+      this.synced
+        ? `cluster view: ${what} failed${hint}; resuming later, decisions keep using the cached objects`
+        : `cluster view: list failed${hint}; not ready until it succeeds, retrying`,
+    );
+  }
+
+  /**
+   * Lists page by page into the index. Objects are upserted as their page arrives and
+   * those the list did not hold are dropped at the end, so a relist never empties the
+   * kind meanwhile. A 410 on a continue token starts the list over.
+   */
+  private async list(): Promise<ListOutcome> {
+    const seen = new Set<string>();
+    let continueToken: string | undefined;
+    let pageFailures = 0;
+    Object.assign(this.progress, { listing: true, pages: 0, objects: 0, maxPageCpuMs: 0 });
     try {
-      // An informer that already listed resumes its watch from the last resourceVersion;
-      // the client lists again by itself when that version has expired (410 Gone).
-      await this.informer.start();
+      for (;;) {
+        let page;
+        try {
+          page = await this.client.listPage(this.path, this.timing.pageSize, continueToken);
+        } catch (err) {
+          if (this.stopped) return 'failed';
+          if (isStatus(err, 404)) {
+            this.markMissing(err);
+            return 'missing';
+          }
+          if (isStatus(err, 410) && continueToken) {
+            // The snapshot the pages come from is gone (compacted): start over.
+            this.log.info({ resource: this.name, pages: this.progress.pages }, 'cluster view: list continue token expired (410); listing again');
+            continueToken = undefined;
+            seen.clear();
+            Object.assign(this.progress, { pages: 0, objects: 0, maxPageCpuMs: 0 });
+            await this.sleep(this.relistDelay());
+            continue;
+          }
+          if (isStatus(err, 401, 403) || ++pageFailures >= PAGE_ATTEMPTS) {
+            this.listFailure = err;
+            return 'failed';
+          }
+          // Retry this page only; the pages read so far stay valid.
+          const delay = this.backoff();
+          this.lastError = describeError(err);
+          this.log.warn({ resource: this.name, error: this.lastError, page: this.progress.pages + 1, retryInMs: delay }, 'cluster view: list page failed; retrying it');
+          await this.sleep(delay);
+          if (this.stopped) return 'failed';
+          continue;
+        }
+        if (this.stopped) return 'failed';
+        pageFailures = 0;
+        // The parse was one block; indexing goes in slices, with requests answered between.
+        let longest = page.parseCpuUs;
+        for (let start = 0; start < page.items.length; start += INGEST_SLICE) {
+          if (start > 0 || page.items.length > INGEST_SLICE) await yieldToEventLoop();
+          if (this.stopped) return 'failed';
+          const cpu = process.cpuUsage();
+          for (const raw of page.items.slice(start, start + INGEST_SLICE)) {
+            const obj = this.ingest(raw);
+            if (!obj || !this.index.upsert(obj, this.kind)) continue;
+            seen.add(objectKey(obj));
+          }
+          const used = process.cpuUsage(cpu);
+          longest = Math.max(longest, used.user + used.system);
+        }
+        this.progress.maxPageCpuMs = Math.max(this.progress.maxPageCpuMs, Math.round(longest / 100) / 10);
+        this.progress.pages++;
+        this.progress.objects = seen.size;
+        if (this.progress.pages % this.timing.logEveryPages === 0) {
+          this.log.info({ resource: this.name, pages: this.progress.pages, objects: seen.size }, 'cluster view: listing');
+        }
+        if (!page.continueToken) {
+          this.index.retainOnly(this.kind, seen);
+          this.resourceVersion = page.resourceVersion;
+          break;
+        }
+        continueToken = page.continueToken;
+        // Let admission requests and probes in between pages.
+        await yieldToEventLoop();
+      }
+    } finally {
+      this.progress.listing = false;
+    }
+    this.failures = 0;
+    this.lastError = undefined;
+    if (this.crdMissing) this.log.info({ resource: this.name, objects: seen.size }, 'CRD is now installed; watching it');
+    this.crdMissing = false;
+    const { pages, maxPageCpuMs } = this.progress;
+    if (!this.synced) this.log.info({ resource: this.name, objects: seen.size, pages, maxPageCpuMs }, 'cluster view: resource synced');
+    else this.log.info({ resource: this.name, objects: seen.size, pages, maxPageCpuMs }, 'cluster view: relisted');
+    this.markSynced();
+    return 'listed';
+  }
+
+  private onEvent(e: WatchEvent): void {
+    const rv = e.object?.metadata?.resourceVersion;
+    switch (e.type) {
+      case 'ADDED':
+      case 'MODIFIED': {
+        const obj = this.ingest(e.object);
+        if (obj) this.index.upsert(obj, this.kind);
+        break;
+      }
+      case 'DELETED': {
+        const obj = this.ingest(e.object);
+        if (obj) this.index.remove(obj, this.kind);
+        break;
+      }
+      case 'BOOKMARK':
+        break;
+      case 'ERROR':
+        // A Status object: 410 when the watch fell behind the compacted history.
+        throw new ApiError(Number(e.object?.code) || 500, String(e.object?.message ?? 'watch error'));
+      default:
+        return;
+    }
+    if (rv) this.resourceVersion = rv;
+    this.failures = 0;
+    this.relists = 0;
+    this.lastError = undefined;
+  }
+
+  private async watch(): Promise<WatchOutcome> {
+    const started = Date.now();
+    // As client-go's reflector, a random timeout of 5 to 10 minutes spreads reconnects
+    // (kubernetes/client-go v0.31.0 tools/cache/reflector.go, defaultMinWatchTimeout).
+    const timeoutSeconds = 300 + Math.floor(Math.random() * 300);
+    const handle = this.client.watch(this.path, this.resourceVersion!, timeoutSeconds, (e) => this.onEvent(e));
+    this.currentWatch = handle;
+    try {
+      await handle.done;
+      const ranMs = Date.now() - started;
+      if (ranMs >= HEALTHY_WATCH_MS) this.relists = 0;
+      // A server that ends every watch at once must not be asked again in a tight loop.
+      if (ranMs < 1000 && !this.stopped) await this.sleep(this.backoff());
+      return 'ended';
     } catch (err) {
-      this.onError(err);
+      if (this.stopped) return 'ended';
+      if (isStatus(err, 410)) {
+        this.log.info({ resource: this.name }, 'cluster view: watch history expired (410); listing again');
+        return 'gone';
+      }
+      if (isStatus(err, 404)) {
+        this.markMissing(err);
+        return 'missing';
+      }
+      const delay = this.backoff();
+      this.reportFailure(err, delay, 'watch');
+      await this.sleep(delay);
+      return 'failed';
+    } finally {
+      this.currentWatch = undefined;
     }
   }
 
-  async stop(): Promise<void> {
+  /** Lists, then watches for as long as the view runs; never throws. */
+  async run(): Promise<void> {
+    while (!this.stopped) {
+      if (this.resourceVersion === undefined) {
+        const listed = await this.list();
+        if (this.stopped) return;
+        if (listed === 'missing') {
+          await this.sleep(this.timing.missingCrdRetryMs);
+          continue;
+        }
+        if (listed === 'failed') {
+          const delay = this.backoff();
+          this.reportFailure(this.listFailure, delay, 'list');
+          await this.sleep(delay);
+          continue;
+        }
+      }
+      const watched = await this.watch();
+      if (watched === 'gone') {
+        this.resourceVersion = undefined;
+        await this.sleep(this.relistDelay());
+      } else if (watched === 'missing') {
+        await this.sleep(this.timing.missingCrdRetryMs);
+      }
+    }
+  }
+
+  stop(): void {
     this.stopped = true;
-    clearTimeout(this.retryTimer);
-    const informer = this.informer;
-    this.discardInformer();
-    if (informer) await informer.stop();
+    clearTimeout(this.sleepTimer);
+    this.wake?.();
+    this.currentWatch?.abort();
   }
 }
 
@@ -266,12 +413,16 @@ class ResourceWatch {
 export async function startInformerClusterView(opts: InformerClusterViewOptions): Promise<InformerClusterView> {
   const log = opts.logger ?? silent;
   const kc = loadKubeConfig(opts.kubeconfig);
-  const api = kc.makeApiClient(CustomObjectsApi);
+  const client = new KubeApiClient(kc);
   const index = new ObjectIndex();
-  const timing = {
+  const strings = new Interner();
+  const timing: Timing = {
     retryDelayMs: opts.retryDelayMs ?? 1000,
     maxRetryDelayMs: opts.maxRetryDelayMs ?? 10_000,
+    maxRelistDelayMs: opts.maxRelistDelayMs ?? 60_000,
     missingCrdRetryMs: opts.missingCrdRetryMs ?? 60_000,
+    pageSize: opts.pageSize ?? 500,
+    logEveryPages: opts.logEveryPages ?? 20,
   };
 
   let syncWaiters: Array<() => void> = [];
@@ -282,8 +433,9 @@ export async function startInformerClusterView(opts: InformerClusterViewOptions)
     for (const resolve of syncWaiters) resolve();
     syncWaiters = [];
   };
-  const watches = WATCHED_RESOURCES.map((r) => new ResourceWatch(r, kc, api, index, log, timing, onSynced));
-  for (const w of watches) void w.start();
+  const watches = INDEXED_KINDS.map((kind) => new ResourceWatch(kind, client, index, strings, log, timing, onSynced));
+  const running = watches.map((w) => w.run());
+  const perResource = <T>(fn: (w: ResourceWatch) => T): Record<string, T> => Object.fromEntries(watches.map((w) => [w.name, fn(w)]));
 
   return {
     getNetworkAttachmentDefinition: (namespace, name) => index.getNetworkAttachmentDefinition(namespace, name),
@@ -292,11 +444,11 @@ export async function startInformerClusterView(opts: InformerClusterViewOptions)
     getVirtualMachineInstance: (namespace, name) => index.getVirtualMachineInstance(namespace, name),
     getKubeVirt: () => index.getKubeVirt(),
     isSynced,
-    syncState: () => Object.fromEntries(watches.map((w) => [w.name, w.synced])),
-    resourceStatus: () =>
-      Object.fromEntries(
-        watches.map((w) => [w.name, { synced: w.synced, crdMissing: w.crdMissing, ...(w.lastError ? { lastError: w.lastError } : {}) }]),
-      ),
+    syncState: () => perResource((w) => w.synced),
+    resourceStatus: () => perResource((w) => ({ synced: w.synced, crdMissing: w.crdMissing, ...(w.lastError ? { lastError: w.lastError } : {}) })),
+    objectCounts: () => index.objectCounts(),
+    listProgress: () => perResource((w) => ({ ...w.progress })),
+    list: (kind) => index.list(kind),
     waitForSync(timeoutMs?: number): Promise<void> {
       if (isSynced()) return Promise.resolve();
       return new Promise<void>((resolve, reject) => {
@@ -316,7 +468,9 @@ export async function startInformerClusterView(opts: InformerClusterViewOptions)
       });
     },
     async stop(): Promise<void> {
-      await Promise.all(watches.map((w) => w.stop()));
+      for (const w of watches) w.stop();
+      client.closeAll();
+      await Promise.all(running);
     },
   };
 }

@@ -1,23 +1,15 @@
 // An in-memory ClusterView. Both real views feed one of these: the file view once from a
 // folder, the informer view from list/watch events. Lookups are map reads.
+import { INDEXED_KINDS, isIndexedKind, kindOfObject, resourceName, type IndexedKind } from '../engine/kinds.js';
 import type { ClusterView, KubeObject, KubeOvnSubnet, NetworkAttachmentDefinition } from '../engine/types.js';
 import { dig, stringOf } from '../engine/values.js';
 
-export type IndexedKind = 'NetworkAttachmentDefinition' | 'Subnet' | 'VirtualMachineInstance' | 'KubeVirt';
+export type { IndexedKind };
 
-const INDEXED: Record<string, { kind: IndexedKind; group: string }> = {
-  NetworkAttachmentDefinition: { kind: 'NetworkAttachmentDefinition', group: 'k8s.cni.cncf.io' },
-  Subnet: { kind: 'Subnet', group: 'kubeovn.io' },
-  VirtualMachineInstance: { kind: 'VirtualMachineInstance', group: 'kubevirt.io' },
-  KubeVirt: { kind: 'KubeVirt', group: 'kubevirt.io' },
-};
-
-/** The indexed kind of an object, judged by kind and API group; undefined for others. */
+/** The indexed kind of an object, judged by kind and API group (src/engine/kinds.ts); undefined for others. */
 export function indexedKindOf(obj: KubeObject): IndexedKind | undefined {
-  const entry = obj.kind ? INDEXED[obj.kind] : undefined;
-  if (!entry) return undefined;
-  const group = (obj.apiVersion ?? '').split('/').slice(0, -1).join('/');
-  return group === entry.group ? entry.kind : undefined;
+  const kind = kindOfObject(obj);
+  return isIndexedKind(kind) ? kind : undefined;
 }
 
 /** Lookups the engine makes on every request besides namespace/name; kept in step with the objects. */
@@ -26,7 +18,8 @@ const SECONDARY_KEYS: Partial<Record<IndexedKind, (obj: KubeObject) => string | 
   Subnet: (obj) => stringOf(dig(obj, 'spec', 'provider')),
 };
 
-function key(obj: KubeObject): string {
+/** The primary key of an object in its kind's bucket. */
+export function objectKey(obj: KubeObject): string {
   return `${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}`;
 }
 
@@ -64,7 +57,7 @@ export class ObjectIndex implements ClusterView {
   /** Adds or replaces an object; returns false for kinds the view does not keep. */
   upsert(obj: KubeObject, kind: IndexedKind | undefined = indexedKindOf(obj)): boolean {
     if (!kind || !obj.metadata?.name) return false;
-    const k = key(obj);
+    const k = objectKey(obj);
     const bucket = this.bucket(kind);
     this.link(kind, k, bucket.get(k), false);
     bucket.set(k, obj);
@@ -74,10 +67,36 @@ export class ObjectIndex implements ClusterView {
 
   remove(obj: KubeObject, kind: IndexedKind | undefined = indexedKindOf(obj)): void {
     if (!kind) return;
-    const k = key(obj);
+    const k = objectKey(obj);
     const bucket = this.bucket(kind);
     this.link(kind, k, bucket.get(k), false);
     bucket.delete(k);
+  }
+
+  /**
+   * Drops the objects of a kind whose key is not in `keep`: the end of a relist that
+   * upserted page by page, so lookups never see a half-empty kind meanwhile.
+   */
+  retainOnly(kind: IndexedKind, keep: ReadonlySet<string>): number {
+    let dropped = 0;
+    const bucket = this.bucket(kind);
+    for (const [k, obj] of bucket) {
+      if (keep.has(k)) continue;
+      this.link(kind, k, obj, false);
+      bucket.delete(k);
+      dropped++;
+    }
+    return dropped;
+  }
+
+  /** Objects of one kind. */
+  count(kind: IndexedKind): number {
+    return this.bucket(kind).size;
+  }
+
+  /** Objects per resource (`plural.group`), as the metrics name them. */
+  objectCounts(): Record<string, number> {
+    return Object.fromEntries(INDEXED_KINDS.map((kind) => [resourceName(kind), this.count(kind)]));
   }
 
   /** Replaces every object of a kind, as after a fresh list. */

@@ -134,7 +134,7 @@ export function createWebhook(opts: AppOptions): WebhookHandlers {
 
     const decision: Decision = !answer.response.allowed ? 'denied' : answer.response.patch ? 'patched' : 'allowed';
     const seconds = (performance.now() - started) / 1000;
-    metrics?.recordDecision({ webhook, kind: kind ?? 'other', operation: request.operation, decision, seconds, findings });
+    metrics?.recordDecision({ webhook, kind: kind ?? 'other', operation: request.operation, dryRun: request.dryRun === true, decision, seconds, findings });
     if (logger) {
       logDecision(logger, {
         uid: request.uid ?? '',

@@ -11,6 +11,8 @@ export interface DecisionSample {
   /** The request's kind for the four kinds we judge, `other` for the rest (bounded labels). */
   kind: string;
   operation: string;
+  /** The request was a dry run (kubectl --dry-run=server): judged, but nothing is stored. */
+  dryRun: boolean;
   decision: Decision;
   seconds: number;
   findings: readonly Finding[];
@@ -23,19 +25,20 @@ export interface MetricsOptions {
 
 export class WebhookMetrics {
   readonly registry = new Registry();
-  private readonly requests: Counter<'webhook' | 'kind' | 'operation' | 'decision'>;
+  private readonly requests: Counter<'webhook' | 'kind' | 'operation' | 'decision' | 'dry_run'>;
   private readonly badRequests: Counter<'webhook' | 'code'>;
   private readonly latency: Histogram<'webhook'>;
   private readonly findings: Counter<'rule' | 'action'>;
   private readonly reloads: Counter<'file' | 'result'>;
   private syncState: () => Record<string, boolean> = () => ({});
+  private objectCounts: () => Record<string, number> = () => ({});
 
   constructor(opts: MetricsOptions = {}) {
     const registers = [this.registry];
     this.requests = new Counter({
       name: 'nicguard_admission_requests_total',
-      help: 'Admission reviews answered, by webhook, kind, operation and decision.',
-      labelNames: ['webhook', 'kind', 'operation', 'decision'],
+      help: 'Admission reviews answered, by webhook, kind, operation, decision and whether it was a dry run.',
+      labelNames: ['webhook', 'kind', 'operation', 'decision', 'dry_run'],
       registers,
     });
     this.badRequests = new Counter({
@@ -74,6 +77,17 @@ export class WebhookMetrics {
         for (const [resource, synced] of Object.entries(source())) this.set({ resource }, synced ? 1 : 0);
       },
     });
+    const counts = () => this.objectCounts();
+    new Gauge({
+      name: 'nicguard_cluster_cache_objects',
+      help: 'Objects of each resource in the cluster view (rises page by page during a list).',
+      labelNames: ['resource'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [resource, n] of Object.entries(counts())) this.set({ resource }, n);
+      },
+    });
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
   }
 
@@ -82,8 +96,13 @@ export class WebhookMetrics {
     this.syncState = fn;
   }
 
+  /** Where the number of cached objects per resource is read from at each scrape. */
+  setObjectCountSource(fn: () => Record<string, number>): void {
+    this.objectCounts = fn;
+  }
+
   recordDecision(s: DecisionSample): void {
-    this.requests.inc({ webhook: s.webhook, kind: s.kind, operation: s.operation, decision: s.decision });
+    this.requests.inc({ webhook: s.webhook, kind: s.kind, operation: s.operation, decision: s.decision, dry_run: s.dryRun ? 'true' : 'false' });
     this.latency.observe({ webhook: s.webhook }, s.seconds);
     for (const f of s.findings) this.findings.inc({ rule: f.rule, action: f.action });
   }

@@ -96,6 +96,7 @@ interface ClusterSource {
   view: () => ClusterView | undefined;
   synced: () => boolean;
   syncState: () => Record<string, boolean>;
+  objectCounts: () => Record<string, number>;
   stop: () => Promise<void>;
 }
 
@@ -116,6 +117,7 @@ function fileSource(dir: string, logger: Logger): ClusterSource {
     view: () => view,
     synced: () => true,
     syncState: () => ({ files: true }),
+    objectCounts: () => view.objectCounts(),
     stop: async () => watch.close(),
   };
 }
@@ -133,6 +135,7 @@ async function informerSource(kubeconfig: string | undefined, logger: Logger): P
     view: () => (informer.isSynced() ? informer : undefined),
     synced: () => informer.isSynced(),
     syncState: () => informer.syncState(),
+    objectCounts: () => informer.objectCounts(),
     stop: () => informer.stop(),
   };
 }
@@ -182,6 +185,7 @@ export async function runServe(o: ServeOptions): Promise<void> {
   const metrics = new WebhookMetrics();
   const cluster = o.objects ? fileSource(o.objects, logger) : await informerSource(o.kubeconfig, logger);
   metrics.setSyncStateSource(cluster.syncState);
+  metrics.setObjectCountSource(cluster.objectCounts);
 
   let draining = false;
   let tls: WebhookTlsServer | undefined;
