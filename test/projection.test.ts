@@ -122,7 +122,7 @@ test('decisions over projected objects equal those over full objects', () => {
 test('projection drops what no rule reads and shares repeated strings', () => {
   const strings = new Interner();
   const vmis = clusterObjects().filter((o) => o.kind === 'VirtualMachineInstance');
-  const [a, b] = vmis.map((o) => projectObject('VirtualMachineInstance', JSON.parse(JSON.stringify(o)) as KubeObject, strings));
+  const [a, b] = vmis.map((o) => projectObject('VirtualMachineInstance', JSON.parse(JSON.stringify(o)) as KubeObject, strings) as KubeObject);
   assert.equal(a.metadata?.managedFields, undefined);
   assert.equal(a.metadata?.labels, undefined);
   assert.deepEqual(Object.keys(a.metadata?.annotations ?? {}), []);
@@ -130,7 +130,7 @@ test('projection drops what no rule reads and shares repeated strings', () => {
   assert.equal(a.status.nodeName, undefined);
   assert.equal(a.status.interfaces[0].ipAddress, undefined);
   assert.equal(strings.size > 0, true);
-  const kubevirt = projectObject('KubeVirt', clusterObjects().find((o) => o.kind === 'KubeVirt')!, strings);
+  const kubevirt = projectObject('KubeVirt', clusterObjects().find((o) => o.kind === 'KubeVirt')!, strings) as KubeObject;
   assert.deepEqual(kubevirt.status, { observedKubeVirtVersion: 'v1.6.0' });
   assert.deepEqual(kubevirt.spec.workloadUpdateStrategy, { workloadUpdateMethods: ['LiveMigrate'] });
 });
