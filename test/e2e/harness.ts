@@ -13,8 +13,10 @@ export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const BIN = join(ROOT, 'test', 'e2e', '.bin');
 export const NICGUARD = join(ROOT, 'dist', 'src', 'cli', 'main.js');
 
-export function requireBinaries(): void {
-  for (const b of ['e2e-apiserver', 'kubectl']) {
+export const KUBEVIRT_BINARIES = ['virt-api', 'virt-controller', 'kubevirt-manifests'];
+
+export function requireBinaries(names: string[] = ['e2e-apiserver', 'kubectl', ...KUBEVIRT_BINARIES]): void {
+  for (const b of names) {
     if (!existsSync(join(BIN, b))) throw new Error(`${join(BIN, b)} is missing: run "bash test/e2e/build.sh" (npm run test:e2e does)`);
   }
 }
@@ -43,7 +45,7 @@ async function waitFor<T>(what: string, probe: () => T | undefined | Promise<T |
   }
 }
 
-function startLogged(cmd: string, args: string[], logFile: string, cwd = ROOT): ChildProcess {
+export function startLogged(cmd: string, args: string[], logFile: string, cwd = ROOT): ChildProcess {
   const fd = openSync(logFile, 'a');
   try {
     return spawn(cmd, args, { cwd, stdio: ['ignore', fd, fd] });
@@ -52,7 +54,7 @@ function startLogged(cmd: string, args: string[], logFile: string, cwd = ROOT): 
   }
 }
 
-async function stopChild(child: ChildProcess | undefined, timeoutMs = 25_000): Promise<number | null> {
+export async function stopChild(child: ChildProcess | undefined, timeoutMs = 25_000): Promise<number | null> {
   if (!child || child.exitCode !== null || child.signalCode !== null) return child?.exitCode ?? null;
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   child.kill('SIGTERM');
@@ -66,7 +68,11 @@ async function stopChild(child: ChildProcess | undefined, timeoutMs = 25_000): P
 export class ApiServer {
   private child?: ChildProcess;
   kubeconfig = '';
-  constructor(private readonly workDir: string) {}
+  /** extraArgs go to kube-apiserver itself (after "--"). */
+  constructor(
+    private readonly workDir: string,
+    private readonly extraArgs: string[] = [],
+  ) {}
 
   get log(): string {
     return join(this.workDir, 'apiserver.log');
@@ -74,7 +80,7 @@ export class ApiServer {
 
   async start(): Promise<void> {
     const before = existsSync(this.log) ? readFileSync(this.log, 'utf8').length : 0;
-    this.child = startLogged(join(BIN, 'e2e-apiserver'), ['--work-dir', join(this.workDir, 'apiserver'), '--port', '0', '--', '--shutdown-watch-termination-grace-period=2s'], this.log);
+    this.child = startLogged(join(BIN, 'e2e-apiserver'), ['--work-dir', join(this.workDir, 'apiserver'), '--port', '0', '--', '--shutdown-watch-termination-grace-period=2s', ...this.extraArgs], this.log);
     const child = this.child;
     this.kubeconfig = await waitFor(
       'kube-apiserver READY',

@@ -10,6 +10,7 @@ require (
 	k8s.io/apiextensions-apiserver v0.34.3
 	k8s.io/apimachinery v0.34.3
 	kubevirt.io/kubevirt v1.8.4
+	sigs.k8s.io/yaml v1.6.0
 )
 
 require (
@@ -125,7 +126,6 @@ require (
 	sigs.k8s.io/json v0.0.0-20250730193827-2d320260d730 // indirect
 	sigs.k8s.io/randfill v1.0.0 // indirect
 	sigs.k8s.io/structured-merge-diff/v6 v6.3.0 // indirect
-	sigs.k8s.io/yaml v1.6.0 // indirect
 )
 
 // KubeVirt v1.8.4's go.mod replace block as it is, except: its ./staging replaces

@@ -24,10 +24,10 @@ import (
 
 	extv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/yaml"
 
 	"kubevirt.io/kubevirt/pkg/virt-operator/resource/generate/components"
 	"kubevirt.io/kubevirt/pkg/virt-operator/resource/generate/rbac"
-	marshalutil "kubevirt.io/kubevirt/tools/util"
 )
 
 // namespace KubeVirt is installed into; the controllers' service accounts live here.
@@ -120,14 +120,30 @@ func toAny[T any](items []T) []any {
 	return out
 }
 
-// writeYAML writes a multi-document YAML file the way virt-operator's install strategy
-// dumps objects (tools/util.MarshallObject: no status, no creationTimestamp).
+// writeYAML writes a multi-document YAML file without status and creationTimestamp,
+// as virt-operator's install strategy dump does (tools/util.MarshallObject, whose
+// quote fix-ups for templates break some CRD descriptions, so it is not used).
 func writeYAML(path string, objects []any) error {
 	var buf bytes.Buffer
 	for _, obj := range objects {
-		if err := marshalutil.MarshallObject(obj, &buf); err != nil {
+		raw, err := json.Marshal(obj)
+		if err != nil {
 			return err
 		}
+		var m map[string]any
+		if err := json.Unmarshal(raw, &m); err != nil {
+			return err
+		}
+		delete(m, "status")
+		if meta, ok := m["metadata"].(map[string]any); ok {
+			delete(meta, "creationTimestamp")
+		}
+		out, err := yaml.Marshal(m)
+		if err != nil {
+			return err
+		}
+		buf.WriteString("---\n")
+		buf.Write(out)
 	}
 	return os.WriteFile(path, buf.Bytes(), 0o644)
 }
