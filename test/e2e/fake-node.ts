@@ -56,7 +56,13 @@ function reportedInterfaces(vmi: Obj, pod: Obj): Obj[] {
     const attached = net?.pod !== undefined || (net?.multus && podHasNetwork(pod, net.multus.networkName));
     if (!attached) continue;
     const mac = `02:00:00:00:00:${index.toString(16).padStart(2, '0')}`;
-    out.push({ ...known.get(iface.name), name: iface.name, mac, interfaceName: `eth${index}`, infoSource: 'domain, guest-agent' });
+    out.push({
+      ...known.get(iface.name),
+      name: iface.name,
+      mac,
+      interfaceName: `eth${index}`,
+      infoSource: 'domain, guest-agent',
+    });
   }
   return out;
 }
@@ -80,9 +86,14 @@ export class FakeNode {
   async start(): Promise<void> {
     // No kubevirt.io/heartbeat annotation: virt-controller's node controller then never
     // calls the node unresponsive (pkg/virt-controller/watch/node/node.go, isNodeUnresponsive).
-    const node = { apiVersion: 'v1', kind: 'Node', metadata: { name: this.name, labels: { 'kubernetes.io/hostname': this.name } } };
+    const node = {
+      apiVersion: 'v1',
+      kind: 'Node',
+      metadata: { name: this.name, labels: { 'kubernetes.io/hostname': this.name } },
+    };
     const r = await this.admin.request('POST', '/api/v1/nodes', node);
-    if (r.status !== 201 && r.status !== 409) throw new Error(`creating node ${this.name}: ${r.status} ${r.body.message}`);
+    if (r.status !== 201 && r.status !== 409)
+      throw new Error(`creating node ${this.name}: ${r.status} ${r.body.message}`);
     this.running = true;
     this.loop = this.run();
   }
@@ -132,11 +143,20 @@ export class FakeNode {
     const path = `/api/v1/namespaces/${pod.metadata.namespace}/pods/${pod.metadata.name}`;
     if (pod.metadata.deletionTimestamp) {
       // The kubelet's last step of a graceful deletion: remove the object for good.
-      const r = await this.admin.request('DELETE', path, { kind: 'DeleteOptions', apiVersion: 'v1', gracePeriodSeconds: 0 });
+      const r = await this.admin.request('DELETE', path, {
+        kind: 'DeleteOptions',
+        apiVersion: 'v1',
+        gracePeriodSeconds: 0,
+      });
       return r.status < 300 || r.status === 404 ? undefined : `deleting ${path}: ${r.status} ${r.body.message}`;
     }
     if (!pod.spec.nodeName) {
-      const binding = { apiVersion: 'v1', kind: 'Binding', metadata: { name: pod.metadata.name }, target: { apiVersion: 'v1', kind: 'Node', name: this.name } };
+      const binding = {
+        apiVersion: 'v1',
+        kind: 'Binding',
+        metadata: { name: pod.metadata.name },
+        target: { apiVersion: 'v1', kind: 'Node', name: this.name },
+      };
       const r = await this.admin.request('POST', `${path}/binding`, binding);
       return r.status === 201 ? undefined : `binding ${path}: ${r.status} ${r.body.message}`;
     }
@@ -174,7 +194,8 @@ export class FakeNode {
     if (phase !== 'Scheduled' && phase !== 'Running') return undefined;
     const interfaces = reportedInterfaces(vmi, pod);
     if (phase === 'Running' && sameNames(interfaces, vmi.status?.interfaces ?? [])) return undefined;
-    const path = `/apis/kubevirt.io/v1/namespaces/${vmi.metadata.namespace}/virtualmachineinstances/${vmi.metadata.name}`;
+    const { namespace, name } = vmi.metadata;
+    const path = `/apis/kubevirt.io/v1/namespaces/${namespace}/virtualmachineinstances/${name}`;
     // resourceVersion makes this a compare-and-swap, as virt-handler's own updates are.
     const r = await this.handler.mergePatch(path, {
       metadata: { resourceVersion: vmi.metadata.resourceVersion },

@@ -12,7 +12,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { ApiServer, Nicguard, NICGUARD, ROOT, kubectl, requireBinaries, sleep, waitFor } from './harness.js';
-import { KUBEVIRT_NAMESPACE, KUBEVIRT_SERVICE_ACCOUNTS, KubeVirtControlPlane, webhooksWithUrl } from './kubevirt-control-plane.js';
+import {
+  KUBEVIRT_NAMESPACE,
+  KUBEVIRT_SERVICE_ACCOUNTS,
+  KubeVirtControlPlane,
+  webhooksWithUrl,
+} from './kubevirt-control-plane.js';
 import { FakeNode } from './fake-node.js';
 import { KubeApi } from './kube-api.js';
 
@@ -32,13 +37,21 @@ writeFileSync(
       {
         level: 'Metadata',
         verbs: ['create', 'update', 'patch'],
-        resources: [{ group: 'kubevirt.io' }, { group: 'k8s.cni.cncf.io' }, { group: '', resources: ['pods', 'pods/status', 'pods/binding'] }],
+        resources: [
+          { group: 'kubevirt.io' },
+          { group: 'k8s.cni.cncf.io' },
+          { group: '', resources: ['pods', 'pods/status', 'pods/binding'] },
+        ],
       },
       { level: 'None' },
     ],
   }),
 );
-const api = new ApiServer(work, [`--audit-policy-file=${auditPolicy}`, `--audit-log-path=${auditLog}`, '--audit-log-mode=blocking']);
+const api = new ApiServer(work, [
+  `--audit-policy-file=${auditPolicy}`,
+  `--audit-log-path=${auditLog}`,
+  '--audit-log-mode=blocking',
+]);
 let kubevirt: KubeVirtControlPlane;
 let nicguard: Nicguard;
 let fakeNode: FakeNode;
@@ -46,11 +59,14 @@ let caBundle = '';
 /** Where nicguard is not called (namespaceSelector of manifests/base/webhooks.yaml). */
 const UNGUARDED = 'no-nicguard';
 /** The KubeVirt version built for this suite (test/e2e/kubevirt/go.mod). */
-const KUBEVIRT_VERSION = /^\s*kubevirt\.io\/kubevirt (v\S+)/m.exec(readFileSync(join(ROOT, 'test', 'e2e', 'kubevirt', 'go.mod'), 'utf8'))![1];
+const KUBEVIRT_VERSION = /^\s*kubevirt\.io\/kubevirt (v\S+)/m.exec(
+  readFileSync(join(ROOT, 'test', 'e2e', 'kubevirt', 'go.mod'), 'utf8'),
+)![1];
 
 type Obj = Record<string, any>;
 /** Go's name for this machine's architecture, as KubeVirt's binaries see it. */
-const GOARCH = ({ x64: 'amd64', arm64: 'arm64', s390x: 's390x' } as Record<string, string>)[process.arch] ?? process.arch;
+const GOARCH =
+  ({ x64: 'amd64', arm64: 'arm64', s390x: 's390x' } as Record<string, string>)[process.arch] ?? process.arch;
 
 function k(args: string[], input?: string) {
   return kubectl(api.kubeconfig, args, input);
@@ -93,7 +109,18 @@ function vmiIfaces(vmi: Obj): Obj[] {
 }
 
 function launcherPod(vmi: Obj): Obj | undefined {
-  const list = JSON.parse(mustK(['get', 'pods', '-n', vmi.metadata.namespace, '-l', `kubevirt.io/created-by=${vmi.metadata.uid}`, '-o', 'json']));
+  const list = JSON.parse(
+    mustK([
+      'get',
+      'pods',
+      '-n',
+      vmi.metadata.namespace,
+      '-l',
+      `kubevirt.io/created-by=${vmi.metadata.uid}`,
+      '-o',
+      'json',
+    ]),
+  );
   return (list.items as Obj[]).find((p) => !p.metadata.deletionTimestamp);
 }
 
@@ -105,7 +132,8 @@ function podNetworks(vmi: Obj): string[] {
 
 function diagnostics(): string {
   const tail = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').slice(-15).join('\n') : '');
-  return `fake node: ${fakeNode?.lastErrors.join('; ')}\nvirt-controller:\n${kubevirt ? tail(kubevirt.controllerLog) : ''}`;
+  const controller = kubevirt ? tail(kubevirt.controllerLog) : '';
+  return `fake node: ${fakeNode?.lastErrors.join('; ')}\nvirt-controller:\n${controller}`;
 }
 
 async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 60_000): Promise<T> {
@@ -159,7 +187,12 @@ function bridgeNad(name: string, ns = 'default'): Obj {
 
 /** nicguard's webhook configurations (manifests/base), pointed at the local nicguard. */
 function nicguardWebhooks(edit?: (cfg: Obj) => void): string {
-  return webhooksWithUrl(readFileSync(join(ROOT, 'manifests', 'base', 'webhooks.yaml'), 'utf8'), nicguard.port, caBundle, edit);
+  return webhooksWithUrl(
+    readFileSync(join(ROOT, 'manifests', 'base', 'webhooks.yaml'), 'utf8'),
+    nicguard.port,
+    caBundle,
+    edit,
+  );
 }
 
 interface AuditEvent {
@@ -181,12 +214,18 @@ function auditEvents(): AuditEvent[] {
 }
 
 const isKubeVirt = (e: AuditEvent) => KUBEVIRT_SERVICE_ACCOUNTS.includes(e.user.username);
-const refusedByNicguard = (e: AuditEvent) => (e.responseStatus?.code ?? 0) >= 400 && /nicguard\.io/.test(e.responseStatus?.message ?? '');
+const refusedByNicguard = (e: AuditEvent) =>
+  (e.responseStatus?.code ?? 0) >= 400 && /nicguard\.io/.test(e.responseStatus?.message ?? '');
 
 /** Every write KubeVirt's own accounts made to a VM or VMI, and those nicguard refused. */
 function kubevirtWrites(): { accepted: AuditEvent[]; refusedByNicguard: AuditEvent[] } {
-  const writes = auditEvents().filter((e) => isKubeVirt(e) && ['virtualmachines', 'virtualmachineinstances'].includes(e.objectRef?.resource ?? ''));
-  return { accepted: writes.filter((e) => (e.responseStatus?.code ?? 0) < 300), refusedByNicguard: writes.filter(refusedByNicguard) };
+  const writes = auditEvents().filter(
+    (e) => isKubeVirt(e) && ['virtualmachines', 'virtualmachineinstances'].includes(e.objectRef?.resource ?? ''),
+  );
+  return {
+    accepted: writes.filter((e) => (e.responseStatus?.code ?? 0) < 300),
+    refusedByNicguard: writes.filter(refusedByNicguard),
+  };
 }
 
 interface Decision {
@@ -222,7 +261,9 @@ before(async () => {
   fakeNode = new FakeNode(admin, admin.as(kubevirt.token('kubevirt-handler')));
   await fakeNode.start();
 
-  caBundle = execFileSync(process.execPath, [NICGUARD, 'certs', '--ip', '127.0.0.1', '--out', certDir], { encoding: 'utf8' }).trim();
+  caBundle = execFileSync(process.execPath, [NICGUARD, 'certs', '--ip', '127.0.0.1', '--out', certDir], {
+    encoding: 'utf8',
+  }).trim();
   nicguard = new Nicguard(work, Buffer.from(caBundle, 'base64').toString('utf8'), certDir);
   await nicguard.start(api.kubeconfig);
   mustK(['apply', '-f', '-'], nicguardWebhooks());
@@ -230,15 +271,35 @@ before(async () => {
   // The API server picks webhook configurations up asynchronously: wait until a known-bad
   // NAD is refused before any scenario relies on the webhooks.
   const bad = readFileSync(join(ROOT, 'examples', 'bad', 'wrong-ovn-provider.yaml'), 'utf8');
-  await waitFor('webhooks in effect', () => (k(['apply', '--dry-run=server', '-f', '-'], bad).status !== 0 ? true : undefined), 30_000, nicguard.log);
+  await waitFor(
+    'webhooks in effect',
+    () => (k(['apply', '--dry-run=server', '-f', '-'], bad).status !== 0 ? true : undefined),
+    30_000,
+    nicguard.log,
+  );
   mustK(['apply', '-f', join(ROOT, 'examples', 'cluster')]);
   // Stand-in for virt-operator, which this suite does not run: it reports the deployed
   // version in the KubeVirt CR status. Once status.phase is set, virt-api and
   // virt-controller take their configuration from this CR (pkg/virt-config/configuration.go),
   // the default architecture included, which virt-operator fills in from its own
   // (pkg/virt-operator/util/config.go: runtime.GOARCH).
-  const status = { phase: 'Deployed', observedKubeVirtVersion: KUBEVIRT_VERSION, targetKubeVirtVersion: KUBEVIRT_VERSION, defaultArchitecture: GOARCH };
-  mustK(['patch', 'kubevirt', 'kubevirt', '-n', KUBEVIRT_NAMESPACE, '--subresource=status', '--type=merge', '-p', JSON.stringify({ status })]);
+  const status = {
+    phase: 'Deployed',
+    observedKubeVirtVersion: KUBEVIRT_VERSION,
+    targetKubeVirtVersion: KUBEVIRT_VERSION,
+    defaultArchitecture: GOARCH,
+  };
+  mustK([
+    'patch',
+    'kubevirt',
+    'kubevirt',
+    '-n',
+    KUBEVIRT_NAMESPACE,
+    '--subresource=status',
+    '--type=merge',
+    '-p',
+    JSON.stringify({ status }),
+  ]);
 });
 
 after(async () => {
@@ -259,7 +320,12 @@ describe('seed scenario: vm-fedora on the Kube-OVN network attachnet, carried ou
     // virt-controller patches the running VMI and asks Multus for the network on its pod;
     // the fake virt-handler then reports the interface attached.
     const vmi = await until('dyniface1 in the VMI spec and status', () =>
-      vmiWhen('vm-fedora', (v) => vmiIfaces(v).some((i) => i.name === 'dyniface1') && (v.status.interfaces ?? []).some((i: Obj) => i.name === 'dyniface1')),
+      vmiWhen(
+        'vm-fedora',
+        (v) =>
+          vmiIfaces(v).some((i) => i.name === 'dyniface1') &&
+          (v.status.interfaces ?? []).some((i: Obj) => i.name === 'dyniface1'),
+      ),
     );
     assert.deepEqual(podNetworks(vmi), ['attachnet']);
   });
@@ -271,11 +337,18 @@ describe('seed scenario: vm-fedora on the Kube-OVN network attachnet, carried ou
     const stored = getJson('vm', 'vm-fedora');
     const nic = spec(stored).domain.devices.interfaces.find((i: Obj) => i.name === 'dyniface1');
     assert.equal(nic?.state, 'absent');
-    assert.ok(spec(stored).networks.some((n: Obj) => n.name === 'dyniface1'), 'its network is kept for the unplug');
+    assert.ok(
+      spec(stored).networks.some((n: Obj) => n.name === 'dyniface1'),
+      'its network is kept for the unplug',
+    );
     // virt-controller carries state: absent to the VMI; once virt-handler (the fake node)
     // no longer reports it, virt-controller drops it from the VMI and then from the VM.
-    await until('dyniface1 gone from the VMI spec', () => vmiWhen('vm-fedora', (v) => !vmiIfaces(v).some((i) => i.name === 'dyniface1')));
-    await until('dyniface1 gone from the VM spec', () => (ifaceNames(getJson('vm', 'vm-fedora')).join() === 'defaultnetwork' ? true : undefined));
+    await until('dyniface1 gone from the VMI spec', () =>
+      vmiWhen('vm-fedora', (v) => !vmiIfaces(v).some((i) => i.name === 'dyniface1')),
+    );
+    await until('dyniface1 gone from the VM spec', () =>
+      ifaceNames(getJson('vm', 'vm-fedora')).join() === 'defaultnetwork' ? true : undefined,
+    );
     assert.ok(!spec(getJson('vm', 'vm-fedora')).networks.some((n: Obj) => n.name === 'dyniface1'));
   });
 
@@ -283,32 +356,55 @@ describe('seed scenario: vm-fedora on the Kube-OVN network attachnet, carried ou
     const writes = kubevirtWrites();
     assert.ok(writes.accepted.length > 0, 'the audit log records KubeVirt writing VMs and VMIs');
     assert.ok(
-      writes.accepted.some((e) => e.user.username.endsWith(':kubevirt-controller') && e.objectRef?.resource === 'virtualmachines' && e.objectRef.name === 'vm-fedora' && !e.objectRef.subresource),
+      writes.accepted.some(
+        (e) =>
+          e.user.username.endsWith(':kubevirt-controller') &&
+          e.objectRef?.resource === 'virtualmachines' &&
+          e.objectRef.name === 'vm-fedora' &&
+          !e.objectRef.subresource,
+      ),
       "virt-controller wrote vm-fedora's spec (dropping the unplugged interface)",
     );
-    assert.deepEqual(writes.refusedByNicguard.map((e) => `${e.user.username} ${e.verb} ${e.objectRef?.resource}/${e.objectRef?.name}`), []);
+    assert.deepEqual(
+      writes.refusedByNicguard.map((e) => `${e.user.username} ${e.verb} ${e.objectRef?.resource}/${e.objectRef?.name}`),
+      [],
+    );
   });
 });
 
 describe('without the matchConditions exemption, nicguard exempts KubeVirt itself', () => {
   test('the seed hotplug and unplug run to the end, every KubeVirt write judged and allowed', async () => {
     const before = nicguardDecisions().length;
-    mustK(['apply', '-f', '-'], nicguardWebhooks((cfg) => cfg.webhooks.forEach((h: Obj) => delete h.matchConditions)));
+    mustK(
+      ['apply', '-f', '-'],
+      nicguardWebhooks((cfg) => cfg.webhooks.forEach((h: Obj) => delete h.matchConditions)),
+    );
     try {
       const vm = await runningVm('vm-judged');
       const hotplug = withBridgeNic(vm, 'dyniface1', 'attachnet');
       assert.equal(apply(hotplug).status, 0);
-      await until('dyniface1 attached', () => vmiWhen('vm-judged', (v) => (v.status.interfaces ?? []).some((i: Obj) => i.name === 'dyniface1')));
+      await until('dyniface1 attached', () =>
+        vmiWhen('vm-judged', (v) => (v.status.interfaces ?? []).some((i: Obj) => i.name === 'dyniface1')),
+      );
       const r = apply(vm);
       assert.equal(r.status, 0, r.stderr);
       assert.match(r.stderr, /unplug-by-removal/);
       await until('dyniface1 gone from VMI and VM', () =>
-        vmiWhen('vm-judged', (v) => !vmiIfaces(v).some((i) => i.name === 'dyniface1')) && ifaceNames(getJson('vm', 'vm-judged')).join() === 'defaultnetwork' ? true : undefined,
+        vmiWhen('vm-judged', (v) => !vmiIfaces(v).some((i) => i.name === 'dyniface1')) &&
+        ifaceNames(getJson('vm', 'vm-judged')).join() === 'defaultnetwork'
+          ? true
+          : undefined,
       );
       const decisions = nicguardDecisions().slice(before);
       const onVmi = decisions.filter((d) => d.kind === 'VirtualMachineInstance' && d.object === 'default/vm-judged');
-      assert.ok(onVmi.length >= 3, `nicguard judged KubeVirt's VMI writes (create, hotplug, unplug, status): ${onVmi.length}`);
-      assert.deepEqual(onVmi.filter((d) => d.decision === 'denied'), []);
+      assert.ok(
+        onVmi.length >= 3,
+        `nicguard judged KubeVirt's VMI writes (create, hotplug, unplug, status): ${onVmi.length}`,
+      );
+      assert.deepEqual(
+        onVmi.filter((d) => d.decision === 'denied'),
+        [],
+      );
       // The VM writes of this scenario that nicguard judged and KubeVirt made: none refused.
       assert.deepEqual(kubevirtWrites().refusedByNicguard, []);
     } finally {
@@ -323,7 +419,11 @@ describe('a hotplug onto a NAD that does not exist', () => {
     const r = apply(withBridgeNic(vm, 'ghost', 'no-such-net'));
     assert.equal(r.status, 0, `virt-api alone accepts the hotplug: ${r.stderr}`);
     const vmi = await until('ghost in the VMI spec and pod request', () =>
-      vmiWhen('vm-ghost', (v) => vmiIfaces(v).some((i) => i.name === 'ghost') && podNetworks(v).includes('no-such-net'), UNGUARDED),
+      vmiWhen(
+        'vm-ghost',
+        (v) => vmiIfaces(v).some((i) => i.name === 'ghost') && podNetworks(v).includes('no-such-net'),
+        UNGUARDED,
+      ),
     );
     // The pod goes (node drain, eviction, crash): runStrategy Always makes a new VMI,
     // whose launcher pod virt-controller cannot even render.
@@ -352,7 +452,10 @@ describe('a hotplug onto a NAD that does not exist', () => {
     await sleep(1000);
     const after = getJson('vmi', 'vm-nonad');
     assert.equal(after.metadata.uid, before.metadata.uid);
-    assert.deepEqual(vmiIfaces(after).map((i) => i.name), ['defaultnetwork']);
+    assert.deepEqual(
+      vmiIfaces(after).map((i) => i.name),
+      ['defaultnetwork'],
+    );
   });
 });
 
@@ -382,7 +485,10 @@ describe('refused with nicguard message, nothing stored, KubeVirt sees nothing',
         : undefined,
     );
     assert.deepEqual(ifaceNames(getJson('vm', 'vm-masq')), ifaceNames(vm));
-    assert.deepEqual(vmiIfaces(getJson('vmi', 'vm-masq')).map((i) => i.name), ['defaultnetwork']);
+    assert.deepEqual(
+      vmiIfaces(getJson('vmi', 'vm-masq')).map((i) => i.name),
+      ['defaultnetwork'],
+    );
   });
 
   test('a hotplug past the four-slot budget', async () => {
@@ -399,7 +505,9 @@ describe('refused with nicguard message, nothing stored, KubeVirt sees nothing',
     for (const nic of ['hp1', 'hp2', 'hp3']) three = withBridgeNic(three, nic, 'new-fancy-net');
     const ok = apply(three);
     assert.equal(ok.status, 0, ok.stderr);
-    await until('three hotplugs in the VMI', () => vmiWhen('vm-slots', (v) => vmiIfaces(v).length === 4 && (v.status.interfaces ?? []).length === 4));
+    await until('three hotplugs in the VMI', () =>
+      vmiWhen('vm-slots', (v) => vmiIfaces(v).length === 4 && (v.status.interfaces ?? []).length === 4),
+    );
   });
 
   test('an SR-IOV unplug', async () => {
@@ -414,7 +522,10 @@ describe('refused with nicguard message, nothing stored, KubeVirt sees nothing',
     assert.notEqual(r.status, 0);
     assert.match(r.stderr, /sriov-unplug/);
     assert.deepEqual(ifaceNames(getJson('vm', 'vm-sriov')), ['defaultnetwork', 'fastnet']);
-    assert.deepEqual(vmiIfaces(getJson('vmi', 'vm-sriov')).map((i) => i.name), ['defaultnetwork', 'fastnet']);
+    assert.deepEqual(
+      vmiIfaces(getJson('vmi', 'vm-sriov')).map((i) => i.name),
+      ['defaultnetwork', 'fastnet'],
+    );
   });
 
   test('a NAD with a wrong Kube-OVN provider', () => {
@@ -461,7 +572,9 @@ describe("nicguard's mutation and virt-api's mutating webhook on one request", (
   async function withDyniface(name: string): Promise<Obj> {
     const vm = await runningVm(name);
     assert.equal(apply(withBridgeNic(vm, 'dyniface1', 'attachnet')).status, 0);
-    await until(`dyniface1 attached to ${name}`, () => vmiWhen(name, (v) => (v.status.interfaces ?? []).some((i: Obj) => i.name === 'dyniface1')));
+    await until(`dyniface1 attached to ${name}`, () =>
+      vmiWhen(name, (v) => (v.status.interfaces ?? []).some((i: Obj) => i.name === 'dyniface1')),
+    );
     return vm;
   }
 
@@ -483,12 +596,22 @@ describe("nicguard's mutation and virt-api's mutating webhook on one request", (
     // mutating-webhook/mutators/vm-mutator.go, SetVirtualMachineDefaults).
     assert.equal(spec(stored).domain.machine?.type, 'q35');
     assert.equal(spec(stored).architecture, 'amd64');
-    const update = auditEvents().find((e) => e.verb === 'update' && e.objectRef?.name === 'vm-both' && e.objectRef.resource === 'virtualmachines' && !e.objectRef.subresource && e.user.username === 'admin');
+    const update = auditEvents().find(
+      (e) =>
+        e.verb === 'update' &&
+        e.objectRef?.name === 'vm-both' &&
+        e.objectRef.resource === 'virtualmachines' &&
+        !e.objectRef.subresource &&
+        e.user.username === 'admin',
+    );
     // The API server's audit annotations, one per mutating webhook call, in call order.
     const calls = Object.entries(update?.annotations ?? {})
       .filter(([key]) => key.startsWith('mutation.webhook.admission.k8s.io/'))
       .sort(([a], [b]) => a.localeCompare(b))
-      .map(([key, value]) => ({ round: key.split('/')[1], ...(JSON.parse(value) as { configuration: string; mutated: boolean }) }));
+      .map(([key, value]) => ({
+        round: key.split('/')[1],
+        ...(JSON.parse(value) as { configuration: string; mutated: boolean }),
+      }));
     assert.deepEqual(
       calls.map((c) => `${c.round} ${c.configuration} ${c.mutated}`),
       // nicguard first (configurations run in name order), then virt-api's mutator, which
@@ -497,7 +620,9 @@ describe("nicguard's mutation and virt-api's mutating webhook on one request", (
       // (reinvocationPolicy: Never on both).
       ['round_0_index_0 nicguard true', 'round_0_index_1 virt-api-mutator true'],
     );
-    await until('KubeVirt unplugs dyniface1', () => (ifaceNames(getJson('vm', 'vm-both')).join() === 'defaultnetwork' ? true : undefined));
+    await until('KubeVirt unplugs dyniface1', () =>
+      ifaceNames(getJson('vm', 'vm-both')).join() === 'defaultnetwork' ? true : undefined,
+    );
   });
 
   test('--dry-run=server through both webhooks shows both patches and stores nothing', async () => {
@@ -511,8 +636,14 @@ describe("nicguard's mutation and virt-api's mutating webhook on one request", (
     await sleep(1000);
     const storedAfter = getJson('vm', 'vm-both-dry');
     assert.equal(storedAfter.metadata.resourceVersion, storedBefore.metadata.resourceVersion);
-    assert.equal(spec(storedAfter).domain.devices.interfaces.find((i: Obj) => i.name === 'dyniface1')?.state, undefined);
-    assert.deepEqual(vmiIfaces(getJson('vmi', 'vm-both-dry')).map((i) => i.name), ['defaultnetwork', 'dyniface1']);
+    assert.equal(
+      spec(storedAfter).domain.devices.interfaces.find((i: Obj) => i.name === 'dyniface1')?.state,
+      undefined,
+    );
+    assert.deepEqual(
+      vmiIfaces(getJson('vmi', 'vm-both-dry')).map((i) => i.name),
+      ['defaultnetwork', 'dyniface1'],
+    );
   });
 });
 
@@ -537,7 +668,12 @@ describe('the informer cache', () => {
     assert.equal(apply(bridgeNad('after-restart-net')).status, 0);
     const hotplug = withBridgeNic(vm, 'late', 'after-restart-net');
     // The informer resumes its watch with backoff; the decision must turn within that time.
-    await waitFor('nicguard to see after-restart-net', () => (apply(hotplug, ['--dry-run=server']).status === 0 ? true : undefined), 30_000, nicguard.log);
+    await waitFor(
+      'nicguard to see after-restart-net',
+      () => (apply(hotplug, ['--dry-run=server']).status === 0 ? true : undefined),
+      30_000,
+      nicguard.log,
+    );
     const r = apply(hotplug);
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(ifaceNames(getJson('vm', 'vm-restart')), ['defaultnetwork', 'late']);

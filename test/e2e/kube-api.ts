@@ -18,16 +18,11 @@ interface KubeconfigFile {
 }
 
 export class KubeApi {
-  readonly server: string;
-  readonly ca: string;
   constructor(
-    server: string,
-    ca: string,
+    readonly server: string,
+    readonly ca: string,
     readonly token: string,
-  ) {
-    this.server = server;
-    this.ca = ca;
-  }
+  ) {}
 
   static fromKubeconfig(path: string): KubeApi {
     const kc = parse(readFileSync(path, 'utf8')) as KubeconfigFile;
@@ -46,7 +41,12 @@ export class KubeApi {
     const kc = {
       apiVersion: 'v1',
       kind: 'Config',
-      clusters: [{ name: 'e2e', cluster: { server: this.server, 'certificate-authority-data': Buffer.from(this.ca).toString('base64') } }],
+      clusters: [
+        {
+          name: 'e2e',
+          cluster: { server: this.server, 'certificate-authority-data': Buffer.from(this.ca).toString('base64') },
+        },
+      ],
       users: [{ name: user, user: { token: this.token } }],
       contexts: [{ name: 'e2e', context: { cluster: 'e2e', user } }],
       'current-context': 'e2e',
@@ -67,7 +67,9 @@ export class KubeApi {
           headers: {
             Authorization: `Bearer ${this.token}`,
             Accept: 'application/json',
-            ...(payload === undefined ? {} : { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(payload) }),
+            ...(payload === undefined
+              ? {}
+              : { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(payload) }),
           },
         },
         (res) => {

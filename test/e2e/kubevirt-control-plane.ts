@@ -5,7 +5,7 @@
 // service account virt-operator gives it. There is no virt-operator and no virt-handler;
 // the fake node (fake-node.ts) stands in for the latter.
 import { type ChildProcess, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
@@ -91,7 +91,8 @@ export class KubeVirtControlPlane {
     // The VM CRD alone is ~350 KB: too big for the last-applied annotation of client-side apply.
     this.k(['apply', '--server-side', '-f', join(this.manifests, 'crds.yaml')]);
     this.k(['wait', '--for', 'condition=established', 'crd', '-l', 'kubevirt.io', '--timeout=60s']);
-    if (kubectl(this.kubeconfig, ['get', 'namespace', KUBEVIRT_NAMESPACE]).status !== 0) this.k(['create', 'namespace', KUBEVIRT_NAMESPACE]);
+    if (kubectl(this.kubeconfig, ['get', 'namespace', KUBEVIRT_NAMESPACE]).status !== 0)
+      this.k(['create', 'namespace', KUBEVIRT_NAMESPACE]);
     this.k(['apply', '--server-side', '-f', join(this.manifests, 'rbac.yaml')]);
   }
 
@@ -111,7 +112,18 @@ export class KubeVirtControlPlane {
     mkdirSync(this.certDir, { recursive: true });
     this.caBundle = execFileSync(
       process.execPath,
-      [NICGUARD, 'certs', '--service', 'virt-api', '--namespace', KUBEVIRT_NAMESPACE, '--ip', '127.0.0.1', '--out', this.certDir],
+      [
+        NICGUARD,
+        'certs',
+        '--service',
+        'virt-api',
+        '--namespace',
+        KUBEVIRT_NAMESPACE,
+        '--ip',
+        '127.0.0.1',
+        '--out',
+        this.certDir,
+      ],
       { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
     ).trim();
     const cert = join(this.certDir, 'tls.crt');
@@ -120,13 +132,23 @@ export class KubeVirtControlPlane {
     this.virtApi = startLogged(
       join(BIN, 'virt-api'),
       [
-        '--kubeconfig', this.serviceAccountKubeconfig('kubevirt-apiserver'),
-        '--listen', '127.0.0.1',
-        '--port', String(this.virtApiPort),
+        '--kubeconfig',
+        this.serviceAccountKubeconfig('kubevirt-apiserver'),
+        '--listen',
+        '127.0.0.1',
+        '--port',
+        String(this.virtApiPort),
         // virt-api dials virt-handler's console server on this port; nothing listens.
-        '--console-server-port', String(await freePort()),
-        '--tls-cert-file', cert, '--tls-key-file', key,
-        '--handler-cert-file', cert, '--handler-key-file', key,
+        '--console-server-port',
+        String(await freePort()),
+        '--tls-cert-file',
+        cert,
+        '--tls-key-file',
+        key,
+        '--handler-cert-file',
+        cert,
+        '--handler-key-file',
+        key,
       ],
       this.virtApiLog,
     );
@@ -135,13 +157,21 @@ export class KubeVirtControlPlane {
     await waitFor(
       'virt-api serving',
       async () => {
-        if (child.exitCode !== null) throw new Error(`virt-api exited with ${child.exitCode}:\n${readFileSync(this.virtApiLog, 'utf8').slice(-3000)}`);
-        return (await httpsStatus(this.virtApiPort, '/apis/subresources.kubevirt.io/v1/healthz', ca)) > 0 ? true : undefined;
+        if (child.exitCode !== null)
+          throw new Error(
+            `virt-api exited with ${child.exitCode}:\n${readFileSync(this.virtApiLog, 'utf8').slice(-3000)}`,
+          );
+        return (await httpsStatus(this.virtApiPort, '/apis/subresources.kubevirt.io/v1/healthz', ca)) > 0
+          ? true
+          : undefined;
       },
       120_000,
       this.virtApiLog,
     );
-    this.k(['apply', '-f', '-'], webhooksWithUrl(readFileSync(join(this.manifests, 'webhooks.yaml'), 'utf8'), this.virtApiPort, this.caBundle));
+    this.k(
+      ['apply', '-f', '-'],
+      webhooksWithUrl(readFileSync(join(this.manifests, 'webhooks.yaml'), 'utf8'), this.virtApiPort, this.caBundle),
+    );
   }
 
   /** virt-controller on loopback; ready once it holds the leader lease. */
@@ -152,10 +182,16 @@ export class KubeVirtControlPlane {
     this.controller = startLogged(
       join(BIN, 'virt-controller'),
       [
-        '--kubeconfig', this.serviceAccountKubeconfig('kubevirt-controller'),
-        '--listen', '127.0.0.1',
-        '--port', String(this.controllerPort),
-        '--prom-cert-file', cert, '--prom-key-file', key,
+        '--kubeconfig',
+        this.serviceAccountKubeconfig('kubevirt-controller'),
+        '--listen',
+        '127.0.0.1',
+        '--port',
+        String(this.controllerPort),
+        '--prom-cert-file',
+        cert,
+        '--prom-key-file',
+        key,
       ],
       this.controllerLog,
     );
@@ -164,7 +200,10 @@ export class KubeVirtControlPlane {
     await waitFor(
       'virt-controller leader',
       async () => {
-        if (child.exitCode !== null) throw new Error(`virt-controller exited with ${child.exitCode}:\n${readFileSync(this.controllerLog, 'utf8').slice(-3000)}`);
+        if (child.exitCode !== null)
+          throw new Error(
+            `virt-controller exited with ${child.exitCode}:\n${readFileSync(this.controllerLog, 'utf8').slice(-3000)}`,
+          );
         return (await httpsStatus(this.controllerPort, '/leader', ca)) === 200 ? true : undefined;
       },
       120_000,
@@ -174,9 +213,5 @@ export class KubeVirtControlPlane {
 
   async stop(): Promise<void> {
     await Promise.all([stopChild(this.controller, 15_000), stopChild(this.virtApi, 15_000)]);
-  }
-
-  static binariesPresent(): boolean {
-    return ['virt-api', 'virt-controller', 'kubevirt-manifests'].every((b) => existsSync(join(BIN, b)));
   }
 }
