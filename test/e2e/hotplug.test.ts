@@ -441,15 +441,16 @@ describe('a hotplug onto a NAD that does not exist', () => {
     // whose launcher pod virt-controller cannot even render.
     const pod = launcherPod(vmi)!;
     mustK(['delete', 'pod', pod.metadata.name, '-n', UNGUARDED, '--grace-period=0', '--force', '--wait=false']);
-    const failure = await until('the VM failing to start', () => {
-      const events = mustK(['get', 'events', '-n', UNGUARDED, '-o', 'json']);
-      const vmJson = JSON.stringify(tryGetJson('vm', 'vm-ghost', UNGUARDED)?.status ?? {});
-      const text = `${events}\n${vmJson}`;
-      return /failed to locate network attachment definition/.test(text) ? text : undefined;
+    const failed = await until('the new VMI failing to get a pod', () => {
+      const now = tryGetJson('vmi', 'vm-ghost', UNGUARDED);
+      if (!now || now.metadata.uid === vmi.metadata.uid || launcherPod(now)) return undefined;
+      const messages = ((now.status?.conditions ?? []) as Obj[]).map((c) => `${c.reason}: ${c.message}`);
+      return messages.some((m) => /failed to locate network attachment definition/.test(m)) ? now : undefined;
     });
-    assert.match(failure, /no-such-net/);
-    const now = tryGetJson('vmi', 'vm-ghost', UNGUARDED);
-    assert.ok(!now || now.status?.phase !== 'Running', `no VMI of vm-ghost is running: ${now?.status?.phase}`);
+    assert.notEqual(failed.status?.phase, 'Running');
+    const synchronized = (failed.status.conditions as Obj[]).find((c) => c.type === 'Synchronized');
+    assert.equal(synchronized?.status, 'False');
+    assert.match(synchronized?.message ?? '', /failed to locate network attachment definition no-nicguard\/no-such-net/);
   });
 
   test('with nicguard, it is refused up front and the running VM is untouched', async () => {
