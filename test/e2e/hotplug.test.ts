@@ -450,7 +450,8 @@ describe('a hotplug onto a NAD that does not exist', () => {
     assert.notEqual(failed.status?.phase, 'Running');
     const synchronized = (failed.status.conditions as Obj[]).find((c) => c.type === 'Synchronized');
     assert.equal(synchronized?.status, 'False');
-    assert.match(synchronized?.message ?? '', /failed to locate network attachment definition no-nicguard\/no-such-net/);
+    const missing = /failed to locate network attachment definition no-nicguard\/no-such-net/;
+    assert.match(synchronized?.message ?? '', missing);
   });
 
   test('with nicguard, it is refused up front and the running VM is untouched', async () => {
