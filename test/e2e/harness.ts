@@ -13,9 +13,13 @@ export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const BIN = join(ROOT, 'test', 'e2e', '.bin');
 export const NICGUARD = join(ROOT, 'dist', 'src', 'cli', 'main.js');
 
-export function requireBinaries(): void {
-  for (const b of ['e2e-apiserver', 'kubectl']) {
-    if (!existsSync(join(BIN, b))) throw new Error(`${join(BIN, b)} is missing: run "bash test/e2e/build.sh" (npm run test:e2e does)`);
+/** Everything test/e2e/build.sh makes; the suite needs all of it (no KubeVirt-less mode). */
+const E2E_BINARIES = ['e2e-apiserver', 'kubectl', 'virt-api', 'virt-controller', 'kubevirt-manifests'];
+
+export function requireBinaries(names: string[] = E2E_BINARIES): void {
+  for (const b of names) {
+    if (!existsSync(join(BIN, b)))
+      throw new Error(`${join(BIN, b)} is missing: run "bash test/e2e/build.sh" (npm run test:e2e does)`);
   }
 }
 
@@ -30,20 +34,26 @@ export async function freePort(): Promise<number> {
   });
 }
 
-async function waitFor<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs: number, logFile?: string): Promise<T> {
+async function waitFor<T>(
+  what: string,
+  probe: () => T | undefined | Promise<T | undefined>,
+  timeoutMs: number,
+  logFile?: string,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
     if (value !== undefined) return value;
     if (Date.now() > deadline) {
-      const tail = logFile && existsSync(logFile) ? readFileSync(logFile, 'utf8').split('\n').slice(-30).join('\n') : '';
+      const tail =
+        logFile && existsSync(logFile) ? readFileSync(logFile, 'utf8').split('\n').slice(-30).join('\n') : '';
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${tail}`);
     }
     await sleep(100);
   }
 }
 
-function startLogged(cmd: string, args: string[], logFile: string, cwd = ROOT): ChildProcess {
+export function startLogged(cmd: string, args: string[], logFile: string, cwd = ROOT): ChildProcess {
   const fd = openSync(logFile, 'a');
   try {
     return spawn(cmd, args, { cwd, stdio: ['ignore', fd, fd] });
@@ -52,7 +62,7 @@ function startLogged(cmd: string, args: string[], logFile: string, cwd = ROOT): 
   }
 }
 
-async function stopChild(child: ChildProcess | undefined, timeoutMs = 25_000): Promise<number | null> {
+export async function stopChild(child: ChildProcess | undefined, timeoutMs = 25_000): Promise<number | null> {
   if (!child || child.exitCode !== null || child.signalCode !== null) return child?.exitCode ?? null;
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   child.kill('SIGTERM');
@@ -66,7 +76,11 @@ async function stopChild(child: ChildProcess | undefined, timeoutMs = 25_000): P
 export class ApiServer {
   private child?: ChildProcess;
   kubeconfig = '';
-  constructor(private readonly workDir: string) {}
+  /** extraArgs go to kube-apiserver itself (after "--"). */
+  constructor(
+    private readonly workDir: string,
+    private readonly extraArgs: string[] = [],
+  ) {}
 
   get log(): string {
     return join(this.workDir, 'apiserver.log');
@@ -74,12 +88,27 @@ export class ApiServer {
 
   async start(): Promise<void> {
     const before = existsSync(this.log) ? readFileSync(this.log, 'utf8').length : 0;
-    this.child = startLogged(join(BIN, 'e2e-apiserver'), ['--work-dir', join(this.workDir, 'apiserver'), '--port', '0', '--', '--shutdown-watch-termination-grace-period=2s'], this.log);
+    this.child = startLogged(
+      join(BIN, 'e2e-apiserver'),
+      [
+        '--work-dir',
+        join(this.workDir, 'apiserver'),
+        '--port',
+        '0',
+        '--',
+        '--shutdown-watch-termination-grace-period=2s',
+        ...this.extraArgs,
+      ],
+      this.log,
+    );
     const child = this.child;
     this.kubeconfig = await waitFor(
       'kube-apiserver READY',
       () => {
-        if (child.exitCode !== null) throw new Error(`e2e-apiserver exited with ${child.exitCode}:\n${readFileSync(this.log, 'utf8').slice(-3000)}`);
+        if (child.exitCode !== null)
+          throw new Error(
+            `e2e-apiserver exited with ${child.exitCode}:\n${readFileSync(this.log, 'utf8').slice(-3000)}`,
+          );
         const m = /^READY (.+)$/m.exec(readFileSync(this.log, 'utf8').slice(before));
         return m ? m[1].trim() : undefined;
       },
@@ -100,7 +129,11 @@ export interface KubectlResult {
 }
 
 export function kubectl(kubeconfig: string, args: string[], input?: string): KubectlResult {
-  const r = spawnSync(join(BIN, 'kubectl'), ['--kubeconfig', kubeconfig, ...args], { input, encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(join(BIN, 'kubectl'), ['--kubeconfig', kubeconfig, ...args], {
+    input,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   return { status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
 }
 
@@ -128,15 +161,32 @@ export class Nicguard {
     this.metricsPort = await freePort();
     this.child = startLogged(
       process.execPath,
-      [NICGUARD, 'serve', '--host', '127.0.0.1', '--port', String(this.port), '--metrics-port', String(this.metricsPort),
-        '--cert', join(this.certDir, 'tls.crt'), '--key', join(this.certDir, 'tls.key'), '--kubeconfig', kubeconfig, '--log-level', 'info'],
+      [
+        NICGUARD,
+        'serve',
+        '--host',
+        '127.0.0.1',
+        '--port',
+        String(this.port),
+        '--metrics-port',
+        String(this.metricsPort),
+        '--cert',
+        join(this.certDir, 'tls.crt'),
+        '--key',
+        join(this.certDir, 'tls.key'),
+        '--kubeconfig',
+        kubeconfig,
+        '--log-level',
+        'info',
+      ],
       this.log,
     );
     const child = this.child;
     await waitFor(
       'nicguard /readyz',
       async () => {
-        if (child.exitCode !== null) throw new Error(`nicguard exited with ${child.exitCode}:\n${readFileSync(this.log, 'utf8').slice(-3000)}`);
+        if (child.exitCode !== null)
+          throw new Error(`nicguard exited with ${child.exitCode}:\n${readFileSync(this.log, 'utf8').slice(-3000)}`);
         return (await this.get('/readyz').catch(() => 0)) === 200 ? true : undefined;
       },
       60_000,

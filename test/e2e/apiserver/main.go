@@ -23,6 +23,7 @@ import (
 	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -31,6 +32,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"net/url"
@@ -119,6 +121,11 @@ func run() int {
 		logf("service account key: %v", err)
 		return 1
 	}
+	requestHeaderCA, err := ensureRequestHeaderCA(filepath.Join(dir, "requestheader-ca.crt"), filepath.Join(dir, "requestheader-ca.key"))
+	if err != nil {
+		logf("request-header CA: %v", err)
+		return 1
+	}
 	tokenFile := filepath.Join(dir, "tokens.csv")
 	token, err := ensureToken(tokenFile)
 	if err != nil {
@@ -176,6 +183,15 @@ func run() int {
 		"--endpoint-reconciler-type=none",
 		"--allow-privileged=true",
 		"--profiling=false",
+		// Aggregated API servers such as KubeVirt's virt-api read the request-header CA
+		// and header names from kube-system/extension-apiserver-authentication, which
+		// kube-apiserver publishes only when these are set (virt-api refuses to start
+		// without requestheader-client-ca-file: kubevirt v1.8.4 pkg/virt-api/api.go).
+		"--requestheader-client-ca-file=" + requestHeaderCA,
+		"--requestheader-username-headers=X-Remote-User",
+		"--requestheader-group-headers=X-Remote-Group",
+		"--requestheader-extra-headers-prefix=X-Remote-Extra-",
+		"--requestheader-allowed-names=front-proxy-client",
 	}
 	args = append(args, extra...)
 	cmd.SetArgs(args)
@@ -248,6 +264,41 @@ func ensureServiceAccountKey(path string) (string, error) {
 	}
 	b := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
 	return path, writeFileAtomic(path, b, 0o600)
+}
+
+// ensureRequestHeaderCA creates (once) a self-signed CA for request-header
+// authentication. Nothing in the e2e suite signs client certificates with it yet;
+// the key is kept so that a front proxy could be added.
+func ensureRequestHeaderCA(certPath, keyPath string) (string, error) {
+	if _, err := os.Stat(certPath); err == nil {
+		return certPath, nil
+	}
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return "", err
+	}
+	serial, err := rand.Int(rand.Reader, big.NewInt(1<<62))
+	if err != nil {
+		return "", err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial,
+		Subject:               pkix.Name{CommonName: "e2e-requestheader-ca"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().AddDate(10, 0, 0),
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return "", err
+	}
+	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
+	if err := writeFileAtomic(keyPath, keyPEM, 0o600); err != nil {
+		return "", err
+	}
+	return certPath, writeFileAtomic(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
 }
 
 // ensureToken creates (once) a static token file with a single admin token:
