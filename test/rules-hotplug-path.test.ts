@@ -55,13 +55,23 @@ describe('hotplug-path: SR-IOV hotplug', () => {
     assert.equal(f.object, 'VirtualMachine default/vm-fedora');
     assert.equal(f.field, `${IFACES}[1]`);
     assert.match(f.message, /SR-IOV interface "sriov1" attaches only after a live migration/);
-    assert.match(f.message, /KubeVirt live-migrates the VM by itself, as the KubeVirt CR sets vmRolloutStrategy: LiveUpdate and workloadUpdateMethods include LiveMigrate/);
+    assert.match(f.message, /KubeVirt live-migrates the VM by itself, as its rollout strategy is LiveUpdate and the KubeVirt CR's workloadUpdateMethods include LiveMigrate/);
+  });
+
+  it('an unset rollout strategy is LiveUpdate from KubeVirt v1.6.0 and Stage before (pkg/virt-config/virt-config.go)', () => {
+    const request = update(fedora(), withSriov(fedora()));
+    const [v18] = findingsOf('hotplug-path', request, seedCluster(), config({ kubevirtVersion: 'v1.8.4' }));
+    assert.match(v18.message, /KubeVirt live-migrates the VM by itself/);
+    const [v15] = findingsOf('hotplug-path', request, seedCluster(), config({ kubevirtVersion: 'v1.5.3' }));
+    assert.match(v15.message, /vmRolloutStrategy is unset \(Stage before v1\.6\.0\), so run `virtctl migrate/);
   });
 
   it('tells the user to run virtctl migrate when KubeVirt will not migrate by itself, and why', () => {
-    // The seed CR has LiveMigrate but leaves the rollout strategy at its default, Stage.
+    // The seed CR has LiveMigrate and leaves the rollout strategy unset, whose default changed in v1.6.0.
     const [seed] = findingsOf('hotplug-path', update(fedora(), withSriov(fedora())));
-    assert.match(seed.message, /KubeVirt will not start it, as the KubeVirt CR's spec\.configuration\.vmRolloutStrategy is not LiveUpdate, so run `virtctl migrate vm-fedora -n default`/);
+    assert.match(seed.message, /KubeVirt will not start it, as the KubeVirt CR's spec\.configuration\.vmRolloutStrategy is unset \(LiveUpdate from KubeVirt v1\.6\.0, Stage before\), so run `virtctl migrate vm-fedora -n default`/);
+    const [stage] = findingsOf('hotplug-path', update(fedora(), withSriov(fedora())), seedCluster(kubevirtWith(['LiveMigrate'], 'Stage')));
+    assert.match(stage.message, /vmRolloutStrategy is not LiveUpdate, so run/);
     assert.doesNotMatch(seed.message, /workloadUpdateMethods does not include/);
 
     const [evictOnly] = findingsOf('hotplug-path', update(fedora(), withSriov(fedora())), seedCluster(kubevirtWith(['Evict'], 'LiveUpdate')));

@@ -7,19 +7,25 @@
 import { defineRule, type RuleDescriptor, VALIDATION_SETTINGS, type Cause, type VmContext } from '../rule.js';
 import type { KubeObject } from '../types.js';
 import { asArray, bounded, dig, isObject, quote } from '../values.js';
+import { atLeast, type KnownVersion } from '../kubevirt-version.js';
 import { isAbsent, type InterfaceView, type VmView } from '../vm.js';
 
 /**
  * What keeps KubeVirt (v1.6+) from migrating by itself after a NIC hotplug: it marks the
  * VMI MigrationRequired under the LiveUpdate rollout strategy, and the workload updater
  * acts on that only with LiveMigrate among its methods (user guide, hotplug_interfaces.md;
- * VEP 29). The rollout strategy defaults to Stage (pkg/virt-config/virt-config.go).
- * Undefined where no KubeVirt CR is known (e.g. CI without --objects).
+ * VEP 29). An unset rollout strategy is Stage up to v1.5 and LiveUpdate from v1.6.0
+ * (kubevirt/kubevirt pkg/virt-config/virt-config.go DefaultVMRolloutStrategy, v1.5.3 and
+ * v1.6.0). Undefined where no KubeVirt CR is known (e.g. CI without --objects).
  */
-function migrationBlockers(kubevirt: KubeObject | undefined): string[] | undefined {
+function migrationBlockers(kubevirt: KubeObject | undefined, known: KnownVersion | undefined): string[] | undefined {
   if (!kubevirt) return undefined;
   const missing: string[] = [];
-  if (dig(kubevirt, 'spec', 'configuration', 'vmRolloutStrategy') !== 'LiveUpdate') {
+  const strategy = dig(kubevirt, 'spec', 'configuration', 'vmRolloutStrategy');
+  if (strategy === undefined || strategy === null || strategy === '') {
+    if (!known) missing.push('spec.configuration.vmRolloutStrategy is unset (LiveUpdate from KubeVirt v1.6.0, Stage before)');
+    else if (!atLeast(known.version, 1, 6)) missing.push('spec.configuration.vmRolloutStrategy is unset (Stage before v1.6.0)');
+  } else if (strategy !== 'LiveUpdate') {
     missing.push('spec.configuration.vmRolloutStrategy is not LiveUpdate');
   }
   const methods = dig(kubevirt, 'spec', 'workloadUpdateStrategy', 'workloadUpdateMethods');
@@ -31,7 +37,7 @@ function migrationBlockers(kubevirt: KubeObject | undefined): string[] | undefin
 
 /** The sentence that says who triggers the migration. */
 function migrationStep(ctx: VmContext, vm: VmView): string {
-  const blockers = migrationBlockers(ctx.cluster.getKubeVirt());
+  const blockers = migrationBlockers(ctx.cluster.getKubeVirt(), ctx.facts.kubevirt);
   const migrate = `\`virtctl migrate ${bounded(vm.name)} -n ${bounded(vm.namespace)}\``;
   const migratable = 'the VM must be live-migratable';
   if (!blockers) {
@@ -42,7 +48,7 @@ function migrationStep(ctx: VmContext, vm: VmView): string {
   }
   if (blockers.length === 0) {
     return (
-      'KubeVirt live-migrates the VM by itself, as the KubeVirt CR sets vmRolloutStrategy: LiveUpdate and ' +
+      'KubeVirt live-migrates the VM by itself, as its rollout strategy is LiveUpdate and the KubeVirt CR\'s ' +
       `workloadUpdateMethods include LiveMigrate (KubeVirt v1.6 or newer; before that run ${migrate}); ${migratable}`
     );
   }
