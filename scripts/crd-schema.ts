@@ -20,7 +20,11 @@ function main(): void {
     .join('\n');
   for (const doc of parseAllDocuments(text)) {
     // Other documents may have errors (Kube-OVN v1.14.41's Vpc CRD repeats a key); only this one matters.
-    const crd = doc.toJS({ maxAliasCount: 0 }) as { kind?: string; metadata?: { name?: string }; spec?: { versions?: CrdVersion[] } } | null;
+    const crd = doc.toJS({ maxAliasCount: 0 }) as {
+      kind?: string;
+      metadata?: { name?: string };
+      spec?: { versions?: CrdVersion[] };
+    } | null;
     if (crd?.kind !== 'CustomResourceDefinition' || crd.metadata?.name !== crdName) continue;
     if (doc.errors.length) throw new Error(`YAML error in ${crdName}: ${doc.errors[0].message}`);
     const schema = crd.spec?.versions?.find((v) => v.name === version)?.schema?.openAPIV3Schema;
