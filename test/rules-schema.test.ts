@@ -10,6 +10,7 @@ import { FINDINGS_PER_RULE } from '../src/engine/evaluate.js';
 import { buildContext } from '../src/engine/evaluate.js';
 import { KUBEVIRT_SCHEMA_VERSION, SCHEMA_CAUSE_LIMIT, schemaCauses } from '../src/engine/rules/schema.js';
 import type { KubeObject, PolicyRequest } from '../src/engine/types.js';
+import { nicguard } from './cli-run.js';
 import { fedora, interfacesOf } from './hotplug-fixtures.js';
 import { clone, config, create, EXAMPLES, findingsOf, readYaml, ROOT, seedCluster, type Manifest } from './support.js';
 
@@ -31,7 +32,7 @@ describe('schema: the seed snippet', () => {
     const [finding, ...rest] = findingsOf('schema', manifest(seedSnippet()));
     assert.equal(rest.length, 0, 'the missing spec and the stray template are one finding');
     assert.equal(finding.action, 'deny');
-    assert.equal(finding.field, 'spec');
+    assert.equal(finding.field, 'template', 'the finding points at the stray field');
     assert.match(finding.message, /spec is required; `template:` is at the top level — move it under spec:/);
   });
 
@@ -40,7 +41,7 @@ describe('schema: the seed snippet', () => {
     const findings = findingsOf('schema', manifest(vm));
     assert.deepEqual(
       findings.map((f) => [f.action, f.field]),
-      [['deny', 'spec.template']],
+      [['deny', 'template']],
     );
     assert.match(
       findings[0].message,
@@ -56,6 +57,26 @@ describe('schema: the seed snippet', () => {
         }
       }
     }
+  });
+});
+
+describe('schema: nicguard validate', () => {
+  it('fails the seed snippet read from stdin, at the line of the stray template:', async () => {
+    const yaml = [
+      'apiVersion: kubevirt.io/v1',
+      'kind: VirtualMachine',
+      'metadata:',
+      '  name: vm-fedora',
+      'template:',
+      '  spec:',
+      '    domain:',
+      '      devices: {}',
+      '',
+    ].join('\n');
+    const run = await nicguard(['validate', '-'], { input: yaml });
+    assert.equal(run.status, 1, run.stdout + run.stderr);
+    assert.match(run.stdout, /schema/);
+    assert.match(run.stdout, /schema {2}template \(line 5\)\n.*move it under spec:/);
   });
 });
 

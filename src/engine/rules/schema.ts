@@ -355,23 +355,34 @@ function unknownCause(u: Unknown, origin: string, strict: Strictness): Cause {
   };
 }
 
+function isPrefix(prefix: readonly Token[], tokens: readonly Token[]): boolean {
+  return prefix.length <= tokens.length && prefix.every((t, i) => t === tokens[i]);
+}
+
 function requiredCause(error: ErrorObject, tokens: Token[], unknowns: Unknown[]): Cause {
   const name = (error.params as { missingProperty: string }).missingProperty;
   const at = pathOf(tokens);
   const field = at.field(name);
   const schema = propertiesOf(error.parentSchema)[name];
   // The field's content written where it does not belong: at this level (`template:` beside
-  // a missing `spec:`), or the field itself one level up or more.
+  // a missing `spec:`), or the field itself at a level above.
   const misplaced =
-    unknowns.find((u) => !u.used && u.tokens.length === tokens.length && homeOf(u, { name, schema }) === name) ??
-    unknowns.find((u) => !u.used && u.name === name && u.tokens.length < tokens.length);
-  let fix = `add ${name}: under ${where(at)}`;
-  if (misplaced) {
-    misplaced.used = true;
-    const target = misplaced.name === name ? at.toString() || 'the top level' : field.toString();
-    fix = `\`${bounded(misplaced.name)}:\` is at ${where(pathOf(misplaced.tokens))} — move it under ${target}:`;
-  }
-  return { message: `${field.toString()} is required; ${sentence(fix)}`, field, action: 'deny' };
+    unknowns.find(
+      (u) =>
+        !u.used &&
+        u.tokens.length === tokens.length &&
+        isPrefix(u.tokens, tokens) &&
+        homeOf(u, { name, schema }) === name,
+    ) ??
+    unknowns.find((u) => !u.used && u.name === name && u.tokens.length < tokens.length && isPrefix(u.tokens, tokens));
+  if (!misplaced)
+    return { message: `${field.toString()} is required; add ${name}: under ${where(at)}.`, field, action: 'deny' };
+  misplaced.used = true;
+  const stray = pathOf(misplaced.tokens);
+  const target = misplaced.name === name ? at.toString() : field.toString();
+  const fix = `\`${bounded(misplaced.name)}:\` is at ${where(stray)} — move it under ${target}:`;
+  // The finding points at the stray field: that is the line to edit.
+  return { message: `${field.toString()} is required; ${fix}`, field: stray.field(misplaced.name), action: 'deny' };
 }
 
 function valueCause(
