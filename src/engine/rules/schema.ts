@@ -157,7 +157,8 @@ export function schemaValidator(kind: JudgedKind): Compiled {
     const crd: unknown = JSON.parse(readFileSync(new URL(SOURCES[kind].file, SCHEMAS_DIR), 'utf8'));
     const schema = rootSchema(crd);
     // verbose: errors carry the schema node and the data, for the messages.
-    const ajv = new Ajv({ allErrors: true, verbose: true, strict: false, validateFormats: false });
+    // code.optimize off: a third less compile time (once per process) for no measurable cost per object.
+    const ajv = new Ajv({ allErrors: true, verbose: true, strict: false, validateFormats: false, code: { optimize: false } });
     entry = { validate: ajv.compile(schema), schema };
     compiled.set(kind, entry);
   }
