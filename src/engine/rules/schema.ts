@@ -158,7 +158,13 @@ export function schemaValidator(kind: JudgedKind): Compiled {
     const schema = rootSchema(crd);
     // verbose: errors carry the schema node and the data, for the messages.
     // code.optimize off: a third less compile time (once per process) for no measurable cost per object.
-    const ajv = new Ajv({ allErrors: true, verbose: true, strict: false, validateFormats: false, code: { optimize: false } });
+    const ajv = new Ajv({
+      allErrors: true,
+      verbose: true,
+      strict: false,
+      validateFormats: false,
+      code: { optimize: false },
+    });
     entry = { validate: ajv.compile(schema), schema };
     compiled.set(kind, entry);
   }
