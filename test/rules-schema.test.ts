@@ -186,6 +186,25 @@ describe('schema: types, enums, patterns', () => {
   });
 });
 
+describe('schema: VirtualMachineInstance', () => {
+  it("checks a VMI against the VMI schema: a VM's spec in a VMI is refused", () => {
+    const vm = fedora();
+    const vmi: Manifest = {
+      apiVersion: vm.apiVersion,
+      kind: 'VirtualMachineInstance',
+      metadata: vm.metadata,
+      spec: vm.spec,
+    };
+    const findings = findingsOf('schema', manifest(vmi), seedCluster(), on('v1.8.4'));
+    assert.deepEqual(findings.map((f) => [f.action, f.field]).sort(), [
+      ['deny', 'spec.domain'],
+      ['deny', 'spec.runStrategy'],
+      ['deny', 'spec.template'],
+    ]);
+    assert.ok(findings.every((f) => f.message.includes('VirtualMachineInstance schema') || f.field === 'spec.domain'));
+  });
+});
+
 describe('schema: NetworkAttachmentDefinition and Subnet', () => {
   const nad = (spec: unknown): Manifest => ({
     apiVersion: 'k8s.cni.cncf.io/v1',
