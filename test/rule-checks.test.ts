@@ -104,6 +104,10 @@ const PAIRS: Record<RuleId, Pair> = {
       return update(fedoraWithBridge(), vm);
     },
   },
+  schema: {
+    flagged: () => create({ ...fedora(), spec: { runStrategy: 'Always' }, template: fedora().spec.template }, { fromManifest: true }),
+    passed: () => create(fedora(), { fromManifest: true }),
+  },
   'hotplug-path': {
     flagged: () => hotplug((vm) => addMultusNic(vm, 'vf1', { sriov: {} }, 'sriov-net')),
     passed: () => update(fedora(), fedoraWithBridge()),

@@ -51,6 +51,7 @@ export function offlineRequest(change: OfflineChange): PolicyRequest {
     ...(old ? { oldObject: old } : {}),
     ...(change.user ? { userInfo: { username: change.user } } : {}),
     dryRun: true,
+    fromManifest: true,
   };
 }
 

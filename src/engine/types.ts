@@ -54,6 +54,11 @@ export interface PolicyRequest {
   oldObject?: KubeObject;
   userInfo?: UserInfo;
   dryRun?: boolean;
+  /**
+   * Built from a manifest (`nicguard validate`, `explain`), not sent by an API server: the
+   * object has not passed the API server's decoding and CRD schema validation.
+   */
+  fromManifest?: boolean;
 }
 
 export interface Finding {

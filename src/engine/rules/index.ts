@@ -12,11 +12,13 @@ import { networkPairing } from './network-pairing.js';
 import { ovnProvider } from './ovn-provider.js';
 import { ovnSubnet } from './ovn-subnet.js';
 import { pciBus } from './pci-bus.js';
+import { schema } from './schema.js';
 import { sriovUnplug } from './sriov-unplug.js';
 import { subnetShape } from './subnet-shape.js';
 import { unplugByRemoval } from './unplug-by-removal.js';
 
 export const RULES = [
+  schema,
   networkPairing,
   hotplugBinding,
   hotplugModel,
