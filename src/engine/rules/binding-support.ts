@@ -61,6 +61,8 @@ function countCauses(iface: InterfaceView, facts: VmFacts): Cause[] {
 
 /** Which network the binding needs, whatever the release (binding.go, passt.go). */
 function networkCauses(iface: InterfaceView, settings: KubeVirtSettings, facts: VmFacts): Cause[] {
+  // A masquerade interface hotplugged onto multus is one mistake: hotplug-binding names it with the fix.
+  const hotplugged = facts.hotplug?.added.some((added) => added.name === iface.name) === true;
   const net = iface.network;
   if (!net) return []; // network-pairing reports the missing network
   const name = quote(iface.name);
@@ -73,6 +75,7 @@ function networkCauses(iface: InterfaceView, settings: KubeVirtSettings, facts: 
         'is not pod: {} (KubeVirt refuses this on every create and update, so moving a masquerade interface from the ' +
         'pod network to multus is refused too). Use bridge: {} on a multus network, or keep it on pod: {}.',
       field: iface.path.field('name'),
+      ...(hotplugged ? { reportedBy: 'hotplug-binding' } : {}),
     });
   }
   if (iface.bindings.includes('bridge') && onPod && settings.known && !settings.permitBridgeInterfaceOnPodNetwork) {
