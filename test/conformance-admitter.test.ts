@@ -53,7 +53,8 @@ const ADMITTER_SKIPS: Record<string, string> = {
   // PasstBinding is Beta (featuregate/active.go v1.9.0). The vector's harness fed the
   // admitter a stub config with the gate off; a real v1.9.0 cluster without the gate listed
   // accepts passtBinding, so nicguard does too.
-  'adm-passtbinding-gate-off@v1.9.0': 'PasstBinding is a Beta gate, on by default in v1.9.0 (harness used a stub config)',
+  'adm-passtbinding-gate-off@v1.9.0':
+    'PasstBinding is a Beta gate, on by default in v1.9.0 (harness used a stub config)',
 };
 
 /**
@@ -138,7 +139,10 @@ describe('conformance: KubeVirt network admission (pkg/network/admitter)', () =>
       assert.ok(releasesOf(v).length > 0, `${v.id} covers no representative release`);
     }
     for (const key of Object.keys(ADMITTER_SKIPS)) {
-      assert.ok(ADMITTER.some((v) => v.id === key.split('@')[0]), `skip ${key} names no vector`);
+      assert.ok(
+        ADMITTER.some((v) => v.id === key.split('@')[0]),
+        `skip ${key} names no vector`,
+      );
     }
   });
 
@@ -218,7 +222,9 @@ const CONTROLLER_MAP: Record<string, { rule: RuleId; outcome: ControllerOutcome 
   'restart-binding-changed': { skip: 'RestartRequired is a controller condition; no nicguard rule predicts it' },
   'restart-multus-to-pod': { skip: 'RestartRequired is a controller condition; no nicguard rule predicts it' },
   'restart-nad-name-changed': { skip: 'RestartRequired is a controller condition; no nicguard rule predicts it' },
-  'restart-nad-name-changed-pre-1.9': { skip: 'RestartRequired is a controller condition; no nicguard rule predicts it' },
+  'restart-nad-name-changed-pre-1.9': {
+    skip: 'RestartRequired is a controller condition; no nicguard rule predicts it',
+  },
 };
 
 describe('conformance: KubeVirt VM network controller (pkg/network/controllers/vm.go)', () => {
@@ -239,7 +245,11 @@ describe('conformance: KubeVirt VM network controller (pkg/network/controllers/v
         const ofRule: Finding[] = result.findings.filter((f) => f.rule === rule);
         const label = `${v.id} under ${formatVersion(version)}:\n${describeFindings(result.findings)}`;
         if (outcome === 'none') assert.deepEqual(ofRule, [], label);
-        else assert.ok(ofRule.some((f) => f.action === outcome), label);
+        else
+          assert.ok(
+            ofRule.some((f) => f.action === outcome),
+            label,
+          );
       }
     });
   }

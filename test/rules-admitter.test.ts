@@ -9,7 +9,16 @@ import { ObjectIndex } from '../src/cluster/object-index.js';
 import { acrossReleases, parseKubeVirtVersion, type KnownVersion } from '../src/engine/kubevirt-version.js';
 import type { RuleId } from '../src/engine/rules/index.js';
 import type { KubeObject, PolicyRequest } from '../src/engine/types.js';
-import { addMultusNic, asVmi, fedora, fedoraWithBridge, ifaceNamed, interfacesOf, networksOf, stopped } from './hotplug-fixtures.js';
+import {
+  addMultusNic,
+  asVmi,
+  fedora,
+  fedoraWithBridge,
+  ifaceNamed,
+  interfacesOf,
+  networksOf,
+  stopped,
+} from './hotplug-fixtures.js';
 import { clone, config, create, findingsOf, seedCluster, update, type Manifest } from './support.js';
 
 const IFACES = 'spec.template.spec.domain.devices.interfaces';
@@ -30,13 +39,25 @@ function of(rule: RuleId, request: PolicyRequest, cluster = seedCluster(), versi
 
 describe('acrossReleases', () => {
   it('denies under a known release that refuses, and says which', () => {
-    assert.deepEqual(acrossReleases(known('v1.9.0'), () => true), { action: 'deny', note: ' (KubeVirt v1.9.0, from the configuration)' });
-    assert.equal(acrossReleases(known('v1.8.4'), (v) => v.minor >= 9), undefined);
+    assert.deepEqual(
+      acrossReleases(known('v1.9.0'), () => true),
+      { action: 'deny', note: ' (KubeVirt v1.9.0, from the configuration)' },
+    );
+    assert.equal(
+      acrossReleases(known('v1.8.4'), (v) => v.minor >= 9),
+      undefined,
+    );
   });
 
   it('with the release unknown: deny when all refuse, warn naming both sides when some do', () => {
-    assert.deepEqual(acrossReleases(undefined, () => true), { action: 'deny', note: '' });
-    assert.equal(acrossReleases(undefined, () => false), undefined);
+    assert.deepEqual(
+      acrossReleases(undefined, () => true),
+      { action: 'deny', note: '' },
+    );
+    assert.equal(
+      acrossReleases(undefined, () => false),
+      undefined,
+    );
     const some = acrossReleases(undefined, (v) => v.minor >= 9);
     assert.equal(some?.action, 'warn');
     assert.match(some?.note ?? '', /KubeVirt v1\.9\.0 to later refuses this; v1\.4\.1 to before v1\.9\.0 accepts it/);
@@ -64,7 +85,10 @@ describe('binding-support', () => {
     assert.equal(f.action, 'deny');
     assert.equal(f.field, `${IFACES}[1].binding`);
     const twoCore = create(addMultusNic(fedora(), 'x', { bridge: {}, sriov: {} }, 'new-fancy-net'));
-    assert.deepEqual(of('binding-support', twoCore).map((x) => x.action), ['warn']);
+    assert.deepEqual(
+      of('binding-support', twoCore).map((x) => x.action),
+      ['warn'],
+    );
   });
 
   it('masquerade on multus is refused, also when an existing interface moves from pod to multus', () => {
@@ -97,7 +121,10 @@ describe('binding-support', () => {
     assert.deepEqual(of('binding-support', create(vm), gates('PasstBinding'), 'v1.8.4'), []);
     assert.deepEqual(of('binding-support', create(vm), gates(), 'v1.9.0'), []);
     const disabled = clusterWith({ developerConfiguration: { disabledFeatureGates: ['PasstBinding'] } });
-    assert.match(of('binding-support', create(vm), disabled, 'v1.9.0')[0].message, /feature gate PasstBinding is not enabled/);
+    assert.match(
+      of('binding-support', create(vm), disabled, 'v1.9.0')[0].message,
+      /feature gate PasstBinding is not enabled/,
+    );
   });
 
   it('without a KubeVirt CR, gate checks stay quiet', () => {
@@ -116,7 +143,10 @@ describe('binding-support', () => {
     assert.deepEqual(of('binding-support', keep, seedCluster(), 'v1.7.4'), []);
     assert.equal(of('binding-support', keep, seedCluster(), 'v1.5.3')[0].action, 'deny');
     assert.equal(of('binding-support', keep, seedCluster(), 'v1.9.0')[0].action, 'deny');
-    assert.deepEqual(of('binding-support', keep).map((f) => f.action), ['warn', 'warn']);
+    assert.deepEqual(
+      of('binding-support', keep).map((f) => f.action),
+      ['warn', 'warn'],
+    );
   });
 });
 
@@ -144,7 +174,10 @@ describe('network-pairing: the source count follows the release', () => {
     assert.match(f.message, /has pod and resourceClaim; a network has exactly one source/);
     // v1.8.4 sees pod only on networks[0]; networks[1] (resourceClaim only) has no source there.
     const old = of('network-pairing', create(vm), seedCluster(), 'v1.8.4');
-    assert.deepEqual(old.map((x) => x.field), ['spec.template.spec.networks[1]']);
+    assert.deepEqual(
+      old.map((x) => x.field),
+      ['spec.template.spec.networks[1]'],
+    );
   });
 });
 
@@ -180,20 +213,26 @@ describe('interface-fields', () => {
     assert.equal(of('interface-fields', create(vm), seedCluster(), 'v1.9.0')[0].field, `${IFACES}[0].ports[0].port`);
     assert.equal(of('interface-fields', create(vm))[0].action, 'warn');
     interfacesOf(vm)[0].ports = [{ name: 'Web', port: 80, protocol: 'tcp' }];
-    assert.deepEqual(of('interface-fields', create(vm)).map((f) => f.field), [
-      `${IFACES}[0].ports[0].name`,
-      `${IFACES}[0].ports[0].protocol`,
-    ]);
+    assert.deepEqual(
+      of('interface-fields', create(vm)).map((f) => f.field),
+      [`${IFACES}[0].ports[0].name`, `${IFACES}[0].ports[0].protocol`],
+    );
   });
 
   it('DHCP private options and NTP servers', () => {
     const vm = fedora();
-    interfacesOf(vm)[0].dhcpOptions = { privateOptions: [{ option: 240 }, { option: 240 }, { option: 100 }], ntpServers: ['::1', '10.0.0.1'] };
-    assert.deepEqual(of('interface-fields', create(vm)).map((f) => f.field), [
-      `${IFACES}[0].dhcpOptions.privateOptions`,
-      `${IFACES}[0].dhcpOptions.privateOptions`,
-      `${IFACES}[0].dhcpOptions.ntpServers[0]`,
-    ]);
+    interfacesOf(vm)[0].dhcpOptions = {
+      privateOptions: [{ option: 240 }, { option: 240 }, { option: 100 }],
+      ntpServers: ['::1', '10.0.0.1'],
+    };
+    assert.deepEqual(
+      of('interface-fields', create(vm)).map((f) => f.field),
+      [
+        `${IFACES}[0].dhcpOptions.privateOptions`,
+        `${IFACES}[0].dhcpOptions.privateOptions`,
+        `${IFACES}[0].dhcpOptions.ntpServers[0]`,
+      ],
+    );
   });
 
   it('state up/down: from v1.5.0, and never on SR-IOV', () => {
@@ -202,7 +241,10 @@ describe('interface-fields', () => {
     assert.deepEqual(of('interface-fields', create(vm), seedCluster(), 'v1.5.0'), []);
     assert.equal(of('interface-fields', create(vm), seedCluster(), 'v1.4.1')[0].action, 'deny');
     const sriov = addMultusNic(fedora(), 'vf1', { sriov: {}, state: 'up' }, 'sriov-net');
-    assert.match(of('interface-fields', create(sriov), seedCluster(), 'v1.9.0')[0].message, /not support link state "up" on SR-IOV/);
+    assert.match(
+      of('interface-fields', create(sriov), seedCluster(), 'v1.9.0')[0].message,
+      /not support link state "up" on SR-IOV/,
+    );
   });
 });
 
@@ -225,7 +267,10 @@ describe('dra-networks', () => {
   });
 
   it('the gate, multus in the same VM, names and references', () => {
-    assert.match(of('dra-networks', create(draVm({ sriov: {} })), gates(), 'v1.9.0')[0].message, /NetworkDevicesWithDRA/);
+    assert.match(
+      of('dra-networks', create(draVm({ sriov: {} })), gates(), 'v1.9.0')[0].message,
+      /NetworkDevicesWithDRA/,
+    );
     const mixed = addMultusNic(draVm({ sriov: {} }), 'm', { bridge: {} }, 'attachnet');
     assert.match(of('dra-networks', create(mixed), draOn, 'v1.9.0')[0].message, /does not support both in one VM/);
     const vm = draVm({ sriov: {} });
@@ -253,7 +298,15 @@ describe('dra-networks', () => {
 describe('unplug-skipped', () => {
   /** vm-fedora with dyniface1, running, its VMI reporting that pod interface name. */
   function running(podInterfaceName: string): { cluster: ObjectIndex; request: PolicyRequest } {
-    const vmi: Manifest = { ...asVmi(fedoraWithBridge()), status: { interfaces: [{ name: 'defaultnetwork', podInterfaceName: 'eth0' }, { name: 'dyniface1', podInterfaceName }] } };
+    const vmi: Manifest = {
+      ...asVmi(fedoraWithBridge()),
+      status: {
+        interfaces: [
+          { name: 'defaultnetwork', podInterfaceName: 'eth0' },
+          { name: 'dyniface1', podInterfaceName },
+        ],
+      },
+    };
     const next = fedoraWithBridge();
     ifaceNamed(next, 'dyniface1').state = 'absent';
     return { cluster: seedCluster(vmi), request: update(fedoraWithBridge(), next) };
@@ -283,6 +336,13 @@ describe('unplug-skipped', () => {
 });
 
 function evaluateDenials(request: PolicyRequest, cluster: ObjectIndex, version: string) {
-  const rules: RuleId[] = ['network-pairing', 'interface-fields', 'binding-support', 'dra-networks', 'nad-exists', 'nad-binding-match'];
+  const rules: RuleId[] = [
+    'network-pairing',
+    'interface-fields',
+    'binding-support',
+    'dra-networks',
+    'nad-exists',
+    'nad-binding-match',
+  ];
   return rules.flatMap((rule) => of(rule, request, cluster, version)).filter((f) => f.action === 'deny');
 }

@@ -12,7 +12,7 @@ import type { InterfaceView } from '../vm.js';
 
 /** The bindings v1.9.0's countInterfaceBindings counts (binding.go); the discontinued ones are not among them. */
 const COUNTED = new Set(['bridge', 'masquerade', 'sriov', 'passtBinding', 'binding']);
-/** Bindings discontinued since KubeVirt v1.3; still in the API (DeprecatedSlirp, DeprecatedPasst, DeprecatedMacvtap). */
+/** Discontinued since KubeVirt v1.3, still in the API (DeprecatedSlirp, DeprecatedPasst, DeprecatedMacvtap). */
 const DISCONTINUED = ['slirp', 'passt', 'macvtap'] as const;
 type Discontinued = (typeof DISCONTINUED)[number];
 
@@ -104,13 +104,17 @@ function networkCauses(iface: InterfaceView, settings: KubeVirtSettings, facts: 
   }
   if (iface.bindings.includes('binding')) {
     causes.push(
-      ...versionedCauses(facts, (ver) => before(ver, 5) && gateEnabled(settings, 'NetworkBindingPlugins', ver) === false, {
-        message:
-          `interface ${name} uses binding plugin ${quote(iface.pluginName ?? '')}, but KubeVirt v1.4 needs feature gate ` +
-          'NetworkBindingPlugins in the KubeVirt CR (spec.configuration.developerConfiguration.featureGates) for ' +
-          'binding plugins. Enable it.',
-        field: iface.path.field('name'),
-      }),
+      ...versionedCauses(
+        facts,
+        (ver) => before(ver, 5) && gateEnabled(settings, 'NetworkBindingPlugins', ver) === false,
+        {
+          message:
+            `interface ${name} uses binding plugin ${quote(iface.pluginName ?? '')}, but KubeVirt v1.4 needs feature gate ` +
+            'NetworkBindingPlugins in the KubeVirt CR (spec.configuration.developerConfiguration.featureGates) for ' +
+            'binding plugins. Enable it.',
+          field: iface.path.field('name'),
+        },
+      ),
     );
   }
   return causes;

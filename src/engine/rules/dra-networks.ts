@@ -23,77 +23,89 @@ function declaredClaims(ctx: VmContext): Set<string> {
   );
 }
 
-function admissionCauses(ctx: VmContext, dra: NetworkView[]): Cause[] {
-  const { facts, vm } = ctx;
-  const networksPath = vm.specPath.field('networks');
-  const gateOff = gateEnabled(facts.kubevirtSettings, GATE, { major: 1, minor: 9, patch: 0 }) === false;
-  if (gateOff) {
-    return versionedCauses(facts, v19, {
-      message:
-        `network ${quote(dra[0].name)} is a DRA network (resourceClaim), but feature gate ${GATE} (Alpha) is not ` +
-        'enabled in the KubeVirt CR (spec.configuration.developerConfiguration.featureGates). Enable it.',
-      field: networksPath,
-    });
-  }
-  const multus = vm.networks.find((n) => n.sources.includes('multus'));
-  if (multus) {
-    return versionedCauses(facts, v19, {
-      message:
-        `network ${quote(multus.name)} is a multus network and ${quote(dra[0].name)} a DRA network (resourceClaim); ` +
-        'KubeVirt does not support both in one VM. Use DRA or multus for the secondary networks, not both.',
-      field: networksPath,
-    });
-  }
-  const causes: Cause[] = [];
+type Problem = Omit<Cause, 'action'>;
+
+/** dra.go's per-network checks, in its order: interface binding, names, declared claim, unique pair. */
+function networkProblems(ctx: VmContext, dra: NetworkView[]): Problem[] {
+  const { vm } = ctx;
+  const problems: Problem[] = [];
   const claims = declaredClaims(ctx);
   const firstByPair = new Map<string, NetworkView>();
   for (const net of dra) {
     const name = quote(net.name);
     const iface = vm.interfaces.find((i) => i.name === net.name);
     if (iface && !iface.bindings.includes('sriov') && !iface.bindings.includes('binding')) {
-      causes.push(
-        ...versionedCauses(facts, v19, {
-          message: `DRA network ${name} needs an SR-IOV (sriov: {}) or binding plugin interface; interface ${name} is neither.`,
-          field: vm.specPath.field('domain', 'devices', 'interfaces'),
-        }),
-      );
+      problems.push({
+        message: `DRA network ${name} needs an SR-IOV (sriov: {}) or binding plugin interface; interface ${name} is neither.`,
+        field: vm.specPath.field('domain', 'devices', 'interfaces'),
+      });
     }
     const { claimName = '', requestName = '' } = net.resourceClaim ?? {};
     const claimPath = net.path.field('resourceClaim');
-    for (const [key, value] of [['claimName', claimName], ['requestName', requestName]] as const) {
-      if (value !== '') continue;
-      causes.push(
-        ...versionedCauses(facts, v19, {
-          message: `DRA network ${name} has no resourceClaim.${key}; set it.`,
-          field: claimPath.field(key),
-        }),
-      );
+    if (claimName === '')
+      problems.push({
+        message: `DRA network ${name} has no resourceClaim.claimName; set it.`,
+        field: claimPath.field('claimName'),
+      });
+    if (requestName === '') {
+      problems.push({
+        message: `DRA network ${name} has no resourceClaim.requestName; set it.`,
+        field: claimPath.field('requestName'),
+      });
     }
     if (claimName === '' || requestName === '') continue;
     if (!claims.has(claimName)) {
-      causes.push(
-        ...versionedCauses(facts, v19, {
-          message:
-            `DRA network ${name} references resource claim ${quote(claimName)}, which ${vm.specPath}.resourceClaims ` +
-            'does not declare; add it there.',
-          field: claimPath.field('claimName'),
-        }),
-      );
+      problems.push({
+        message:
+          `DRA network ${name} references resource claim ${quote(claimName)}, which ${vm.specPath}.resourceClaims ` +
+          'does not declare; add it there.',
+        field: claimPath.field('claimName'),
+      });
     }
     const pair = `${claimName}/${requestName}`;
     const first = firstByPair.get(pair);
     if (first) {
-      causes.push(
-        ...versionedCauses(facts, v19, {
-          message: `DRA network ${name} uses claim/request ${quote(pair)} as network ${quote(first.name)} does; each DRA network needs its own request.`,
-          field: net.path,
-        }),
-      );
+      problems.push({
+        message:
+          `DRA network ${name} uses claim/request ${quote(pair)} as network ${quote(first.name)} does; each DRA ` +
+          'network needs its own request.',
+        field: net.path,
+      });
     } else {
       firstByPair.set(pair, net);
     }
   }
-  return causes;
+  return problems;
+}
+
+/** As dra.go: the gate first, then no multus, then each network; every check exists from v1.9.0 only. */
+function admissionCauses(ctx: VmContext, dra: NetworkView[]): Cause[] {
+  const { facts, vm } = ctx;
+  const networksPath = vm.specPath.field('networks');
+  const multus = vm.networks.find((n) => n.sources.includes('multus'));
+  let problems: Problem[];
+  if (gateEnabled(facts.kubevirtSettings, GATE, { major: 1, minor: 9, patch: 0 }) === false) {
+    problems = [
+      {
+        message:
+          `network ${quote(dra[0].name)} is a DRA network (resourceClaim), but feature gate ${GATE} (Alpha) is not ` +
+          'enabled in the KubeVirt CR (spec.configuration.developerConfiguration.featureGates). Enable it.',
+        field: networksPath,
+      },
+    ];
+  } else if (multus) {
+    problems = [
+      {
+        message:
+          `network ${quote(multus.name)} is a multus network and ${quote(dra[0].name)} a DRA network (resourceClaim); ` +
+          'KubeVirt does not support both in one VM. Use DRA or multus for the secondary networks, not both.',
+        field: networksPath,
+      },
+    ];
+  } else {
+    problems = networkProblems(ctx, dra);
+  }
+  return problems.flatMap((problem) => versionedCauses(facts, v19, problem));
 }
 
 /**

@@ -111,7 +111,10 @@ function portCauses(ctx: VmContext, iface: InterfaceView): Cause[] {
     const portName = typeof port.name === 'string' ? port.name : '';
     if (portName !== '') {
       if (seen.has(portName)) {
-        causes.push({ message: `interface ${name} has two ports named ${quote(portName)}; port names must be unique.`, field: path.field('name') });
+        causes.push({
+          message: `interface ${name} has two ports named ${quote(portName)}; port names must be unique.`,
+          field: path.field('name'),
+        });
       }
       if (!isValidPortName(portName)) {
         causes.push({
@@ -125,7 +128,10 @@ function portCauses(ctx: VmContext, iface: InterfaceView): Cause[] {
     }
     const number = typeof port.port === 'number' ? port.port : 0;
     if (number === 0) {
-      causes.push({ message: `interface ${name} has ports[${p}] without a port number; set port.`, field: path.field('port') });
+      causes.push({
+        message: `interface ${name} has ports[${p}] without a port number; set port.`,
+        field: path.field('port'),
+      });
     }
     // v1.4.x-v1.8.x test `Port > 65536`, so 65536 passes there; v1.9.0 tests `>= 65536`.
     causes.push(
@@ -155,7 +161,10 @@ function dhcpCauses(iface: InterfaceView): Cause[] {
   const options = asArray(dhcp.privateOptions).map((o) => asObject(o).option);
   const numbers = options.map((o) => (typeof o === 'number' ? o : 0));
   if (new Set(numbers).size < numbers.length) {
-    causes.push({ message: `interface ${name} lists a DHCP private option twice; each option once.`, field: path.field('privateOptions') });
+    causes.push({
+      message: `interface ${name} lists a DHCP private option twice; each option once.`,
+      field: path.field('privateOptions'),
+    });
   }
   if (numbers.some((o) => o < 224 || o > 254)) {
     causes.push({

@@ -26,7 +26,9 @@ function ordinalName(vmi: KubeObject): { network: string; podInterfaceName: stri
     const net = asObject(raw);
     const multus = asObject(net.multus);
     if (net.multus === undefined || net.multus === null || multus.default === true) continue;
-    const status = statuses.find((s) => s.name === net.name && typeof s.podInterfaceName === 'string' && s.podInterfaceName);
+    const status = statuses.find(
+      (s) => s.name === net.name && typeof s.podInterfaceName === 'string' && s.podInterfaceName,
+    );
     if (!status) continue;
     const podInterfaceName = String(status.podInterfaceName);
     return ORDINAL.test(podInterfaceName) ? { network: String(net.name), podInterfaceName } : undefined;
@@ -52,7 +54,10 @@ export const unplugSkipped: RuleDescriptor<'unplug-skipped'> = defineRule({
       if (names.length === 0) return [];
       const ordinal = ordinalName(vmi);
       if (!ordinal) return [];
-      const list = [...new Set(names)].slice(0, 8).map((n) => quote(n)).join(', ');
+      const list = [...new Set(names)]
+        .slice(0, 8)
+        .map((n) => quote(n))
+        .join(', ');
       const cause: Cause = {
         message:
           `KubeVirt will not unplug ${list} from running ${shortRef(ctx.vm)}: the VMI uses the legacy ordinal pod ` +
