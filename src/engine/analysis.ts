@@ -125,6 +125,16 @@ export function gateEnabled(settings: KubeVirtSettings, gate: string, version: K
 }
 
 /**
+ * Whether KubeVirt's network admission judges this request: every VM create and update, VMI
+ * create only (pkg/virt-api/webhooks/validating-webhook/admitters/vms-admitter.go,
+ * vmi-create-admitter.go; the VMI update admitter runs no network checks, v1.4.1-v1.9.0).
+ * The rules that mirror it stay quiet elsewhere, so that they never refuse what KubeVirt lets through.
+ */
+export function judgedByKubeVirtAdmission(kind: VmKind, operation: string): boolean {
+  return kind === 'VirtualMachine' || operation === 'CREATE';
+}
+
+/**
  * One cause of a check that depends on the KubeVirt release (acrossReleases): none where no
  * release to judge under refuses, a denial where all do, else a warning naming them.
  */

@@ -4,7 +4,13 @@
 // How many bindings an interface may have, which need a pod or multus network, which need a
 // feature gate or a KubeVirt CR permission, and which are discontinued. Where the verdict
 // depends on the release and nicguard does not know it, it warns (acrossReleases).
-import { gateEnabled, versionedCauses, type KubeVirtSettings, type VmFacts } from '../analysis.js';
+import {
+  gateEnabled,
+  judgedByKubeVirtAdmission,
+  versionedCauses,
+  type KubeVirtSettings,
+  type VmFacts,
+} from '../analysis.js';
 import { atLeast, type KubeVirtVersion } from '../kubevirt-version.js';
 import { defineRule, type RuleDescriptor, VALIDATION_SETTINGS, type Cause, type VmContext } from '../rule.js';
 import { quote } from '../values.js';
@@ -186,6 +192,7 @@ export const bindingSupport: RuleDescriptor<'binding-support'> = defineRule({
   settings: VALIDATION_SETTINGS,
   check: {
     vm: (ctx) => {
+      if (!judgedByKubeVirtAdmission(ctx.kind, ctx.request.operation)) return [];
       const settings = ctx.facts.kubevirtSettings;
       const causes: Cause[] = [];
       for (const iface of ctx.vm.interfaces) {

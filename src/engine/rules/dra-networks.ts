@@ -4,7 +4,7 @@
 // notes/FACTS.md B.6). Releases before v1.9.0 drop the field; network-pairing reports the
 // network that is left without a source. Beyond upstream: a DRA interface added to a running
 // VM is flagged, as the pod's resource claims are fixed when the pod is created.
-import { gateEnabled, versionedCauses } from '../analysis.js';
+import { gateEnabled, judgedByKubeVirtAdmission, versionedCauses } from '../analysis.js';
 import { atLeast, type KubeVirtVersion } from '../kubevirt-version.js';
 import { defineRule, type RuleDescriptor, VALIDATION_SETTINGS, type Cause, type VmContext } from '../rule.js';
 import { asArray, asObject, bounded, quote } from '../values.js';
@@ -144,7 +144,8 @@ export const draNetworks: RuleDescriptor<'dra-networks'> = defineRule({
     vm: (ctx) => {
       const dra = ctx.vm.networks.filter(isDra);
       if (dra.length === 0) return [];
-      return [...admissionCauses(ctx, dra), ...hotplugCauses(ctx)];
+      const admitted = judgedByKubeVirtAdmission(ctx.kind, ctx.request.operation);
+      return [...(admitted ? admissionCauses(ctx, dra) : []), ...hotplugCauses(ctx)];
     },
   },
 });

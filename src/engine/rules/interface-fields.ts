@@ -4,7 +4,7 @@
 // v1.9.0; notes/FACTS.md B.3, B.5). model, macAddress, pciAddress, ports on the pod network,
 // DHCP options and the interface state, each judged under the KubeVirt release in use.
 import { isIP } from 'node:net';
-import { versionedCauses } from '../analysis.js';
+import { judgedByKubeVirtAdmission, versionedCauses } from '../analysis.js';
 import { atLeast } from '../kubevirt-version.js';
 import { defineRule, type RuleDescriptor, VALIDATION_SETTINGS, type Cause, type VmContext } from '../rule.js';
 import { asArray, asObject, isObject, quote } from '../values.js';
@@ -216,13 +216,15 @@ export const interfaceFields: RuleDescriptor<'interface-fields'> = defineRule({
   settings: VALIDATION_SETTINGS,
   check: {
     vm: (ctx) =>
-      ctx.vm.interfaces
-        .filter((iface) => iface.fields === iface.raw)
-        .flatMap((iface) => [
-          ...fieldCauses(iface),
-          ...portCauses(ctx, iface),
-          ...dhcpCauses(iface),
-          ...stateCauses(ctx, iface),
-        ]),
+      !judgedByKubeVirtAdmission(ctx.kind, ctx.request.operation)
+        ? []
+        : ctx.vm.interfaces
+            .filter((iface) => iface.fields === iface.raw)
+            .flatMap((iface) => [
+              ...fieldCauses(iface),
+              ...portCauses(ctx, iface),
+              ...dhcpCauses(iface),
+              ...stateCauses(ctx, iface),
+            ]),
   },
 });
