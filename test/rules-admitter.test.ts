@@ -283,6 +283,14 @@ describe('dra-networks', () => {
     );
   });
 
+  it('release unknown: a v1.9.0 problem is denied when older releases refuse the VM anyway', () => {
+    const [f] = of('dra-networks', create(draVm({ bridge: {} })), draOn);
+    assert.equal(f.action, 'deny');
+    assert.match(f.message, /Releases before v1\.9\.0 refuse this VM too/);
+    // A sound DRA VM: v1.9.0 accepts, older releases refuse (network-pairing warns), nothing here.
+    assert.deepEqual(of('dra-networks', create(draVm({ sriov: {} })), draOn), []);
+  });
+
   it('judged under v1.9.0 only: older releases leave it to network-pairing', () => {
     assert.deepEqual(of('dra-networks', create(draVm({ bridge: {} })), draOn, 'v1.8.4'), []);
   });
