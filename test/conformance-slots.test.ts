@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { formatVersion, parseKubeVirtVersion, REPRESENTATIVE_VERSIONS, type KubeVirtVersion } from '../src/engine/kubevirt-version.js';
+import { formatVersion } from '../src/engine/kubevirt-version.js';
 import {
   memoryScaledPorts,
   parseSlotCount,
@@ -15,7 +15,7 @@ import {
   v3ExtraPorts,
   v3Placeholders,
 } from '../src/engine/pci-topology.js';
-import { ROOT } from './support.js';
+import { covered, ROOT } from './support.js';
 
 interface SlotVector {
   id: string;
@@ -70,17 +70,6 @@ function answer(v: SlotVector): number {
     default:
       throw new Error(`vector ${v.id}: unknown function ${i.function}`);
   }
-}
-
-/** The releases a vector's ranges cover, among the representative ones. */
-function covered(ranges: string[]): KubeVirtVersion[] {
-  return REPRESENTATIVE_VERSIONS.filter((v) =>
-    ranges.some((range) => {
-      const [from, to = from] = range.split('-').map((t) => parseKubeVirtVersion(t) as KubeVirtVersion);
-      const cmp = (a: KubeVirtVersion, b: KubeVirtVersion) => a.major - b.major || a.minor - b.minor || a.patch - b.patch;
-      return cmp(v, from) >= 0 && cmp(v, to) <= 0;
-    }),
-  );
 }
 
 describe('conformance: KubeVirt hotplug port reservation', () => {

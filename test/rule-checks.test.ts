@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { buildContext, checkRule } from '../src/engine/evaluate.js';
 import { RULES, type RuleId } from '../src/engine/rules/index.js';
 import type { PolicyRequest } from '../src/engine/types.js';
-import { addMultusNic, fedora, fedoraWithBridge, ifaceNamed, interfacesOf, removeNic } from './hotplug-fixtures.js';
+import { addMultusNic, asVmi, fedora, fedoraWithBridge, ifaceNamed, interfacesOf, removeNic } from './hotplug-fixtures.js';
 import { clone, config, create, example, seedCluster, update, type Manifest } from './support.js';
 
 interface Pair {
@@ -34,11 +34,44 @@ const hotplug = (edit: (vm: Manifest) => void): PolicyRequest => {
   return update(fedora(), vm);
 };
 const sriovRunning = (): Manifest => addMultusNic(fedora(), 'vf1', { sriov: {} }, 'sriov-net');
+const withModel = (model: string): PolicyRequest => {
+  const vm = fedora();
+  interfacesOf(vm)[0].model = model;
+  return create(vm);
+};
+/** Unplugging dyniface1 from the running VMI, whose status reports that pod interface name. */
+const vmiUnplug = (podInterfaceName: string): PolicyRequest => {
+  const running: Manifest = { ...asVmi(fedoraWithBridge()), status: { interfaces: [{ name: 'dyniface1', podInterfaceName }] } };
+  const next = clone(running);
+  next.spec.domain.devices.interfaces[1].state = 'absent';
+  return update(running, next);
+};
 
 const PAIRS: Record<RuleId, Pair> = {
   'network-pairing': {
     flagged: () => create(addMultusNic(fedora(), 'bad name', { bridge: {} }, 'attachnet')),
     passed: () => create(fedoraWithBridge()),
+  },
+  'interface-fields': {
+    flagged: () => withModel('virtio-bogus'),
+    passed: () => withModel('e1000e'),
+  },
+  'binding-support': {
+    flagged: () => create(addMultusNic(fedora(), 'm1', { masquerade: {} }, 'attachnet')),
+    passed: () => create(fedoraWithBridge()),
+  },
+  'dra-networks': {
+    flagged: () => {
+      const vm = fedora();
+      interfacesOf(vm).push({ name: 'vf', sriov: {} });
+      vm.spec.template.spec.networks.push({ name: 'vf', resourceClaim: { claimName: 'nic', requestName: '' } });
+      return create(vm);
+    },
+    passed: () => create(fedoraWithBridge()),
+  },
+  'unplug-skipped': {
+    flagged: () => vmiUnplug('net1'),
+    passed: () => vmiUnplug('pod4d5e6f1a2b3'),
   },
   'hotplug-binding': {
     flagged: () => hotplug((vm) => addMultusNic(vm, 'm1', { masquerade: {} }, 'attachnet')),

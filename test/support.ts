@@ -6,6 +6,7 @@ import { parseAllDocuments } from 'yaml';
 import { ObjectIndex } from '../src/cluster/object-index.js';
 import { defaultConfig } from '../src/engine/config.js';
 import { evaluate } from '../src/engine/evaluate.js';
+import { compareVersions, parseKubeVirtVersion, REPRESENTATIVE_VERSIONS, type KubeVirtVersion } from '../src/engine/kubevirt-version.js';
 import type { KubeObject, PolicyConfig, PolicyRequest, RuleId } from '../src/engine/types.js';
 
 /** A manifest as tests build and edit it: the engine's KubeObject with spec and status open for editing. */
@@ -86,4 +87,14 @@ export function addNic(vm: Manifest, nic: Record<string, unknown>, network: Reco
   spec.domain.devices.interfaces.push(nic);
   spec.networks.push(network);
   return vm;
+}
+
+/** The representative releases a conformance vector's ranges ("vA-vB" or "vA") cover. */
+export function covered(ranges: string[]): KubeVirtVersion[] {
+  return REPRESENTATIVE_VERSIONS.filter((v) =>
+    ranges.some((range) => {
+      const [from, to = from] = range.split('-').map((t) => parseKubeVirtVersion(t) as KubeVirtVersion);
+      return compareVersions(v, from) >= 0 && compareVersions(v, to) <= 0;
+    }),
+  );
 }

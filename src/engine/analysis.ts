@@ -3,10 +3,17 @@
 // Computed once per request, on first use, so that no rule calls another and a request
 // no rule asks about costs nothing.
 import type { Action, ClusterView, KubeObject, NetworkAttachmentDefinition, PolicyConfig } from './types.js';
-import { knownKubeVirtVersion, type KnownVersion } from './kubevirt-version.js';
+import {
+  acrossReleases,
+  atLeast,
+  knownKubeVirtVersion,
+  type KnownVersion,
+  type KubeVirtVersion,
+} from './kubevirt-version.js';
 import { reservationRulesToJudge, type RuleChoice } from './pci-topology.js';
 import type { FieldPath } from './field-path.js';
-import { bounded } from './values.js';
+import { asArray, asObject, bounded, dig } from './values.js';
+import type { Cause } from './rule.js';
 import type { VmKind } from './kinds.js';
 import { analyzeNad, ovnProviderProblems, type NadAnalysis, type ProviderProblem } from './nad.js';
 import {
@@ -62,6 +69,82 @@ export interface VmFacts {
   /** The running VMI: the old object itself for a VMI, the cluster's copy for a VM. */
   readonly runningVmi: KubeObject | undefined;
   readonly networkUses: NetworkUse[];
+  /** What the KubeVirt CR configures for admission: feature gates and network permissions. */
+  readonly kubevirtSettings: KubeVirtSettings;
+}
+
+/**
+ * The parts of the KubeVirt CR's spec.configuration that KubeVirt's network admission reads.
+ * Where nicguard has no KubeVirt CR (CI without --objects), `known` is false and checks that
+ * depend on a gate or a permission stay quiet rather than guess.
+ */
+export interface KubeVirtSettings {
+  known: boolean;
+  /** developerConfiguration.featureGates */
+  featureGates: ReadonlySet<string>;
+  /** developerConfiguration.disabledFeatureGates (read from v1.8.0) */
+  disabledFeatureGates: ReadonlySet<string>;
+  /** network.permitBridgeInterfaceOnPodNetwork, default true (pkg/virt-config/virt-config.go). */
+  permitBridgeInterfaceOnPodNetwork: boolean;
+  /** network.permitSlirpInterface, default false (v1.4.1 pkg/virt-config/virt-config.go). */
+  permitSlirpInterface: boolean;
+}
+
+function kubevirtSettings(kubevirt: KubeObject | undefined): KubeVirtSettings {
+  const configuration = asObject(dig(kubevirt, 'spec', 'configuration'));
+  const names = (v: unknown) => new Set(asArray(v).filter((x): x is string => typeof x === 'string'));
+  const network = asObject(configuration.network);
+  return {
+    known: kubevirt !== undefined,
+    featureGates: names(dig(configuration, 'developerConfiguration', 'featureGates')),
+    disabledFeatureGates: names(dig(configuration, 'developerConfiguration', 'disabledFeatureGates')),
+    permitBridgeInterfaceOnPodNetwork: network.permitBridgeInterfaceOnPodNetwork !== false,
+    permitSlirpInterface: network.permitSlirpInterface === true,
+  };
+}
+
+/**
+ * Beta gates, on unless disabled, from the release where KubeVirt's IsEnabled turns Beta on
+ * by default (kubevirt/kubevirt pkg/virt-config/featuregate/feature-gates.go `IsEnabled`,
+ * v1.9.0; v1.8.x `isFeatureGateEnabled` still needs them listed).
+ */
+const BETA_ON_BY_DEFAULT: Readonly<Record<string, KubeVirtVersion>> = {
+  // featuregate/active.go v1.9.0: RegisterFeatureGate(PasstBinding, Beta)
+  PasstBinding: { major: 1, minor: 9, patch: 0 },
+};
+
+/** Whether a feature gate is on under `version`; undefined without a KubeVirt CR. */
+export function gateEnabled(settings: KubeVirtSettings, gate: string, version: KubeVirtVersion): boolean | undefined {
+  if (!settings.known) return undefined;
+  if (settings.featureGates.has(gate)) return true;
+  const betaFrom = BETA_ON_BY_DEFAULT[gate];
+  if (betaFrom && atLeast(version, betaFrom.major, betaFrom.minor, betaFrom.patch)) {
+    return !settings.disabledFeatureGates.has(gate);
+  }
+  return false;
+}
+
+/**
+ * Whether KubeVirt's network admission judges this request: every VM create and update, VMI
+ * create only (pkg/virt-api/webhooks/validating-webhook/admitters/vms-admitter.go,
+ * vmi-create-admitter.go; the VMI update admitter runs no network checks, v1.4.1-v1.9.0).
+ * The rules that mirror it stay quiet elsewhere, so that they never refuse what KubeVirt lets through.
+ */
+export function judgedByKubeVirtAdmission(kind: VmKind, operation: string): boolean {
+  return kind === 'VirtualMachine' || operation === 'CREATE';
+}
+
+/**
+ * One cause of a check that depends on the KubeVirt release (acrossReleases): none where no
+ * release to judge under refuses, a denial where all do, else a warning naming them.
+ */
+export function versionedCauses(
+  facts: VmFacts,
+  rejects: (version: KubeVirtVersion) => boolean,
+  cause: Omit<Cause, 'action'>,
+): Cause[] {
+  const verdict = acrossReleases(facts.kubevirt, rejects);
+  return verdict ? [{ ...cause, message: `${cause.message}${verdict.note}`, action: verdict.action }] : [];
 }
 
 function hotplugChange(oldObject: KubeObject, oldVm: VmView, vm: VmView): HotplugChange {
@@ -130,6 +213,7 @@ export function vmFacts(
   let hotplug: HotplugChange | undefined | null = null;
   let runningVmi: KubeObject | undefined | null = null;
   let uses: NetworkUse[] | undefined;
+  let settings: KubeVirtSettings | undefined;
   return {
     get kubevirt() {
       if (kubevirt === null) kubevirt = knownKubeVirtVersion(config, cluster);
@@ -154,6 +238,10 @@ export function vmFacts(
     get networkUses() {
       uses ??= networkUses(vm, old?.vm, this.hotplug !== undefined, cluster);
       return uses;
+    },
+    get kubevirtSettings() {
+      settings ??= kubevirtSettings(cluster.getKubeVirt());
+      return settings;
     },
   };
 }

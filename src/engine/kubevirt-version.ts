@@ -88,3 +88,34 @@ export function describeVersions(versions: readonly KubeVirtVersion[]): string {
 export const HOW_TO_SET_VERSION =
   'Tell nicguard the KubeVirt version with kubevirtVersion in its configuration or --kubevirt-version, ' +
   'or give it the KubeVirt CR (in a cluster it reads status.observedKubeVirtVersion).';
+
+/** What a version-dependent check concludes: deny, or warn with the releases named. */
+export interface ReleaseVerdict {
+  action: 'deny' | 'warn';
+  /** Appended to the cause's message: which releases refuse, and how to tell nicguard the version. */
+  note: string;
+}
+
+/**
+ * Judges one check under the releases nicguard must consider: the known one, or every
+ * representative release. Undefined when none refuses; deny when the known release or
+ * every release refuses; else warn, naming the releases that refuse and those that accept,
+ * so that nicguard never denies what the cluster's KubeVirt would accept.
+ */
+export function acrossReleases(
+  known: KnownVersion | undefined,
+  rejects: (version: KubeVirtVersion) => boolean,
+): ReleaseVerdict | undefined {
+  const versions = versionsToJudge(known);
+  const refusing = versions.filter(rejects);
+  if (refusing.length === 0) return undefined;
+  if (known) return { action: 'deny', note: ` (KubeVirt ${formatVersion(known.version)}, from the ${known.source})` };
+  if (refusing.length === versions.length) return { action: 'deny', note: '' };
+  const accepting = versions.filter((v) => !refusing.includes(v));
+  return {
+    action: 'warn',
+    note:
+      ` KubeVirt ${describeVersions(refusing)} refuses this; ${describeVersions(accepting)} accepts it. nicguard does ` +
+      `not know which KubeVirt the cluster runs, so it warns instead of refusing. ${HOW_TO_SET_VERSION}`,
+  };
+}

@@ -9,6 +9,9 @@ import { asArray, asObject, bounded, dig, isObject, quote, stringMap, stringOf }
 const BINDINGS = ['bridge', 'masquerade', 'sriov', 'passtBinding', 'binding', 'slirp', 'passt', 'macvtap'] as const;
 export type Binding = (typeof BINDINGS)[number] | 'none' | 'multiple';
 
+export const NETWORK_SOURCES = ['pod', 'multus', 'resourceClaim'] as const;
+export type NetworkSource = (typeof NETWORK_SOURCES)[number];
+
 export interface NetworkView {
   name: string;
   index: number;
@@ -16,8 +19,15 @@ export interface NetworkView {
   /** The entry as written; `fields` is the same when it is an object, else empty. */
   raw: unknown;
   fields: Record<string, unknown>;
-  /** `pod`, `multus`, or what is wrong with the source. */
-  source: 'pod' | 'multus' | 'none' | 'multiple';
+  /**
+   * `pod`, `multus`, `resourceClaim` (a DRA network, KubeVirt v1.9.0+), or what is wrong with
+   * the source. Releases before v1.9.0 drop `resourceClaim`: `sources` lets rules count without it.
+   */
+  source: NetworkSource | 'none' | 'multiple';
+  /** Every source written, in the order pod, multus, resourceClaim. */
+  sources: readonly NetworkSource[];
+  /** resourceClaim.claimName and .requestName as written (strings only). */
+  resourceClaim?: { claimName: string; requestName: string };
   /** multus.networkName as written. */
   networkName?: string;
   /** multus.default: true — the VM's primary network comes from Multus. */
@@ -72,10 +82,10 @@ function present(fields: Record<string, unknown>, key: string): boolean {
 
 function viewNetwork(raw: unknown, index: number, listPath: FieldPath, namespace: string): NetworkView {
   const fields = asObject(raw);
-  const hasPod = present(fields, 'pod');
-  const hasMultus = present(fields, 'multus');
-  const source = hasPod && hasMultus ? 'multiple' : hasPod ? 'pod' : hasMultus ? 'multus' : 'none';
-  const multus = hasMultus ? asObject(fields.multus) : {};
+  const sources = NETWORK_SOURCES.filter((s) => present(fields, s));
+  const source = sources.length > 1 ? 'multiple' : (sources[0] ?? 'none');
+  const multus = sources.includes('multus') ? asObject(fields.multus) : {};
+  const claim = sources.includes('resourceClaim') ? asObject(fields.resourceClaim) : undefined;
   const networkName = stringOf(multus.networkName) || undefined;
   return {
     name: stringOf(fields.name) ?? '',
@@ -84,6 +94,10 @@ function viewNetwork(raw: unknown, index: number, listPath: FieldPath, namespace
     raw,
     fields,
     source,
+    sources,
+    ...(claim
+      ? { resourceClaim: { claimName: stringOf(claim.claimName) ?? '', requestName: stringOf(claim.requestName) ?? '' } }
+      : {}),
     networkName,
     isMultusDefault: multus.default === true,
     nad: networkName ? resolveNetworkName(networkName, namespace) : undefined,

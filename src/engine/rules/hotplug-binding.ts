@@ -22,7 +22,7 @@ export const hotplugBinding: RuleDescriptor<'hotplug-binding'> = defineRule({
     hotplug: ({ vm, change }) => {
       const causes: Cause[] = [];
       for (const iface of change.added) {
-        // No network or no single binding: network-pairing reports that.
+        // No network: network-pairing reports that; no single binding: binding-support.
         if (!iface.network || iface.binding === 'none' || iface.binding === 'multiple') continue;
         const hotpluggable = HOTPLUGGABLE.has(iface.binding);
         const reasons: string[] = [];

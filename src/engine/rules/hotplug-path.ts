@@ -58,6 +58,8 @@ function migrationStep(ctx: VmContext, vm: VmView): string {
 function attachPath(ctx: VmContext, added: InterfaceView[]): Cause[] {
   const causes: Cause[] = [];
   for (const iface of added) {
+    // A DRA interface (resourceClaim) gets no device from a migration either: dra-networks says so.
+    if (iface.network?.sources.includes('resourceClaim')) continue;
     if (iface.binding === 'sriov') {
       causes.push({
         message:

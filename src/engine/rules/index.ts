@@ -2,10 +2,13 @@
 // the SARIF and JUnit rule catalogue, `explain` and the docs' tests all derive from it. The
 // order is the order findings are reported in. A new rule is one file and one line here.
 import { absentScope } from './absent-scope.js';
+import { bindingSupport } from './binding-support.js';
+import { draNetworks } from './dra-networks.js';
 import { hotplugBinding } from './hotplug-binding.js';
 import { hotplugModel } from './hotplug-model.js';
 import { hotplugPath } from './hotplug-path.js';
 import { hotplugSlots } from './hotplug-slots.js';
+import { interfaceFields } from './interface-fields.js';
 import { nadBindingMatch } from './nad-binding-match.js';
 import { nadExists } from './nad-exists.js';
 import { networkPairing } from './network-pairing.js';
@@ -16,10 +19,14 @@ import { schema } from './schema.js';
 import { sriovUnplug } from './sriov-unplug.js';
 import { subnetShape } from './subnet-shape.js';
 import { unplugByRemoval } from './unplug-by-removal.js';
+import { unplugSkipped } from './unplug-skipped.js';
 
 export const RULES = [
   schema,
   networkPairing,
+  interfaceFields,
+  bindingSupport,
+  draNetworks,
   hotplugBinding,
   hotplugModel,
   sriovUnplug,
@@ -32,6 +39,7 @@ export const RULES = [
   ovnSubnet,
   subnetShape,
   unplugByRemoval,
+  unplugSkipped,
   hotplugPath,
 ] as const;
 

@@ -1,14 +1,25 @@
 // Rule network-pairing: the shape KubeVirt's own admitter demands of interfaces and
 // networks (kubevirt/kubevirt pkg/network/admitter/netiface.go, netsource.go, binding.go).
 // Checked here as well so that a CI run without KubeVirt catches it, and so that the
-// other rules may rely on every interface having exactly one network and one binding.
+// other rules may rely on every interface having exactly one network. How many bindings an
+// interface may have depends on the release: binding-support judges that.
 import type { FieldPath } from '../field-path.js';
+import { versionedCauses, type VmFacts } from '../analysis.js';
+import { atLeast, type KubeVirtVersion } from '../kubevirt-version.js';
 import { defineRule, type RuleDescriptor, VALIDATION_SETTINGS, type Cause } from '../rule.js';
 import { dig, quote } from '../values.js';
-import type { InterfaceView, NetworkView, VmView } from '../vm.js';
+import type { InterfaceView, NetworkSource, NetworkView, VmView } from '../vm.js';
 
 const INTERFACE_NAME = /^[A-Za-z0-9-_]+$/;
-const BINDING_CHOICES = 'bridge: {}, masquerade: {}, sriov: {}, passtBinding: {} or binding: {name: <plugin>}';
+
+/**
+ * The sources a release sees: `resourceClaim` (DRA) exists from v1.9.0; older releases'
+ * CRD schema prunes the unknown field (kubevirt/kubevirt staging/src/kubevirt.io/api/core/v1/schema.go
+ * v1.9.0 `NetworkSource.ResourceClaim`; pkg/network/admitter/netsource.go v1.9.0 counts it).
+ */
+function sourcesUnder(net: NetworkView, version: KubeVirtVersion): NetworkSource[] {
+  return net.sources.filter((s) => s !== 'resourceClaim' || atLeast(version, 1, 9, 0));
+}
 
 function isMalformedList(v: unknown): boolean {
   return v !== undefined && v !== null && !Array.isArray(v);
@@ -69,19 +80,11 @@ function interfaceCauses(vm: VmView): Cause[] {
         });
       }
     }
-    if (iface.binding === 'none') {
-      causes.push({ message: `interface ${name} has no binding; set exactly one of ${BINDING_CHOICES}`, field: iface.path });
-    } else if (iface.binding === 'multiple') {
-      causes.push({
-        message: `interface ${name} has more than one binding (${iface.bindings.join(', ')}); keep exactly one`,
-        field: iface.path,
-      });
-    }
   }
   return causes;
 }
 
-function networkCauses(vm: VmView): Cause[] {
+function networkCauses(vm: VmView, facts: VmFacts): Cause[] {
   const causes: Cause[] = [];
   const interfaceNames = new Set(vm.interfaces.map((i) => i.name));
   const firstByName = new Map<string, NetworkView>();
@@ -112,11 +115,20 @@ function networkCauses(vm: VmView): Cause[] {
       }
     }
     const label = net.name ? `network ${quote(net.name)}` : `networks[${net.index}]`;
-    if (net.source === 'none') {
-      causes.push({ message: `${label} has no source; set pod: {} or multus: {networkName: <NetworkAttachmentDefinition>}`, field: net.path });
-    } else if (net.source === 'multiple') {
-      causes.push({ message: `${label} has both pod and multus; a network has exactly one source, keep one`, field: net.path });
-    } else if (net.source === 'multus' && !net.networkName) {
+    const dra = net.sources.includes('resourceClaim')
+      ? ' resourceClaim (a DRA network) exists only from KubeVirt v1.9.0; older releases drop the field.'
+      : '';
+    causes.push(
+      ...versionedCauses(facts, (v) => sourcesUnder(net, v).length === 0, {
+        message: `${label} has no source; set pod: {} or multus: {networkName: <NetworkAttachmentDefinition>}.${dra}`,
+        field: net.path,
+      }),
+      ...versionedCauses(facts, (v) => sourcesUnder(net, v).length > 1, {
+        message: `${label} has ${net.sources.join(' and ')}; a network has exactly one source, keep one.`,
+        field: net.path,
+      }),
+    );
+    if (net.source === 'multus' && !net.networkName) {
       causes.push({
         message: `${label} is a multus network without networkName; set it to the NetworkAttachmentDefinition's name ("name" in the VM's namespace, or "namespace/name")`,
         field: net.path.field('multus', 'networkName'),
@@ -158,14 +170,15 @@ export const networkPairing: RuleDescriptor<'network-pairing'> = defineRule({
   summary: 'interfaces without networks, duplicate names, malformed sources',
   description:
     'Every interface has a network of the same name and every network an interface; names are unique and valid; ' +
-    'each network has exactly one source, a multus network a networkName, and there is at most one default network.',
+    'each network has exactly one source (pod, multus, or from KubeVirt v1.9.0 resourceClaim), a multus network a ' +
+    'networkName, and there is at most one default network.',
   defaultSetting: 'deny',
   settings: VALIDATION_SETTINGS,
   check: {
-    vm: ({ vm }) => {
+    vm: ({ vm, facts }) => {
       const shapes = listShapes(vm);
       if (shapes.length) return shapes;
-      return [...interfaceCauses(vm), ...networkCauses(vm), ...primaryNetworkCauses(vm)];
+      return [...interfaceCauses(vm), ...networkCauses(vm, facts), ...primaryNetworkCauses(vm)];
     },
   },
 });
