@@ -68,7 +68,8 @@ function secondaryNic(name: string): Nic {
   const binding = kind < 0.72 ? { bridge: {} } : kind < 0.94 ? { sriov: {} } : { masquerade: {} };
   const iface: Record<string, unknown> = { name, ...binding };
   if ('bridge' in binding && chance(0.3)) iface.model = chance(0.9) ? 'virtio' : 'e1000e';
-  if (chance(0.4)) iface.macAddress = `02:${[0, 0, 0, 0, 0].map(() => int(0, 255).toString(16).padStart(2, '0')).join(':')}`;
+  if (chance(0.4))
+    iface.macAddress = `02:${[0, 0, 0, 0, 0].map(() => int(0, 255).toString(16).padStart(2, '0')).join(':')}`;
   const networkName = 'sriov' in binding ? 'sriov-net' : pick(SECONDARY_NETWORKS);
   return { iface, network: { name, multus: { networkName } } };
 }
@@ -99,7 +100,14 @@ function virtualMachine(id: number, nicCount: number, running: boolean): KubeObj
         {
           apiVersion: 'kubevirt.io/v1',
           fieldsType: 'FieldsV1',
-          fieldsV1: { 'f:metadata': { 'f:labels': { '.': {}, 'f:app': {}, 'f:tier': {} } }, 'f:spec': { '.': {}, 'f:runStrategy': {}, 'f:template': { '.': {}, 'f:spec': { '.': {}, 'f:domain': {}, 'f:networks': {}, 'f:volumes': {} } } } },
+          fieldsV1: {
+            'f:metadata': { 'f:labels': { '.': {}, 'f:app': {}, 'f:tier': {} } },
+            'f:spec': {
+              '.': {},
+              'f:runStrategy': {},
+              'f:template': { '.': {}, 'f:spec': { '.': {}, 'f:domain': {}, 'f:networks': {}, 'f:volumes': {} } },
+            },
+          },
           manager: 'kubectl-client-side-apply',
           operation: 'Update',
           time: '2025-01-14T09:21:07Z',
@@ -107,7 +115,16 @@ function virtualMachine(id: number, nicCount: number, running: boolean): KubeObj
         {
           apiVersion: 'kubevirt.io/v1',
           fieldsType: 'FieldsV1',
-          fieldsV1: { 'f:status': { '.': {}, 'f:conditions': {}, 'f:created': {}, 'f:printableStatus': {}, 'f:ready': {}, 'f:volumeSnapshotStatuses': {} } },
+          fieldsV1: {
+            'f:status': {
+              '.': {},
+              'f:conditions': {},
+              'f:created': {},
+              'f:printableStatus': {},
+              'f:ready': {},
+              'f:volumeSnapshotStatuses': {},
+            },
+          },
           manager: 'virt-controller',
           operation: 'Update',
           subresource: 'status',
@@ -125,7 +142,10 @@ function virtualMachine(id: number, nicCount: number, running: boolean): KubeObj
             memory: { guest: memory },
             machine: { type: 'q35' },
             features: { acpi: {}, smm: { enabled: true } },
-            firmware: { bootloader: { efi: { secureBoot: false } }, uuid: `b1e2${id.toString(16).padStart(8, '0')}-0000-4000-8000-000000000000` },
+            firmware: {
+              bootloader: { efi: { secureBoot: false } },
+              uuid: `b1e2${id.toString(16).padStart(8, '0')}-0000-4000-8000-000000000000`,
+            },
             devices: {
               disks: [
                 { name: 'rootdisk', disk: { bus: 'virtio' }, bootOrder: 1 },
@@ -142,7 +162,13 @@ function virtualMachine(id: number, nicCount: number, running: boolean): KubeObj
           evictionStrategy: 'LiveMigrate',
           volumes: [
             { name: 'rootdisk', dataVolume: { name: `${name}-root` } },
-            { name: 'cloudinitdisk', cloudInitNoCloud: { userData: '#cloud-config\nuser: fedora\npassword: fedora\nchpasswd: { expire: False }\nssh_pwauth: True\n' } },
+            {
+              name: 'cloudinitdisk',
+              cloudInitNoCloud: {
+                userData:
+                  '#cloud-config\nuser: fedora\npassword: fedora\nchpasswd: { expire: False }\nssh_pwauth: True\n',
+              },
+            },
             { name: 'datadisk', persistentVolumeClaim: { claimName: `${name}-data` } },
           ],
         },
@@ -150,7 +176,10 @@ function virtualMachine(id: number, nicCount: number, running: boolean): KubeObj
       dataVolumeTemplates: [
         {
           metadata: { name: `${name}-root`, creationTimestamp: null },
-          spec: { sourceRef: { kind: 'DataSource', name: 'fedora', namespace: 'openshift-virtualization-os-images' }, storage: { resources: { requests: { storage: '30Gi' } } } },
+          spec: {
+            sourceRef: { kind: 'DataSource', name: 'fedora', namespace: 'openshift-virtualization-os-images' },
+            storage: { resources: { requests: { storage: '30Gi' } } },
+          },
         },
       ],
     },
@@ -167,7 +196,14 @@ function virtualMachine(id: number, nicCount: number, running: boolean): KubeObj
             { type: 'LiveMigratable', status: 'True', lastProbeTime: null, lastTransitionTime: null },
             { type: 'AgentConnected', status: 'True', lastProbeTime: null, lastTransitionTime: '2025-01-14T09:23:05Z' },
           ],
-          volumeSnapshotStatuses: [{ name: 'rootdisk', enabled: true }, { name: 'cloudinitdisk', enabled: false, reason: 'Snapshot is not supported for this volumeSource type [cloudinitdisk]' }],
+          volumeSnapshotStatuses: [
+            { name: 'rootdisk', enabled: true },
+            {
+              name: 'cloudinitdisk',
+              enabled: false,
+              reason: 'Snapshot is not supported for this volumeSource type [cloudinitdisk]',
+            },
+          ],
         }
       : { printableStatus: 'Stopped', ready: false, created: false, runStrategy: 'Halted' },
   };
@@ -225,7 +261,10 @@ function review(id: number): { json: string; nics: number } {
       name: old.metadata!.name,
       namespace: 'default',
       operation: 'UPDATE',
-      userInfo: { username: chance(0.1) ? 'system:serviceaccount:kubevirt:kubevirt-controller' : 'alice@example.com', groups: ['system:authenticated'] },
+      userInfo: {
+        username: chance(0.1) ? 'system:serviceaccount:kubevirt:kubevirt-controller' : 'alice@example.com',
+        groups: ['system:authenticated'],
+      },
       object,
       oldObject: old,
       dryRun: false,
@@ -326,7 +365,12 @@ function main(): void {
   }
 
   const fmt = (n: number, width: number, digits = 0) => n.toFixed(digits).padStart(width);
-  const rows = groups.map((g, i) => ({ label: g.label, count: g.strings.length, parse: median(parseTimes[i]), engine: median(engineTimes[i]) }));
+  const rows = groups.map((g, i) => ({
+    label: g.label,
+    count: g.strings.length,
+    parse: median(parseTimes[i]),
+    engine: median(engineTimes[i]),
+  }));
   const total = {
     label: 'all',
     count: REVIEWS,
@@ -339,8 +383,12 @@ function main(): void {
   const patched = outcomes.filter((o) => o.patch.length > 0).length;
   const warned = outcomes.filter((o) => o.allowed && o.findings.length > 0).length;
 
-  console.log(`nicguard engine benchmark: ${REVIEWS} VM UPDATE reviews (seed ${SEED}), ${ROUNDS} rounds after warm-up, median per round`);
-  console.log(`corpus: ${(totalBytes / REVIEWS / 1024).toFixed(1)} KiB per review on average; outcomes: ${denied} denied, ${warned} allowed with warnings, ${patched} patched`);
+  console.log(
+    `nicguard engine benchmark: ${REVIEWS} VM UPDATE reviews (seed ${SEED}), ${ROUNDS} rounds after warm-up, median per round`,
+  );
+  console.log(
+    `corpus: ${(totalBytes / REVIEWS / 1024).toFixed(1)} KiB per review on average; outcomes: ${denied} denied, ${warned} allowed with warnings, ${patched} patched`,
+  );
   console.log('');
   console.log('reviews      count   JSON.parse rev/s   engine rev/s   parse µs/rev   engine µs/rev   engine/parse');
   for (const row of [...rows, total]) {
@@ -350,7 +398,9 @@ function main(): void {
   }
   console.log('');
   const ratio = total.engine / total.parse;
-  console.log(`engine time / parse time: ${ratio.toFixed(2)} (aim: at or below 1.00) ${ratio <= 1 ? 'met' : 'NOT met'}`);
+  console.log(
+    `engine time / parse time: ${ratio.toFixed(2)} (aim: at or below 1.00) ${ratio <= 1 ? 'met' : 'NOT met'}`,
+  );
   console.log(`(finished in ${((performance.now() - started) / 1000).toFixed(1)} s; checksum ${sink % 1000})`);
 }
 

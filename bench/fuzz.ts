@@ -18,7 +18,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
-import { PROPERTY_SEED, applyMutations, deepBody, garbageBody, mutated, pathCount, seedReviews, type HostileSizes, type Mutation } from '../test/property-support.js';
+import {
+  PROPERTY_SEED,
+  applyMutations,
+  deepBody,
+  garbageBody,
+  mutated,
+  pathCount,
+  seedReviews,
+  type HostileSizes,
+  type Mutation,
+} from '../test/property-support.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
@@ -56,7 +66,10 @@ function* wrongTypes(): Generator<Case> {
     for (let at = 1; at < pathCount(seed); at++) {
       for (const value of replacements) {
         const m: Mutation = { op: 'replace', at, value };
-        yield { what: `wrong type: seed ${s}, path #${at} := ${JSON.stringify(value)}`, body: JSON.stringify(applyMutations(seed, [m])) };
+        yield {
+          what: `wrong type: seed ${s}, path #${at} := ${JSON.stringify(value)}`,
+          body: JSON.stringify(applyMutations(seed, [m])),
+        };
       }
     }
   }
@@ -71,9 +84,11 @@ function* randomCases(seed: number): Generator<Case> {
     const deep = fc.sample(deepBody(1_000, DEEPEST), { seed: seed + batch, numRuns: BATCH / 100 });
     for (let i = 0; i < BATCH; i++) {
       yield { what: `mutation (seed ${seed + batch}, #${i})`, body: JSON.stringify(moderate[i]) };
-      if (i % 100 === 0) yield { what: `extreme mutation (seed ${seed + batch}, #${i / 100})`, body: JSON.stringify(extreme[i / 100]) };
+      if (i % 100 === 0)
+        yield { what: `extreme mutation (seed ${seed + batch}, #${i / 100})`, body: JSON.stringify(extreme[i / 100]) };
       if (i % 10 === 0) yield { what: `garbage body (seed ${seed + batch}, #${i / 10})`, body: garbage[i / 10] };
-      if (i % 100 === 50) yield { what: `deep nesting (seed ${seed + batch}, #${(i - 50) / 100})`, body: deep[(i - 50) / 100] };
+      if (i % 100 === 50)
+        yield { what: `deep nesting (seed ${seed + batch}, #${(i - 50) / 100})`, body: deep[(i - 50) / 100] };
     }
   }
 }
@@ -99,10 +114,29 @@ function uidOf(body: string): unknown {
 function startServe(cwd: string): Promise<{ child: ChildProcess; port: number; ca: string }> {
   // The heap limit the Deployment sets (manifests/base/deployment.yaml): hostile input
   // must not run the pod out of memory as deployed.
-  const child = spawn(process.execPath, ['--max-old-space-size=192', CLI, 'serve', '--dev', '--objects', join(ROOT, 'examples', 'cluster'), '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0', '--log-level', 'error'], {
-    cwd,
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      '--max-old-space-size=192',
+      CLI,
+      'serve',
+      '--dev',
+      '--objects',
+      join(ROOT, 'examples', 'cluster'),
+      '--host',
+      '127.0.0.1',
+      '--port',
+      '0',
+      '--metrics-port',
+      '0',
+      '--log-level',
+      'error',
+    ],
+    {
+      cwd,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   let stderr = '';
   return new Promise((resolve, reject) => {
     child.stderr!.on('data', (c) => {
@@ -127,7 +161,16 @@ interface Answer {
 function post(port: number, ca: string, agent: Agent, path: string, body: string): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: '127.0.0.1', port, path, method: 'POST', ca, servername: 'localhost', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        method: 'POST',
+        ca,
+        servername: 'localhost',
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -175,7 +218,8 @@ async function main(): Promise<void> {
       } catch (err) {
         counts.connectionErrors++;
         writeFileSync(join(failures, `conn-${n}.json`), body);
-        if (counts.connectionErrors <= 5) process.stderr.write(`connection error on ${what}: ${(err as Error).message}\n`);
+        if (counts.connectionErrors <= 5)
+          process.stderr.write(`connection error on ${what}: ${(err as Error).message}\n`);
         continue;
       }
       const ms = performance.now() - t0;
@@ -210,7 +254,9 @@ async function main(): Promise<void> {
       const now = performance.now();
       if (now - lastReport > 10_000) {
         lastReport = now;
-        process.stderr.write(`${counts.sent}/${COUNT} sent, ${Math.round(counts.sent / ((now - started) / 1000))}/s, 5xx ${counts['5xx']}\n`);
+        process.stderr.write(
+          `${counts.sent}/${COUNT} sent, ${Math.round(counts.sent / ((now - started) / 1000))}/s, 5xx ${counts['5xx']}\n`,
+        );
       }
     }
   };
@@ -219,7 +265,11 @@ async function main(): Promise<void> {
   clearInterval(rssTimer);
   const finalRss = died ? NaN : rssMb(child.pid!);
   let healthy = false;
-  if (!died) healthy = await post(port, ca, new Agent({ keepAlive: false }), '/validate', JSON.stringify(seedReviews()[0])).then((a) => a.status === 200, () => false);
+  if (!died)
+    healthy = await post(port, ca, new Agent({ keepAlive: false }), '/validate', JSON.stringify(seedReviews()[0])).then(
+      (a) => a.status === 200,
+      () => false,
+    );
   agent.destroy();
 
   const summary = {
@@ -238,7 +288,8 @@ async function main(): Promise<void> {
   process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
   if (serverMessages.size) {
     process.stdout.write('5xx and other answers by message:\n');
-    for (const [m, c] of [...serverMessages].sort((a, b) => b[1] - a[1]).slice(0, 20)) process.stdout.write(`  ${c}  ${m}\n`);
+    for (const [m, c] of [...serverMessages].sort((a, b) => b[1] - a[1]).slice(0, 20))
+      process.stdout.write(`  ${c}  ${m}\n`);
   }
   const bad = counts['5xx'] + counts.other + counts.uidMismatch + counts.connectionErrors > 0 || !healthy;
   if (bad) process.stdout.write(`bodies of the failures: ${failures}\n`);

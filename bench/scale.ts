@@ -30,7 +30,9 @@ const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
 const SELF = fileURLToPath(import.meta.url);
 
 /** Node flags for nicguard serve, e.g. the Deployment's heap cap: --node-flags=--max-old-space-size=320 */
-const NODE_FLAGS = (process.argv.find((a) => a.startsWith('--node-flags='))?.slice('--node-flags='.length) ?? '').split(' ').filter(Boolean);
+const NODE_FLAGS = (process.argv.find((a) => a.startsWith('--node-flags='))?.slice('--node-flags='.length) ?? '')
+  .split(' ')
+  .filter(Boolean);
 const NADS = 2000;
 const SUBNETS = 500;
 const NAMESPACES = 500;
@@ -51,7 +53,11 @@ function makeVmi(template: KubeObject, i: number): KubeObject {
   const spec = structuredClone(template.spec.template.spec);
   const nics = 1 + (i % 3);
   for (let n = 1; n < nics; n++) {
-    spec.domain.devices.interfaces.push({ name: `net${n}`, bridge: {}, macAddress: `02:00:${(i >> 8) & 255}:${i & 255}:00:0${n}` });
+    spec.domain.devices.interfaces.push({
+      name: `net${n}`,
+      bridge: {},
+      macAddress: `02:00:${(i >> 8) & 255}:${i & 255}:00:0${n}`,
+    });
     spec.networks.push({ name: `net${n}`, multus: { networkName: `${nsOf(i)}/${nadName((i + n) % NADS)}` } });
   }
   spec.domain.firmware = { uuid: `5d307ca9-b3ef-428c-8861-${String(i).padStart(12, '0')}` };
@@ -74,7 +80,12 @@ function makeVmi(template: KubeObject, i: number): KubeObject {
       resourceVersion: String(1000 + i),
       generation: 4,
       creationTimestamp: '2026-10-01T08:00:00Z',
-      labels: { 'kubevirt.io/domain': name, 'kubevirt.io/nodeName': `worker-${i % 40}`, 'kubevirt.io/size': 'small', app: `app-${i % 17}` },
+      labels: {
+        'kubevirt.io/domain': name,
+        'kubevirt.io/nodeName': `worker-${i % 40}`,
+        'kubevirt.io/size': 'small',
+        app: `app-${i % 17}`,
+      },
       annotations: {
         'kubevirt.io/latest-observed-api-version': 'v1',
         'kubevirt.io/storage-observed-api-version': 'v1',
@@ -82,19 +93,79 @@ function makeVmi(template: KubeObject, i: number): KubeObject {
         ...(i % 10 === 0 ? { 'kubevirt.io/pci-interface-slot-count': '8' } : {}),
       },
       finalizers: ['kubevirt.io/virtualMachineControllerFinalize', 'foregroundDeleteVirtualMachine'],
-      ownerReferences: [{ apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachine', name, uid: `9a8b7c6d-${String(i).padStart(8, '0')}-4000-8000-000000000000`, controller: true, blockOwnerDeletion: true }],
+      ownerReferences: [
+        {
+          apiVersion: 'kubevirt.io/v1',
+          kind: 'VirtualMachine',
+          name,
+          uid: `9a8b7c6d-${String(i).padStart(8, '0')}-4000-8000-000000000000`,
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+      ],
       managedFields: [
         {
-          manager: 'virt-controller', operation: 'Update', apiVersion: 'kubevirt.io/v1', time: '2026-10-01T08:00:01Z', fieldsType: 'FieldsV1',
+          manager: 'virt-controller',
+          operation: 'Update',
+          apiVersion: 'kubevirt.io/v1',
+          time: '2026-10-01T08:00:01Z',
+          fieldsType: 'FieldsV1',
           fieldsV1: {
-            'f:metadata': { 'f:annotations': { '.': {}, 'f:kubevirt.io/latest-observed-api-version': {}, 'f:kubevirt.io/storage-observed-api-version': {}, 'f:kubevirt.io/vm-generation': {} }, 'f:finalizers': { '.': {}, 'v:"kubevirt.io/virtualMachineControllerFinalize"': {} }, 'f:labels': { '.': {}, 'f:kubevirt.io/domain': {}, 'f:kubevirt.io/size': {} }, 'f:ownerReferences': { '.': {}, [`k:{"uid":"${i}"}`]: {} } },
-            'f:spec': { '.': {}, 'f:domain': { '.': {}, 'f:cpu': { '.': {}, 'f:cores': {}, 'f:model': {}, 'f:sockets': {}, 'f:threads': {} }, 'f:devices': { '.': {}, 'f:disks': {}, 'f:interfaces': {}, 'f:rng': {} }, 'f:features': { '.': {}, 'f:acpi': { '.': {}, 'f:enabled': {} } }, 'f:firmware': { '.': {}, 'f:uuid': {} }, 'f:machine': { '.': {}, 'f:type': {} }, 'f:resources': { '.': {}, 'f:requests': { '.': {}, 'f:memory': {} } } }, 'f:networks': {}, 'f:terminationGracePeriodSeconds': {}, 'f:volumes': {} },
-            'f:status': { '.': {}, 'f:activePods': { '.': {}, [`f:${i}`]: {} }, 'f:conditions': {}, 'f:guestOSInfo': {}, 'f:phase': {}, 'f:phaseTransitionTimestamps': {}, 'f:qosClass': {} },
+            'f:metadata': {
+              'f:annotations': {
+                '.': {},
+                'f:kubevirt.io/latest-observed-api-version': {},
+                'f:kubevirt.io/storage-observed-api-version': {},
+                'f:kubevirt.io/vm-generation': {},
+              },
+              'f:finalizers': { '.': {}, 'v:"kubevirt.io/virtualMachineControllerFinalize"': {} },
+              'f:labels': { '.': {}, 'f:kubevirt.io/domain': {}, 'f:kubevirt.io/size': {} },
+              'f:ownerReferences': { '.': {}, [`k:{"uid":"${i}"}`]: {} },
+            },
+            'f:spec': {
+              '.': {},
+              'f:domain': {
+                '.': {},
+                'f:cpu': { '.': {}, 'f:cores': {}, 'f:model': {}, 'f:sockets': {}, 'f:threads': {} },
+                'f:devices': { '.': {}, 'f:disks': {}, 'f:interfaces': {}, 'f:rng': {} },
+                'f:features': { '.': {}, 'f:acpi': { '.': {}, 'f:enabled': {} } },
+                'f:firmware': { '.': {}, 'f:uuid': {} },
+                'f:machine': { '.': {}, 'f:type': {} },
+                'f:resources': { '.': {}, 'f:requests': { '.': {}, 'f:memory': {} } },
+              },
+              'f:networks': {},
+              'f:terminationGracePeriodSeconds': {},
+              'f:volumes': {},
+            },
+            'f:status': {
+              '.': {},
+              'f:activePods': { '.': {}, [`f:${i}`]: {} },
+              'f:conditions': {},
+              'f:guestOSInfo': {},
+              'f:phase': {},
+              'f:phaseTransitionTimestamps': {},
+              'f:qosClass': {},
+            },
           },
         },
         {
-          manager: 'virt-handler', operation: 'Update', apiVersion: 'kubevirt.io/v1', time: '2026-10-01T08:00:20Z', fieldsType: 'FieldsV1',
-          fieldsV1: { 'f:metadata': { 'f:labels': { 'f:kubevirt.io/nodeName': {} } }, 'f:status': { 'f:interfaces': {}, 'f:launcherContainerImageVersion': {}, 'f:machine': { '.': {}, 'f:type': {} }, 'f:migrationMethod': {}, 'f:migrationTransport': {}, 'f:nodeName': {}, 'f:volumeStatus': {} } },
+          manager: 'virt-handler',
+          operation: 'Update',
+          apiVersion: 'kubevirt.io/v1',
+          time: '2026-10-01T08:00:20Z',
+          fieldsType: 'FieldsV1',
+          fieldsV1: {
+            'f:metadata': { 'f:labels': { 'f:kubevirt.io/nodeName': {} } },
+            'f:status': {
+              'f:interfaces': {},
+              'f:launcherContainerImageVersion': {},
+              'f:machine': { '.': {}, 'f:type': {} },
+              'f:migrationMethod': {},
+              'f:migrationTransport': {},
+              'f:nodeName': {},
+              'f:volumeStatus': {},
+            },
+          },
         },
       ],
     },
@@ -109,7 +180,14 @@ function makeVmi(template: KubeObject, i: number): KubeObject {
         { type: 'LiveMigratable', status: 'True', lastProbeTime: null, lastTransitionTime: null },
         { type: 'AgentConnected', status: 'True', lastProbeTime: null, lastTransitionTime: '2026-10-01T08:00:40Z' },
       ],
-      guestOSInfo: { id: 'fedora', name: 'Fedora Linux', version: '40', versionId: '40', kernelRelease: '6.8.5-301.fc40.x86_64', prettyName: 'Fedora Linux 40 (Cloud Edition)' },
+      guestOSInfo: {
+        id: 'fedora',
+        name: 'Fedora Linux',
+        version: '40',
+        versionId: '40',
+        kernelRelease: '6.8.5-301.fc40.x86_64',
+        prettyName: 'Fedora Linux 40 (Cloud Edition)',
+      },
       interfaces: spec.domain.devices.interfaces.map((iface: { name: string }, n: number) => ({
         name: iface.name,
         infoSource: 'domain, guest-agent',
@@ -124,7 +202,10 @@ function makeVmi(template: KubeObject, i: number): KubeObject {
       machine: { type: 'pc-q35-rhel9.4.0' },
       migrationMethod: 'BlockMigration',
       migrationTransport: 'Unix',
-      phaseTransitionTimestamps: ['Pending', 'Scheduling', 'Scheduled', 'Running'].map((phase, n) => ({ phase, phaseTransitionTimestamp: `2026-10-01T08:00:0${n}Z` })),
+      phaseTransitionTimestamps: ['Pending', 'Scheduling', 'Scheduled', 'Running'].map((phase, n) => ({
+        phase,
+        phaseTransitionTimestamp: `2026-10-01T08:00:0${n}Z`,
+      })),
       currentCPUTopology: { cores: 2, sockets: 1, threads: 1 },
       memory: { guestAtBoot: '1Gi', guestCurrent: '1Gi', guestRequested: '1Gi' },
       selinuxContext: 'system_u:object_r:container_file_t:s0:c123,c456',
@@ -138,8 +219,23 @@ function makeNad(i: number): KubeObject {
   const ns = nsOf(i);
   const provider = `${name}.${ns}.ovn`;
   return {
-    metadata: { name, namespace: ns, uid: `nad-${i}`, resourceVersion: String(500 + i), managedFields: [{ manager: 'kubectl', operation: 'Apply', fieldsType: 'FieldsV1', fieldsV1: { 'f:spec': { 'f:config': {} } } }] },
-    spec: { config: JSON.stringify({ cniVersion: '0.3.1', type: 'kube-ovn', server_socket: '/run/openvswitch/kube-ovn-daemon.sock', provider }) },
+    metadata: {
+      name,
+      namespace: ns,
+      uid: `nad-${i}`,
+      resourceVersion: String(500 + i),
+      managedFields: [
+        { manager: 'kubectl', operation: 'Apply', fieldsType: 'FieldsV1', fieldsV1: { 'f:spec': { 'f:config': {} } } },
+      ],
+    },
+    spec: {
+      config: JSON.stringify({
+        cniVersion: '0.3.1',
+        type: 'kube-ovn',
+        server_socket: '/run/openvswitch/kube-ovn-daemon.sock',
+        provider,
+      }),
+    },
   };
 }
 
@@ -147,7 +243,14 @@ function makeSubnet(i: number): KubeObject {
   const name = nadName(i);
   return {
     metadata: { name, uid: `subnet-${i}`, resourceVersion: String(300 + i) },
-    spec: { provider: `${name}.${nsOf(i)}.ovn`, cidrBlock: `10.${100 + (i >> 8)}.${i & 255}.0/24`, gateway: `10.${100 + (i >> 8)}.${i & 255}.1`, excludeIps: [`10.${100 + (i >> 8)}.${i & 255}.1`], protocol: 'IPv4', vpc: 'ovn-cluster' },
+    spec: {
+      provider: `${name}.${nsOf(i)}.ovn`,
+      cidrBlock: `10.${100 + (i >> 8)}.${i & 255}.0/24`,
+      gateway: `10.${100 + (i >> 8)}.${i & 255}.1`,
+      excludeIps: [`10.${100 + (i >> 8)}.${i & 255}.1`],
+      protocol: 'IPv4',
+      vpc: 'ovn-cluster',
+    },
     status: { v4availableIPs: 253, v4usingIPs: 0, conditions: [{ type: 'Ready', status: 'True' }] },
   };
 }
@@ -160,7 +263,16 @@ async function runFakeApi(vmis: number): Promise<void> {
   api.generate('vmi', { count: vmis, make: (i) => makeVmi(template, i) });
   api.generate('nad', { count: NADS, make: makeNad });
   api.generate('subnet', { count: SUBNETS, make: makeSubnet });
-  api.put('kubevirt', { apiVersion: 'kubevirt.io/v1', kind: 'KubeVirt', metadata: { name: 'kubevirt', namespace: 'kubevirt' }, spec: { configuration: { vmRolloutStrategy: 'LiveUpdate' }, workloadUpdateStrategy: { workloadUpdateMethods: ['LiveMigrate'] } }, status: { observedKubeVirtVersion: 'v1.6.0' } });
+  api.put('kubevirt', {
+    apiVersion: 'kubevirt.io/v1',
+    kind: 'KubeVirt',
+    metadata: { name: 'kubevirt', namespace: 'kubevirt' },
+    spec: {
+      configuration: { vmRolloutStrategy: 'LiveUpdate' },
+      workloadUpdateStrategy: { workloadUpdateMethods: ['LiveMigrate'] },
+    },
+    status: { observedKubeVirtVersion: 'v1.6.0' },
+  });
   const pages = Math.ceil(vmis / 500);
   let served = 0;
   api.beforePage = (res, page) => {
@@ -180,7 +292,13 @@ async function runFakeApi(vmis: number): Promise<void> {
 
 // ---- the measuring side ----
 
-function startChild(args: string[], cwd: string, ready: RegExp, stream: 'stdout' | 'stderr', onLine?: (line: string) => void): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
+function startChild(
+  args: string[],
+  cwd: string,
+  ready: RegExp,
+  stream: 'stdout' | 'stderr',
+  onLine?: (line: string) => void,
+): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
   const child = spawn(process.execPath, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   return new Promise((resolve, reject) => {
     let text = '';
@@ -281,15 +399,27 @@ function pace(port: number, ca: string, rate: number, make: (n: number) => { pat
   const send = (due: number, n: number) => {
     const r = make(n);
     const phase = probe.phase;
-    const req = request({ host: '127.0.0.1', port, path: r.path, method: r.body ? 'POST' : 'GET', ca, servername: 'localhost', agent, headers: r.body ? { 'content-type': 'application/json' } : {} }, (res) => {
-      res.resume();
-      res.on('end', () => {
-        probe.statuses.set(res.statusCode ?? 0, (probe.statuses.get(res.statusCode ?? 0) ?? 0) + 1);
-        let list = probe.samples.get(phase);
-        if (!list) probe.samples.set(phase, (list = []));
-        list.push(performance.now() - due);
-      });
-    });
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        path: r.path,
+        method: r.body ? 'POST' : 'GET',
+        ca,
+        servername: 'localhost',
+        agent,
+        headers: r.body ? { 'content-type': 'application/json' } : {},
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => {
+          probe.statuses.set(res.statusCode ?? 0, (probe.statuses.get(res.statusCode ?? 0) ?? 0) + 1);
+          let list = probe.samples.get(phase);
+          if (!list) probe.samples.set(phase, (list = []));
+          list.push(performance.now() - due);
+        });
+      },
+    );
     req.on('error', () => probe.statuses.set(-1, (probe.statuses.get(-1) ?? 0) + 1));
     req.end(r.body);
   };
@@ -352,9 +482,15 @@ async function measure(vmis: number, dir: string, certFile: string, keyFile: str
   const children: ChildProcess[] = [];
   try {
     let vmiListsDone = 0;
-    const fake = await startChild([SELF, '--fake-api', String(vmis)], dir, /listening (\d+) vmi-bytes (\d+)/, 'stdout', (line) => {
-      if (line.startsWith('vmi list complete')) vmiListsDone++;
-    });
+    const fake = await startChild(
+      [SELF, '--fake-api', String(vmis)],
+      dir,
+      /listening (\d+) vmi-bytes (\d+)/,
+      'stdout',
+      (line) => {
+        if (line.startsWith('vmi list complete')) vmiListsDone++;
+      },
+    );
     children.push(fake.child);
     const apiPort = Number(fake.match[1]);
     if (vmis === 1000) console.log(`one VMI is ${fake.match[2]} bytes of JSON`);
@@ -365,7 +501,25 @@ async function measure(vmis: number, dir: string, certFile: string, keyFile: str
 
     const started = performance.now();
     const serve = await startChild(
-      [...NODE_FLAGS, CLI, 'serve', '--cert', certFile, '--key', keyFile, '--kubeconfig', kubeconfig, '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0', '--log-level', 'info'],
+      [
+        ...NODE_FLAGS,
+        CLI,
+        'serve',
+        '--cert',
+        certFile,
+        '--key',
+        keyFile,
+        '--kubeconfig',
+        kubeconfig,
+        '--host',
+        '127.0.0.1',
+        '--port',
+        '0',
+        '--metrics-port',
+        '0',
+        '--log-level',
+        'info',
+      ],
       dir,
       /listening on https:\/\/127\.0\.0\.1:(\d+).*metrics on http:\/\/127\.0\.0\.1:(\d+)/,
       'stderr',
@@ -411,7 +565,9 @@ async function measure(vmis: number, dir: string, certFile: string, keyFile: str
     const rssAfterSync = rssMb(pid);
     const metrics = await scrape(metricsPort);
     const heapMb = Number(/^nodejs_heap_size_used_bytes (\S+)/m.exec(metrics)?.[1]) / 1024 / 1024;
-    const cachedVmis = Number(/^nicguard_cluster_cache_objects\{resource="virtualmachineinstances\.kubevirt\.io"\} (\S+)/m.exec(metrics)?.[1]);
+    const cachedVmis = Number(
+      /^nicguard_cluster_cache_objects\{resource="virtualmachineinstances\.kubevirt\.io"\} (\S+)/m.exec(metrics)?.[1],
+    );
     if (cachedVmis !== vmis) throw new Error(`the cache holds ${cachedVmis} VMIs, expected ${vmis}`);
 
     setPhase('relist');
@@ -427,7 +583,8 @@ async function measure(vmis: number, dir: string, certFile: string, keyFile: str
     healthz.stop();
     clearInterval(rssTimer);
     await sleep(200);
-    const byPhase = (p: Probe) => Object.fromEntries(['initial list', 'steady', 'relist'].map((phase) => [phase, p99(p.samples.get(phase) ?? [])]));
+    const byPhase = (p: Probe) =>
+      Object.fromEntries(['initial list', 'steady', 'relist'].map((phase) => [phase, p99(p.samples.get(phase) ?? [])]));
     const answered = [...admission.statuses.entries()].map(([code, n]) => `${code}: ${n}`).join(', ');
     console.log(`  N=${vmis}: admission answers by status ${answered}`);
     return {
@@ -452,7 +609,8 @@ const fmt = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) :
 async function main(): Promise<void> {
   const at = process.argv.indexOf('--vmis');
   const sizes = (at >= 0 ? process.argv[at + 1] : '1000,10000,100000').split(',').map(Number);
-  if (sizes.some((n) => !Number.isInteger(n) || n <= 0)) throw new Error('--vmis takes a comma-separated list of positive integers');
+  if (sizes.some((n) => !Number.isInteger(n) || n <= 0))
+    throw new Error('--vmis takes a comma-separated list of positive integers');
   const dir = mkdtempSync(join(tmpdir(), 'nicguard-scale-'));
   try {
     const bundle = generateCertificates({ commonName: 'localhost', dnsNames: ['localhost'], ips: ['127.0.0.1'] });
@@ -461,11 +619,15 @@ async function main(): Promise<void> {
     writeFileSync(certFile, bundle.cert);
     writeFileSync(keyFile, bundle.key, { mode: 0o600 });
     console.log(`fleet: N VMIs, ${NADS} NADs, ${SUBNETS} Subnets, 1 KubeVirt; lists in pages of 500`);
-    console.log('load: 100 admission reviews/s and 20 /healthz/s over HTTPS keep-alive, latency from when each was due\n');
+    console.log(
+      'load: 100 admission reviews/s and 20 /healthz/s over HTTPS keep-alive, latency from when each was due\n',
+    );
     const rows: Row[] = [];
     for (const n of sizes) rows.push(await measure(n, dir, certFile, keyFile, bundle.caCert));
     console.log('');
-    console.log('   VMIs  ready s  RSS MB  heap MB  peak MB  relist s | admission p99 ms: initial  steady  relist | /healthz p99 ms: initial  steady  relist | page CPU ms: initial relist');
+    console.log(
+      '   VMIs  ready s  RSS MB  heap MB  peak MB  relist s | admission p99 ms: initial  steady  relist | /healthz p99 ms: initial  steady  relist | page CPU ms: initial relist',
+    );
     for (const r of rows) {
       console.log(
         `${String(r.vmis).padStart(7)}${fmt(r.readyS).padStart(9)}${fmt(r.rssMb, 0).padStart(8)}${fmt(r.heapMb, 0).padStart(9)}${fmt(r.peakRssMb, 0).padStart(9)}${fmt(r.relistS).padStart(10)} |` +
@@ -474,13 +636,21 @@ async function main(): Promise<void> {
           `${fmt(r.pageCpu['initial list'] ?? NaN).padStart(21)}${fmt(r.pageCpu.relist ?? NaN).padStart(7)}`,
       );
     }
-    console.log('\naims at 100,000 VMIs: ready <= 30 s, RSS < 400 MB, p99 < 50 ms during the initial list and a relist');
+    console.log(
+      '\naims at 100,000 VMIs: ready <= 30 s, RSS < 400 MB, p99 < 50 ms during the initial list and a relist',
+    );
     console.log('(admission reviews answered 503 while the view has not synced count in the initial-list column)');
-    console.log('steady is the baseline measured in the same run: on a shared machine every p99 includes waiting for a core.');
-    console.log('page CPU ms: the longest a VMI page (parse + project + index) held the event loop, in CPU time, which');
+    console.log(
+      'steady is the baseline measured in the same run: on a shared machine every p99 includes waiting for a core.',
+    );
+    console.log(
+      'page CPU ms: the longest a VMI page (parse + project + index) held the event loop, in CPU time, which',
+    );
     console.log('does not grow when other processes compete for the cores: the added latency on an idle core.');
     const [l1, l5] = (await import('node:os')).loadavg();
-    console.log(`machine: ${(await import('node:os')).cpus().length} cores, load average ${fmt(l1)} (1 min) ${fmt(l5)} (5 min)`);
+    console.log(
+      `machine: ${(await import('node:os')).cpus().length} cores, load average ${fmt(l1)} (1 min) ${fmt(l5)} (5 min)`,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -495,8 +665,20 @@ function narrowest(obj: KubeObject, strings: Interner): KubeObject {
   return {
     apiVersion: 'kubevirt.io/v1',
     kind: 'VirtualMachineInstance',
-    metadata: { name: obj.metadata?.name, namespace: strings.intern(obj.metadata?.namespace), ...(slotCount ? { annotations: { 'kubevirt.io/pci-interface-slot-count': slotCount } } : {}) },
-    spec: { domain: { devices: { interfaces: obj.spec.domain.devices.interfaces.map((i: { name: string }) => ({ name: strings.intern(i.name) })) } } },
+    metadata: {
+      name: obj.metadata?.name,
+      namespace: strings.intern(obj.metadata?.namespace),
+      ...(slotCount ? { annotations: { 'kubevirt.io/pci-interface-slot-count': slotCount } } : {}),
+    },
+    spec: {
+      domain: {
+        devices: {
+          interfaces: obj.spec.domain.devices.interfaces.map((i: { name: string }) => ({
+            name: strings.intern(i.name),
+          })),
+        },
+      },
+    },
     status: { interfaces: obj.status.interfaces.map((i: { name: string }) => ({ name: strings.intern(i.name) })) },
   };
 }
@@ -526,16 +708,22 @@ function runHeap(): void {
   const strings = new Interner();
   const candidates: [string, (i: number) => KubeObject][] = [
     ['whole object', parsed],
-    ['without managedFields', (i) => {
-      const o = parsed(i);
-      delete o.metadata!.managedFields;
-      return o;
-    }],
+    [
+      'without managedFields',
+      (i) => {
+        const o = parsed(i);
+        delete o.metadata!.managedFields;
+        return o;
+      },
+    ],
     ['projection (projection.ts)', (i) => projectObject('VirtualMachineInstance', parsed(i), strings)],
     ['narrowest (only what the rules read today)', (i) => narrowest(parsed(i), strings)],
   ];
-  console.log(`retained heap per VMI, ${count} VMIs of ${JSON.stringify(makeVmi(template, 1)).length} bytes of JSON each:`);
-  for (const [name, make] of candidates) console.log(`  ${name.padEnd(44)}${fmt(heapPerObject(make, count), 0).padStart(7)} bytes`);
+  console.log(
+    `retained heap per VMI, ${count} VMIs of ${JSON.stringify(makeVmi(template, 1)).length} bytes of JSON each:`,
+  );
+  for (const [name, make] of candidates)
+    console.log(`  ${name.padEnd(44)}${fmt(heapPerObject(make, count), 0).padStart(7)} bytes`);
 
   // The synchronous steps of a list, in CPU time of this thread alone (median of 40 pages):
   // what each one adds to the latency of a request that arrives meanwhile on an idle core.
@@ -555,7 +743,9 @@ function runHeap(): void {
     sliceMs.push(cpuMs() - t);
   }
   const med = (v: number[]) => [...v].sort((a, b) => a - b)[v.length >> 1];
-  console.log(`\nsynchronous steps of a list (median of 40, CPU ms): parse a page of 500 VMIs (${fmt(page.length / 1e6)} MB) ${fmt(med(parseMs))}, project a slice of 100 ${fmt(med(sliceMs))}`);
+  console.log(
+    `\nsynchronous steps of a list (median of 40, CPU ms): parse a page of 500 VMIs (${fmt(page.length / 1e6)} MB) ${fmt(med(parseMs))}, project a slice of 100 ${fmt(med(sliceMs))}`,
+  );
 }
 
 if (process.argv[2] === '--fake-api') {

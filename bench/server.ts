@@ -65,18 +65,29 @@ function option(name: string, fallback: number): number {
 // `bare` reads each body and answers a fixed review. `parse` also parses the body as JSON and
 // echoes its uid: the least any real webhook must do, so serve/parse shows nicguard's own cost.
 function runBaseline(certFile: string, keyFile: string, parse: boolean): void {
-  const fixed = JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: 'fixed', allowed: true } });
-  const server = createServer({ cert: readFileSync(certFile), key: readFileSync(keyFile), minVersion: 'TLSv1.2' }, (req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => (parse ? chunks.push(c) : undefined));
-    req.on('end', () => {
-      const answer = parse
-        ? JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: JSON.parse(Buffer.concat(chunks).toString('utf8')).request?.uid, allowed: true } })
-        : fixed;
-      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(answer) });
-      res.end(answer);
-    });
+  const fixed = JSON.stringify({
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    response: { uid: 'fixed', allowed: true },
   });
+  const server = createServer(
+    { cert: readFileSync(certFile), key: readFileSync(keyFile), minVersion: 'TLSv1.2' },
+    (req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => (parse ? chunks.push(c) : undefined));
+      req.on('end', () => {
+        const answer = parse
+          ? JSON.stringify({
+              apiVersion: 'admission.k8s.io/v1',
+              kind: 'AdmissionReview',
+              response: { uid: JSON.parse(Buffer.concat(chunks).toString('utf8')).request?.uid, allowed: true },
+            })
+          : fixed;
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(answer) });
+        res.end(answer);
+      });
+    },
+  );
   server.listen(0, '127.0.0.1', () => process.stdout.write(`listening ${(server.address() as AddressInfo).port}\n`));
   process.on('SIGTERM', () => process.exit(0));
 }
@@ -102,8 +113,23 @@ function clusterVm(base: KubeObject, id: number, nics: number): KubeObject {
     labels: { app: `app-${id % 7}`, 'kubevirt.io/os': 'fedora' },
     annotations: { 'kubevirt.io/latest-observed-api-version': 'v1', 'kubevirt.io/storage-observed-api-version': 'v1' },
     managedFields: [
-      { manager: 'kubectl-client-side-apply', operation: 'Update', apiVersion: 'kubevirt.io/v1', fieldsType: 'FieldsV1', fieldsV1: { 'f:spec': { 'f:runStrategy': {}, 'f:template': { 'f:spec': { 'f:domain': {}, 'f:networks': {} } } } } },
-      { manager: 'virt-controller', operation: 'Update', subresource: 'status', apiVersion: 'kubevirt.io/v1', fieldsType: 'FieldsV1', fieldsV1: { 'f:status': { 'f:conditions': {}, 'f:printableStatus': {}, 'f:ready': {} } } },
+      {
+        manager: 'kubectl-client-side-apply',
+        operation: 'Update',
+        apiVersion: 'kubevirt.io/v1',
+        fieldsType: 'FieldsV1',
+        fieldsV1: {
+          'f:spec': { 'f:runStrategy': {}, 'f:template': { 'f:spec': { 'f:domain': {}, 'f:networks': {} } } },
+        },
+      },
+      {
+        manager: 'virt-controller',
+        operation: 'Update',
+        subresource: 'status',
+        apiVersion: 'kubevirt.io/v1',
+        fieldsType: 'FieldsV1',
+        fieldsV1: { 'f:status': { 'f:conditions': {}, 'f:printableStatus': {}, 'f:ready': {} } },
+      },
     ],
   };
   const spec = vm.spec.template.spec;
@@ -116,7 +142,13 @@ function clusterVm(base: KubeObject, id: number, nics: number): KubeObject {
     ready: true,
     printableStatus: 'Running',
     conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: '2025-01-14T09:22:41Z' }],
-    volumeSnapshotStatuses: [{ name: 'containerdisk', enabled: false, reason: 'Snapshot is not supported for this volumeSource type [containerdisk]' }],
+    volumeSnapshotStatuses: [
+      {
+        name: 'containerdisk',
+        enabled: false,
+        reason: 'Snapshot is not supported for this volumeSource type [containerdisk]',
+      },
+    ],
   };
   return vm;
 }
@@ -186,8 +218,16 @@ function corpus(size: number): AutocannonRequest[] {
 
 // ---- running the two servers and the load ----
 
-function startChild(args: string[], cwd: string, ready: RegExp, stream: 'stdout' | 'stderr'): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, args, { cwd, stdio: ['ignore', stream === 'stdout' ? 'pipe' : 'ignore', stream === 'stderr' ? 'pipe' : 'ignore'] });
+function startChild(
+  args: string[],
+  cwd: string,
+  ready: RegExp,
+  stream: 'stdout' | 'stderr',
+): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(process.execPath, args, {
+    cwd,
+    stdio: ['ignore', stream === 'stdout' ? 'pipe' : 'ignore', stream === 'stderr' ? 'pipe' : 'ignore'],
+  });
   return new Promise((resolve, reject) => {
     let text = '';
     const timer = setTimeout(() => reject(new Error(`${args.join(' ')} did not start:\n${text}`)), 20_000);
@@ -250,7 +290,11 @@ function percentile(sorted: Float64Array, p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }
 
-async function load(target: { port: number; pid: number }, requests: AutocannonRequest[], opts: { seconds: number; connections: number; rate?: number }): Promise<Measured> {
+async function load(
+  target: { port: number; pid: number },
+  requests: AutocannonRequest[],
+  opts: { seconds: number; connections: number; rate?: number },
+): Promise<Measured> {
   const { port, pid } = target;
   const samples: number[] = [];
   const cpuBefore = cpuMs(pid);
@@ -283,7 +327,12 @@ async function load(target: { port: number; pid: number }, requests: AutocannonR
  * autocannon's `overallRate` sends each second's quota back to back at the start of the
  * second, which measures bursts at full speed rather than a steady rate.
  */
-async function paced(target: { port: number; pid: number }, ca: string, requests: AutocannonRequest[], opts: { seconds: number; rate: number; connections: number }): Promise<Measured> {
+async function paced(
+  target: { port: number; pid: number },
+  ca: string,
+  requests: AutocannonRequest[],
+  opts: { seconds: number; rate: number; connections: number },
+): Promise<Measured> {
   const { request, Agent } = await import('node:https');
   const agent = new Agent({ keepAlive: true, maxSockets: opts.connections });
   const total = Math.round(opts.seconds * opts.rate);
@@ -300,14 +349,26 @@ async function paced(target: { port: number; pid: number }, ca: string, requests
     };
     const send = (due: number) => {
       const r = requests[sent % requests.length];
-      const req = request({ host: '127.0.0.1', port: target.port, path: r.path, method: 'POST', ca, servername: 'localhost', agent, headers: r.headers }, (res) => {
-        res.on('data', () => undefined);
-        res.on('end', () => {
-          if (res.statusCode === 200) samples.push(performance.now() - due);
-          else failures++;
-          finish();
-        });
-      });
+      const req = request(
+        {
+          host: '127.0.0.1',
+          port: target.port,
+          path: r.path,
+          method: 'POST',
+          ca,
+          servername: 'localhost',
+          agent,
+          headers: r.headers,
+        },
+        (res) => {
+          res.on('data', () => undefined);
+          res.on('end', () => {
+            if (res.statusCode === 200) samples.push(performance.now() - due);
+            else failures++;
+            finish();
+          });
+        },
+      );
       req.on('error', () => {
         failures++;
         finish();
@@ -340,16 +401,25 @@ async function decisions(port: number, ca: string, requests: AutocannonRequest[]
   const counts: Record<string, number> = {};
   for (const r of requests) {
     const body = await new Promise<string>((resolve, reject) => {
-      const req = request({ host: '127.0.0.1', port, path: r.path, method: 'POST', ca, servername: 'localhost', headers: r.headers }, (res) => {
-        let text = '';
-        res.on('data', (c) => (text += c));
-        res.on('end', () => resolve(text));
-      });
+      const req = request(
+        { host: '127.0.0.1', port, path: r.path, method: 'POST', ca, servername: 'localhost', headers: r.headers },
+        (res) => {
+          let text = '';
+          res.on('data', (c) => (text += c));
+          res.on('end', () => resolve(text));
+        },
+      );
       req.on('error', reject);
       req.end(r.body);
     });
     const { response } = JSON.parse(body);
-    const key = !response.allowed ? 'denied' : response.patch ? 'patched' : response.warnings ? 'allowed with warnings' : 'allowed';
+    const key = !response.allowed
+      ? 'denied'
+      : response.patch
+        ? 'patched'
+        : response.warnings
+          ? 'allowed with warnings'
+          : 'allowed';
     counts[key] = (counts[key] ?? 0) + 1;
   }
   return counts;
@@ -395,7 +465,23 @@ async function main(): Promise<void> {
     if (readdirSync(objects).length === 0) throw new Error(`${objects} is empty`);
     const nodeFlags = process.env.NICGUARD_BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? [];
     const serve = await startChild(
-      [...nodeFlags, CLI, 'serve', '--cert', certFile, '--key', keyFile, '--objects', objects, '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0'],
+      [
+        ...nodeFlags,
+        CLI,
+        'serve',
+        '--cert',
+        certFile,
+        '--key',
+        keyFile,
+        '--objects',
+        objects,
+        '--host',
+        '127.0.0.1',
+        '--port',
+        '0',
+        '--metrics-port',
+        '0',
+      ],
       dir,
       /listening on https:\/\/127\.0\.0\.1:(\d+)/,
       'stderr',
@@ -403,14 +489,27 @@ async function main(): Promise<void> {
     children.push(serve.child);
     const bare = await startChild([SELF, '--baseline', certFile, keyFile], dir, /listening (\d+)/, 'stdout');
     children.push(bare.child);
-    const parsing = await startChild([SELF, '--baseline', certFile, keyFile, 'parse'], dir, /listening (\d+)/, 'stdout');
+    const parsing = await startChild(
+      [SELF, '--baseline', certFile, keyFile, 'parse'],
+      dir,
+      /listening (\d+)/,
+      'stdout',
+    );
     children.push(parsing.child);
 
     const requests = corpus(64);
     const sizes = requests.map((r) => Buffer.byteLength(r.body));
     const mix = await decisions(serve.port, bundle.caCert, requests);
-    console.log(`corpus: ${requests.length} VM UPDATE reviews, ${Math.min(...sizes)}-${Math.max(...sizes)} bytes; nicguard's answers: ${Object.entries(mix).map(([k, v]) => `${v} ${k}`).join(', ')}`);
-    console.log(`client: autocannon, ${connections} keep-alive HTTPS connections on loopback; ${seconds} s per run after ${warmup} s warm-up\n`);
+    console.log(
+      `corpus: ${requests.length} VM UPDATE reviews, ${Math.min(...sizes)}-${Math.max(...sizes)} bytes; nicguard's answers: ${Object.entries(
+        mix,
+      )
+        .map(([k, v]) => `${v} ${k}`)
+        .join(', ')}`,
+    );
+    console.log(
+      `client: autocannon, ${connections} keep-alive HTTPS connections on loopback; ${seconds} s per run after ${warmup} s warm-up\n`,
+    );
 
     const targets = [
       { name: 'bare https', port: bare.port, pid: bare.child.pid! },
@@ -435,19 +534,33 @@ async function main(): Promise<void> {
     const header = `${'req/s'.padStart(9)}${'p50 ms'.padStart(10)}${'p99 ms'.padStart(10)}${'CPU µs/req'.padStart(12)}${'failed'.padStart(8)}`;
     console.log(`max throughput  ${header}   (median of ${runs} runs)`);
     targets.forEach((t, i) => console.log(row(t.name, max[i])));
-    console.log(`  CPU per request, each run: ${targets.map((t, i) => `${t.name} ${maxRuns[i].map((m) => fmt(m.cpuUs, 0)).join('/')}`).join('; ')} µs`);
-    console.log(`  CPU per request serve/(bare + parse): ${fmt(max[SERVE].cpuUs / max[1].cpuUs)} (aim <= 1.30); serve ${fmt(max[SERVE].cpuUs, 0)} µs, parse-only ${fmt(max[1].cpuUs, 0)} µs`);
+    console.log(
+      `  CPU per request, each run: ${targets.map((t, i) => `${t.name} ${maxRuns[i].map((m) => fmt(m.cpuUs, 0)).join('/')}`).join('; ')} µs`,
+    );
+    console.log(
+      `  CPU per request serve/(bare + parse): ${fmt(max[SERVE].cpuUs / max[1].cpuUs)} (aim <= 1.30); serve ${fmt(max[SERVE].cpuUs, 0)} µs, parse-only ${fmt(max[1].cpuUs, 0)} µs`,
+    );
     const ratio = max[SERVE].rps / max[0].rps;
-    console.log(`  ratio serve/bare: ${fmt(ratio)} (aim >= 0.80); server CPU per request serve/bare: ${fmt(max[SERVE].cpuUs / max[0].cpuUs)}`);
-    console.log(`  ratio serve/(bare + parse): ${fmt(max[SERVE].rps / max[1].rps)}: what nicguard costs beyond reading and parsing the review\n`);
+    console.log(
+      `  ratio serve/bare: ${fmt(ratio)} (aim >= 0.80); server CPU per request serve/bare: ${fmt(max[SERVE].cpuUs / max[0].cpuUs)}`,
+    );
+    console.log(
+      `  ratio serve/(bare + parse): ${fmt(max[SERVE].rps / max[1].rps)}: what nicguard costs beyond reading and parsing the review\n`,
+    );
     console.log(`${`${rate} req/s (ac)`.padEnd(16)}${header}`);
     targets.forEach((t, i) => console.log(row(t.name, fixed[i])));
-    console.log(`  autocannon overallRate: each second's ${rate} requests go out back to back, so this is burst latency\n`);
+    console.log(
+      `  autocannon overallRate: each second's ${rate} requests go out back to back, so this is burst latency\n`,
+    );
     console.log(`${`${rate} req/s paced`.padEnd(16)}${header}`);
     targets.forEach((t, i) => console.log(row(t.name, steady[i])));
     console.log(`  one request due every ${fmt(1000 / rate)} ms (node https client), latency from when it was due`);
-    console.log(`  nicguard serve p99 at ${rate} req/s: ${fmt(fixed[SERVE].p99)} ms in bursts, ${fmt(steady[SERVE].p99)} ms paced (aim < 5 ms)\n`);
-    console.log(`resident memory after the run: nicguard serve ${fmt(rssMb(serve.child.pid!), 1)} MB (aim < 150 MB), bare https ${fmt(rssMb(bare.child.pid!), 1)} MB`);
+    console.log(
+      `  nicguard serve p99 at ${rate} req/s: ${fmt(fixed[SERVE].p99)} ms in bursts, ${fmt(steady[SERVE].p99)} ms paced (aim < 5 ms)\n`,
+    );
+    console.log(
+      `resident memory after the run: nicguard serve ${fmt(rssMb(serve.child.pid!), 1)} MB (aim < 150 MB), bare https ${fmt(rssMb(bare.child.pid!), 1)} MB`,
+    );
   } finally {
     await Promise.all(children.map((c) => stopChild(c)));
     rmSync(dir, { recursive: true, force: true });

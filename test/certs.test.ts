@@ -20,7 +20,12 @@ import { caUnfitReason, ensureCertificates, unfitReason } from '../src/certs/reu
 import { ROOT } from './support.js';
 
 const DNS = serviceDnsNames('nicguard', 'nicguard-system');
-const bundle = generateCertificates({ commonName: 'nicguard.nicguard-system.svc', dnsNames: [...DNS, 'localhost'], ips: ['127.0.0.1', '::1'], days: 30 });
+const bundle = generateCertificates({
+  commonName: 'nicguard.nicguard-system.svc',
+  dnsNames: [...DNS, 'localhost'],
+  ips: ['127.0.0.1', '::1'],
+  days: 30,
+});
 // Another CA and certificate, for "signed by someone else" checks (RSA key generation is the slow part).
 const foreign = generateCertificates({ commonName: 'x', dnsNames: ['x'] });
 
@@ -29,13 +34,19 @@ function tmp(): string {
 }
 
 test('serviceDnsNames lists the short, namespaced, svc and cluster.local names', () => {
-  assert.deepEqual(serviceDnsNames('nicguard', 'ns1'), ['nicguard', 'nicguard.ns1', 'nicguard.ns1.svc', 'nicguard.ns1.svc.cluster.local']);
+  assert.deepEqual(serviceDnsNames('nicguard', 'ns1'), [
+    'nicguard',
+    'nicguard.ns1',
+    'nicguard.ns1.svc',
+    'nicguard.ns1.svc.cluster.local',
+  ]);
 });
 
 test('the serving certificate carries every DNS name and IP as SANs, and serverAuth', () => {
   const leaf = new X509Certificate(bundle.cert);
   const sans = leaf.subjectAltName!.split(', ');
-  for (const n of [...DNS, 'localhost']) assert.ok(sans.includes(`DNS:${n}`), `missing DNS:${n} in ${leaf.subjectAltName}`);
+  for (const n of [...DNS, 'localhost'])
+    assert.ok(sans.includes(`DNS:${n}`), `missing DNS:${n} in ${leaf.subjectAltName}`);
   assert.ok(sans.includes('IP Address:127.0.0.1'), leaf.subjectAltName);
   assert.equal(sans.filter((s) => s.startsWith('IP Address:')).length, 2);
   assert.deepEqual(leaf.keyUsage, ['1.3.6.1.5.5.7.3.1']);
@@ -70,7 +81,10 @@ test('validity starts slightly in the past and lasts the requested days', () => 
 
 test('bad options are refused with a message naming the problem', () => {
   assert.throws(() => generateCertificates({ commonName: 'a', dnsNames: ['a'], days: 0 }), /whole number of days/);
-  assert.throws(() => generateCertificates({ commonName: 'a', dnsNames: ['a'], ips: ['300.1.1.1'] }), /not an IP address: "300.1.1.1"/);
+  assert.throws(
+    () => generateCertificates({ commonName: 'a', dnsNames: ['a'], ips: ['300.1.1.1'] }),
+    /not an IP address: "300.1.1.1"/,
+  );
   assert.throws(() => generateCertificates({ commonName: 'a', dnsNames: [] }), /at least one DNS name or IP/);
 });
 
@@ -107,7 +121,10 @@ test('a client trusting only the CA completes a TLS handshake by DNS name and by
     assert.equal(await get('nicguard.nicguard-system.svc', bundle.caCert), 'ok');
     assert.equal(await get(undefined, bundle.caCert), 'ok'); // verified against IP SAN 127.0.0.1
     await assert.rejects(get('evil.example.com', bundle.caCert), /altnames|ERR_TLS_CERT_ALTNAME_INVALID/);
-    await assert.rejects(get('nicguard.nicguard-system.svc', foreign.caCert), /self[- ]signed|unable to verify|UNABLE_TO_VERIFY/i);
+    await assert.rejects(
+      get('nicguard.nicguard-system.svc', foreign.caCert),
+      /self[- ]signed|unable to verify|UNABLE_TO_VERIFY/i,
+    );
   } finally {
     await new Promise((r) => server.close(r));
   }
@@ -185,7 +202,10 @@ test('unfitReason spots a certificate close to expiry and a foreign signer', () 
   const opts = { commonName: 'svc', dnsNames: ['svc'] };
   const short = generateCertificates({ ...opts, days: 3 });
   assert.match(unfitReason(short, opts) ?? '', /expires soon/);
-  assert.match(unfitReason({ ...bundle, caCert: foreign.caCert }, { commonName: 'x', dnsNames: DNS }) ?? '', /not signed by ca\.crt/);
+  assert.match(
+    unfitReason({ ...bundle, caCert: foreign.caCert }, { commonName: 'x', dnsNames: DNS }) ?? '',
+    /not signed by ca\.crt/,
+  );
   assert.equal(unfitReason(bundle, { commonName: 'x', dnsNames: DNS, ips: ['::1'] }), undefined);
 });
 
@@ -237,27 +257,67 @@ test('nicguard certs writes the files, prints only the CA bundle, and patches we
     const hooks = join(dir, 'webhooks.yaml');
     writeFileSync(hooks, WEBHOOKS_YAML);
     const out = join(dir, 'certs');
-    const r = nicguard('certs', '--service', 'guard', '--namespace', 'sec', '--out', out, '--ip', '10.0.0.5', '--dns', 'localhost', '--days', '90', '--patch-webhooks', hooks);
+    const r = nicguard(
+      'certs',
+      '--service',
+      'guard',
+      '--namespace',
+      'sec',
+      '--out',
+      out,
+      '--ip',
+      '10.0.0.5',
+      '--dns',
+      'localhost',
+      '--days',
+      '90',
+      '--patch-webhooks',
+      hooks,
+    );
     assert.equal(r.status, 0, r.stderr);
     const caPem = readFileSync(join(out, 'ca.crt'), 'utf8');
     assert.equal(r.stdout, `${Buffer.from(caPem).toString('base64')}\n`);
     assert.equal(statSync(join(out, 'tls.key')).mode & 0o777, 0o600);
     const leaf = new X509Certificate(readFileSync(join(out, 'tls.crt')));
-    for (const n of serviceDnsNames('guard', 'sec')) assert.ok(leaf.subjectAltName!.includes(`DNS:${n}`), leaf.subjectAltName);
+    for (const n of serviceDnsNames('guard', 'sec'))
+      assert.ok(leaf.subjectAltName!.includes(`DNS:${n}`), leaf.subjectAltName);
     assert.ok(leaf.subjectAltName!.includes('DNS:localhost'));
     assert.ok(leaf.subjectAltName!.includes('IP Address:10.0.0.5'));
     assert.ok(leaf.checkIssued(new X509Certificate(caPem)));
 
     const docs = parseAllDocuments(readFileSync(hooks, 'utf8')).map((d) => d.toJS());
     const bundle = r.stdout.trim();
-    assert.deepEqual(docs[0].webhooks.map((w: { clientConfig: { caBundle: string } }) => w.clientConfig.caBundle), [bundle, bundle]);
+    assert.deepEqual(
+      docs[0].webhooks.map((w: { clientConfig: { caBundle: string } }) => w.clientConfig.caBundle),
+      [bundle, bundle],
+    );
     assert.equal(docs[2].webhooks[0].clientConfig.caBundle, bundle);
-    assert.deepEqual(docs[1], { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'unrelated' }, data: { a: 'b' } });
+    assert.deepEqual(docs[1], {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'unrelated' },
+      data: { a: 'b' },
+    });
     assert.match(readFileSync(hooks, 'utf8'), /# keep this comment/);
-    assert.match(r.stderr, /set caBundle in .*webhooks\.yaml: ValidatingWebhookConfiguration\/nicguard: validate\.nicguard\.io/);
+    assert.match(
+      r.stderr,
+      /set caBundle in .*webhooks\.yaml: ValidatingWebhookConfiguration\/nicguard: validate\.nicguard\.io/,
+    );
 
     // A second run reuses the CA, so the bundle already in the webhooks stays valid.
-    const again = nicguard('certs', '--service', 'guard', '--namespace', 'sec', '--out', out, '--ip', '10.0.0.5', '--dns', 'localhost');
+    const again = nicguard(
+      'certs',
+      '--service',
+      'guard',
+      '--namespace',
+      'sec',
+      '--out',
+      out,
+      '--ip',
+      '10.0.0.5',
+      '--dns',
+      'localhost',
+    );
     assert.equal(again.status, 0, again.stderr);
     assert.equal(again.stdout, r.stdout);
     assert.match(again.stderr, /reused/);
@@ -319,7 +379,10 @@ test('nicguard certs fails fast with exit 2 and one line on an --out it cannot w
   try {
     const file = join(dir, 'a-file');
     writeFileSync(file, 'x');
-    for (const [out, why] of [['/proc/nope', 'ENOENT'], [join(file, 'sub'), `${file} is not a folder`]]) {
+    for (const [out, why] of [
+      ['/proc/nope', 'ENOENT'],
+      [join(file, 'sub'), `${file} is not a folder`],
+    ]) {
       const r = nicguard('certs', '--out', out);
       assert.equal(r.status, 2, `${out}: ${r.stderr}`);
       assert.equal(r.stderr, `nicguard certs: cannot write certificates to ${out}: ${why}\n`);
@@ -338,7 +401,10 @@ test('nicguard certs refuses to replace an expiring CA without --rotate-ca, and 
     const caBefore = readFileSync(join(dir, 'ca.crt'), 'utf8');
     const r = nicguard('certs', '--out', dir);
     assert.equal(r.status, 2);
-    assert.match(r.stderr, /^nicguard certs: .* holds a CA that cannot sign a new certificate \(ca\.crt expires soon.*--rotate-ca/);
+    assert.match(
+      r.stderr,
+      /^nicguard certs: .* holds a CA that cannot sign a new certificate \(ca\.crt expires soon.*--rotate-ca/,
+    );
     assert.equal(r.stderr.split('\n').length, 2, 'one line');
     assert.equal(readFileSync(join(dir, 'ca.crt'), 'utf8'), caBefore, 'CA untouched');
     const rotated = nicguard('certs', '--out', dir, '--rotate-ca');

@@ -9,11 +9,17 @@ import { ROOT } from './support.js';
 import { CLI, hasStackTrace, nicguard, tempDir } from './cli-run.js';
 
 /** Runs the CLI with a module loaded first that fails later, the way a bug would. */
-function withFailure(failure: string, args: string[]): Promise<{ status: number | null; stderr: string; stdout: string }> {
+function withFailure(
+  failure: string,
+  args: string[],
+): Promise<{ status: number | null; stderr: string; stdout: string }> {
   const preload = `data:text/javascript,${encodeURIComponent(failure)}`;
   return new Promise((resolve) => {
     // A directory of its own: `serve --dev` writes its certificates there.
-    const child = spawn(process.execPath, ['--import', preload, CLI, ...args], { cwd: tempDir('nicguard-exit-'), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', preload, CLI, ...args], {
+      cwd: tempDir('nicguard-exit-'),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stderr = '';
     let stdout = '';
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
@@ -23,7 +29,18 @@ function withFailure(failure: string, args: string[]): Promise<{ status: number 
 }
 
 // `serve` stays up, so the failure surely comes while a command runs.
-const SERVE = ['serve', '--dev', '--objects', join(ROOT, 'examples', 'cluster'), '--port', '0', '--metrics-port', '0', '--host', '127.0.0.1'];
+const SERVE = [
+  'serve',
+  '--dev',
+  '--objects',
+  join(ROOT, 'examples', 'cluster'),
+  '--port',
+  '0',
+  '--metrics-port',
+  '0',
+  '--host',
+  '127.0.0.1',
+];
 
 describe('nicguard exit codes', () => {
   it('0 for an allowed change, 1 for a denied one, 2 for a bad flag or file', async () => {

@@ -60,9 +60,39 @@ describe('nicguard explain', { concurrency: 2 }, () => {
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stdout, /^VirtualMachine default\/vm-fedora {2}\(examples\/new\/vm-fedora\.yaml:2, running\)$/m);
     const header = run.stdout.split('\n').find((l) => l.startsWith('INTERFACE'))!;
-    assert.deepEqual(header.split(/ {2,}/), ['INTERFACE', 'BINDING', 'MODEL', 'STATE', 'NETWORK', 'NAD', 'NAD TYPE', 'OVN PROVIDER', 'SUBNET']);
-    assert.deepEqual(row(run.stdout, 'defaultnetwork'), ['defaultnetwork', 'masquerade', '-', '-', 'pod', '-', '-', '-', '-']);
-    assert.deepEqual(row(run.stdout, 'dyniface1'), ['dyniface1', 'bridge', '-', '-', 'multus', 'default/attachnet', 'kube-ovn', 'attachnet.default.ovn', 'attachnet']);
+    assert.deepEqual(header.split(/ {2,}/), [
+      'INTERFACE',
+      'BINDING',
+      'MODEL',
+      'STATE',
+      'NETWORK',
+      'NAD',
+      'NAD TYPE',
+      'OVN PROVIDER',
+      'SUBNET',
+    ]);
+    assert.deepEqual(row(run.stdout, 'defaultnetwork'), [
+      'defaultnetwork',
+      'masquerade',
+      '-',
+      '-',
+      'pod',
+      '-',
+      '-',
+      '-',
+      '-',
+    ]);
+    assert.deepEqual(row(run.stdout, 'dyniface1'), [
+      'dyniface1',
+      'bridge',
+      '-',
+      '-',
+      'multus',
+      'default/attachnet',
+      'kube-ovn',
+      'attachnet.default.ovn',
+      'attachnet',
+    ]);
     assert.match(run.stdout, /^Checks: no findings$/m);
   });
 
@@ -90,7 +120,10 @@ describe('nicguard explain', { concurrency: 2 }, () => {
 
   test('missing NADs, SR-IOV and other-namespace NADs, absent NICs and unbound Kube-OVN providers are shown as such', async () => {
     const dir = writeTree(tempDir(), { 'vm.yaml': `${variedVm()}---\n${ORPHAN_NAD}` });
-    const [run, machine] = await Promise.all([nicguard(['explain', '-f', join(dir, 'vm.yaml'), ...SEED]), nicguard(['explain', '-f', join(dir, 'vm.yaml'), ...SEED, '-o', 'json'])]);
+    const [run, machine] = await Promise.all([
+      nicguard(['explain', '-f', join(dir, 'vm.yaml'), ...SEED]),
+      nicguard(['explain', '-f', join(dir, 'vm.yaml'), ...SEED, '-o', 'json']),
+    ]);
     assert.equal(run.status, 0, run.stderr);
     assert.deepEqual(row(run.stdout, 'fast').slice(1, 7), ['sriov', '-', '-', 'multus', 'default/sriov-net', 'sriov']);
     assert.deepEqual(row(run.stdout, 'legacy').slice(1, 4), ['bridge', 'e1000e', 'absent']);
@@ -102,7 +135,10 @@ describe('nicguard explain', { concurrency: 2 }, () => {
     const lost = report.interfaces.find((i: any) => i.name === 'lost');
     assert.equal(lost.nadFound, false);
     assert.deepEqual(report.interfaces.find((i: any) => i.name === 'orphan').subnets, []);
-    assert.ok(report.findings.some((f: any) => f.rule === 'nad-exists'), 'the checks validate would make are included');
+    assert.ok(
+      report.findings.some((f: any) => f.rule === 'nad-exists'),
+      'the checks validate would make are included',
+    );
   });
 
   test('a VM is found by name in the objects folder; the VM wins over its VMI, which is the base of the budget', async () => {
@@ -130,7 +166,13 @@ describe('nicguard explain', { concurrency: 2 }, () => {
     assert.equal(report.object.kind, 'VirtualMachine');
     assert.equal(report.object.file, join(dir, 'vms/vm.yaml'));
     assert.equal(report.running, true, 'a VMI exists for it');
-    assert.deepEqual(report.interfaces.map((i: any) => [i.name, i.subnets?.[0]]), [['defaultnetwork', undefined], ['dyniface1', 'attachnet']]);
+    assert.deepEqual(
+      report.interfaces.map((i: any) => [i.name, i.subnets?.[0]]),
+      [
+        ['defaultnetwork', undefined],
+        ['dyniface1', 'attachnet'],
+      ],
+    );
     // The VMI runs the old spec: dyniface1 is a hotplug KubeVirt has yet to make.
     assert.equal(report.baseFrom, 'vmi');
     assert.equal(report.budget.base, 1);
@@ -139,7 +181,10 @@ describe('nicguard explain', { concurrency: 2 }, () => {
     assert.equal(report.interfaces[1].change, 'added');
 
     assert.equal(ambiguous.status, 2);
-    assert.match(ambiguous.stderr, /several match.*default\/other.*default\/vm-fedora|several match.*default\/vm-fedora.*default\/other/);
+    assert.match(
+      ambiguous.stderr,
+      /several match.*default\/other.*default\/vm-fedora|several match.*default\/vm-fedora.*default\/other/,
+    );
     assert.equal(missing.status, 2);
     assert.match(missing.stderr, /no VirtualMachine or VirtualMachineInstance nope found; found .*default\/other/);
     for (const r of [ambiguous, missing]) assert.ok(!hasStackTrace(r.stderr));
@@ -169,19 +214,29 @@ describe('nicguard explain', { concurrency: 2 }, () => {
     assert.equal(run.status, 2);
     assert.equal(run.stdout, '');
     const [first, pointer, ...rest] = run.stderr.trimEnd().split('\n');
-    assert.equal(first, `nicguard explain: explain shows one VM: give one -f (got 2: ${NEW_VM}, examples/old/vm-fedora.yaml), or check several with nicguard validate`);
+    assert.equal(
+      first,
+      `nicguard explain: explain shows one VM: give one -f (got 2: ${NEW_VM}, examples/old/vm-fedora.yaml), or check several with nicguard validate`,
+    );
     assert.match(pointer, /--help/);
     assert.deepEqual(rest, []);
   });
 
   test('--base takes the previous version from git, as --old does; a VM new at the revision is said to be new', async () => {
     const repo = tempDir('nicguard-git-');
-    const git = (...args: string[]) => execFileSync('git', ['-c', 'user.email=ci@example.com', '-c', 'user.name=CI', ...args], { cwd: repo, encoding: 'utf8' });
+    const git = (...args: string[]) =>
+      execFileSync('git', ['-c', 'user.email=ci@example.com', '-c', 'user.name=CI', ...args], {
+        cwd: repo,
+        encoding: 'utf8',
+      });
     git('init', '-q');
     writeTree(repo, { 'vm.yaml': exampleText('old/vm-fedora.yaml') });
     git('add', '.');
     git('commit', '-q', '-m', 'running version');
-    writeTree(repo, { 'vm.yaml': exampleText('new/vm-fedora.yaml'), 'vm3.yaml': exampleText('new/vm-fedora.yaml').replace('name: vm-fedora', 'name: vm3') });
+    writeTree(repo, {
+      'vm.yaml': exampleText('new/vm-fedora.yaml'),
+      'vm3.yaml': exampleText('new/vm-fedora.yaml').replace('name: vm-fedora', 'name: vm3'),
+    });
     const objects = ['--objects', join(EXAMPLES, 'cluster')];
     const [base, old, fresh, both, stdin] = await Promise.all([
       nicguard(['explain', '-f', 'vm.yaml', '--base', 'HEAD', ...objects], { cwd: repo }),
@@ -191,9 +246,13 @@ describe('nicguard explain', { concurrency: 2 }, () => {
       nicguard(['explain', '-f', '-', '--base', 'HEAD'], { cwd: repo, input: exampleText('new/vm-fedora.yaml') }),
     ]);
     assert.equal(base.status, 0, base.stderr);
-    assert.match(base.stdout, /^ {2}base interfaces +1 +in the domain when it was last defined \(boot or last migration\), from HEAD$/m);
+    assert.match(
+      base.stdout,
+      /^ {2}base interfaces +1 +in the domain when it was last defined \(boot or last migration\), from HEAD$/m,
+    );
     // The same budget and table as with the same version given as --old.
-    const budget = (text: string) => text.split('\n').filter((l) => /^ {2}(reserved|ports|asked|PCI)/.test(l) || l.startsWith('dyniface1'));
+    const budget = (text: string) =>
+      text.split('\n').filter((l) => /^ {2}(reserved|ports|asked|PCI)/.test(l) || l.startsWith('dyniface1'));
     assert.deepEqual(budget(base.stdout), budget(old.stdout));
     assert.equal(row(base.stdout, 'dyniface1').at(-1), 'added');
 

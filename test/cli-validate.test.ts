@@ -9,7 +9,16 @@ import { judgesKind } from '../src/engine/evaluate.js';
 import { RULES, RULE_IDS } from '../src/engine/rules/index.js';
 import { ROOT, update } from './support.js';
 import { admissionReview } from './server-support.js';
-import { childrenNamed, exampleText, hasStackTrace, nicguard, parseXml, tempDir, writeTree, type CliRun } from './cli-run.js';
+import {
+  childrenNamed,
+  exampleText,
+  hasStackTrace,
+  nicguard,
+  parseXml,
+  tempDir,
+  writeTree,
+  type CliRun,
+} from './cli-run.js';
 
 const MASQUERADE = 'examples/bad/masquerade-hotplug.yaml';
 const WRONG_PROVIDER = 'examples/bad/wrong-ovn-provider.yaml';
@@ -32,7 +41,10 @@ spec:
       - {name: default, pod: {}}
       - {name: br1, multus: {networkName: new-fancy-net}}
 `;
-const VM_BRIDGE_REMOVED = VM_WITH_BRIDGE.replace('          - {name: br1, bridge: {}}\n', '').replace('      - {name: br1, multus: {networkName: new-fancy-net}}\n', '');
+const VM_BRIDGE_REMOVED = VM_WITH_BRIDGE.replace('          - {name: br1, bridge: {}}\n', '').replace(
+  '      - {name: br1, multus: {networkName: new-fancy-net}}\n',
+  '',
+);
 
 function json(run: CliRun): any {
   try {
@@ -67,11 +79,21 @@ describe('nicguard validate', { concurrency: 2 }, () => {
     assert.equal(run.status, 1, run.stdout + run.stderr);
     const text = exampleText('bad/masquerade-hotplug.yaml');
     const objectLine = text.split('\n').findIndex((l) => l.startsWith('apiVersion')) + 1;
-    assert.match(run.stdout, new RegExp(`^${escapeRe(MASQUERADE)}:${objectLine}: VirtualMachine default/vm-fedora \\(UPDATE, old: examples/old/vm-fedora.yaml\\)$`, 'm'));
+    assert.match(
+      run.stdout,
+      new RegExp(
+        `^${escapeRe(MASQUERADE)}:${objectLine}: VirtualMachine default/vm-fedora \\(UPDATE, old: examples/old/vm-fedora.yaml\\)$`,
+        'm',
+      ),
+    );
     const finding = /^ {2}DENY {2}hotplug-binding {2}(\S+) \(line (\d+)\)\n {8}(.+)$/m.exec(run.stdout);
     assert.ok(finding, run.stdout);
     assert.match(finding[1], /^spec\.template\.spec\.domain\.devices\.interfaces\[1\]/);
-    assert.match(text.split('\n')[Number(finding[2]) - 1], /masquerade|dyniface1/, 'the line points into the offending interface');
+    assert.match(
+      text.split('\n')[Number(finding[2]) - 1],
+      /masquerade|dyniface1/,
+      'the line points into the offending interface',
+    );
     assert.match(finding[3], /dyniface1/);
     assert.match(run.stdout, /^1 object checked, 1 denied, \d+ warnings?, 0 mutated$/m);
 
@@ -91,9 +113,23 @@ describe('nicguard validate', { concurrency: 2 }, () => {
   });
 
   test('folders are read recursively and several inputs make one report', async () => {
-    const run = await nicguard(['validate', '-f', 'examples/new', '-f', 'examples/bad', '--old', 'examples/old', ...SEED, '-o', 'json']);
+    const run = await nicguard([
+      'validate',
+      '-f',
+      'examples/new',
+      '-f',
+      'examples/bad',
+      '--old',
+      'examples/old',
+      ...SEED,
+      '-o',
+      'json',
+    ]);
     const report = json(run);
-    assert.deepEqual(report.results.map((r: any) => r.file), ['examples/new/vm-fedora.yaml', MASQUERADE, WRONG_PROVIDER]);
+    assert.deepEqual(
+      report.results.map((r: any) => r.file),
+      ['examples/new/vm-fedora.yaml', MASQUERADE, WRONG_PROVIDER],
+    );
     assert.equal(report.summary.objects, 3);
     assert.equal(report.summary.denied, 2);
     assert.equal(run.status, 1);
@@ -103,7 +139,9 @@ describe('nicguard validate', { concurrency: 2 }, () => {
     const nads = exampleText('cluster/networks.yaml');
     const text = `${nads}\n---\n${exampleText('bad/masquerade-hotplug.yaml')}`;
     const dir = writeTree(tempDir(), { 'all.yaml': text });
-    const report = json(await nicguard(['validate', '-f', join(dir, 'all.yaml'), '--old', 'examples/old', '-o', 'json']));
+    const report = json(
+      await nicguard(['validate', '-f', join(dir, 'all.yaml'), '--old', 'examples/old', '-o', 'json']),
+    );
     assert.equal(report.summary.objects, 5);
     const vm = report.results.find((r: any) => r.kind === 'VirtualMachine');
     assert.equal(vm.document, 4);
@@ -117,7 +155,12 @@ describe('nicguard validate', { concurrency: 2 }, () => {
 
   test('an AdmissionReview is evaluated as its request says: UPDATE with its old object and its user', async () => {
     const review = (username: string) =>
-      admissionReview(update(parse(exampleText('old/vm-fedora.yaml')), parse(exampleText('bad/masquerade-hotplug.yaml')), { uid: 'abc', userInfo: { username } }));
+      admissionReview(
+        update(parse(exampleText('old/vm-fedora.yaml')), parse(exampleText('bad/masquerade-hotplug.yaml')), {
+          uid: 'abc',
+          userInfo: { username },
+        }),
+      );
     const dir = writeTree(tempDir(), {
       'alice.json': JSON.stringify(review('alice')),
       'controller.json': JSON.stringify(review('system:serviceaccount:kubevirt:kubevirt-controller')),
@@ -149,14 +192,41 @@ describe('nicguard validate', { concurrency: 2 }, () => {
     const report = json(run);
     assert.equal(report.apiVersion, 'nicguard.io/v1alpha1');
     assert.equal(report.kind, 'ValidationReport');
-    assert.deepEqual(Object.keys(report.summary).sort(), ['denied', 'errors', 'mutated', 'objects', 'skipped', 'warnings']);
+    assert.deepEqual(Object.keys(report.summary).sort(), [
+      'denied',
+      'errors',
+      'mutated',
+      'objects',
+      'skipped',
+      'warnings',
+    ]);
     assert.equal(report.summary.mutated, 1);
     const [vm] = report.results;
-    assert.deepEqual(
-      Object.keys(vm).sort(),
-      ['admissionReview', 'allowed', 'apiVersion', 'document', 'file', 'findings', 'kind', 'line', 'name', 'namespace', 'oldSource', 'operation', 'patch'],
-    );
-    assert.deepEqual(Object.keys(report).sort(), ['apiVersion', 'errors', 'excludedFiles', 'kind', 'old', 'results', 'skippedFiles', 'summary']);
+    assert.deepEqual(Object.keys(vm).sort(), [
+      'admissionReview',
+      'allowed',
+      'apiVersion',
+      'document',
+      'file',
+      'findings',
+      'kind',
+      'line',
+      'name',
+      'namespace',
+      'oldSource',
+      'operation',
+      'patch',
+    ]);
+    assert.deepEqual(Object.keys(report).sort(), [
+      'apiVersion',
+      'errors',
+      'excludedFiles',
+      'kind',
+      'old',
+      'results',
+      'skippedFiles',
+      'summary',
+    ]);
     const warning = vm.findings.find((f: any) => f.rule === 'unplug-by-removal');
     assert.equal(warning.action, 'warn');
     assert.equal(warning.object, 'VirtualMachine default/vm2');
@@ -167,7 +237,10 @@ describe('nicguard validate', { concurrency: 2 }, () => {
 
     // The text output says what the patch does, in words: the raw operations are in the JSON.
     assert.match(text.stdout, /MUTATE {2}the mutating webhook would change the object/);
-    assert.match(text.stdout, /^ {8}interface "br1" kept with state: absent at spec\.template\.spec\.domain\.devices\.interfaces\[1\] \(KubeVirt unplugs it, then removes it\)$/m);
+    assert.match(
+      text.stdout,
+      /^ {8}interface "br1" kept with state: absent at spec\.template\.spec\.domain\.devices\.interfaces\[1\] \(KubeVirt unplugs it, then removes it\)$/m,
+    );
     assert.match(text.stdout, /^ {8}network "br1" kept at spec\.template\.spec\.networks\[1\]/m);
     assert.doesNotMatch(text.stdout, /"op"|\/spec\/template/);
     assert.match(text.stdout, /1 object checked, 0 denied, 1 warning, 1 mutated/);
@@ -188,10 +261,17 @@ describe('nicguard validate', { concurrency: 2 }, () => {
     const cases = childrenNamed(suite, 'testcase');
     const vmRules = RULES.filter((r) => judgesKind(r, 'VirtualMachine')).map((r) => r.id);
     const nadRules = RULES.filter((r) => judgesKind(r, 'NetworkAttachmentDefinition')).map((r) => r.id);
-    assert.equal(cases.length, vmRules.length + 4 * nadRules.length + 1, 'a case per rule for 1 VM and 4 NADs, and 1 broken file');
+    assert.equal(
+      cases.length,
+      vmRules.length + 4 * nadRules.length + 1,
+      'a case per rule for 1 VM and 4 NADs, and 1 broken file',
+    );
     assert.equal(suite.attrs.tests, String(cases.length));
     const vmCases = cases.filter((c) => c.attrs.name.startsWith('VirtualMachine default/vm-fedora (UPDATE): '));
-    assert.deepEqual(vmCases.map((c) => c.attrs.name.split(': ')[1]), vmRules);
+    assert.deepEqual(
+      vmCases.map((c) => c.attrs.name.split(': ')[1]),
+      vmRules,
+    );
     const bindingCase = vmCases.find((c) => c.attrs.name.endsWith(': hotplug-binding'))!;
     assert.equal(bindingCase.attrs.classname, join(dir, 'a&b <odd> "name".yaml'), 'attribute escaping round-trips');
     const [failure] = childrenNamed(bindingCase, 'failure');
@@ -200,25 +280,45 @@ describe('nicguard validate', { concurrency: 2 }, () => {
     const failed = cases.filter((c) => childrenNamed(c, 'failure').length > 0);
     assert.ok(failed.length >= 1);
     assert.equal(suite.attrs.failures, String(failed.length), 'failures counts failed test cases');
-    assert.ok(failed.every((c) => childrenNamed(c, 'failure').length === 1), 'one failure element per failed case');
+    assert.ok(
+      failed.every((c) => childrenNamed(c, 'failure').length === 1),
+      'one failure element per failed case',
+    );
     for (const c of cases) assert.match(c.attrs.time, /^\d+\.\d{6}$/, 'every case has a measured time');
     assert.ok(Number(suite.attrs.time) > 0, 'the suite time is the measured run');
     const errorCase = cases.find((c) => childrenNamed(c, 'error').length)!;
     assert.match(errorCase.attrs.classname, /broken\.yaml$/);
-    assert.match(childrenNamed(errorCase, 'error')[0].text, /broken\.yaml:3:1: not valid YAML: Map keys must be unique/);
+    assert.match(
+      childrenNamed(errorCase, 'error')[0].text,
+      /broken\.yaml:3:1: not valid YAML: Map keys must be unique/,
+    );
     assert.equal(suite.attrs.errors, '1');
     assert.match(run.stderr, /broken\.yaml:3:1/);
   });
 
   test('SARIF output is 2.1.0 with every rule described and results located at file and line', async () => {
-    const run = await nicguard(['validate', '-f', MASQUERADE, '-f', WRONG_PROVIDER, '--old', 'examples/old', ...SEED, '-o', 'sarif']);
+    const run = await nicguard([
+      'validate',
+      '-f',
+      MASQUERADE,
+      '-f',
+      WRONG_PROVIDER,
+      '--old',
+      'examples/old',
+      ...SEED,
+      '-o',
+      'sarif',
+    ]);
     assert.equal(run.status, 1, run.stderr);
     const sarif = json(run);
     assert.equal(sarif.version, '2.1.0');
     assert.match(sarif.$schema, /sarif-2\.1\.0/);
     const [runObj] = sarif.runs;
     assert.equal(runObj.tool.driver.name, 'nicguard');
-    assert.deepEqual(runObj.tool.driver.rules.map((r: any) => r.id), [...RULE_IDS]);
+    assert.deepEqual(
+      runObj.tool.driver.rules.map((r: any) => r.id),
+      [...RULE_IDS],
+    );
     for (const rule of runObj.tool.driver.rules) {
       assert.ok(rule.shortDescription.text.length > 5 && rule.fullDescription.text.length > 20, rule.id);
     }
@@ -230,16 +330,29 @@ describe('nicguard validate', { concurrency: 2 }, () => {
       assert.ok(['error', 'warning'].includes(r.level));
       assert.ok(r.message.text);
       const loc = r.locations[0].physicalLocation;
-      assert.ok(!loc.artifactLocation.uri.startsWith('/') && !loc.artifactLocation.uri.includes('://'), 'relative to the working directory');
+      assert.ok(
+        !loc.artifactLocation.uri.startsWith('/') && !loc.artifactLocation.uri.includes('://'),
+        'relative to the working directory',
+      );
       const lines = readFileSync(join(ROOT, loc.artifactLocation.uri), 'utf8').split('\n');
-      assert.ok(Number.isInteger(loc.region.startLine) && loc.region.startLine >= 1 && loc.region.startLine <= lines.length);
+      assert.ok(
+        Number.isInteger(loc.region.startLine) && loc.region.startLine >= 1 && loc.region.startLine <= lines.length,
+      );
     }
     const binding = results.find((r: any) => r.ruleId === 'hotplug-binding');
     assert.equal(binding.level, 'error');
     assert.equal(binding.locations[0].physicalLocation.artifactLocation.uri, MASQUERADE);
-    const line = exampleText('bad/masquerade-hotplug.yaml').split('\n')[binding.locations[0].physicalLocation.region.startLine - 1];
+    const line =
+      exampleText('bad/masquerade-hotplug.yaml').split('\n')[
+        binding.locations[0].physicalLocation.region.startLine - 1
+      ];
     assert.match(line, /masquerade|dyniface1/);
-    assert.ok(results.some((r: any) => r.ruleId === 'ovn-provider' && r.locations[0].physicalLocation.artifactLocation.uri === WRONG_PROVIDER));
+    assert.ok(
+      results.some(
+        (r: any) =>
+          r.ruleId === 'ovn-provider' && r.locations[0].physicalLocation.artifactLocation.uri === WRONG_PROVIDER,
+      ),
+    );
     assert.equal(runObj.invocations[0].executionSuccessful, true);
   });
 
@@ -249,7 +362,9 @@ describe('nicguard validate', { concurrency: 2 }, () => {
       '2-broken.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  name: y\n',
       '3-bad.yaml': exampleText('bad/masquerade-hotplug.yaml').replace('name: vm-fedora', 'name: other'),
     });
-    const old = writeTree(tempDir(), { 'other.yaml': exampleText('old/vm-fedora.yaml').replace('name: vm-fedora', 'name: other') });
+    const old = writeTree(tempDir(), {
+      'other.yaml': exampleText('old/vm-fedora.yaml').replace('name: vm-fedora', 'name: other'),
+    });
     const args = ['validate', '-f', dir, '--old', old, ...SEED];
     const [run, machine, missing] = await Promise.all([
       nicguard(args),
@@ -257,7 +372,10 @@ describe('nicguard validate', { concurrency: 2 }, () => {
       nicguard(['validate', '-f', 'examples/does-not-exist.yaml', '-f', 'examples/new']),
     ]);
     assert.equal(run.status, 2, run.stdout + run.stderr);
-    assert.match(run.stdout, new RegExp(`error: ${escapeRe(join(dir, '2-broken.yaml'))}:5:3: not valid YAML: Map keys must be unique`));
+    assert.match(
+      run.stdout,
+      new RegExp(`error: ${escapeRe(join(dir, '2-broken.yaml'))}:5:3: not valid YAML: Map keys must be unique`),
+    );
     assert.match(run.stdout, /DENY {2}hotplug-binding/, 'the good files are still checked');
     assert.match(run.stdout, /2 objects checked, 1 denied, \d+ warnings?, 0 mutated, 1 input error/);
     assert.ok(!hasStackTrace(run.stdout + run.stderr));
@@ -297,20 +415,31 @@ describe('nicguard validate', { concurrency: 2 }, () => {
       'broken.yaml': 'rules: [\n',
     });
     const [typo, model, broken] = await Promise.all(
-      ['typo', 'model', 'broken'].map((name) => nicguard(['validate', '-f', 'examples/new', '--config', join(dir, `${name}.yaml`)])),
+      ['typo', 'model', 'broken'].map((name) =>
+        nicguard(['validate', '-f', 'examples/new', '--config', join(dir, `${name}.yaml`)]),
+      ),
     );
     assert.equal(typo.status, 2);
-    assert.match(typo.stderr, /typo\.yaml:2: rules: unknown field "hotplug-bindin" \(did you mean "hotplug-binding"\?\)/);
+    assert.match(
+      typo.stderr,
+      /typo\.yaml:2: rules: unknown field "hotplug-bindin" \(did you mean "hotplug-binding"\?\)/,
+    );
     assert.equal(typo.stdout, '');
     assert.equal(model.status, 2);
     assert.match(model.stderr, /model\.yaml:1: slotModel: must be one of auto, v1, v2, v3, legacy-q35, got "v4"/);
     assert.equal(broken.status, 2);
-    assert.match(broken.stderr, /broken\.yaml:2:1: not valid YAML: .+ must be sufficiently indented and end with a \] at line 2, column 1:\n/);
+    assert.match(
+      broken.stderr,
+      /broken\.yaml:2:1: not valid YAML: .+ must be sufficiently indented and end with a \] at line 2, column 1:\n/,
+    );
     for (const r of [typo, model, broken]) assert.ok(!hasStackTrace(r.stderr), r.stderr);
   });
 
   test('usage errors exit 2: no input, an unknown output format', async () => {
-    const [none, format] = await Promise.all([nicguard(['validate']), nicguard(['validate', '-f', 'examples/new', '-o', 'xml'])]);
+    const [none, format] = await Promise.all([
+      nicguard(['validate']),
+      nicguard(['validate', '-f', 'examples/new', '-o', 'xml']),
+    ]);
     assert.equal(none.status, 2);
     assert.match(none.stderr, /nothing to check/);
     assert.equal(format.status, 2);
@@ -332,17 +461,25 @@ describe('nicguard validate', { concurrency: 2 }, () => {
 
   test("--base takes each file's previous version from git: changed files are UPDATEs, new files CREATEs", async () => {
     const repo = tempDir('nicguard-git-');
-    const git = (...args: string[]) => execFileSync('git', ['-c', 'user.email=ci@example.com', '-c', 'user.name=CI', ...args], { cwd: repo, encoding: 'utf8' });
+    const git = (...args: string[]) =>
+      execFileSync('git', ['-c', 'user.email=ci@example.com', '-c', 'user.name=CI', ...args], {
+        cwd: repo,
+        encoding: 'utf8',
+      });
     git('init', '-q');
     writeTree(repo, { 'vms/vm-fedora.yaml': exampleText('old/vm-fedora.yaml'), 'vms/unchanged.yaml': VM_WITH_BRIDGE });
     git('add', '.');
     git('commit', '-q', '-m', 'running versions');
     // The pull request: a masquerade hotplug, and a new VM in a new file.
     writeFileSync(join(repo, 'vms/vm-fedora.yaml'), exampleText('bad/masquerade-hotplug.yaml'));
-    writeTree(repo, { 'vms/new/vm3.yaml': exampleText('bad/masquerade-hotplug.yaml').replace('name: vm-fedora', 'name: vm3') });
+    writeTree(repo, {
+      'vms/new/vm3.yaml': exampleText('bad/masquerade-hotplug.yaml').replace('name: vm-fedora', 'name: vm3'),
+    });
     const notRepo = writeTree(tempDir(), { 'vm.yaml': exampleText('old/vm-fedora.yaml') });
     const [run, badRef, outside] = await Promise.all([
-      nicguard(['validate', '-f', 'vms', '--base', 'HEAD', '--objects', join(ROOT, 'examples/cluster'), '-o', 'json'], { cwd: repo }),
+      nicguard(['validate', '-f', 'vms', '--base', 'HEAD', '--objects', join(ROOT, 'examples/cluster'), '-o', 'json'], {
+        cwd: repo,
+      }),
       nicguard(['validate', '-f', 'vms', '--base', 'no-such-branch'], { cwd: repo }),
       nicguard(['validate', '-f', 'vm.yaml', '--base', 'HEAD'], { cwd: notRepo }),
     ]);

@@ -36,7 +36,9 @@ interface SlotVector {
   note?: string;
 }
 
-const VECTORS: SlotVector[] = JSON.parse(readFileSync(join(ROOT, 'test/conformance/vectors/kubevirt-slots.json'), 'utf8'));
+const VECTORS: SlotVector[] = JSON.parse(
+  readFileSync(join(ROOT, 'test/conformance/vectors/kubevirt-slots.json'), 'utf8'),
+);
 
 /**
  * Upstream functions nicguard does not model, and why. appendPCIeRootPortControllers caps
@@ -94,7 +96,11 @@ describe('conformance: KubeVirt hotplug port reservation', () => {
       // The model nicguard picks for each release the vector covers is the vector's model.
       if (v.input.model && v.input.function !== 'placeholders') {
         for (const version of covered(v.kubevirtVersions)) {
-          assert.equal(reservationRuleFor(version).model, v.input.model, `${formatVersion(version)} in ${v.kubevirtVersions.join(', ')}`);
+          assert.equal(
+            reservationRuleFor(version).model,
+            v.input.model,
+            `${formatVersion(version)} in ${v.kubevirtVersions.join(', ')}`,
+          );
         }
       }
     });

@@ -2,7 +2,12 @@
 // never a crash, and work stays linear in the input.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { AdmissionDecodeError, decodeAdmissionReview, encodeAdmissionResponse, MAX_NESTING_DEPTH } from '../src/admission/review.js';
+import {
+  AdmissionDecodeError,
+  decodeAdmissionReview,
+  encodeAdmissionResponse,
+  MAX_NESTING_DEPTH,
+} from '../src/admission/review.js';
 import { evaluate, FINDINGS_PER_RULE } from '../src/engine/evaluate.js';
 import { QUOTE_LIMIT } from '../src/engine/values.js';
 import { admissionReview } from './server-support.js';
@@ -81,7 +86,8 @@ describe('work and output stay bounded', () => {
   it('thousands of bad interfaces give a bounded list of findings and a bounded denial', () => {
     const vm = example('new/vm-fedora.yaml');
     const spec = vm.spec.template.spec;
-    for (let i = 0; i < 5000; i++) spec.domain.devices.interfaces.push({ name: `bad name ${'x'.repeat(QUOTE_LIMIT * 3)} ${i}`, bridge: {} });
+    for (let i = 0; i < 5000; i++)
+      spec.domain.devices.interfaces.push({ name: `bad name ${'x'.repeat(QUOTE_LIMIT * 3)} ${i}`, bridge: {} });
     const result = evaluate(create(vm), seedCluster(), config());
     const pairing = result.findings.filter((f) => f.rule === 'network-pairing');
     assert.equal(pairing.length, FINDINGS_PER_RULE);

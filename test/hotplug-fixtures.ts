@@ -4,7 +4,10 @@ import type { Manifest as KubeObject } from './support.js';
 import { addNic, clone, config, example, vmSpec } from './support.js';
 
 /** A config with some rules set (support's config() wants every rule when `rules` is given). */
-export function withRules(rules: Partial<Record<RuleId, RuleSetting>>, other: Partial<PolicyConfig> = {}): PolicyConfig {
+export function withRules(
+  rules: Partial<Record<RuleId, RuleSetting>>,
+  other: Partial<PolicyConfig> = {},
+): PolicyConfig {
   return config({ ...other, rules: rules as Record<RuleId, RuleSetting> });
 }
 
@@ -49,7 +52,12 @@ export function ifaceNamed(vm: KubeObject, name: string): any {
 }
 
 /** Adds a secondary NIC on a multus network (mutates and returns the VM). */
-export function addMultusNic(vm: KubeObject, name: string, binding: Record<string, unknown>, networkName: string): KubeObject {
+export function addMultusNic(
+  vm: KubeObject,
+  name: string,
+  binding: Record<string, unknown>,
+  networkName: string,
+): KubeObject {
   return addNic(vm, { name, ...binding }, { name, multus: { networkName } });
 }
 

@@ -6,7 +6,12 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadKubeConfig, startInformerClusterView, type InformerClusterView, type InformerClusterViewOptions } from '../src/cluster/informer.js';
+import {
+  loadKubeConfig,
+  startInformerClusterView,
+  type InformerClusterView,
+  type InformerClusterViewOptions,
+} from '../src/cluster/informer.js';
 import { INDEXED_KINDS } from '../src/engine/kinds.js';
 import type { Manifest as KubeObject } from './support.js';
 import { FakeApiServer, RESOURCES, type Res } from './support/fake-api.js';
@@ -14,16 +19,37 @@ import { FakeApiServer, RESOURCES, type Res } from './support/fake-api.js';
 const ALL_RES = Object.keys(RESOURCES) as Res[];
 
 function nad(namespace: string, name: string, provider = `${name}.${namespace}.ovn`): KubeObject {
-  const config = JSON.stringify({ cniVersion: '0.3.1', type: 'kube-ovn', server_socket: '/run/openvswitch/kube-ovn-daemon.sock', provider });
-  return { apiVersion: 'k8s.cni.cncf.io/v1', kind: 'NetworkAttachmentDefinition', metadata: { namespace, name }, spec: { config } };
+  const config = JSON.stringify({
+    cniVersion: '0.3.1',
+    type: 'kube-ovn',
+    server_socket: '/run/openvswitch/kube-ovn-daemon.sock',
+    provider,
+  });
+  return {
+    apiVersion: 'k8s.cni.cncf.io/v1',
+    kind: 'NetworkAttachmentDefinition',
+    metadata: { namespace, name },
+    spec: { config },
+  };
 }
 
 function subnet(name: string, provider: string): KubeObject {
-  return { apiVersion: 'kubeovn.io/v1', kind: 'Subnet', metadata: { name }, spec: { provider, cidrBlock: '10.66.0.0/24', protocol: 'IPv4' } };
+  return {
+    apiVersion: 'kubeovn.io/v1',
+    kind: 'Subnet',
+    metadata: { name },
+    spec: { provider, cidrBlock: '10.66.0.0/24', protocol: 'IPv4' },
+  };
 }
 
 function vmi(namespace: string, name: string, phase: string): KubeObject {
-  return { apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachineInstance', metadata: { namespace, name }, spec: {}, status: { phase } };
+  return {
+    apiVersion: 'kubevirt.io/v1',
+    kind: 'VirtualMachineInstance',
+    metadata: { namespace, name },
+    spec: {},
+    status: { phase },
+  };
 }
 
 async function waitFor(what: string, check: () => boolean, timeoutMs = 5000): Promise<void> {
@@ -55,7 +81,14 @@ async function connect(api: FakeApiServer, options: Partial<InformerClusterViewO
     warn: (o: unknown, msg: unknown) => void warnings.push(`${JSON.stringify(o)} ${String(msg)}`),
     error: (o: unknown, msg: unknown) => void errors.push(`${JSON.stringify(o)} ${String(msg)}`),
   };
-  const view = await startInformerClusterView({ kubeconfig, logger, retryDelayMs: 20, maxRetryDelayMs: 100, missingCrdRetryMs: 100, ...options });
+  const view = await startInformerClusterView({
+    kubeconfig,
+    logger,
+    retryDelayMs: 20,
+    maxRetryDelayMs: 100,
+    missingCrdRetryMs: 100,
+    ...options,
+  });
   const close = async () => {
     await view.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -63,7 +96,11 @@ async function connect(api: FakeApiServer, options: Partial<InformerClusterViewO
   return { view, warnings, errors, close };
 }
 
-async function harness(prepare: (api: FakeApiServer) => void = () => {}, waitSync = true, options: Partial<InformerClusterViewOptions> = {}): Promise<Harness> {
+async function harness(
+  prepare: (api: FakeApiServer) => void = () => {},
+  waitSync = true,
+  options: Partial<InformerClusterViewOptions> = {},
+): Promise<Harness> {
   const api = new FakeApiServer();
   prepare(api);
   await api.start();
@@ -93,7 +130,12 @@ test('the first list fills the view, adds kind/apiVersion, and marks every resou
     api.put('nad', nad('team-b', 'attachnet'));
     api.put('subnet', subnet('attachnet', 'attachnet.default.ovn'));
     api.put('vmi', vmi('default', 'vm-fedora', 'Running'));
-    api.put('kubevirt', { apiVersion: 'kubevirt.io/v1', kind: 'KubeVirt', metadata: { namespace: 'kubevirt', name: 'kubevirt' }, spec: { workloadUpdateStrategy: { workloadUpdateMethods: ['LiveMigrate'] } } });
+    api.put('kubevirt', {
+      apiVersion: 'kubevirt.io/v1',
+      kind: 'KubeVirt',
+      metadata: { namespace: 'kubevirt', name: 'kubevirt' },
+      spec: { workloadUpdateStrategy: { workloadUpdateMethods: ['LiveMigrate'] } },
+    });
   });
   try {
     const { view, api } = h;
@@ -108,7 +150,10 @@ test('the first list fills the view, adds kind/apiVersion, and marks every resou
     assert.equal(attach?.kind, 'NetworkAttachmentDefinition');
     assert.equal(attach?.apiVersion, 'k8s.cni.cncf.io/v1');
     assert.equal(view.findNetworkAttachmentDefinitionsByName('attachnet').length, 2);
-    assert.deepEqual(view.findSubnetsByProvider('attachnet.default.ovn').map((s) => s.metadata?.name), ['attachnet']);
+    assert.deepEqual(
+      view.findSubnetsByProvider('attachnet.default.ovn').map((s) => s.metadata?.name),
+      ['attachnet'],
+    );
     assert.equal(view.getVirtualMachineInstance('default', 'vm-fedora')?.kind, 'VirtualMachineInstance');
     assert.equal(view.getKubeVirt()?.metadata?.name, 'kubevirt');
     assert.equal(view.getNetworkAttachmentDefinition('default', 'nope'), undefined);
@@ -130,11 +175,20 @@ test('watch events add, modify and delete objects without listing again', async 
     assert.equal(view.getNetworkAttachmentDefinition('default', 'fresh')?.kind, 'NetworkAttachmentDefinition');
 
     api.put('nad', nad('default', 'attachnet', 'changed.default.ovn'));
-    await waitFor('MODIFIED nad seen', () => (String((view.getNetworkAttachmentDefinition('default', 'attachnet')?.spec as { config?: string } | undefined)?.config ?? '')).includes('changed.default.ovn'));
+    await waitFor('MODIFIED nad seen', () =>
+      String(
+        (view.getNetworkAttachmentDefinition('default', 'attachnet')?.spec as { config?: string } | undefined)
+          ?.config ?? '',
+      ).includes('changed.default.ovn'),
+    );
 
     api.put('vmi', vmi('ns1', 'vm1', 'Scheduling'));
     api.put('vmi', vmi('ns1', 'vm1', 'Running'));
-    await waitFor('VMI phase Running', () => (view.getVirtualMachineInstance('ns1', 'vm1')?.status as { phase?: string } | undefined)?.phase === 'Running');
+    await waitFor(
+      'VMI phase Running',
+      () =>
+        (view.getVirtualMachineInstance('ns1', 'vm1')?.status as { phase?: string } | undefined)?.phase === 'Running',
+    );
 
     api.delete('nad', 'default', 'fresh');
     await waitFor('DELETED nad gone', () => view.getNetworkAttachmentDefinition('default', 'fresh') === undefined);
@@ -153,18 +207,32 @@ test('a missing CRD (404) counts as synced and empty, and is picked up once inst
   try {
     const { view, api } = h;
     assert.equal(view.isSynced(), true, 'a cluster without Kube-OVN still gets a ready webhook');
-    assert.deepEqual(view.resourceStatus()['subnets.kubeovn.io'], { synced: true, crdMissing: true, lastError: 'HTTP 404: the server could not find the requested resource' });
+    assert.deepEqual(view.resourceStatus()['subnets.kubeovn.io'], {
+      synced: true,
+      crdMissing: true,
+      lastError: 'HTTP 404: the server could not find the requested resource',
+    });
     assert.deepEqual(view.findSubnetsByProvider('attachnet.default.ovn'), []);
-    assert.ok(h.warnings.some((w) => w.includes('subnets.kubeovn.io') && w.includes('CRD not installed')), h.warnings.join('\n'));
+    assert.ok(
+      h.warnings.some((w) => w.includes('subnets.kubeovn.io') && w.includes('CRD not installed')),
+      h.warnings.join('\n'),
+    );
     const warningsBefore = h.warnings.length;
 
     await waitFor('the list retried while the CRD is missing', () => api.notFound.subnet >= 3);
     assert.equal(h.warnings.length, warningsBefore, 'retries while still missing stay quiet');
     api.missing.delete('subnet');
     api.put('subnet', subnet('attachnet', 'attachnet.default.ovn'));
-    await waitFor('subnet listed after the CRD appears', () => view.findSubnetsByProvider('attachnet.default.ovn').length === 1);
+    await waitFor(
+      'subnet listed after the CRD appears',
+      () => view.findSubnetsByProvider('attachnet.default.ovn').length === 1,
+    );
     assert.equal(view.resourceStatus()['subnets.kubeovn.io'].crdMissing, false);
-    assert.equal(h.warnings.filter((w) => w.includes('CRD not installed')).length, 1, 'the 404 is reported once, not at every retry');
+    assert.equal(
+      h.warnings.filter((w) => w.includes('CRD not installed')).length,
+      1,
+      'the 404 is reported once, not at every retry',
+    );
 
     await waitFor('subnet watch open', () => api.openWatches('subnet') === 1);
     api.put('subnet', subnet('second', 'second.default.ovn'));
@@ -183,7 +251,10 @@ test('a dropped watch is resumed from its resourceVersion and sees later events'
     api.dropConnections();
     await waitFor('watch reopened', () => api.watches.nad > watchesBefore && api.openWatches('nad') === 1);
     api.put('nad', nad('default', 'after-drop'));
-    await waitFor('event after the drop', () => view.getNetworkAttachmentDefinition('default', 'after-drop') !== undefined);
+    await waitFor(
+      'event after the drop',
+      () => view.getNetworkAttachmentDefinition('default', 'after-drop') !== undefined,
+    );
     assert.equal(api.lists.nad, 1, 'resumed by watching from the last resourceVersion, not by listing again');
   } finally {
     await h.done();
@@ -200,17 +271,28 @@ test('while the API server is down decisions use the cache; afterwards the chang
     await waitFor('watch open', () => api.openWatches('nad') === 1);
     api.down = true;
     api.dropConnections();
-    await waitFor('a failed reconnect is reported', () => h.warnings.some((w) => w.includes('network-attachment-definitions') && w.includes('watch failed')));
-    assert.ok(view.getNetworkAttachmentDefinition('default', 'attachnet'), 'cached objects stay while the API is unreachable');
+    await waitFor('a failed reconnect is reported', () =>
+      h.warnings.some((w) => w.includes('network-attachment-definitions') && w.includes('watch failed')),
+    );
+    assert.ok(
+      view.getNetworkAttachmentDefinition('default', 'attachnet'),
+      'cached objects stay while the API is unreachable',
+    );
     assert.equal(view.isSynced(), true, 'a watch outage after the first sync does not make the webhook unready');
-    assert.match(view.resourceStatus()['network-attachment-definitions.k8s.cni.cncf.io'].lastError ?? '', /premature close|ECONNRESET|socket hang up|ECONNREFUSED/i);
+    assert.match(
+      view.resourceStatus()['network-attachment-definitions.k8s.cni.cncf.io'].lastError ?? '',
+      /premature close|ECONNRESET|socket hang up|ECONNREFUSED/i,
+    );
 
     // Changes made while nicguard could not watch (the server keeps their history).
     api.put('nad', nad('default', 'made-during-outage'));
     api.delete('nad', 'default', 'doomed');
     api.down = false;
-    await waitFor('outage changes seen', () =>
-      view.getNetworkAttachmentDefinition('default', 'made-during-outage') !== undefined && view.getNetworkAttachmentDefinition('default', 'doomed') === undefined,
+    await waitFor(
+      'outage changes seen',
+      () =>
+        view.getNetworkAttachmentDefinition('default', 'made-during-outage') !== undefined &&
+        view.getNetworkAttachmentDefinition('default', 'doomed') === undefined,
     );
     assert.equal(view.resourceStatus()['network-attachment-definitions.k8s.cni.cncf.io'].lastError, undefined);
   } finally {
@@ -232,14 +314,20 @@ test('when the history is gone (410), the view lists again and drops objects del
     api.put('nad', nad('default', 'newer'));
     api.compact();
     api.down = false;
-    await waitFor('relisted state', () =>
-      view.getNetworkAttachmentDefinition('default', 'doomed') === undefined && view.getNetworkAttachmentDefinition('default', 'newer') !== undefined,
+    await waitFor(
+      'relisted state',
+      () =>
+        view.getNetworkAttachmentDefinition('default', 'doomed') === undefined &&
+        view.getNetworkAttachmentDefinition('default', 'newer') !== undefined,
     );
     assert.ok(view.getNetworkAttachmentDefinition('default', 'keep'));
     assert.equal(api.lists.nad, 2, 'a second list after 410 Gone');
     await waitFor('watch open again', () => api.openWatches('nad') === 1);
     api.put('nad', nad('default', 'after-relist'));
-    await waitFor('event after relist', () => view.getNetworkAttachmentDefinition('default', 'after-relist') !== undefined);
+    await waitFor(
+      'event after relist',
+      () => view.getNetworkAttachmentDefinition('default', 'after-relist') !== undefined,
+    );
   } finally {
     await h.done();
   }
@@ -249,11 +337,17 @@ test('forbidden (403) keeps the view unsynced with an error naming RBAC, until a
   const h = await harness((api) => api.forbidden.add('vmi'), false);
   try {
     const { view, api } = h;
-    await assert.rejects(view.waitForSync(300), /not synced after 300 ms; waiting for virtualmachineinstances\.kubevirt\.io \(HTTP 403: virtualmachineinstances is forbidden|vmi is forbidden/);
+    await assert.rejects(
+      view.waitForSync(300),
+      /not synced after 300 ms; waiting for virtualmachineinstances\.kubevirt\.io \(HTTP 403: virtualmachineinstances is forbidden|vmi is forbidden/,
+    );
     assert.equal(view.isSynced(), false);
     assert.equal(view.syncState()['virtualmachineinstances.kubevirt.io'], false);
     assert.equal(view.syncState()['network-attachment-definitions.k8s.cni.cncf.io'], true);
-    assert.ok(h.errors.some((e) => e.includes('ClusterRole')), h.errors.join('\n'));
+    assert.ok(
+      h.errors.some((e) => e.includes('ClusterRole')),
+      h.errors.join('\n'),
+    );
     api.forbidden.delete('vmi');
     api.put('vmi', vmi('ns1', 'vm1', 'Running'));
     await view.waitForSync(3000);
@@ -359,7 +453,10 @@ test('a page that fails is retried alone, without listing from the start', async
     assert.equal(dropped, 3);
     assert.equal(h.api.fullLists.vmi, 1);
     assert.equal(h.view.objectCounts()['virtualmachineinstances.kubevirt.io'], 60);
-    assert.ok(h.warnings.some((w) => w.includes('list page failed; retrying it')), h.warnings.join('\n'));
+    assert.ok(
+      h.warnings.some((w) => w.includes('list page failed; retrying it')),
+      h.warnings.join('\n'),
+    );
   } finally {
     await h.done();
   }
@@ -373,11 +470,26 @@ test('the cache keeps only what the rules read, from lists and from watch events
       name,
       uid: 'u-1',
       labels: { app: 'x' },
-      annotations: { 'kubevirt.io/pci-interface-slot-count': '6', 'kubectl.kubernetes.io/last-applied-configuration': '{"big":true}' },
+      annotations: {
+        'kubevirt.io/pci-interface-slot-count': '6',
+        'kubectl.kubernetes.io/last-applied-configuration': '{"big":true}',
+      },
       managedFields: [{ manager: 'virt-controller', operation: 'Update', fieldsV1: { 'f:status': {} } }],
     },
-    spec: { domain: { devices: { interfaces: [{ name: 'default', masquerade: {}, macAddress: '02:00:00:00:00:01' }] }, memory: { guest: '2Gi' } }, networks: [{ name: 'default', pod: {} }] },
-    status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }], interfaces: [{ name: 'default', infoSource: 'domain, guest-agent', interfaceName: 'eth0', ipAddress: '10.0.0.1' }] },
+    spec: {
+      domain: {
+        devices: { interfaces: [{ name: 'default', masquerade: {}, macAddress: '02:00:00:00:00:01' }] },
+        memory: { guest: '2Gi' },
+      },
+      networks: [{ name: 'default', pod: {} }],
+    },
+    status: {
+      phase: 'Running',
+      conditions: [{ type: 'Ready', status: 'True' }],
+      interfaces: [
+        { name: 'default', infoSource: 'domain, guest-agent', interfaceName: 'eth0', ipAddress: '10.0.0.1' },
+      ],
+    },
   });
   const h = await harness((api) => api.put('vmi', full('listed')));
   try {
@@ -388,7 +500,10 @@ test('the cache keeps only what the rules read, from lists and from watch events
       assert.deepEqual(h.view.getVirtualMachineInstance('default', name), {
         metadata: { name, namespace: 'default', annotations: { 'kubevirt.io/pci-interface-slot-count': '6' } },
         spec: { domain: { devices: { interfaces: [{ name: 'default' }] } }, networks: [{ name: 'default', pod: {} }] },
-        status: { phase: 'Running', interfaces: [{ name: 'default', infoSource: 'domain, guest-agent', interfaceName: 'eth0' }] },
+        status: {
+          phase: 'Running',
+          interfaces: [{ name: 'default', infoSource: 'domain, guest-agent', interfaceName: 'eth0' }],
+        },
         apiVersion: 'kubevirt.io/v1',
         kind: 'VirtualMachineInstance',
       });

@@ -11,13 +11,16 @@ describe('parseIp', () => {
   it('reads IPv6 with and without ::, and with an IPv4 tail', () => {
     assert.deepEqual(parseIp('::'), { family: 6, value: 0n });
     assert.deepEqual(parseIp('::1'), { family: 6, value: 1n });
-    assert.deepEqual(parseIp('fd00:10:16::1'), { family: 6, value: (0xfd00n << 112n) | (0x10n << 96n) | (0x16n << 80n) | 1n });
+    assert.deepEqual(parseIp('fd00:10:16::1'), {
+      family: 6,
+      value: (0xfd00n << 112n) | (0x10n << 96n) | (0x16n << 80n) | 1n,
+    });
     assert.deepEqual(parseIp('1:2:3:4:5:6:7:8'), { family: 6, value: 0x00010002000300040005000600070008n });
     assert.deepEqual(parseIp('fe80::'), { family: 6, value: 0xfe80n << 112n });
     assert.deepEqual(parseIp('::ffff:10.0.0.1'), { family: 6, value: (0xffffn << 32n) | (10n << 24n) | 1n });
   });
 
-  it('rejects what Go\'s net.ParseIP rejects, and zones and prefixes', () => {
+  it("rejects what Go's net.ParseIP rejects, and zones and prefixes", () => {
     for (const bad of ['010.0.0.1', '1.2.3', '256.0.0.1', '1::2::3', 'fe80::1%eth0', '10.0.0.0/8', '', 'gateway']) {
       assert.equal(parseIp(bad), undefined, bad);
     }

@@ -53,18 +53,35 @@ test('no decision line below info level', async () => {
 
 test('requests are counted by dry_run, and cached objects per resource are a gauge', async () => {
   const metrics = new WebhookMetrics({ defaultMetrics: false });
-  const sample = { webhook: 'validate', kind: 'VirtualMachine', operation: 'UPDATE', decision: 'allowed' as const, seconds: 0.001, findings: [] };
+  const sample = {
+    webhook: 'validate',
+    kind: 'VirtualMachine',
+    operation: 'UPDATE',
+    decision: 'allowed' as const,
+    seconds: 0.001,
+    findings: [],
+  };
   metrics.recordDecision({ ...sample, dryRun: true });
   metrics.recordDecision({ ...sample, dryRun: false });
   metrics.recordDecision({ ...sample, dryRun: false });
   let vmis = 1500;
   metrics.setObjectCountSource(() => ({ 'virtualmachineinstances.kubevirt.io': vmis, 'subnets.kubeovn.io': 0 }));
   let text = (await metrics.render()).body;
-  assert.match(text, /nicguard_admission_requests_total\{webhook="validate",kind="VirtualMachine",operation="UPDATE",decision="allowed",dry_run="true"\} 1\n/);
-  assert.match(text, /nicguard_admission_requests_total\{webhook="validate",kind="VirtualMachine",operation="UPDATE",decision="allowed",dry_run="false"\} 2\n/);
+  assert.match(
+    text,
+    /nicguard_admission_requests_total\{webhook="validate",kind="VirtualMachine",operation="UPDATE",decision="allowed",dry_run="true"\} 1\n/,
+  );
+  assert.match(
+    text,
+    /nicguard_admission_requests_total\{webhook="validate",kind="VirtualMachine",operation="UPDATE",decision="allowed",dry_run="false"\} 2\n/,
+  );
   assert.match(text, /nicguard_cluster_cache_objects\{resource="virtualmachineinstances\.kubevirt\.io"\} 1500\n/);
   assert.match(text, /nicguard_cluster_cache_objects\{resource="subnets\.kubeovn\.io"\} 0\n/);
   vmis = 2000;
   text = (await metrics.render()).body;
-  assert.match(text, /nicguard_cluster_cache_objects\{resource="virtualmachineinstances\.kubevirt\.io"\} 2000\n/, 'read at each scrape');
+  assert.match(
+    text,
+    /nicguard_cluster_cache_objects\{resource="virtualmachineinstances\.kubevirt\.io"\} 2000\n/,
+    'read at each scrape',
+  );
 });

@@ -47,7 +47,11 @@ const WEBHOOK_RESOURCES = [
 
 function ruleTargets(webhook: Obj): string[] {
   return (webhook.rules as Obj[])
-    .flatMap((r) => (r.apiGroups as string[]).flatMap((g) => (r.apiVersions as string[]).flatMap((v) => (r.resources as string[]).map((res) => `${g}/${v}/${res}`))))
+    .flatMap((r) =>
+      (r.apiGroups as string[]).flatMap((g) =>
+        (r.apiVersions as string[]).flatMap((v) => (r.resources as string[]).map((res) => `${g}/${v}/${res}`)),
+      ),
+    )
     .sort();
 }
 
@@ -59,9 +63,11 @@ test('the base labels every object part-of=nicguard (the uninstall in docs/deplo
 test('every file the kustomizations name exists', () => {
   for (const dir of ['base', 'overlays/cert-manager', 'overlays/plain']) {
     const k = kustomization(dir);
-    for (const r of (k.resources ?? []) as string[]) assert.ok(existsSync(join(MANIFESTS, dir, r)), `${dir}: resource ${r}`);
+    for (const r of (k.resources ?? []) as string[])
+      assert.ok(existsSync(join(MANIFESTS, dir, r)), `${dir}: resource ${r}`);
     for (const g of (k.configMapGenerator ?? []) as Obj[]) {
-      for (const f of g.files as string[]) assert.ok(existsSync(join(MANIFESTS, dir, f.split('=').pop()!)), `${dir}: configMapGenerator file ${f}`);
+      for (const f of g.files as string[])
+        assert.ok(existsSync(join(MANIFESTS, dir, f.split('=').pop()!)), `${dir}: configMapGenerator file ${f}`);
     }
   }
 });
@@ -74,14 +80,18 @@ test('both webhooks cover VMs, VMIs, NADs and Subnets on CREATE and UPDATE, at t
     assert.ok(config.webhooks.length >= 1, kind);
     for (const w of config.webhooks as Obj[]) {
       assert.deepEqual(ruleTargets(w), WEBHOOK_RESOURCES, `${kind} ${w.name} resources`);
-      for (const r of w.rules as Obj[]) assert.deepEqual([...r.operations].sort(), ['CREATE', 'UPDATE'], `${kind} ${w.name} operations`);
+      for (const r of w.rules as Obj[])
+        assert.deepEqual([...r.operations].sort(), ['CREATE', 'UPDATE'], `${kind} ${w.name} operations`);
       const subnets = (w.rules as Obj[]).find((r) => r.resources.includes('subnets'));
       assert.equal(subnets?.scope, 'Cluster', 'Subnets are cluster-scoped');
       assert.deepEqual(w.clientConfig.service, { name: 'nicguard', namespace: 'nicguard-system', path, port: 443 });
       assert.equal(w.clientConfig.caBundle, undefined, 'the base carries no CA; overlays supply it');
       assert.equal(w.sideEffects, 'None', 'so that --dry-run=server requests are judged too');
       assert.deepEqual(w.admissionReviewVersions, ['v1']);
-      assert.ok(Number.isInteger(w.timeoutSeconds) && w.timeoutSeconds >= 1 && w.timeoutSeconds <= 10, `${kind} timeoutSeconds ${w.timeoutSeconds}`);
+      assert.ok(
+        Number.isInteger(w.timeoutSeconds) && w.timeoutSeconds >= 1 && w.timeoutSeconds <= 10,
+        `${kind} timeoutSeconds ${w.timeoutSeconds}`,
+      );
       assert.equal(w.matchPolicy, 'Equivalent');
     }
   }
@@ -89,7 +99,8 @@ test('both webhooks cover VMs, VMIs, NADs and Subnets on CREATE and UPDATE, at t
 
 test('validation fails closed; mutation fails open and is not reinvoked', () => {
   const objects = baseObjects();
-  for (const w of one(objects, 'ValidatingWebhookConfiguration').webhooks as Obj[]) assert.equal(w.failurePolicy, 'Fail', w.name);
+  for (const w of one(objects, 'ValidatingWebhookConfiguration').webhooks as Obj[])
+    assert.equal(w.failurePolicy, 'Fail', w.name);
   for (const w of one(objects, 'MutatingWebhookConfiguration').webhooks as Obj[]) {
     assert.equal(w.failurePolicy, 'Ignore', w.name);
     assert.equal(w.reinvocationPolicy, 'Never', w.name);
@@ -119,7 +130,8 @@ function namespaceSelected(selector: Obj, labels: Record<string, string>): boole
 test('namespaceSelector leaves out kube-system and nicguard-system by name only; a label cannot opt a namespace out', () => {
   for (const kind of ['ValidatingWebhookConfiguration', 'MutatingWebhookConfiguration']) {
     for (const w of one(baseObjects(), kind).webhooks as Obj[]) {
-      const ns = (name: string, extra: Record<string, string> = {}) => namespaceSelected(w.namespaceSelector, { 'kubernetes.io/metadata.name': name, ...extra });
+      const ns = (name: string, extra: Record<string, string> = {}) =>
+        namespaceSelected(w.namespaceSelector, { 'kubernetes.io/metadata.name': name, ...extra });
       assert.equal(ns('kube-system'), false, `${kind}: kube-system`);
       assert.equal(ns('nicguard-system'), false, `${kind}: nicguard-system`);
       assert.equal(ns('default'), true, `${kind}: default`);
@@ -137,7 +149,10 @@ test('namespaceSelector leaves out kube-system and nicguard-system by name only;
 
 test('matchConditions skip exactly the service accounts the policy exempts', () => {
   const exempt = [...defaultConfig().exemptServiceAccounts].sort();
-  const shipped = resolveConfig(parse(readFileSync(join(MANIFESTS, 'base', 'config.yaml'), 'utf8')), 'config.yaml').exemptServiceAccounts;
+  const shipped = resolveConfig(
+    parse(readFileSync(join(MANIFESTS, 'base', 'config.yaml'), 'utf8')),
+    'config.yaml',
+  ).exemptServiceAccounts;
   assert.deepEqual([...shipped].sort(), exempt);
   for (const kind of ['ValidatingWebhookConfiguration', 'MutatingWebhookConfiguration']) {
     for (const w of one(baseObjects(), kind).webhooks as Obj[]) {
@@ -159,7 +174,12 @@ test('RBAC is read-only: get/list/watch on exactly the four resources the view w
     assert.equal(r.nonResourceURLs, undefined);
     return (r.apiGroups as string[]).flatMap((g) => (r.resources as string[]).map((res) => `${g}/${res}`));
   });
-  assert.deepEqual(granted.sort(), ['k8s.cni.cncf.io/network-attachment-definitions', 'kubeovn.io/subnets', 'kubevirt.io/kubevirts', 'kubevirt.io/virtualmachineinstances']);
+  assert.deepEqual(granted.sort(), [
+    'k8s.cni.cncf.io/network-attachment-definitions',
+    'kubeovn.io/subnets',
+    'kubevirt.io/kubevirts',
+    'kubevirt.io/virtualmachineinstances',
+  ]);
   assert.ok(!granted.some((g) => g.includes('*')));
   const binding = one(objects, 'ClusterRoleBinding', 'nicguard');
   assert.deepEqual(binding.roleRef, { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'nicguard' });
@@ -187,7 +207,8 @@ test('the Deployment runs locked down, probed, spread, with the serve arguments 
   assert.equal(c.securityContext.readOnlyRootFilesystem, true);
   assert.equal(c.securityContext.allowPrivilegeEscalation, false);
   assert.equal(c.securityContext.privileged, undefined);
-  for (const kind of ['requests', 'limits']) for (const r of ['cpu', 'memory']) assert.ok(c.resources[kind]?.[r], `resources.${kind}.${r}`);
+  for (const kind of ['requests', 'limits'])
+    for (const r of ['cpu', 'memory']) assert.ok(c.resources[kind]?.[r], `resources.${kind}.${r}`);
 
   const args = (c.args as string[]).join(' ');
   assert.match(args, /^serve /);
@@ -196,8 +217,14 @@ test('the Deployment runs locked down, probed, spread, with the serve arguments 
   assert.match(args, /--config \/config\/config\.yaml/);
   const ports = Object.fromEntries((c.ports as Obj[]).map((p) => [p.name, p.containerPort]));
   assert.deepEqual(ports, { https: 8443, metrics: 9090 });
-  assert.deepEqual([c.livenessProbe.httpGet.path, c.livenessProbe.httpGet.scheme, c.livenessProbe.httpGet.port], ['/healthz', 'HTTPS', 'https']);
-  assert.deepEqual([c.readinessProbe.httpGet.path, c.readinessProbe.httpGet.scheme, c.readinessProbe.httpGet.port], ['/readyz', 'HTTPS', 'https']);
+  assert.deepEqual(
+    [c.livenessProbe.httpGet.path, c.livenessProbe.httpGet.scheme, c.livenessProbe.httpGet.port],
+    ['/healthz', 'HTTPS', 'https'],
+  );
+  assert.deepEqual(
+    [c.readinessProbe.httpGet.path, c.readinessProbe.httpGet.scheme, c.readinessProbe.httpGet.port],
+    ['/readyz', 'HTTPS', 'https'],
+  );
 
   const mounts = Object.fromEntries((c.volumeMounts as Obj[]).map((m) => [m.name, m.mountPath]));
   const volumes = Object.fromEntries((pod.volumes as Obj[]).map((v) => [v.name, v]));
@@ -206,19 +233,23 @@ test('the Deployment runs locked down, probed, spread, with the serve arguments 
   assert.equal(volumes.tls.secret.defaultMode, 0o440);
   assert.equal(mounts.config, '/config');
   assert.equal(volumes.config.configMap.name, 'nicguard-config');
-  assert.ok((c.volumeMounts as Obj[]).every((m) => m.subPath === undefined), 'no subPath: updates must reach the files');
+  assert.ok(
+    (c.volumeMounts as Obj[]).every((m) => m.subPath === undefined),
+    'no subPath: updates must reach the files',
+  );
 
   const spread = pod.topologySpreadConstraints as Obj[];
   assert.ok(spread.some((s) => s.topologyKey === 'kubernetes.io/hostname' && s.maxSkew === 1));
   const podLabels = deploy.spec.template.metadata.labels;
-  for (const s of spread) for (const [k, v] of Object.entries(s.labelSelector.matchLabels)) assert.equal(podLabels[k], v);
+  for (const s of spread)
+    for (const [k, v] of Object.entries(s.labelSelector.matchLabels)) assert.equal(podLabels[k], v);
   const flag = (name: string) => Number((c.args as string[])[(c.args as string[]).indexOf(name) + 1]);
   const grace = flag('--grace-period');
   const delay = flag('--shutdown-delay');
   assert.ok(delay >= 3, 'long enough for the endpoint removal to reach kube-proxy and the API servers');
   assert.ok(grace >= delay + 10, 'the drain after the delay has time for requests in flight');
   assert.ok(pod.terminationGracePeriodSeconds >= grace + 5, 'the kubelet waits for the whole drain before SIGKILL');
-  assert.equal(c.lifecycle?.preStop, undefined, 'the delay is the server\'s own, so it also fails /readyz');
+  assert.equal(c.lifecycle?.preStop, undefined, "the delay is the server's own, so it also fails /readyz");
 });
 
 test('the NetworkPolicy admits only the webhook and metrics ports to the nicguard pods', () => {
@@ -229,7 +260,10 @@ test('the NetworkPolicy admits only the webhook and metrics ports to the nicguar
   const podLabels = deploy.spec.template.metadata.labels;
   const selector = policy.spec.podSelector.matchLabels as Record<string, string>;
   assert.ok(Object.keys(selector).length > 0, 'selects pods, not the whole namespace');
-  assert.ok(Object.entries(selector).every(([k, v]) => podLabels[k] === v), 'selects the webhook pods');
+  assert.ok(
+    Object.entries(selector).every(([k, v]) => podLabels[k] === v),
+    'selects the webhook pods',
+  );
   assert.deepEqual(policy.spec.policyTypes, ['Ingress']);
   const ports = (policy.spec.ingress as Obj[]).flatMap((rule) => {
     assert.ok(rule.ports?.length, 'every rule names its ports: none opens everything');
@@ -241,7 +275,8 @@ test('the NetworkPolicy admits only the webhook and metrics ports to the nicguar
   assert.deepEqual(ports.sort(), ['TCP/8443', 'TCP/9090']);
   const svc = one(objects, 'Service', 'nicguard');
   const named = Object.fromEntries((container.ports as Obj[]).map((p) => [p.name, p.containerPort]));
-  for (const p of svc.spec.ports as Obj[]) assert.ok(ports.includes(`TCP/${named[p.targetPort]}`), `Service port ${p.name} is admitted`);
+  for (const p of svc.spec.ports as Obj[])
+    assert.ok(ports.includes(`TCP/${named[p.targetPort]}`), `Service port ${p.name} is admitted`);
 });
 
 test('Service, PodDisruptionBudget and Deployment select the same pods; Service maps 443 to 8443', () => {
@@ -272,8 +307,15 @@ test('the shipped config.yaml validates and spells out every default', () => {
   assert.deepEqual(Object.keys(settings).sort(), Object.keys(defaultConfig()).sort(), 'every setting written out');
   assert.deepEqual(Object.keys(doc.rules).sort(), Object.keys(defaultConfig().rules).sort(), 'every rule written out');
   const g = kustomization('base').configMapGenerator as Obj[];
-  assert.deepEqual(g.map((x) => [x.name, x.namespace, x.files]), [['nicguard-config', 'nicguard-system', ['config.yaml']]]);
-  assert.equal(g[0].options.disableNameSuffixHash, true, 'a stable name, so edits reach the running pods and are hot-reloaded');
+  assert.deepEqual(
+    g.map((x) => [x.name, x.namespace, x.files]),
+    [['nicguard-config', 'nicguard-system', ['config.yaml']]],
+  );
+  assert.equal(
+    g[0].options.disableNameSuffixHash,
+    true,
+    'a stable name, so edits reach the running pods and are hot-reloaded',
+  );
 });
 
 test('cert-manager overlay: CA chain, serving certificate for the Service names, CA injection on both webhooks', () => {
@@ -292,7 +334,10 @@ test('cert-manager overlay: CA chain, serving certificate for the Service names,
   const patched = (k.patches as Obj[]).map((p) => parse(p.patch) as Obj);
   for (const kind of ['ValidatingWebhookConfiguration', 'MutatingWebhookConfiguration']) {
     const p = one(patched, kind, 'nicguard');
-    assert.equal(p.metadata.annotations['cert-manager.io/inject-ca-from'], `${serving.metadata.namespace}/${serving.metadata.name}`);
+    assert.equal(
+      p.metadata.annotations['cert-manager.io/inject-ca-from'],
+      `${serving.metadata.namespace}/${serving.metadata.name}`,
+    );
   }
 });
 
@@ -308,5 +353,8 @@ test('plain overlay: TLS Secret from the nicguard certs files, CA copied into ev
     assert.deepEqual([r.source.kind, r.source.name, r.source.fieldPath], ['Secret', 'nicguard-tls', 'data.[ca.crt]']);
     return (r.targets as Obj[]).map((t) => `${t.select.kind}:${t.fieldPaths.join(',')}`);
   });
-  assert.deepEqual(targets.sort(), ['MutatingWebhookConfiguration:webhooks.*.clientConfig.caBundle', 'ValidatingWebhookConfiguration:webhooks.*.clientConfig.caBundle']);
+  assert.deepEqual(targets.sort(), [
+    'MutatingWebhookConfiguration:webhooks.*.clientConfig.caBundle',
+    'ValidatingWebhookConfiguration:webhooks.*.clientConfig.caBundle',
+  ]);
 });

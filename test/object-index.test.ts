@@ -4,11 +4,21 @@ import { ObjectIndex } from '../src/cluster/object-index.js';
 import type { Manifest as KubeObject } from './support.js';
 
 function nad(namespace: string, name: string): KubeObject {
-  return { apiVersion: 'k8s.cni.cncf.io/v1', kind: 'NetworkAttachmentDefinition', metadata: { namespace, name }, spec: { config: '{}' } };
+  return {
+    apiVersion: 'k8s.cni.cncf.io/v1',
+    kind: 'NetworkAttachmentDefinition',
+    metadata: { namespace, name },
+    spec: { config: '{}' },
+  };
 }
 
 function subnet(name: string, provider?: string): KubeObject {
-  return { apiVersion: 'kubeovn.io/v1', kind: 'Subnet', metadata: { name }, spec: provider ? { provider, cidrBlock: '10.1.0.0/16' } : {} };
+  return {
+    apiVersion: 'kubeovn.io/v1',
+    kind: 'Subnet',
+    metadata: { name },
+    spec: provider ? { provider, cidrBlock: '10.1.0.0/16' } : {},
+  };
 }
 
 const names = (objs: KubeObject[]) => objs.map((o) => `${o.metadata?.namespace ?? ''}/${o.metadata?.name}`).sort();
@@ -20,7 +30,10 @@ test('NADs are found by namespace/name and by name across namespaces', () => {
   index.upsert(nad('default', 'new-fancy-net'));
   assert.equal(index.getNetworkAttachmentDefinition('other', 'attachnet')?.metadata?.namespace, 'other');
   assert.equal(index.getNetworkAttachmentDefinition('nowhere', 'attachnet'), undefined);
-  assert.deepEqual(names(index.findNetworkAttachmentDefinitionsByName('attachnet')), ['default/attachnet', 'other/attachnet']);
+  assert.deepEqual(names(index.findNetworkAttachmentDefinitionsByName('attachnet')), [
+    'default/attachnet',
+    'other/attachnet',
+  ]);
   index.remove(nad('other', 'attachnet'));
   assert.deepEqual(names(index.findNetworkAttachmentDefinitionsByName('attachnet')), ['default/attachnet']);
 });
@@ -53,7 +66,10 @@ test('replaceAll drops what the new list does not hold, in every lookup', () => 
 
 test('objects of other kinds or groups are not kept', () => {
   const index = new ObjectIndex();
-  assert.equal(index.upsert({ apiVersion: 'example.com/v1', kind: 'Subnet', metadata: { name: 'x' }, spec: { provider: 'p' } }), false);
+  assert.equal(
+    index.upsert({ apiVersion: 'example.com/v1', kind: 'Subnet', metadata: { name: 'x' }, spec: { provider: 'p' } }),
+    false,
+  );
   assert.equal(index.upsert({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x' } }), false);
   assert.deepEqual(index.findSubnetsByProvider('p'), []);
 });

@@ -23,28 +23,58 @@ function clusterVmi(vm: KubeObject, annotations: Record<string, string>, statusI
     uid: 'a1b2c3',
     resourceVersion: '4242',
     labels: { 'kubevirt.io/nodeName': 'node-1' },
-    annotations: { ...annotations, 'kubevirt.io/latest-observed-api-version': 'v1', 'kubectl.kubernetes.io/last-applied-configuration': '{}' },
-    managedFields: [{ manager: 'virt-controller', operation: 'Update', apiVersion: 'kubevirt.io/v1', fieldsType: 'FieldsV1', fieldsV1: { 'f:status': {} } }],
+    annotations: {
+      ...annotations,
+      'kubevirt.io/latest-observed-api-version': 'v1',
+      'kubectl.kubernetes.io/last-applied-configuration': '{}',
+    },
+    managedFields: [
+      {
+        manager: 'virt-controller',
+        operation: 'Update',
+        apiVersion: 'kubevirt.io/v1',
+        fieldsType: 'FieldsV1',
+        fieldsV1: { 'f:status': {} },
+      },
+    ],
   };
   vmi.status = {
     phase: 'Running',
     nodeName: 'node-1',
     conditions: [{ type: 'Ready', status: 'True' }],
-    interfaces: statusInterfaces.map((name, i) => ({ name, infoSource: 'domain, guest-agent', interfaceName: `eth${i}`, ipAddress: `10.0.0.${i + 2}`, mac: `02:00:00:00:00:0${i}` })),
+    interfaces: statusInterfaces.map((name, i) => ({
+      name,
+      infoSource: 'domain, guest-agent',
+      interfaceName: `eth${i}`,
+      ipAddress: `10.0.0.${i + 2}`,
+      mac: `02:00:00:00:00:0${i}`,
+    })),
     guestOSInfo: { id: 'fedora' },
   };
   return vmi;
 }
 
 function clusterObjects(): KubeObject[] {
-  const objects = ['kubevirt.yaml', 'networks.yaml', 'subnets.yaml'].flatMap((f) => readYaml(join(EXAMPLES, 'cluster', f)));
+  const objects = ['kubevirt.yaml', 'networks.yaml', 'subnets.yaml'].flatMap((f) =>
+    readYaml(join(EXAMPLES, 'cluster', f)),
+  );
   for (const o of objects) {
-    o.metadata = { ...o.metadata, uid: 'u', managedFields: [{ manager: 'kubectl', operation: 'Apply' }], annotations: { ...o.metadata?.annotations, note: 'x' } };
+    o.metadata = {
+      ...o.metadata,
+      uid: 'u',
+      managedFields: [{ manager: 'kubectl', operation: 'Apply' }],
+      annotations: { ...o.metadata?.annotations, note: 'x' },
+    };
   }
-  objects.find((o) => o.kind === 'KubeVirt')!.status = { phase: 'Deployed', observedKubeVirtVersion: 'v1.6.0', conditions: [] };
+  objects.find((o) => o.kind === 'KubeVirt')!.status = {
+    phase: 'Deployed',
+    observedKubeVirtVersion: 'v1.6.0',
+    conditions: [],
+  };
   // A running VM with a pending unplug, one whose domain has a slot-count annotation, one on the root complex.
   const pending = clone(fedoraWithBridge());
-  pending.spec.template.spec.domain.devices.interfaces.find((i: { name: string }) => i.name === 'dyniface1').state = 'absent';
+  pending.spec.template.spec.domain.devices.interfaces.find((i: { name: string }) => i.name === 'dyniface1').state =
+    'absent';
   const counted = clone(fedora());
   counted.metadata!.name = 'counted';
   const flat = clone(fedora());
@@ -66,7 +96,8 @@ function named(vm: KubeObject, name: string): KubeObject {
 /** Requests over every rule family: hotplugs, unplugs, re-adds, slots, NADs, Subnets. */
 function scenarios(): [string, PolicyRequest][] {
   const readd = clone(fedoraWithBridge());
-  readd.spec.template.spec.domain.devices.interfaces.find((i: { name: string }) => i.name === 'dyniface1').state = 'absent';
+  readd.spec.template.spec.domain.devices.interfaces.find((i: { name: string }) => i.name === 'dyniface1').state =
+    'absent';
   const review = JSON.parse(readFileSync(join(EXAMPLES, 'reviews', 'nad-wrong-provider.json'), 'utf8'));
   return [
     ['seed hotplug', update(fedora(), fedoraWithBridge())],
@@ -76,12 +107,26 @@ function scenarios(): [string, PolicyRequest][] {
     ['NAD in another namespace', update(fedora(), addMultusNic(fedora(), 'x1', { bridge: {} }, 'storage-net'))],
     ['re-add while the unplug is pending', update(readd, fedoraWithBridge())],
     ['unplug', update(fedoraWithBridge(), removeNic(fedoraWithBridge(), 'dyniface1'))],
-    ['slot-count annotation on the VMI', update(named(fedora(), 'counted'), addMultusNic(named(fedora(), 'counted'), 'a1', { bridge: {} }, 'attachnet'))],
-    ['root complex VMI', update(named(fedora(), 'flat'), addMultusNic(named(fedora(), 'flat'), 'a1', { bridge: {} }, 'attachnet'))],
+    [
+      'slot-count annotation on the VMI',
+      update(named(fedora(), 'counted'), addMultusNic(named(fedora(), 'counted'), 'a1', { bridge: {} }, 'attachnet')),
+    ],
+    [
+      'root complex VMI',
+      update(named(fedora(), 'flat'), addMultusNic(named(fedora(), 'flat'), 'a1', { bridge: {} }, 'attachnet')),
+    ],
     ['VMI update', update(asVmi(fedora()), asVmi(fedoraWithBridge()))],
     ['wrong OVN provider NAD', create(example('bad/wrong-ovn-provider.yaml'))],
     ['review from examples/reviews', review.request as PolicyRequest],
-    ['Subnet sharing a provider', create({ apiVersion: 'kubeovn.io/v1', kind: 'Subnet', metadata: { name: 'second' }, spec: { provider: 'attachnet.default.ovn', cidrBlock: '10.99.0.0/24', protocol: 'IPv4' } })],
+    [
+      'Subnet sharing a provider',
+      create({
+        apiVersion: 'kubeovn.io/v1',
+        kind: 'Subnet',
+        metadata: { name: 'second' },
+        spec: { provider: 'attachnet.default.ovn', cidrBlock: '10.99.0.0/24', protocol: 'IPv4' },
+      }),
+    ],
   ];
 }
 
@@ -122,7 +167,9 @@ test('decisions over projected objects equal those over full objects', () => {
 test('projection drops what no rule reads and shares repeated strings', () => {
   const strings = new Interner();
   const vmis = clusterObjects().filter((o) => o.kind === 'VirtualMachineInstance');
-  const [a, b] = vmis.map((o) => projectObject('VirtualMachineInstance', JSON.parse(JSON.stringify(o)) as KubeObject, strings) as KubeObject);
+  const [a, b] = vmis.map(
+    (o) => projectObject('VirtualMachineInstance', JSON.parse(JSON.stringify(o)) as KubeObject, strings) as KubeObject,
+  );
   assert.equal(a.metadata?.managedFields, undefined);
   assert.equal(a.metadata?.labels, undefined);
   assert.deepEqual(Object.keys(a.metadata?.annotations ?? {}), []);
@@ -130,7 +177,11 @@ test('projection drops what no rule reads and shares repeated strings', () => {
   assert.equal(a.status.nodeName, undefined);
   assert.equal(a.status.interfaces[0].ipAddress, undefined);
   assert.equal(strings.size > 0, true);
-  const kubevirt = projectObject('KubeVirt', clusterObjects().find((o) => o.kind === 'KubeVirt')!, strings) as KubeObject;
+  const kubevirt = projectObject(
+    'KubeVirt',
+    clusterObjects().find((o) => o.kind === 'KubeVirt')!,
+    strings,
+  ) as KubeObject;
   assert.deepEqual(kubevirt.status, { observedKubeVirtVersion: 'v1.6.0' });
   assert.deepEqual(kubevirt.spec.workloadUpdateStrategy, { workloadUpdateMethods: ['LiveMigrate'] });
 });

@@ -6,7 +6,13 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { evaluate } from '../src/engine/evaluate.js';
-import { AdmissionDecodeError, decodeAdmissionReview, encodeAdmissionResponse, type DecodedReview, type Webhook } from '../src/admission/review.js';
+import {
+  AdmissionDecodeError,
+  decodeAdmissionReview,
+  encodeAdmissionResponse,
+  type DecodedReview,
+  type Webhook,
+} from '../src/admission/review.js';
 import { config, seedCluster } from './support.js';
 import { PROPERTY_SEED, assertWellFormedAnswer, garbageBody, mutated, seedReviews } from './property-support.js';
 
@@ -18,7 +24,10 @@ function decodeOrRefuse(body: unknown): DecodedReview | undefined {
   try {
     return decodeAdmissionReview(body);
   } catch (err) {
-    assert.ok(err instanceof AdmissionDecodeError, `decode threw ${(err as Error)?.constructor?.name}: ${(err as Error)?.message}`);
+    assert.ok(
+      err instanceof AdmissionDecodeError,
+      `decode threw ${(err as Error)?.constructor?.name}: ${(err as Error)?.message}`,
+    );
     assert.equal(typeof err.message, 'string');
     assert.ok(err.message.length > 0 && err.message.length < 2000, 'a short message');
     return undefined;
@@ -46,10 +55,17 @@ describe('decodeAdmissionReview() and encodeAdmissionResponse() over hostile inp
         const body = JSON.stringify(review);
         const decoded = decodeOrRefuse(body);
         if (!decoded) return;
-        const answer = encodeAdmissionResponse(decoded.review, evaluate(decoded.request, cluster, cfg, webhook), webhook);
+        const answer = encodeAdmissionResponse(
+          decoded.review,
+          evaluate(decoded.request, cluster, cfg, webhook),
+          webhook,
+        );
         assertWellFormedAnswer(answer, decoded.review.request.uid, webhook);
         const again = decodeAdmissionReview(body);
-        assert.deepEqual(encodeAdmissionResponse(again.review, evaluate(again.request, cluster, cfg, webhook), webhook), answer);
+        assert.deepEqual(
+          encodeAdmissionResponse(again.review, evaluate(again.request, cluster, cfg, webhook), webhook),
+          answer,
+        );
       }),
       { seed: PROPERTY_SEED, numRuns: 400 },
     );

@@ -10,7 +10,14 @@ import request from 'supertest';
 import { createWebhook } from '../src/server/app.js';
 import type { AdmissionReviewResponse, Webhook } from '../src/admission/review.js';
 import { config, seedCluster } from './support.js';
-import { PROPERTY_SEED, assertWellFormedAnswer, deepBody, garbageBody, mutated, seedReviews } from './property-support.js';
+import {
+  PROPERTY_SEED,
+  assertWellFormedAnswer,
+  deepBody,
+  garbageBody,
+  mutated,
+  seedReviews,
+} from './property-support.js';
 
 const cluster = seedCluster();
 const { app, listener } = createWebhook({ getClusterView: () => cluster, getConfig: () => config() });
@@ -36,14 +43,20 @@ async function post(target: Parameters<typeof request>[0], webhook: Webhook, bod
 }
 
 function check(webhook: Webhook, body: string, res: { status: number; text: string }): void {
-  assert.ok(res.status === 200 || (res.status >= 400 && res.status < 500), `status ${res.status}: ${res.text.slice(0, 300)}`);
+  assert.ok(
+    res.status === 200 || (res.status >= 400 && res.status < 500),
+    `status ${res.status}: ${res.text.slice(0, 300)}`,
+  );
   const json = JSON.parse(res.text);
   if (res.status === 200) assertWellFormedAnswer(json as AdmissionReviewResponse, uidOf(body), webhook);
   else assert.equal(typeof json.message, 'string');
 }
 
 describe('the webhook over hostile bodies', () => {
-  for (const [via, target] of [['express app', app], ['server listener', server]] as const) {
+  for (const [via, target] of [
+    ['express app', app],
+    ['server listener', server],
+  ] as const) {
     it(`${via}: answers a well-formed review or a 4xx, never a 5xx, and the same twice`, async () => {
       await fc.assert(
         fc.asyncProperty(bodies, fc.constantFrom<Webhook>('validate', 'mutate'), async (body, webhook) => {

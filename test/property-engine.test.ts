@@ -24,14 +24,19 @@ function wellFormed(result: EvaluationResult): void {
     assert.equal(typeof f.message, 'string');
     assert.equal(typeof f.object, 'string');
   }
-  assert.equal(result.allowed, !result.findings.some((f) => f.action === 'deny'), 'denied exactly when a finding denies');
+  assert.equal(
+    result.allowed,
+    !result.findings.some((f) => f.action === 'deny'),
+    'denied exactly when a finding denies',
+  );
   // What the server sends back must serialize.
   assert.doesNotThrow(() => JSON.stringify(result));
 }
 
 describe('evaluate() over mutated requests', () => {
   it('accepts every seed request as it is', () => {
-    for (const request of seedRequests()) for (const phase of PHASES) wellFormed(evaluate(request, cluster, cfg, phase));
+    for (const request of seedRequests())
+      for (const phase of PHASES) wellFormed(evaluate(request, cluster, cfg, phase));
   });
 
   it('never throws, answers well formed, and answers the same twice', () => {

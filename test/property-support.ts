@@ -37,7 +37,10 @@ export function seedRequests(): PolicyRequest[] {
   return [
     update(fedora(), fedoraWithBridge()),
     update(fedora(), example('bad/masquerade-hotplug.yaml')),
-    update(fedora(), addMultusNic(addMultusNic(fedora(), 'nic2', { sriov: {} }, 'sriov-net'), 'nic3', { bridge: {} }, 'missing-net')),
+    update(
+      fedora(),
+      addMultusNic(addMultusNic(fedora(), 'nic2', { sriov: {} }, 'sriov-net'), 'nic3', { bridge: {} }, 'missing-net'),
+    ),
     update(fedoraWithBridge(), removeNic(fedoraWithBridge(), 'dyniface1')),
     create(fedoraWithBridge()),
     update(asVmi(fedora()), asVmi(fedoraWithBridge())),
@@ -52,7 +55,9 @@ export function seedRequests(): PolicyRequest[] {
 
 /** AdmissionReviews as the API server sends them, including the one in examples/reviews. */
 export function seedReviews(): Json[] {
-  const fromExample = JSON.parse(readFileSync(join(ROOT, 'examples', 'reviews', 'nad-wrong-provider.json'), 'utf8')) as Json;
+  const fromExample = JSON.parse(
+    readFileSync(join(ROOT, 'examples', 'reviews', 'nad-wrong-provider.json'), 'utf8'),
+  ) as Json;
   return [...seedRequests().map((r, i) => admissionReview({ ...r, uid: `seed-${i}` }) as Json), fromExample];
 }
 
@@ -104,7 +109,10 @@ export interface HostileSizes {
   listLength: number;
 }
 
-/** Test-sized by default; bench/fuzz.ts asks for bigger (depth stays under ~1,000: structuredClone overflows past ~1,500). */
+/**
+ * Test-sized by default; bench/fuzz.ts asks for bigger (depth stays under ~1,000:
+ * structuredClone overflows past ~1,500).
+ */
 export const SMALL: HostileSizes = { depth: 200, stringLength: 20_000, listLength: 500 };
 
 /** Values that do not belong where they are put. */
@@ -123,11 +131,18 @@ export function hostileValue(sizes: HostileSizes = SMALL): fc.Arbitrary<Json> {
     { weight: 2, arbitrary: fc.jsonValue({ maxDepth: 3 }) as fc.Arbitrary<Json> },
     { weight: 1, arbitrary: fc.constant([] as Json) },
     { weight: 1, arbitrary: fc.constant({} as Json) },
-    { weight: 1, arbitrary: fc.tuple(fc.integer({ min: 1, max: sizes.depth }), fc.constantFrom('array' as const, 'object' as const)).map(([d, s]) => nest(d, s)) },
+    {
+      weight: 1,
+      arbitrary: fc
+        .tuple(fc.integer({ min: 1, max: sizes.depth }), fc.constantFrom('array' as const, 'object' as const))
+        .map(([d, s]) => nest(d, s)),
+    },
     { weight: 1, arbitrary: fc.integer({ min: 1000, max: sizes.stringLength }).map((n) => 'x'.repeat(n)) },
     {
       weight: 1,
-      arbitrary: fc.tuple(fc.integer({ min: 10, max: sizes.listLength }), scalar).map(([n, item]) => Array.from({ length: n }, (_, i) => (i % 2 ? item : { name: `n${i}` })) as Json),
+      arbitrary: fc
+        .tuple(fc.integer({ min: 10, max: sizes.listLength }), scalar)
+        .map(([n, item]) => Array.from({ length: n }, (_, i) => (i % 2 ? item : { name: `n${i}` })) as Json),
     },
     { weight: 1, arbitrary: scalar.map(protoKeyed) },
   );
@@ -145,7 +160,15 @@ export function mutation(sizes: HostileSizes = SMALL): fc.Arbitrary<Mutation> {
   return fc.oneof(
     { weight: 5, arbitrary: fc.record({ op: fc.constant('replace' as const), at, value: hostileValue(sizes) }) },
     { weight: 2, arbitrary: fc.record({ op: fc.constant('delete' as const), at }) },
-    { weight: 2, arbitrary: fc.record({ op: fc.constant('add' as const), at, key: fc.oneof(fc.string({ maxLength: 12 }), awkwardStrings), value: hostileValue(sizes) }) },
+    {
+      weight: 2,
+      arbitrary: fc.record({
+        op: fc.constant('add' as const),
+        at,
+        key: fc.oneof(fc.string({ maxLength: 12 }), awkwardStrings),
+        value: hostileValue(sizes),
+      }),
+    },
     { weight: 1, arbitrary: fc.record({ op: fc.constant('duplicate' as const), at }) },
   );
 }
@@ -180,7 +203,10 @@ export function applyMutations(original: Json, mutations: readonly Mutation[], k
   let root = structuredClone(original);
   for (const m of mutations) {
     const paths = pathsOf(root);
-    const path = keepRoot && paths.length > 1 && (m.op === 'replace' || m.op === 'delete') ? paths[1 + (m.at % (paths.length - 1))] : paths[m.at % paths.length];
+    const path =
+      keepRoot && paths.length > 1 && (m.op === 'replace' || m.op === 'delete')
+        ? paths[1 + (m.at % (paths.length - 1))]
+        : paths[m.at % paths.length];
     const key = path[path.length - 1];
     let parent: Json = root;
     for (const k of path.slice(0, -1)) parent = (parent as Record<string | number, Json>)[k];
@@ -210,7 +236,11 @@ export function applyMutations(original: Json, mutations: readonly Mutation[], k
 }
 
 /** A seed and a few edits to it. */
-export function mutated<T extends Json>(seeds: readonly T[], sizes: HostileSizes = SMALL, maxEdits = 4): fc.Arbitrary<Json> {
+export function mutated<T extends Json>(
+  seeds: readonly T[],
+  sizes: HostileSizes = SMALL,
+  maxEdits = 4,
+): fc.Arbitrary<Json> {
   return fc
     .tuple(fc.constantFrom(...seeds), fc.array(mutation(sizes), { minLength: 1, maxLength: maxEdits }))
     .map(([seed, edits]) => applyMutations(seed, edits));
@@ -229,8 +259,14 @@ export function mutatedRequest(sizes: HostileSizes = SMALL): fc.Arbitrary<Policy
     )
     .map(([i, objectEdits, oldEdits, present]) => {
       const { object: seedObject, oldObject: seedOld, ...rest } = seeds[i];
-      const object = seedObject && present !== 'no object' ? (applyMutations(seedObject as Json, objectEdits, true) as KubeObject) : undefined;
-      const oldObject = seedOld && present !== 'no oldObject' ? (applyMutations(seedOld as Json, oldEdits, true) as KubeObject) : undefined;
+      const object =
+        seedObject && present !== 'no object'
+          ? (applyMutations(seedObject as Json, objectEdits, true) as KubeObject)
+          : undefined;
+      const oldObject =
+        seedOld && present !== 'no oldObject'
+          ? (applyMutations(seedOld as Json, oldEdits, true) as KubeObject)
+          : undefined;
       return { ...rest, ...(object ? { object } : {}), ...(oldObject ? { oldObject } : {}) };
     });
 }
@@ -255,7 +291,14 @@ export function garbageBody(): fc.Arbitrary<string> {
     fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b).toString('latin1')),
     fc.nat({ max: review.length }).map((n) => review.slice(0, n)),
     fc.jsonValue({ maxDepth: 2 }).map((v) => JSON.stringify(v)),
-    fc.constantFrom('null', '[]', '{}', '"AdmissionReview"', '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{}}', '\ufeff{}'),
+    fc.constantFrom(
+      'null',
+      '[]',
+      '{}',
+      '"AdmissionReview"',
+      '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{}}',
+      '\ufeff{}',
+    ),
   );
 }
 

@@ -20,8 +20,15 @@ describe('rule registry', () => {
       assert.match(rule.id, /^[a-z][a-z0-9-]*$/);
       assert.ok(rule.title && rule.summary && rule.description, rule.id);
       assert.ok(Object.keys(rule.check).length > 0, `${rule.id} checks some kind`);
-      assert.ok(rule.settings.includes(rule.defaultSetting), `${rule.id}: default ${rule.defaultSetting} is a setting it takes`);
-      assert.equal(rule.settings.includes('mutate'), rule.mutation !== undefined, `${rule.id}: mutate only with a mutation`);
+      assert.ok(
+        rule.settings.includes(rule.defaultSetting),
+        `${rule.id}: default ${rule.defaultSetting} is a setting it takes`,
+      );
+      assert.equal(
+        rule.settings.includes('mutate'),
+        rule.mutation !== undefined,
+        `${rule.id}: mutate only with a mutation`,
+      );
     }
   });
 

@@ -7,7 +7,15 @@ import assert from 'node:assert/strict';
 import { buildContext, checkRule } from '../src/engine/evaluate.js';
 import { RULES, type RuleId } from '../src/engine/rules/index.js';
 import type { PolicyRequest } from '../src/engine/types.js';
-import { addMultusNic, asVmi, fedora, fedoraWithBridge, ifaceNamed, interfacesOf, removeNic } from './hotplug-fixtures.js';
+import {
+  addMultusNic,
+  asVmi,
+  fedora,
+  fedoraWithBridge,
+  ifaceNamed,
+  interfacesOf,
+  removeNic,
+} from './hotplug-fixtures.js';
 import { clone, config, create, example, seedCluster, update, type Manifest } from './support.js';
 
 interface Pair {
@@ -41,7 +49,10 @@ const withModel = (model: string): PolicyRequest => {
 };
 /** Unplugging dyniface1 from the running VMI, whose status reports that pod interface name. */
 const vmiUnplug = (podInterfaceName: string): PolicyRequest => {
-  const running: Manifest = { ...asVmi(fedoraWithBridge()), status: { interfaces: [{ name: 'dyniface1', podInterfaceName }] } };
+  const running: Manifest = {
+    ...asVmi(fedoraWithBridge()),
+    status: { interfaces: [{ name: 'dyniface1', podInterfaceName }] },
+  };
   const next = clone(running);
   next.spec.domain.devices.interfaces[1].state = 'absent';
   return update(running, next);
@@ -98,7 +109,8 @@ const PAIRS: Record<RuleId, Pair> = {
     },
   },
   'hotplug-slots': {
-    flagged: () => hotplug((vm) => ['a', 'b', 'c', 'd'].forEach((n) => addMultusNic(vm, n, { bridge: {} }, 'attachnet'))),
+    flagged: () =>
+      hotplug((vm) => ['a', 'b', 'c', 'd'].forEach((n) => addMultusNic(vm, n, { bridge: {} }, 'attachnet'))),
     passed: () => hotplug((vm) => addMultusNic(vm, 'a', { bridge: {} }, 'attachnet')),
   },
   'pci-bus': {
@@ -119,10 +131,12 @@ const PAIRS: Record<RuleId, Pair> = {
   },
   'ovn-provider': {
     flagged: () => create(example('bad/wrong-ovn-provider.yaml')),
-    passed: () => create(nad('attachnet2', { type: 'kube-ovn', server_socket: SOCKET, provider: 'attachnet2.default.ovn' })),
+    passed: () =>
+      create(nad('attachnet2', { type: 'kube-ovn', server_socket: SOCKET, provider: 'attachnet2.default.ovn' })),
   },
   'ovn-subnet': {
-    flagged: () => create(nad('attachnet2', { type: 'kube-ovn', server_socket: SOCKET, provider: 'attachnet2.default.ovn' })),
+    flagged: () =>
+      create(nad('attachnet2', { type: 'kube-ovn', server_socket: SOCKET, provider: 'attachnet2.default.ovn' })),
     passed: () => create(subnet({ cidrBlock: '10.70.0.0/24', provider: 'nobody.default.ovn' })),
   },
   'subnet-shape': {
@@ -138,7 +152,11 @@ const PAIRS: Record<RuleId, Pair> = {
     },
   },
   schema: {
-    flagged: () => create({ ...fedora(), spec: { runStrategy: 'Always' }, template: fedora().spec.template }, { fromManifest: true }),
+    flagged: () =>
+      create(
+        { ...fedora(), spec: { runStrategy: 'Always' }, template: fedora().spec.template },
+        { fromManifest: true },
+      ),
     passed: () => create(fedora(), { fromManifest: true }),
   },
   'hotplug-path': {

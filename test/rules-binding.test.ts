@@ -27,7 +27,7 @@ function fedoraWithSriov() {
 }
 
 describe('hotplug-binding', () => {
-  it('accepts the seeds\' bridge hotplug and an SR-IOV hotplug', () => {
+  it("accepts the seeds' bridge hotplug and an SR-IOV hotplug", () => {
     assert.deepEqual(of('hotplug-binding', update(fedora(), fedoraWithBridge())), []);
     assert.deepEqual(of('hotplug-binding', update(fedora(), fedoraWithSriov())), []);
   });
@@ -49,7 +49,10 @@ describe('hotplug-binding', () => {
     addMultusNic(now, 'passt1', { passtBinding: {} }, 'attachnet');
     addMultusNic(now, 'plug1', { binding: { name: 'l2bridge' } }, 'new-fancy-net');
     const findings = of('hotplug-binding', update(fedora(), now));
-    assert.deepEqual(findings.map((f) => f.field), [`${IFACES}[1].passtBinding`, `${IFACES}[2].binding`]);
+    assert.deepEqual(
+      findings.map((f) => f.field),
+      [`${IFACES}[1].passtBinding`, `${IFACES}[2].binding`],
+    );
     assert.match(findings[0].message, /passt binding/);
     assert.match(findings[1].message, /binding plugin "l2bridge"/);
   });
@@ -80,10 +83,13 @@ describe('hotplug-binding', () => {
     addMultusNic(now, 'ok1', { bridge: {} }, 'new-fancy-net');
     addMultusNic(now, 'm2', { masquerade: {} }, 'shared-networks/storage-net');
     const findings = of('hotplug-binding', update(fedora(), now));
-    assert.deepEqual(findings.map((f) => f.message.match(/"(\w+)"/)![1]), ['m1', 'm2']);
+    assert.deepEqual(
+      findings.map((f) => f.message.match(/"(\w+)"/)![1]),
+      ['m1', 'm2'],
+    );
   });
 
-  it('leaves a stopped VM, a CREATE and KubeVirt\'s own controllers alone', () => {
+  it("leaves a stopped VM, a CREATE and KubeVirt's own controllers alone", () => {
     const bad = example('bad/masquerade-hotplug.yaml');
     assert.deepEqual(of('hotplug-binding', update(stopped(fedora()), stopped(bad))), []);
     assert.deepEqual(of('hotplug-binding', create(bad)), []);
@@ -105,7 +111,10 @@ describe('hotplug-binding', () => {
 
   it('follows the configuration', () => {
     const request = update(fedora(), example('bad/masquerade-hotplug.yaml'));
-    assert.deepEqual(of('hotplug-binding', request, withRules({ 'hotplug-binding': 'warn' })).map((f) => f.action), ['warn']);
+    assert.deepEqual(
+      of('hotplug-binding', request, withRules({ 'hotplug-binding': 'warn' })).map((f) => f.action),
+      ['warn'],
+    );
     assert.deepEqual(of('hotplug-binding', request, withRules({ 'hotplug-binding': 'off' })), []);
   });
 });
@@ -146,7 +155,7 @@ describe('hotplug-model', () => {
 });
 
 describe('absent-scope', () => {
-  it('accepts the seeds\' unplug of a secondary bridge NIC', () => {
+  it("accepts the seeds' unplug of a secondary bridge NIC", () => {
     const now = fedoraWithBridge();
     ifaceNamed(now, 'dyniface1').state = 'absent';
     assert.deepEqual(of('absent-scope', update(fedoraWithBridge(), now)), []);
@@ -160,7 +169,10 @@ describe('absent-scope', () => {
     const [f] = findings;
     assert.equal(f.action, 'deny');
     assert.equal(f.field, `${IFACES}[0].state`);
-    assert.match(f.message, /"defaultnetwork" has state: absent, but it uses masquerade binding.*; it is on the pod network/);
+    assert.match(
+      f.message,
+      /"defaultnetwork" has state: absent, but it uses masquerade binding.*; it is on the pod network/,
+    );
     assert.match(f.message, /Remove state: absent/);
   });
 
@@ -177,7 +189,10 @@ describe('absent-scope', () => {
     ifaceNamed(vm, 'sriov1').state = 'absent';
     assert.equal(of('absent-scope', create(vm)).length, 1);
     assert.equal(of('absent-scope', update(stopped(fedoraWithSriov()), stopped(vm))).length, 1);
-    assert.match(of('absent-scope', create(vm))[0].message, /sriov binding, and only bridge interfaces can be unplugged/);
+    assert.match(
+      of('absent-scope', create(vm))[0].message,
+      /sriov binding, and only bridge interfaces can be unplugged/,
+    );
   });
 
   it('leaves an SR-IOV unplug of a running VM to sriov-unplug, unless that rule is off', () => {
@@ -189,12 +204,18 @@ describe('absent-scope', () => {
     assert.equal(of('absent-scope', request, withRules({ 'sriov-unplug': 'off' })).length, 1);
   });
 
-  it('stays quiet for KubeVirt\'s controllers and when off', () => {
+  it("stays quiet for KubeVirt's controllers and when off", () => {
     const now = fedoraWithBridge();
     ifaceNamed(now, 'defaultnetwork').state = 'absent';
-    assert.deepEqual(of('absent-scope', update(fedoraWithBridge(), now, { userInfo: { username: KUBEVIRT_CONTROLLER } })), []);
+    assert.deepEqual(
+      of('absent-scope', update(fedoraWithBridge(), now, { userInfo: { username: KUBEVIRT_CONTROLLER } })),
+      [],
+    );
     assert.deepEqual(of('absent-scope', create(now), withRules({ 'absent-scope': 'off' })), []);
-    assert.deepEqual(of('absent-scope', create(now), withRules({ 'absent-scope': 'warn' })).map((f) => f.action), ['warn']);
+    assert.deepEqual(
+      of('absent-scope', create(now), withRules({ 'absent-scope': 'warn' })).map((f) => f.action),
+      ['warn'],
+    );
   });
 
   it('reports every misplaced absent, in a VMI too', () => {
@@ -202,6 +223,9 @@ describe('absent-scope', () => {
     addMultusNic(vmi, 'm1', { masquerade: {} }, 'attachnet');
     for (const iface of vmSpec(vmi).domain.devices.interfaces) iface.state = 'absent';
     const findings = of('absent-scope', create(vmi));
-    assert.deepEqual(findings.map((f) => f.field), [0, 1, 2].map((i) => `spec.domain.devices.interfaces[${i}].state`));
+    assert.deepEqual(
+      findings.map((f) => f.field),
+      [0, 1, 2].map((i) => `spec.domain.devices.interfaces[${i}].state`),
+    );
   });
 });

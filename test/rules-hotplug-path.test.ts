@@ -3,7 +3,16 @@ import assert from 'node:assert/strict';
 import { evaluate } from '../src/engine/evaluate.js';
 import type { Manifest as KubeObject } from './support.js';
 import { clone, config, create, example, findingsOf, seedCluster, update } from './support.js';
-import { KUBEVIRT_CONTROLLER, addMultusNic, asVmi, fedora, fedoraWithBridge, ifaceNamed, stopped, withRules } from './hotplug-fixtures.js';
+import {
+  KUBEVIRT_CONTROLLER,
+  addMultusNic,
+  asVmi,
+  fedora,
+  fedoraWithBridge,
+  ifaceNamed,
+  stopped,
+  withRules,
+} from './hotplug-fixtures.js';
 
 const IFACES = 'spec.template.spec.domain.devices.interfaces';
 
@@ -55,7 +64,10 @@ describe('hotplug-path: SR-IOV hotplug', () => {
     assert.equal(f.object, 'VirtualMachine default/vm-fedora');
     assert.equal(f.field, `${IFACES}[1]`);
     assert.match(f.message, /SR-IOV interface "sriov1" attaches only after a live migration/);
-    assert.match(f.message, /KubeVirt live-migrates the VM by itself, as its rollout strategy is LiveUpdate and the KubeVirt CR's workloadUpdateMethods include LiveMigrate/);
+    assert.match(
+      f.message,
+      /KubeVirt live-migrates the VM by itself, as its rollout strategy is LiveUpdate and the KubeVirt CR's workloadUpdateMethods include LiveMigrate/,
+    );
   });
 
   it('an unset rollout strategy is LiveUpdate from KubeVirt v1.6.0 and Stage before (pkg/virt-config/virt-config.go)', () => {
@@ -69,25 +81,48 @@ describe('hotplug-path: SR-IOV hotplug', () => {
   it('tells the user to run virtctl migrate when KubeVirt will not migrate by itself, and why', () => {
     // The seed CR has LiveMigrate and leaves the rollout strategy unset, whose default changed in v1.6.0.
     const [seed] = findingsOf('hotplug-path', update(fedora(), withSriov(fedora())));
-    assert.match(seed.message, /KubeVirt will not start it, as the KubeVirt CR's spec\.configuration\.vmRolloutStrategy is unset \(LiveUpdate from KubeVirt v1\.6\.0, Stage before\), so run `virtctl migrate vm-fedora -n default`/);
-    const [stage] = findingsOf('hotplug-path', update(fedora(), withSriov(fedora())), seedCluster(kubevirtWith(['LiveMigrate'], 'Stage')));
+    assert.match(
+      seed.message,
+      /KubeVirt will not start it, as the KubeVirt CR's spec\.configuration\.vmRolloutStrategy is unset \(LiveUpdate from KubeVirt v1\.6\.0, Stage before\), so run `virtctl migrate vm-fedora -n default`/,
+    );
+    const [stage] = findingsOf(
+      'hotplug-path',
+      update(fedora(), withSriov(fedora())),
+      seedCluster(kubevirtWith(['LiveMigrate'], 'Stage')),
+    );
     assert.match(stage.message, /vmRolloutStrategy is not LiveUpdate, so run/);
     assert.doesNotMatch(seed.message, /workloadUpdateMethods does not include/);
 
-    const [evictOnly] = findingsOf('hotplug-path', update(fedora(), withSriov(fedora())), seedCluster(kubevirtWith(['Evict'], 'LiveUpdate')));
-    assert.match(evictOnly.message, /workloadUpdateMethods does not include LiveMigrate, so run `virtctl migrate vm-fedora -n default`/);
+    const [evictOnly] = findingsOf(
+      'hotplug-path',
+      update(fedora(), withSriov(fedora())),
+      seedCluster(kubevirtWith(['Evict'], 'LiveUpdate')),
+    );
+    assert.match(
+      evictOnly.message,
+      /workloadUpdateMethods does not include LiveMigrate, so run `virtctl migrate vm-fedora -n default`/,
+    );
     assert.doesNotMatch(evictOnly.message, /vmRolloutStrategy is not/);
   });
 
   it('says both where no KubeVirt CR is known (CI without the cluster objects)', () => {
     const [f] = findingsOf('hotplug-path', update(fedora(), withSriov(fedora())), clusterWithoutKubeVirt());
-    assert.match(f.message, /unless the KubeVirt CR sets vmRolloutStrategy: LiveUpdate and workloadUpdateMethods include LiveMigrate .*run `virtctl migrate vm-fedora -n default`/);
+    assert.match(
+      f.message,
+      /unless the KubeVirt CR sets vmRolloutStrategy: LiveUpdate and workloadUpdateMethods include LiveMigrate .*run `virtctl migrate vm-fedora -n default`/,
+    );
   });
 
   it('does not stop the request, and can be made to', () => {
     const request = update(fedora(), withSriov(fedora()));
-    assert.equal(evaluate(request, seedCluster(), config()).findings.some((f) => f.rule === 'hotplug-path' && f.action === 'deny'), false);
-    assert.deepEqual(findingsOf('hotplug-path', request, seedCluster(), withRules({ 'hotplug-path': 'deny' })).map((f) => f.action), ['deny']);
+    assert.equal(
+      evaluate(request, seedCluster(), config()).findings.some((f) => f.rule === 'hotplug-path' && f.action === 'deny'),
+      false,
+    );
+    assert.deepEqual(
+      findingsOf('hotplug-path', request, seedCluster(), withRules({ 'hotplug-path': 'deny' })).map((f) => f.action),
+      ['deny'],
+    );
     assert.deepEqual(findingsOf('hotplug-path', request, seedCluster(), withRules({ 'hotplug-path': 'off' })), []);
   });
 });
@@ -99,18 +134,34 @@ describe('hotplug-path: bridge hotplug', () => {
 
   it('warns that a migration is needed where the cluster has no dynamic networks controller', () => {
     const cfg = config({ dynamicNetworksController: false });
-    const [f, ...rest] = findingsOf('hotplug-path', update(fedora(), fedoraWithBridge()), seedCluster(kubevirtWith([])), cfg);
+    const [f, ...rest] = findingsOf(
+      'hotplug-path',
+      update(fedora(), fedoraWithBridge()),
+      seedCluster(kubevirtWith([])),
+      cfg,
+    );
     assert.equal(rest.length, 0);
     assert.equal(f.field, `${IFACES}[1]`);
-    assert.match(f.message, /"dyniface1" attaches only after a live migration, as this cluster runs no Multus dynamic networks controller/);
+    assert.match(
+      f.message,
+      /"dyniface1" attaches only after a live migration, as this cluster runs no Multus dynamic networks controller/,
+    );
     assert.match(f.message, /run `virtctl migrate vm-fedora -n default`/);
   });
 
   it('warns about every hotplugged NIC of one change', () => {
     const now = withSriov(fedoraWithBridge());
     addMultusNic(now, 'sriov2', { sriov: {} }, 'sriov-net');
-    const findings = findingsOf('hotplug-path', update(fedora(), now), seedCluster(), config({ dynamicNetworksController: false }));
-    assert.deepEqual(findings.map((f) => f.message.match(/"(\w+)"/)![1]), ['dyniface1', 'sriov1', 'sriov2']);
+    const findings = findingsOf(
+      'hotplug-path',
+      update(fedora(), now),
+      seedCluster(),
+      config({ dynamicNetworksController: false }),
+    );
+    assert.deepEqual(
+      findings.map((f) => f.message.match(/"(\w+)"/)![1]),
+      ['dyniface1', 'sriov1', 'sriov2'],
+    );
   });
 });
 
@@ -119,7 +170,10 @@ describe('hotplug-path: re-adding an interface whose unplug is pending', () => {
     const [f, ...rest] = findingsOf('hotplug-path', readdRequest());
     assert.equal(rest.length, 0);
     assert.equal(f.field, `${IFACES}[1]`);
-    assert.match(f.message, /"dyniface1" is being re-added while its unplug is still pending \(it was state: absent before this change/);
+    assert.match(
+      f.message,
+      /"dyniface1" is being re-added while its unplug is still pending \(it was state: absent before this change/,
+    );
     assert.match(f.message, /kubectl get vmi vm-fedora -n default/);
   });
 
@@ -155,10 +209,13 @@ describe('hotplug-path: re-adding an interface whose unplug is pending', () => {
 });
 
 describe('hotplug-path: scope', () => {
-  it('stays quiet on CREATE, on stopped VMs and for KubeVirt\'s controllers', () => {
+  it("stays quiet on CREATE, on stopped VMs and for KubeVirt's controllers", () => {
     const cfg = config({ dynamicNetworksController: false });
     assert.deepEqual(findingsOf('hotplug-path', create(withSriov(fedora())), seedCluster(), cfg), []);
-    assert.deepEqual(findingsOf('hotplug-path', update(stopped(fedora()), stopped(withSriov(fedora()))), seedCluster(), cfg), []);
+    assert.deepEqual(
+      findingsOf('hotplug-path', update(stopped(fedora()), stopped(withSriov(fedora()))), seedCluster(), cfg),
+      [],
+    );
     const byController = update(fedora(), withSriov(fedora()), { userInfo: { username: KUBEVIRT_CONTROLLER } });
     assert.deepEqual(findingsOf('hotplug-path', byController, seedCluster(), cfg), []);
   });

@@ -1,7 +1,16 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { clone, config, create, findingsOf, update, vmSpec } from './support.js';
-import { addMultusNic, asVmi, withRules, fedora, fedoraWithBridge, interfacesOf, networksOf, stopped } from './hotplug-fixtures.js';
+import {
+  addMultusNic,
+  asVmi,
+  withRules,
+  fedora,
+  fedoraWithBridge,
+  interfacesOf,
+  networksOf,
+  stopped,
+} from './hotplug-fixtures.js';
 
 const IFACES = 'spec.template.spec.domain.devices.interfaces';
 const NETS = 'spec.template.spec.networks';
@@ -34,7 +43,10 @@ describe('network-pairing', () => {
     const vm = fedora();
     networksOf(vm).push({ name: 'dyniface1', multus: { networkName: 'attachnet' } });
     const findings = pairing(create(vm));
-    assert.deepEqual(findings.map((f) => f.field), [`${NETS}[1].name`]);
+    assert.deepEqual(
+      findings.map((f) => f.field),
+      [`${NETS}[1].name`],
+    );
     assert.match(findings[0].message, /network "dyniface1" has no interface/);
   });
 
@@ -43,7 +55,10 @@ describe('network-pairing', () => {
     interfacesOf(vm).push({ name: 'dyniface1', bridge: {} });
     networksOf(vm).push({ name: 'dyniface1', multus: { networkName: 'new-fancy-net' } });
     const findings = pairing(create(vm));
-    assert.deepEqual(findings.map((f) => f.field), [`${IFACES}[2].name`, `${NETS}[2].name`]);
+    assert.deepEqual(
+      findings.map((f) => f.field),
+      [`${IFACES}[2].name`, `${NETS}[2].name`],
+    );
     assert.match(findings[0].message, /already used by interfaces\[1\]/);
     assert.match(findings[1].message, /already used by networks\[1\]/);
   });
@@ -64,9 +79,16 @@ describe('network-pairing', () => {
   it('denies a network with no source, with two sources, and a multus network without networkName', () => {
     const vm = fedora();
     interfacesOf(vm).push({ name: 'a', bridge: {} }, { name: 'b', bridge: {} }, { name: 'c', bridge: {} });
-    networksOf(vm).push({ name: 'a' }, { name: 'b', pod: {}, multus: { networkName: 'attachnet' } }, { name: 'c', multus: {} });
+    networksOf(vm).push(
+      { name: 'a' },
+      { name: 'b', pod: {}, multus: { networkName: 'attachnet' } },
+      { name: 'c', multus: {} },
+    );
     const findings = pairing(create(vm));
-    assert.deepEqual(findings.map((f) => f.field), [`${NETS}[1]`, `${NETS}[2]`, `${NETS}[3].multus.networkName`]);
+    assert.deepEqual(
+      findings.map((f) => f.field),
+      [`${NETS}[1]`, `${NETS}[2]`, `${NETS}[3].multus.networkName`],
+    );
     assert.match(findings[0].message, /network "a" has no source; set pod: \{\} or multus/);
     assert.match(findings[1].message, /network "b" has pod and multus; a network has exactly one source/);
     assert.match(findings[2].message, /network "c" is a multus network without networkName/);
@@ -81,7 +103,10 @@ describe('network-pairing', () => {
       { name: 'def2', multus: { networkName: 'new-fancy-net', default: true } },
     );
     const findings = pairing(create(vm));
-    assert.deepEqual(findings.map((f) => f.field), [`${NETS}[1].pod`, `${NETS}[3].multus.default`, `${NETS}[2].multus.default`]);
+    assert.deepEqual(
+      findings.map((f) => f.field),
+      [`${NETS}[1].pod`, `${NETS}[3].multus.default`, `${NETS}[2].multus.default`],
+    );
     assert.match(findings[0].message, /"pod2" is a second pod network \(the first is "defaultnetwork"\)/);
     assert.match(findings[1].message, /"def2" is a second multus default network \(the first is "def1"\)/);
     assert.match(findings[2].message, /"def1" is a multus default network, but pod network "defaultnetwork"/);
@@ -100,12 +125,15 @@ describe('network-pairing', () => {
     addMultusNic(vm, 'twobind', { bridge: {}, binding: { name: 'passt' } }, 'new-fancy-net');
     assert.deepEqual(pairing(create(vm)), []);
     const findings = findingsOf('binding-support', create(vm));
-    assert.deepEqual(findings.map((f) => [f.field, f.action]), [
-      [`${IFACES}[1]`, 'warn'],
-      [`${IFACES}[2].binding`, 'deny'],
-      // v1.4 also wants feature gate NetworkBindingPlugins, which the seed KubeVirt CR does not list.
-      [`${IFACES}[2].name`, 'warn'],
-    ]);
+    assert.deepEqual(
+      findings.map((f) => [f.field, f.action]),
+      [
+        [`${IFACES}[1]`, 'warn'],
+        [`${IFACES}[2].binding`, 'deny'],
+        // v1.4 also wants feature gate NetworkBindingPlugins, which the seed KubeVirt CR does not list.
+        [`${IFACES}[2].name`, 'warn'],
+      ],
+    );
     assert.match(findings[0].message, /"nobind" has no binding/);
     assert.match(findings[1].message, /"twobind" has more than one binding \(bridge, binding\)/);
   });
@@ -113,7 +141,10 @@ describe('network-pairing', () => {
   it('reports every problem of one VM, not just the first', () => {
     const vm = fedora();
     interfacesOf(vm).push({ name: 'lonely', bridge: {} }, { name: 'bad name', bridge: {} });
-    networksOf(vm).push({ name: 'orphan', multus: { networkName: '' } }, { name: 'bad name', multus: { networkName: 'attachnet' } });
+    networksOf(vm).push(
+      { name: 'orphan', multus: { networkName: '' } },
+      { name: 'bad name', multus: { networkName: 'attachnet' } },
+    );
     const findings = pairing(create(vm));
     assert.equal(findings.length, 4, findings.map((f) => f.message).join('\n'));
     assert.ok(findings.every((f) => f.action === 'deny'));
@@ -124,7 +155,10 @@ describe('network-pairing', () => {
     const now = clone(old);
     networksOf(now).push({ name: 'orphan', pod: {} });
     const findings = pairing(update(old, now));
-    assert.deepEqual(findings.map((f) => f.field), [`${NETS}[1].name`, `${NETS}[1].pod`]);
+    assert.deepEqual(
+      findings.map((f) => f.field),
+      [`${NETS}[1].name`, `${NETS}[1].pod`],
+    );
   });
 
   it('checks VMIs at their own field paths', () => {
@@ -150,7 +184,10 @@ describe('network-pairing', () => {
     vmSpec(vm).domain.devices.interfaces = { name: 'defaultnetwork', masquerade: {} };
     vmSpec(vm).networks = 'pod';
     const findings = pairing(create(vm));
-    assert.deepEqual(findings.map((f) => f.field), [IFACES, NETS]);
+    assert.deepEqual(
+      findings.map((f) => f.field),
+      [IFACES, NETS],
+    );
     assert.match(findings[0].message, /must be a list/);
   });
 
@@ -158,14 +195,20 @@ describe('network-pairing', () => {
     const vm = fedora();
     interfacesOf(vm).push('dyniface1');
     const findings = pairing(create(vm));
-    assert.deepEqual(findings.map((f) => f.field), [`${IFACES}[1]`]);
+    assert.deepEqual(
+      findings.map((f) => f.field),
+      [`${IFACES}[1]`],
+    );
     assert.match(findings[0].message, /interfaces\[1\] is not an object/);
   });
 
   it('follows the configuration: warn lowers the action, off silences the rule', () => {
     const vm = fedora();
     networksOf(vm).push({ name: 'orphan', multus: { networkName: 'attachnet' } });
-    assert.deepEqual(pairing(create(vm), withRules({ 'network-pairing': 'warn' })).map((f) => f.action), ['warn']);
+    assert.deepEqual(
+      pairing(create(vm), withRules({ 'network-pairing': 'warn' })).map((f) => f.action),
+      ['warn'],
+    );
     assert.deepEqual(pairing(create(vm), withRules({ 'network-pairing': 'off' })), []);
   });
 });

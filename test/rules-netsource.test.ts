@@ -24,7 +24,12 @@ function stoppedVm(vm: KubeObject): KubeObject {
   return copy;
 }
 
-function nad(name: string, cniConfig: unknown, namespace = 'default', annotations?: Record<string, string>): KubeObject {
+function nad(
+  name: string,
+  cniConfig: unknown,
+  namespace = 'default',
+  annotations?: Record<string, string>,
+): KubeObject {
   return {
     apiVersion: 'k8s.cni.cncf.io/v1',
     kind: 'NetworkAttachmentDefinition',
@@ -37,7 +42,12 @@ function subnet(name: string, provider: string, cidrBlock = '10.30.0.0/16'): Kub
   return { apiVersion: 'kubeovn.io/v1', kind: 'Subnet', metadata: { name }, spec: { provider, cidrBlock } };
 }
 
-function of(rule: RuleId, request: Parameters<typeof findingsOf>[1], cluster = seedCluster(), cfg: PolicyConfig = config()) {
+function of(
+  rule: RuleId,
+  request: Parameters<typeof findingsOf>[1],
+  cluster = seedCluster(),
+  cfg: PolicyConfig = config(),
+) {
   return findingsOf(rule, request, cluster, cfg);
 }
 
@@ -51,7 +61,10 @@ describe('nad-exists', () => {
     assert.equal(rest.length, 0);
     assert.equal(f.action, 'deny');
     assert.equal(f.field, `${NETS}[1].multus.networkName`);
-    assert.match(f.message, /network "dyniface1" refers to NetworkAttachmentDefinition default\/atachnet, which does not exist/);
+    assert.match(
+      f.message,
+      /network "dyniface1" refers to NetworkAttachmentDefinition default\/atachnet, which does not exist/,
+    );
     assert.match(f.message, /cannot find a network-attachment-definition/);
     assert.doesNotMatch(f.message, /did you mean/);
   });
@@ -99,12 +112,21 @@ describe('nad-exists', () => {
     assert.match(f.message, /spec\.config is not valid JSON/);
   });
 
-  it('stays quiet for KubeVirt\'s controllers and follows the setting', () => {
-    const request = update(fedora(), withNic('atachnet'), { userInfo: { username: 'system:serviceaccount:kubevirt:kubevirt-handler' } });
+  it("stays quiet for KubeVirt's controllers and follows the setting", () => {
+    const request = update(fedora(), withNic('atachnet'), {
+      userInfo: { username: 'system:serviceaccount:kubevirt:kubevirt-handler' },
+    });
     assert.deepEqual(of('nad-exists', request), []);
     const plain = update(fedora(), withNic('atachnet'));
-    assert.equal(of('nad-exists', plain, seedCluster(), config({ rules: { 'nad-exists': 'warn' } as PolicyConfig['rules'] }))[0].action, 'warn');
-    assert.deepEqual(of('nad-exists', plain, seedCluster(), config({ rules: { 'nad-exists': 'off' } as PolicyConfig['rules'] })), []);
+    assert.equal(
+      of('nad-exists', plain, seedCluster(), config({ rules: { 'nad-exists': 'warn' } as PolicyConfig['rules'] }))[0]
+        .action,
+      'warn',
+    );
+    assert.deepEqual(
+      of('nad-exists', plain, seedCluster(), config({ rules: { 'nad-exists': 'off' } as PolicyConfig['rules'] })),
+      [],
+    );
   });
 });
 
@@ -118,7 +140,10 @@ describe('nad-binding-match', () => {
     const [f] = of('nad-binding-match', update(fedora(), withNic('new-fancy-net', { sriov: {} })));
     assert.equal(f.action, 'deny');
     assert.equal(f.field, `${IFACES}[1].sriov`);
-    assert.match(f.message, /uses sriov binding, but NetworkAttachmentDefinition default\/new-fancy-net is of type "bridge"/);
+    assert.match(
+      f.message,
+      /uses sriov binding, but NetworkAttachmentDefinition default\/new-fancy-net is of type "bridge"/,
+    );
   });
 
   it('denies bridge binding on an SR-IOV NAD', () => {
@@ -150,7 +175,10 @@ describe('ovn-provider, from the VM', () => {
     assert.equal(f.action, 'deny');
     assert.equal(f.object, 'VirtualMachine default/vm-fedora');
     assert.equal(f.field, `${NETS}[1].multus.networkName`);
-    assert.match(f.message, /Kube-OVN NetworkAttachmentDefinition default\/attachnet2, which is set up wrongly: "provider" in spec\.config is "attachnet2\.default"/);
+    assert.match(
+      f.message,
+      /Kube-OVN NetworkAttachmentDefinition default\/attachnet2, which is set up wrongly: "provider" in spec\.config is "attachnet2\.default"/,
+    );
     assert.match(f.message, /derives "attachnet2\.default\.ovn"/);
     assert.match(f.message, /Fix the NAD; the VM needs no change/);
   });
@@ -161,7 +189,8 @@ describe('ovn-provider, from the VM', () => {
 });
 
 describe('ovn-subnet, from the VM', () => {
-  const blue = () => nad('blue', { cniVersion: '0.3.1', type: 'kube-ovn', server_socket: SOCKET, provider: 'blue.default.ovn' });
+  const blue = () =>
+    nad('blue', { cniVersion: '0.3.1', type: 'kube-ovn', server_socket: SOCKET, provider: 'blue.default.ovn' });
 
   it('accepts attachnet: exactly one Subnet has its provider', () => {
     assert.deepEqual(of('ovn-subnet', update(example('old/vm-fedora.yaml'), example('new/vm-fedora.yaml'))), []);
@@ -195,7 +224,11 @@ describe('ovn-subnet, from the VM', () => {
   });
 
   it('IPAM-only NADs bind by <name>.<namespace>', () => {
-    const macnet = nad('macnet', { type: 'macvlan', master: 'eth1', ipam: { type: 'kube-ovn', server_socket: SOCKET, provider: 'macnet.default' } });
+    const macnet = nad('macnet', {
+      type: 'macvlan',
+      master: 'eth1',
+      ipam: { type: 'kube-ovn', server_socket: SOCKET, provider: 'macnet.default' },
+    });
     const vmUpdate = update(fedora(), withNic('macnet'));
     assert.deepEqual(of('ovn-subnet', vmUpdate, seedCluster(macnet, subnet('macnet', 'macnet.default'))), []);
     const [f] = of('ovn-subnet', vmUpdate, seedCluster(macnet));
@@ -204,7 +237,10 @@ describe('ovn-subnet, from the VM', () => {
   });
 
   it('is not reported for a NAD whose provider is wrong (ovn-provider says it) nor for non-Kube-OVN NADs', () => {
-    assert.deepEqual(of('ovn-subnet', update(fedora(), withNic('attachnet2')), seedCluster(example('bad/wrong-ovn-provider.yaml'))), []);
+    assert.deepEqual(
+      of('ovn-subnet', update(fedora(), withNic('attachnet2')), seedCluster(example('bad/wrong-ovn-provider.yaml'))),
+      [],
+    );
     assert.deepEqual(of('ovn-subnet', update(fedora(), withNic('new-fancy-net'))), []);
   });
 

@@ -11,13 +11,15 @@ import { addNic, clone, config, example, findingsOf, seedCluster, update, vmSpec
 /** vm-fedora (1024M) running with `count` interfaces. */
 function runningWith(count: number): Manifest {
   const vm = example('old/vm-fedora.yaml');
-  for (let i = 1; i < count; i++) addNic(vm, { name: `boot${i}`, bridge: {} }, { name: `boot${i}`, multus: { networkName: 'new-fancy-net' } });
+  for (let i = 1; i < count; i++)
+    addNic(vm, { name: `boot${i}`, bridge: {} }, { name: `boot${i}`, multus: { networkName: 'new-fancy-net' } });
   return vm;
 }
 
 function plusHotplugs(vm: Manifest, count: number): Manifest {
   const next = clone(vm);
-  for (let i = 1; i <= count; i++) addNic(next, { name: `dyn${i}`, bridge: {} }, { name: `dyn${i}`, multus: { networkName: 'attachnet' } });
+  for (let i = 1; i <= count; i++)
+    addNic(next, { name: `dyn${i}`, bridge: {} }, { name: `dyn${i}`, multus: { networkName: 'attachnet' } });
   return next;
 }
 
@@ -50,7 +52,8 @@ describe('the reservation rule of each release (docs/compatibility.md)', () => {
       ['v1.8.4', 'v3', 'arch-and-machine'],
       ['v1.9.0', 'v3', 'arch-and-machine'],
     ];
-    for (const [version, model, guard] of cases) assert.deepEqual(reservationRuleFor(v(version)), { model, pcieGuard: guard }, version);
+    for (const [version, model, guard] of cases)
+      assert.deepEqual(reservationRuleFor(v(version)), { model, pcieGuard: guard }, version);
   });
 });
 
@@ -87,7 +90,12 @@ describe('hotplug-slots with slotModel auto (the default)', () => {
   it('kubevirtVersion in the configuration wins over the CR', () => {
     const vm = runningWith(4);
     const request = update(vm, plusHotplugs(vm, 1));
-    const [f] = findingsOf('hotplug-slots', request, seedCluster(kubevirtAt('v1.8.4')), config({ kubevirtVersion: 'v1.4.1' }));
+    const [f] = findingsOf(
+      'hotplug-slots',
+      request,
+      seedCluster(kubevirtAt('v1.8.4')),
+      config({ kubevirtVersion: 'v1.4.1' }),
+    );
     assert.equal(f.action, 'deny');
     assert.match(f.message, /KubeVirt v1\.4\.1 \(from the configuration\)/);
   });

@@ -5,7 +5,14 @@ import type { Manifest as KubeObject } from './support.js';
 import { evaluate } from '../src/engine/evaluate.js';
 import { viewVm } from '../src/engine/vm.js';
 import { parseQuantity } from '../src/engine/quantity.js';
-import { reservationRuleOf, slotBudget, rootBusDevices, sumDevices, SLOT_COUNT_ANNOTATION, ROOT_COMPLEX_ANNOTATION } from '../src/engine/pci-topology.js';
+import {
+  reservationRuleOf,
+  slotBudget,
+  rootBusDevices,
+  sumDevices,
+  SLOT_COUNT_ANNOTATION,
+  ROOT_COMPLEX_ANNOTATION,
+} from '../src/engine/pci-topology.js';
 import { addNic, clone, config, create, example, findingsOf, seedCluster, update, vmSpec } from './support.js';
 
 const IFACES = 'spec.template.spec.domain.devices.interfaces';
@@ -13,14 +20,20 @@ const IFACES = 'spec.template.spec.domain.devices.interfaces';
 /** vm-fedora running with `count` interfaces: the masquerade one plus bridges boot1.. on new-fancy-net. */
 function runningWith(count: number): KubeObject {
   const vm = example('old/vm-fedora.yaml');
-  for (let i = 1; i < count; i++) addNic(vm, { name: `boot${i}`, bridge: {} }, { name: `boot${i}`, multus: { networkName: 'new-fancy-net' } });
+  for (let i = 1; i < count; i++)
+    addNic(vm, { name: `boot${i}`, bridge: {} }, { name: `boot${i}`, multus: { networkName: 'new-fancy-net' } });
   return vm;
 }
 
 /** The same VM with `count` bridges hotplugged on the Kube-OVN network attachnet. */
 function plusHotplugs(vm: KubeObject, count: number, prefix = 'dyn'): KubeObject {
   const next = clone(vm);
-  for (let i = 1; i <= count; i++) addNic(next, { name: `${prefix}${i}`, bridge: {} }, { name: `${prefix}${i}`, multus: { networkName: 'attachnet' } });
+  for (let i = 1; i <= count; i++)
+    addNic(
+      next,
+      { name: `${prefix}${i}`, bridge: {} },
+      { name: `${prefix}${i}`, multus: { networkName: 'attachnet' } },
+    );
   return next;
 }
 
@@ -41,7 +54,7 @@ function pci(request: Parameters<typeof findingsOf>[1], cfg: PolicyConfig = V1) 
   return findingsOf('pci-bus', request, seedCluster(), cfg);
 }
 
-describe('hotplug-slots: the seeds\' four slots, existing interfaces included (v1)', () => {
+describe("hotplug-slots: the seeds' four slots, existing interfaces included (v1)", () => {
   it('with 2 interfaces at boot, 2 more fit', () => {
     const vm = runningWith(2);
     assert.deepEqual(slots(update(vm, plusHotplugs(vm, 2))), []);
@@ -157,9 +170,11 @@ describe('hotplug-slots: the seeds\' four slots, existing interfaces included (v
     assert.deepEqual(slots(update(vm, plusHotplugs(vm, 6))), []);
   });
 
-  it('stays quiet for KubeVirt\'s own controllers', () => {
+  it("stays quiet for KubeVirt's own controllers", () => {
     const vm = runningWith(4);
-    const request = update(vm, plusHotplugs(vm, 2), { userInfo: { username: 'system:serviceaccount:kubevirt:kubevirt-controller' } });
+    const request = update(vm, plusHotplugs(vm, 2), {
+      userInfo: { username: 'system:serviceaccount:kubevirt:kubevirt-controller' },
+    });
     assert.deepEqual(slots(request), []);
   });
 });
@@ -179,7 +194,7 @@ describe('hotplug-slots: the annotations', () => {
     assert.equal(slots(update(vm, plusHotplugs(vm, 3))).length, 1);
   });
 
-  it('the running VMI\'s annotation wins over the VM template (it is what the domain was defined with)', () => {
+  it("the running VMI's annotation wins over the VM template (it is what the domain was defined with)", () => {
     const vm = withTemplateAnnotations(runningWith(2), { [SLOT_COUNT_ANNOTATION]: '8' });
     const vmi: KubeObject = {
       apiVersion: 'kubevirt.io/v1',
@@ -194,7 +209,7 @@ describe('hotplug-slots: the annotations', () => {
     assert.match(f.message, /max\(0, 3 - base\) from annotation/);
   });
 
-  it('on the VM\'s own metadata it has no effect, and a new one there is warned about', () => {
+  it("on the VM's own metadata it has no effect, and a new one there is warned about", () => {
     const vm = runningWith(2);
     vm.metadata!.annotations = { [SLOT_COUNT_ANNOTATION]: '8' };
     assert.equal(slots(update(vm, plusHotplugs(vm, 3))).length, 1);
@@ -217,7 +232,10 @@ describe('hotplug-slots: the annotations', () => {
   it('placement on the root complex leaves no hotplug port at all', () => {
     const vm = withTemplateAnnotations(runningWith(1), { [ROOT_COMPLEX_ANNOTATION]: 'true' });
     const [f] = slots(update(vm, plusHotplugs(vm, 1)));
-    assert.match(f.message, /reserved 0 spare PCIe root ports \(none, as annotation kubevirt\.io\/placePCIDevicesOnRootComplex/);
+    assert.match(
+      f.message,
+      /reserved 0 spare PCIe root ports \(none, as annotation kubevirt\.io\/placePCIDevicesOnRootComplex/,
+    );
     assert.doesNotMatch(f.message, /pci-interface-slot-count"\] to a larger total/);
   });
 });
@@ -267,7 +285,10 @@ describe('hotplug-slots: slot models and settings', () => {
     const request = update(vm, plusHotplugs(vm, 1));
     const [w] = slots(request, config({ rules: { 'hotplug-slots': 'warn' } as PolicyConfig['rules'] }));
     assert.equal(w.action, 'warn');
-    assert.equal(evaluate(request, seedCluster(), config({ rules: { 'hotplug-slots': 'warn' } as PolicyConfig['rules'] })).allowed, true);
+    assert.equal(
+      evaluate(request, seedCluster(), config({ rules: { 'hotplug-slots': 'warn' } as PolicyConfig['rules'] })).allowed,
+      true,
+    );
     assert.deepEqual(slots(request, config({ rules: { 'hotplug-slots': 'off' } as PolicyConfig['rules'] })), []);
   });
 });
@@ -281,16 +302,32 @@ describe('slotBudget (nicguard explain)', () => {
     assert.equal(b.free, 2);
     assert.equal(b.asked, 0);
     // 2 interfaces, 1 virtio disk, rng, balloon, scsi and virtio-serial controllers, + 2 ports.
-    assert.deepEqual(b.pciDevices, { interfaces: 2, hostDevices: 0, gpus: 0, virtioDisks: 1, virtioInputs: 0, watchdog: 0, rng: 1, memBalloon: 1, controllers: 2 });
+    assert.deepEqual(b.pciDevices, {
+      interfaces: 2,
+      hostDevices: 0,
+      gpus: 0,
+      virtioDisks: 1,
+      virtioInputs: 0,
+      watchdog: 0,
+      rng: 1,
+      memBalloon: 1,
+      controllers: 2,
+    });
     assert.equal(b.pciUsed, 9);
     assert.equal(b.pciLimit, 28);
   });
 
   it('with the boot interfaces known, later ones count as in use', () => {
     const running = plusHotplugs(runningWith(2), 1, 'earlier');
-    const b = slotBudget(viewVm(plusHotplugs(running, 1), 'VirtualMachine')!, viewVm(running, 'VirtualMachine')!, reservationRuleOf('v1'), V1, {
-      bootInterfaces: ['defaultnetwork', 'boot1'],
-    });
+    const b = slotBudget(
+      viewVm(plusHotplugs(running, 1), 'VirtualMachine')!,
+      viewVm(running, 'VirtualMachine')!,
+      reservationRuleOf('v1'),
+      V1,
+      {
+        bootInterfaces: ['defaultnetwork', 'boot1'],
+      },
+    );
     assert.deepEqual([b.base, b.reserved, b.inUse, b.free, b.asked], [2, 2, 1, 1, 1]);
     assert.equal(b.askedInterfaces[0].name, 'dyn1');
   });
@@ -302,7 +339,11 @@ describe('slotBudget (nicguard explain)', () => {
     const view = viewVm(vm, 'VirtualMachine')!;
     // v3: the annotation path has no zero-interface return (2 placeholders), and the extra ports
     // top that up to max(8 - 5 devices, 3) = 3 (manager.go calculatePlaceholderCount, calculateExtraControllerCount).
-    assert.equal(slotBudget(view, undefined, reservationRuleOf('v3'), V1, { annotations: { [SLOT_COUNT_ANNOTATION]: '2' } }).reserved, 3);
+    assert.equal(
+      slotBudget(view, undefined, reservationRuleOf('v3'), V1, { annotations: { [SLOT_COUNT_ANNOTATION]: '2' } })
+        .reserved,
+      3,
+    );
     assert.equal(slotBudget(view, undefined, reservationRuleOf('v2'), V1).reserved, 3);
   });
 });
@@ -323,7 +364,10 @@ describe('pci-bus', () => {
     const [f] = pci(create(withDisks(example('old/vm-fedora.yaml'), 20)));
     assert.equal(f.action, 'deny');
     assert.equal(f.field, 'spec.template.spec.domain.devices');
-    assert.match(f.message, /needs 29 root PCI bus slots \(interfaces 1, virtio disks 21, rng 1, memory balloon 1, controllers 2, hotplug ports 3\)/);
+    assert.match(
+      f.message,
+      /needs 29 root PCI bus slots \(interfaces 1, virtio disks 21, rng 1, memory balloon 1, controllers 2, hotplug ports 3\)/,
+    );
     assert.match(f.message, /the bus has 28 \(pciSlotLimit 32 less the 4 reserved slots/);
     assert.match(f.message, /No more available PCI slots/);
     assert.deepEqual(pci(create(withDisks(example('old/vm-fedora.yaml'), 19))), []);
@@ -369,6 +413,7 @@ describe('parseQuantity', () => {
   });
 
   it('rejects what is not a quantity', () => {
-    for (const bad of ['', 'Gi', '1 Gi', '1gi', '1.2.3', 'lots', '1Gb', undefined, null, {}]) assert.equal(parseQuantity(bad), undefined, String(bad));
+    for (const bad of ['', 'Gi', '1 Gi', '1gi', '1.2.3', 'lots', '1Gb', undefined, null, {}])
+      assert.equal(parseQuantity(bad), undefined, String(bad));
   });
 });

@@ -58,13 +58,18 @@ describe('sriov-unplug', () => {
   });
 
   it('accepts the same removal on a stopped VM, and keeping the NIC on a running one', () => {
-    assert.deepEqual(findingsOf('sriov-unplug', update(stopped(fedoraWithSriov()), removeNic(stopped(fedoraWithSriov()), 'sriov1'))), []);
+    assert.deepEqual(
+      findingsOf('sriov-unplug', update(stopped(fedoraWithSriov()), removeNic(stopped(fedoraWithSriov()), 'sriov1'))),
+      [],
+    );
     assert.deepEqual(findingsOf('sriov-unplug', update(fedoraWithSriov(), fedoraWithSriov())), []);
     assert.deepEqual(findingsOf('sriov-unplug', create(fedoraWithSriov())), []);
   });
 
-  it('leaves KubeVirt\'s controllers alone', () => {
-    const request = update(fedoraWithSriov(), removeNic(fedoraWithSriov(), 'sriov1'), { userInfo: { username: KUBEVIRT_CONTROLLER } });
+  it("leaves KubeVirt's controllers alone", () => {
+    const request = update(fedoraWithSriov(), removeNic(fedoraWithSriov(), 'sriov1'), {
+      userInfo: { username: KUBEVIRT_CONTROLLER },
+    });
     assert.deepEqual(findingsOf('sriov-unplug', request), []);
   });
 
@@ -75,14 +80,20 @@ describe('sriov-unplug', () => {
     now.spec.domain.devices.interfaces[1].state = 'absent';
     removeNic(now, 'sriov2');
     const findings = findingsOf('sriov-unplug', update(old, now));
-    assert.deepEqual(findings.map((f) => f.field), ['spec.domain.devices.interfaces[1].state', 'spec.domain.devices.interfaces']);
+    assert.deepEqual(
+      findings.map((f) => f.field),
+      ['spec.domain.devices.interfaces[1].state', 'spec.domain.devices.interfaces'],
+    );
     assert.equal(findings[0].object, 'VirtualMachineInstance default/vm-fedora');
     assert.match(findings[1].message, /running VMI vm-fedora/);
   });
 
   it('follows the configuration', () => {
     const request = update(fedoraWithSriov(), removeNic(fedoraWithSriov(), 'sriov1'));
-    assert.deepEqual(findingsOf('sriov-unplug', request, seedCluster(), withRules({ 'sriov-unplug': 'warn' })).map((f) => f.action), ['warn']);
+    assert.deepEqual(
+      findingsOf('sriov-unplug', request, seedCluster(), withRules({ 'sriov-unplug': 'warn' })).map((f) => f.action),
+      ['warn'],
+    );
     assert.deepEqual(findingsOf('sriov-unplug', request, seedCluster(), withRules({ 'sriov-unplug': 'off' })), []);
   });
 });
@@ -93,14 +104,25 @@ describe('unplug-by-removal (mutate)', () => {
     const request = update(old, removeNic(fedoraWithBridge(), 'dyniface1'));
     const result = evaluate(request, seedCluster(), config());
     assert.deepEqual(result.patch, [
-      { op: 'add', path: '/spec/template/spec/networks/1', value: { name: 'dyniface1', multus: { networkName: 'attachnet' } } },
-      { op: 'add', path: '/spec/template/spec/domain/devices/interfaces/1', value: { name: 'dyniface1', bridge: {}, state: 'absent' } },
+      {
+        op: 'add',
+        path: '/spec/template/spec/networks/1',
+        value: { name: 'dyniface1', multus: { networkName: 'attachnet' } },
+      },
+      {
+        op: 'add',
+        path: '/spec/template/spec/domain/devices/interfaces/1',
+        value: { name: 'dyniface1', bridge: {}, state: 'absent' },
+      },
     ]);
     const mine = result.findings.filter((f) => f.rule === 'unplug-by-removal');
     assert.equal(mine.length, 1);
     assert.equal(mine[0].action, 'warn');
     assert.equal(mine[0].field, `${IFACES}[1].state`);
-    assert.match(mine[0].message, /"dyniface1" was removed from the spec of running VM vm-fedora, but removing an interface does not unplug it/);
+    assert.match(
+      mine[0].message,
+      /"dyniface1" was removed from the spec of running VM vm-fedora, but removing an interface does not unplug it/,
+    );
     assert.match(mine[0].message, /put it back with state: absent and its network "dyniface1"/);
     assert.match(mine[0].message, /Next time set state: absent/);
     assert.ok(result.allowed);
@@ -113,7 +135,10 @@ describe('unplug-by-removal (mutate)', () => {
     const again = evaluate(update(old, first.mutated!), seedCluster(), config());
     assert.deepEqual(again.patch, []);
     assert.equal(again.mutated, undefined);
-    assert.deepEqual(again.findings.filter((f) => f.rule === 'unplug-by-removal'), []);
+    assert.deepEqual(
+      again.findings.filter((f) => f.rule === 'unplug-by-removal'),
+      [],
+    );
   });
 
   it('restores NICs at their old positions, keeping every field of the old entry', () => {
@@ -125,21 +150,41 @@ describe('unplug-by-removal (mutate)', () => {
     const result = evaluate(request, seedCluster(), config());
     assert.deepEqual(names(interfacesOf(result.mutated!)), ['defaultnetwork', 'a', 'b', 'c', 'd']);
     assert.deepEqual(names(networksOf(result.mutated!)), ['defaultnetwork', 'a', 'b', 'c', 'd']);
-    assert.deepEqual(ifaceNamed(result.mutated!, 'c'), { name: 'c', bridge: {}, model: 'virtio', macAddress: '02:00:00:00:00:0c', state: 'absent' });
+    assert.deepEqual(ifaceNamed(result.mutated!, 'c'), {
+      name: 'c',
+      bridge: {},
+      model: 'virtio',
+      macAddress: '02:00:00:00:00:0c',
+      state: 'absent',
+    });
     assert.deepEqual(applyPatch(request.object!, result.patch), result.mutated);
     const warnings = result.findings.filter((f) => f.rule === 'unplug-by-removal');
-    assert.deepEqual(warnings.map((f) => f.field), [`${IFACES}[1].state`, `${IFACES}[3].state`]);
+    assert.deepEqual(
+      warnings.map((f) => f.field),
+      [`${IFACES}[1].state`, `${IFACES}[3].state`],
+    );
   });
 
   it('restores only the interface when the network was kept', () => {
-    const result = evaluate(update(fedoraWithBridge(), removeNic(fedoraWithBridge(), 'dyniface1', { keepNetwork: true })), seedCluster(), config());
+    const result = evaluate(
+      update(fedoraWithBridge(), removeNic(fedoraWithBridge(), 'dyniface1', { keepNetwork: true })),
+      seedCluster(),
+      config(),
+    );
     assert.deepEqual(result.patch, [
-      { op: 'add', path: '/spec/template/spec/domain/devices/interfaces/1', value: { name: 'dyniface1', bridge: {}, state: 'absent' } },
+      {
+        op: 'add',
+        path: '/spec/template/spec/domain/devices/interfaces/1',
+        value: { name: 'dyniface1', bridge: {}, state: 'absent' },
+      },
     ]);
     const [f] = result.findings.filter((x) => x.rule === 'unplug-by-removal');
     assert.doesNotMatch(f.message, /and its network/);
     // Restored, the kept network has its interface again: no pairing error either.
-    assert.deepEqual(result.findings.filter((x) => x.rule === 'network-pairing'), []);
+    assert.deepEqual(
+      result.findings.filter((x) => x.rule === 'network-pairing'),
+      [],
+    );
   });
 
   it('puts the network back where the user set absent but deleted the network', () => {
@@ -148,7 +193,11 @@ describe('unplug-by-removal (mutate)', () => {
     networksOf(now).pop();
     const result = evaluate(update(fedoraWithBridge(), now), seedCluster(), config());
     assert.deepEqual(result.patch, [
-      { op: 'add', path: '/spec/template/spec/networks/1', value: { name: 'dyniface1', multus: { networkName: 'attachnet' } } },
+      {
+        op: 'add',
+        path: '/spec/template/spec/networks/1',
+        value: { name: 'dyniface1', multus: { networkName: 'attachnet' } },
+      },
     ]);
     const [f] = result.findings.filter((x) => x.rule === 'unplug-by-removal');
     assert.equal(f.field, 'spec.template.spec.networks[1]');
@@ -164,28 +213,52 @@ describe('unplug-by-removal (mutate)', () => {
     assert.deepEqual(names(interfacesOf(result.mutated!)), ['dyniface1']);
     assert.deepEqual(names(networksOf(result.mutated!)), ['dyniface1']);
 
-    const vmiResult = evaluate(update(asVmi(fedoraWithBridge()), removeNic(asVmi(fedoraWithBridge()), 'dyniface1')), seedCluster(), config());
-    assert.deepEqual(vmiResult.patch.map((p) => p.path), ['/spec/networks/1', '/spec/domain/devices/interfaces/1']);
+    const vmiResult = evaluate(
+      update(asVmi(fedoraWithBridge()), removeNic(asVmi(fedoraWithBridge()), 'dyniface1')),
+      seedCluster(),
+      config(),
+    );
+    assert.deepEqual(
+      vmiResult.patch.map((p) => p.path),
+      ['/spec/networks/1', '/spec/domain/devices/interfaces/1'],
+    );
   });
 
-  it('leaves alone: stopped VMs, non-bridge or primary NICs, absent NICs KubeVirt\'s controller clears, CREATEs', () => {
+  it("leaves alone: stopped VMs, non-bridge or primary NICs, absent NICs KubeVirt's controller clears, CREATEs", () => {
     const cluster = seedCluster();
-    const stoppedResult = evaluate(update(stopped(fedoraWithBridge()), removeNic(stopped(fedoraWithBridge()), 'dyniface1')), cluster, config());
+    const stoppedResult = evaluate(
+      update(stopped(fedoraWithBridge()), removeNic(stopped(fedoraWithBridge()), 'dyniface1')),
+      cluster,
+      config(),
+    );
     assert.deepEqual(stoppedResult.patch, []);
 
-    const masquerade = evaluate(update(fedoraWithBridge(), removeNic(fedoraWithBridge(), 'defaultnetwork')), cluster, config());
+    const masquerade = evaluate(
+      update(fedoraWithBridge(), removeNic(fedoraWithBridge(), 'defaultnetwork')),
+      cluster,
+      config(),
+    );
     assert.deepEqual(masquerade.patch, []);
 
     // virt-controller removes an absent entry once its unplug has completed.
     const absent = fedoraWithBridge();
     ifaceNamed(absent, 'dyniface1').state = 'absent';
-    const cleared = evaluate(update(absent, removeNic(clone(absent), 'dyniface1'), { userInfo: { username: KUBEVIRT_CONTROLLER } }), cluster, config());
+    const cleared = evaluate(
+      update(absent, removeNic(clone(absent), 'dyniface1'), { userInfo: { username: KUBEVIRT_CONTROLLER } }),
+      cluster,
+      config(),
+    );
     assert.deepEqual(cleared.patch, []);
-    assert.deepEqual(cleared.findings.filter((f) => f.rule === 'unplug-by-removal' || f.rule === 'network-pairing'), []);
+    assert.deepEqual(
+      cleared.findings.filter((f) => f.rule === 'unplug-by-removal' || f.rule === 'network-pairing'),
+      [],
+    );
     // ... and whoever removes an entry that was already absent does not unplug anything anew.
     assert.deepEqual(evaluate(update(absent, removeNic(clone(absent), 'dyniface1')), cluster, config()).patch, []);
     // An exempt controller removing a live NIC is trusted too.
-    const byController = update(fedoraWithBridge(), removeNic(fedoraWithBridge(), 'dyniface1'), { userInfo: { username: KUBEVIRT_CONTROLLER } });
+    const byController = update(fedoraWithBridge(), removeNic(fedoraWithBridge(), 'dyniface1'), {
+      userInfo: { username: KUBEVIRT_CONTROLLER },
+    });
     assert.deepEqual(evaluate(byController, cluster, config()).patch, []);
 
     assert.deepEqual(evaluate(create(removeNic(fedoraWithBridge(), 'dyniface1')), cluster, config()).patch, []);
@@ -210,20 +283,37 @@ describe('unplug-by-removal (deny, warn, off)', () => {
   it('with warn, lets it through with the same message; with off, says nothing', () => {
     const warned = evaluate(request(), seedCluster(), withRules({ 'unplug-by-removal': 'warn' }));
     assert.deepEqual(warned.patch, []);
-    assert.deepEqual(warned.findings.filter((x) => x.rule === 'unplug-by-removal').map((f) => f.action), ['warn']);
+    assert.deepEqual(
+      warned.findings.filter((x) => x.rule === 'unplug-by-removal').map((f) => f.action),
+      ['warn'],
+    );
     const off = evaluate(request(), seedCluster(), withRules({ 'unplug-by-removal': 'off' }));
     assert.deepEqual(off.patch, []);
-    assert.deepEqual(off.findings.filter((x) => x.rule === 'unplug-by-removal'), []);
+    assert.deepEqual(
+      off.findings.filter((x) => x.rule === 'unplug-by-removal'),
+      [],
+    );
   });
 
   it('with mutate, warns in a validation-only run that sees the removal (the mutating webhook did not run)', () => {
     const result = evaluate(request(), seedCluster(), config(), 'validate');
-    assert.deepEqual(result.findings.filter((x) => x.rule === 'unplug-by-removal').map((f) => f.action), ['warn']);
+    assert.deepEqual(
+      result.findings.filter((x) => x.rule === 'unplug-by-removal').map((f) => f.action),
+      ['warn'],
+    );
   });
 
   it('reports every removed NIC', () => {
     const now = removeNic(removeNic(fedoraWithThree(), 'a'), 'c');
-    const findings = findingsOf('unplug-by-removal', update(fedoraWithThree(), now), seedCluster(), withRules({ 'unplug-by-removal': 'deny' }));
-    assert.deepEqual(findings.map((f) => f.message.match(/"(\w+)"/)![1]), ['a', 'c']);
+    const findings = findingsOf(
+      'unplug-by-removal',
+      update(fedoraWithThree(), now),
+      seedCluster(),
+      withRules({ 'unplug-by-removal': 'deny' }),
+    );
+    assert.deepEqual(
+      findings.map((f) => f.message.match(/"(\w+)"/)![1]),
+      ['a', 'c'],
+    );
   });
 });

@@ -42,7 +42,11 @@ class Serve {
   async listening(): Promise<this> {
     let exitedEarly = false;
     void this.exited.then(() => (exitedEarly = true));
-    await waitFor(() => exitedEarly || /listening on https:\/\/\S+:\d+.*metrics on http:\/\/\S+:\d+\/metrics/.test(this.stderr), 15_000, 'the listening line');
+    await waitFor(
+      () => exitedEarly || /listening on https:\/\/\S+:\d+.*metrics on http:\/\/\S+:\d+\/metrics/.test(this.stderr),
+      15_000,
+      'the listening line',
+    );
     const m = /listening on https:\/\/\S+:(\d+).*metrics on http:\/\/\S+:(\d+)\/metrics/.exec(this.stderr);
     if (!m) throw new Error(`serve did not start:\n${this.stderr}`);
     this.port = Number(m[1]);
@@ -66,19 +70,37 @@ class Serve {
   }
 }
 
-function send(opts: { port: number; path: string; ca?: string; body?: unknown; agent?: Agent; plain?: boolean }): Promise<Reply> {
+function send(opts: {
+  port: number;
+  path: string;
+  ca?: string;
+  body?: unknown;
+  agent?: Agent;
+  plain?: boolean;
+}): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const data = opts.body === undefined ? undefined : JSON.stringify(opts.body);
-    const common = { host: '127.0.0.1', port: opts.port, path: opts.path, method: data ? 'POST' : 'GET', headers: data ? { 'content-type': 'application/json' } : {} };
+    const common = {
+      host: '127.0.0.1',
+      port: opts.port,
+      path: opts.path,
+      method: data ? 'POST' : 'GET',
+      headers: data ? { 'content-type': 'application/json' } : {},
+    };
     const onResponse = (res: import('node:http').IncomingMessage) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (c) => (text += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json: () => JSON.parse(text) }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json: () => JSON.parse(text) }),
+      );
     };
     const req = opts.plain
       ? httpRequest(common, onResponse)
-      : httpsRequest({ ...common, ca: opts.ca, servername: 'localhost', agent: opts.agent ?? new Agent({ keepAlive: false }) }, onResponse);
+      : httpsRequest(
+          { ...common, ca: opts.ca, servername: 'localhost', agent: opts.agent ?? new Agent({ keepAlive: false }) },
+          onResponse,
+        );
     req.on('error', reject);
     req.end(data);
   });
@@ -93,7 +115,22 @@ describe('nicguard serve --dev --objects', () => {
 
   before(async () => {
     cwd = mkdtempSync(join(tmpdir(), 'nicguard-serve-'));
-    serve = await new Serve(['--dev', '--objects', OBJECTS, '--port', '0', '--metrics-port', '0', '--host', '127.0.0.1', '--grace-period', '5'], cwd).listening();
+    serve = await new Serve(
+      [
+        '--dev',
+        '--objects',
+        OBJECTS,
+        '--port',
+        '0',
+        '--metrics-port',
+        '0',
+        '--host',
+        '127.0.0.1',
+        '--grace-period',
+        '5',
+      ],
+      cwd,
+    ).listening();
     ca = readFileSync(join(cwd, 'certs', 'ca.crt'), 'utf8');
   });
 
@@ -108,7 +145,12 @@ describe('nicguard serve --dev --objects', () => {
     const base64 = serve.stderr.split('\n').find((l) => /^[A-Za-z0-9+/]{100,}={0,2}$/.test(l));
     assert.ok(base64, 'a base64 line');
     assert.equal(Buffer.from(base64!, 'base64').toString('utf8'), ca);
-    assert.match(serve.stderr, new RegExp(`curl -sS --cacert certs/ca\\.crt .*https://localhost:${serve.port}/validate -d '\\{"apiVersion":"admission\\.k8s\\.io/v1"`));
+    assert.match(
+      serve.stderr,
+      new RegExp(
+        `curl -sS --cacert certs/ca\\.crt .*https://localhost:${serve.port}/validate -d '\\{"apiVersion":"admission\\.k8s\\.io/v1"`,
+      ),
+    );
   });
 
   it('answers a real AdmissionReview over HTTPS with the printed CA', async () => {
@@ -121,7 +163,11 @@ describe('nicguard serve --dev --objects', () => {
     assert.equal(response.status.code, 403);
     assert.match(response.status.message, /\[hotplug-binding\]/);
     // The line is written right after the response.
-    await waitFor(() => serve.logs('admission decision').some((l) => l.uid === review.request.uid), 5000, 'the decision log line');
+    await waitFor(
+      () => serve.logs('admission decision').some((l) => l.uid === review.request.uid),
+      5000,
+      'the decision log line',
+    );
     const line = serve.logs('admission decision').find((l) => l.uid === review.request.uid);
     assert.equal(line.decision, 'denied');
   });
@@ -142,7 +188,10 @@ describe('nicguard serve --dev --objects', () => {
     assert.deepEqual(ready.json().checks, { certificates: true, clusterView: true });
     const metrics = await send({ port: serve.metricsPort, path: '/metrics', plain: true });
     assert.equal(metrics.status, 200);
-    assert.match(metrics.text, /nicguard_admission_requests_total\{webhook="validate",kind="VirtualMachine",operation="UPDATE",decision="denied",dry_run="false"\} [1-9]/);
+    assert.match(
+      metrics.text,
+      /nicguard_admission_requests_total\{webhook="validate",kind="VirtualMachine",operation="UPDATE",decision="denied",dry_run="false"\} [1-9]/,
+    );
     assert.match(metrics.text, /nicguard_cluster_cache_synced\{resource="files"\} 1/);
     assert.match(metrics.text, /process_resident_memory_bytes \d+/);
   });
@@ -155,11 +204,21 @@ describe('nicguard serve --dev --objects', () => {
     const body = Buffer.from(JSON.stringify(masquerade()));
     const reply = new Promise<Reply>((resolve, reject) => {
       const req = httpsRequest(
-        { host: '127.0.0.1', port: serve.port, path: '/validate', method: 'POST', ca, servername: 'localhost', headers: { 'content-type': 'application/json', 'content-length': body.length } },
+        {
+          host: '127.0.0.1',
+          port: serve.port,
+          path: '/validate',
+          method: 'POST',
+          ca,
+          servername: 'localhost',
+          headers: { 'content-type': 'application/json', 'content-length': body.length },
+        },
         (res) => {
           let text = '';
           res.on('data', (c) => (text += c));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json: () => JSON.parse(text) }));
+          res.on('end', () =>
+            resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json: () => JSON.parse(text) }),
+          );
         },
       );
       req.on('error', reject);
@@ -182,7 +241,10 @@ describe('nicguard serve --dev --objects', () => {
   });
 
   it('reuses the certificates on the next start', async () => {
-    const again = await new Serve(['--dev', '--objects', OBJECTS, '--port', '0', '--metrics-port', '0', '--host', '127.0.0.1'], cwd).listening();
+    const again = await new Serve(
+      ['--dev', '--objects', OBJECTS, '--port', '0', '--metrics-port', '0', '--host', '127.0.0.1'],
+      cwd,
+    ).listening();
     try {
       assert.match(again.stderr, /reused the certificates in certs\//);
       assert.equal(readFileSync(join(cwd, 'certs', 'ca.crt'), 'utf8'), ca);
@@ -200,9 +262,25 @@ describe('nicguard serve --config', () => {
     const cwd = mkdtempSync(join(tmpdir(), 'nicguard-serve-config-'));
     const configFile = join(cwd, 'nicguard.yaml');
     writeFileSync(configFile, 'rules:\n  hotplug-binding: warn\n');
-    const serve = await new Serve(['--dev', '--objects', OBJECTS, '--config', configFile, '--port', '0', '--metrics-port', '0', '--host', '127.0.0.1'], cwd).listening();
+    const serve = await new Serve(
+      [
+        '--dev',
+        '--objects',
+        OBJECTS,
+        '--config',
+        configFile,
+        '--port',
+        '0',
+        '--metrics-port',
+        '0',
+        '--host',
+        '127.0.0.1',
+      ],
+      cwd,
+    ).listening();
     const ca = readFileSync(join(cwd, 'certs', 'ca.crt'), 'utf8');
-    const decide = async () => (await send({ port: serve.port, path: '/validate', ca, body: masquerade() })).json().response;
+    const decide = async () =>
+      (await send({ port: serve.port, path: '/validate', ca, body: masquerade() })).json().response;
     try {
       const warned = await decide();
       assert.equal(warned.allowed, true);
@@ -213,7 +291,11 @@ describe('nicguard serve --config', () => {
       assert.equal((await decide()).allowed, false);
 
       writeFileSync(configFile, 'rules:\n  hotplug-binding: maybe\n');
-      await waitFor(() => serve.logs('new configuration rejected; keeping the previous one').length === 1, 10_000, 'the rejection');
+      await waitFor(
+        () => serve.logs('new configuration rejected; keeping the previous one').length === 1,
+        10_000,
+        'the rejection',
+      );
       const rejected = serve.logs('new configuration rejected; keeping the previous one')[0];
       assert.match(rejected.reason, /rules\.hotplug-binding: must be one of/);
       assert.equal((await decide()).allowed, false, 'the previous configuration still applies');
@@ -232,9 +314,13 @@ describe('nicguard serve --objects (reload)', () => {
     const cwd = mkdtempSync(join(tmpdir(), 'nicguard-serve-objects-'));
     const objects = join(cwd, 'objects');
     cpSync(OBJECTS, objects, { recursive: true });
-    const serve = await new Serve(['--dev', '--objects', objects, '--port', '0', '--metrics-port', '0', '--host', '127.0.0.1'], cwd).listening();
+    const serve = await new Serve(
+      ['--dev', '--objects', objects, '--port', '0', '--metrics-port', '0', '--host', '127.0.0.1'],
+      cwd,
+    ).listening();
     const ca = readFileSync(join(cwd, 'certs', 'ca.crt'), 'utf8');
-    const review = () => admissionReview(update(fedora(), addMultusNic(fedora(), 'dyniface1', { bridge: {} }, 'late-net')));
+    const review = () =>
+      admissionReview(update(fedora(), addMultusNic(fedora(), 'dyniface1', { bridge: {} }, 'late-net')));
     try {
       const before = (await send({ port: serve.port, path: '/validate', ca, body: review() })).json().response;
       assert.equal(before.allowed, false);
@@ -267,7 +353,10 @@ describe('nicguard serve: bad flags and files', () => {
   it('exits 2 with a clear message and no stack trace', async () => {
     const cases: [string[], RegExp][] = [
       [['--objects', OBJECTS], /give both --cert FILE and --key FILE, or --dev/],
-      [['--cert', join(cwd, 'missing.crt'), '--key', join(cwd, 'missing.key'), '--objects', OBJECTS], /missing\.crt: cannot read certificate \(ENOENT\)/],
+      [
+        ['--cert', join(cwd, 'missing.crt'), '--key', join(cwd, 'missing.key'), '--objects', OBJECTS],
+        /missing\.crt: cannot read certificate \(ENOENT\)/,
+      ],
       [['--dev', '--cert', 'x', '--key', 'y', '--objects', OBJECTS], /--dev makes its own certificates/],
       [['--dev', '--objects', join(cwd, 'nowhere')], /--objects .*nowhere: no manifests found/],
       [['--dev', '--objects', OBJECTS, '--config', join(cwd, 'none.yaml')], /none\.yaml: cannot read config file/],
@@ -285,7 +374,7 @@ describe('nicguard serve: bad flags and files', () => {
 });
 
 describe('nicguard serve --kubeconfig (informer cluster view)', () => {
-  it('stays unready and refuses to judge until the first sync, then judges with the cluster\'s objects', async () => {
+  it("stays unready and refuses to judge until the first sync, then judges with the cluster's objects", async () => {
     const nad = {
       apiVersion: 'k8s.cni.cncf.io/v1',
       kind: 'NetworkAttachmentDefinition',
@@ -300,9 +389,13 @@ describe('nicguard serve --kubeconfig (informer cluster view)', () => {
     const cwd = mkdtempSync(join(tmpdir(), 'nicguard-serve-informer-'));
     const kubeconfig = join(cwd, 'kubeconfig');
     writeFileSync(kubeconfig, api.kubeconfig());
-    const serve = await new Serve(['--dev', '--kubeconfig', kubeconfig, '--port', '0', '--metrics-port', '0', '--host', '127.0.0.1'], cwd).listening();
+    const serve = await new Serve(
+      ['--dev', '--kubeconfig', kubeconfig, '--port', '0', '--metrics-port', '0', '--host', '127.0.0.1'],
+      cwd,
+    ).listening();
     const ca = readFileSync(join(cwd, 'certs', 'ca.crt'), 'utf8');
-    const hotplugOnto = (networkName: string) => admissionReview(update(fedora(), addMultusNic(fedora(), 'dyniface1', { bridge: {} }, networkName)));
+    const hotplugOnto = (networkName: string) =>
+      admissionReview(update(fedora(), addMultusNic(fedora(), 'dyniface1', { bridge: {} }, networkName)));
     try {
       const unready = await send({ port: serve.port, path: '/readyz', ca });
       assert.equal(unready.status, 503);
@@ -312,17 +405,30 @@ describe('nicguard serve --kubeconfig (informer cluster view)', () => {
       assert.match(early.json().message, /not synced/);
 
       api.release();
-      await waitFor(async () => (await send({ port: serve.port, path: '/readyz', ca })).status === 200, 10_000, 'readiness after the sync').catch((err) => {
+      await waitFor(
+        async () => (await send({ port: serve.port, path: '/readyz', ca })).status === 200,
+        10_000,
+        'readiness after the sync',
+      ).catch((err) => {
         throw new Error(`${err.message}\n${serve.stdout}`);
       });
-      const known = (await send({ port: serve.port, path: '/validate', ca, body: hotplugOnto('cluster-only-net') })).json().response;
+      const known = (
+        await send({ port: serve.port, path: '/validate', ca, body: hotplugOnto('cluster-only-net') })
+      ).json().response;
       assert.equal(known.allowed, true, JSON.stringify(known));
-      const unknown = (await send({ port: serve.port, path: '/validate', ca, body: hotplugOnto('attachnet') })).json().response;
+      const unknown = (await send({ port: serve.port, path: '/validate', ca, body: hotplugOnto('attachnet') })).json()
+        .response;
       assert.equal(unknown.allowed, false, 'attachnet exists in examples/, not in this cluster');
       assert.match(unknown.status.message, /\[nad-exists\]/);
       const metrics = await send({ port: serve.metricsPort, path: '/metrics', plain: true });
-      assert.match(metrics.text, /nicguard_cluster_cache_synced\{resource="network-attachment-definitions\.k8s\.cni\.cncf\.io"\} 1/);
-      assert.match(metrics.text, /nicguard_cluster_cache_objects\{resource="network-attachment-definitions\.k8s\.cni\.cncf\.io"\} 1/);
+      assert.match(
+        metrics.text,
+        /nicguard_cluster_cache_synced\{resource="network-attachment-definitions\.k8s\.cni\.cncf\.io"\} 1/,
+      );
+      assert.match(
+        metrics.text,
+        /nicguard_cluster_cache_objects\{resource="network-attachment-definitions\.k8s\.cni\.cncf\.io"\} 1/,
+      );
 
       serve.child.kill('SIGTERM');
       assert.equal((await serve.exited).code, 0);

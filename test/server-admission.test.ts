@@ -61,10 +61,14 @@ describe('decodeAdmissionReview', () => {
 
   it('leaves out the null objects of a CREATE and a DELETE', () => {
     const vm = example('old/vm-fedora.yaml');
-    const created = decodeAdmissionReview(admissionReview({ operation: 'CREATE', kind: 'VirtualMachine', group: 'kubevirt.io', object: vm }));
+    const created = decodeAdmissionReview(
+      admissionReview({ operation: 'CREATE', kind: 'VirtualMachine', group: 'kubevirt.io', object: vm }),
+    );
     assert.equal(created.request.oldObject, undefined);
     assert.deepEqual(created.request.object, vm);
-    const deleted = decodeAdmissionReview(admissionReview({ operation: 'DELETE', kind: 'VirtualMachine', group: 'kubevirt.io', oldObject: vm }));
+    const deleted = decodeAdmissionReview(
+      admissionReview({ operation: 'DELETE', kind: 'VirtualMachine', group: 'kubevirt.io', oldObject: vm }),
+    );
     assert.equal(deleted.request.object, undefined);
     assert.equal(deleted.request.operation, 'DELETE');
   });
@@ -86,13 +90,19 @@ describe('decodeAdmissionReview', () => {
 
   it('names the wrong apiVersion or kind', () => {
     const v1beta1 = { ...admissionReview(fedoraHotplug()), apiVersion: 'admission.k8s.io/v1beta1' };
-    assert.match(decodeError(JSON.stringify(v1beta1)), /expected apiVersion admission\.k8s\.io\/v1 .*got apiVersion "admission\.k8s\.io\/v1beta1"/);
+    assert.match(
+      decodeError(JSON.stringify(v1beta1)),
+      /expected apiVersion admission\.k8s\.io\/v1 .*got apiVersion "admission\.k8s\.io\/v1beta1"/,
+    );
     const notReview = { ...admissionReview(fedoraHotplug()), kind: 'TokenReview' };
     assert.match(decodeError(JSON.stringify(notReview)), /kind "TokenReview"/);
   });
 
   it('refuses a review without a request, or a request without uid, kind or operation', () => {
-    assert.match(decodeError(JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview' })), /has no request/);
+    assert.match(
+      decodeError(JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview' })),
+      /has no request/,
+    );
     const noUid = admissionReview(fedoraHotplug());
     delete noUid.request.uid;
     assert.match(decodeError(JSON.stringify(noUid)), /request\.uid is missing/);
@@ -101,7 +111,10 @@ describe('decodeAdmissionReview', () => {
     const noKind = admissionReview(fedoraHotplug(), { kind: { group: 'kubevirt.io', version: 'v1' } });
     assert.match(decodeError(JSON.stringify(noKind)), /request\.kind\.kind is missing/);
     const badOperation = admissionReview(fedoraHotplug(), { operation: 'PATCH' });
-    assert.match(decodeError(JSON.stringify(badOperation)), /request\.operation must be one of CREATE, UPDATE, DELETE, CONNECT/);
+    assert.match(
+      decodeError(JSON.stringify(badOperation)),
+      /request\.operation must be one of CREATE, UPDATE, DELETE, CONNECT/,
+    );
     const badObject = admissionReview(fedoraHotplug(), { object: 'vm-fedora' });
     assert.match(decodeError(JSON.stringify(badObject)), /request\.object must be object,null/);
   });
@@ -113,14 +126,23 @@ describe('encodeAdmissionResponse', () => {
 
   it('echoes the uid and keeps apiVersion and kind; an allowed answer carries nothing else', () => {
     const out = encodeAdmissionResponse(review, allowed, 'validate');
-    assert.deepEqual(out, { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: review.request.uid, allowed: true } });
+    assert.deepEqual(out, {
+      apiVersion: 'admission.k8s.io/v1',
+      kind: 'AdmissionReview',
+      response: { uid: review.request.uid, allowed: true },
+    });
   });
 
   it('denies with code 403 and a message listing every denial, not the warnings', () => {
     const result: EvaluationResult = {
       allowed: false,
       findings: [
-        finding('hotplug-binding', 'deny', 'interface "dyniface1" cannot be hotplugged', 'spec.template.spec.domain.devices.interfaces[1].masquerade'),
+        finding(
+          'hotplug-binding',
+          'deny',
+          'interface "dyniface1" cannot be hotplugged',
+          'spec.template.spec.domain.devices.interfaces[1].masquerade',
+        ),
         finding('hotplug-path', 'warn', 'attaches after a migration'),
         finding('nad-exists', 'deny', 'NetworkAttachmentDefinition default/nope does not exist'),
       ],
@@ -131,15 +153,28 @@ describe('encodeAdmissionResponse', () => {
     assert.equal(response.status?.code, 403);
     const message = response.status!.message;
     assert.match(message, /^VirtualMachine default\/vm-fedora: /);
-    assert.match(message, /\[hotplug-binding\] interface "dyniface1" cannot be hotplugged \(spec\.template\.spec\.domain\.devices\.interfaces\[1\]\.masquerade\)/);
+    assert.match(
+      message,
+      /\[hotplug-binding\] interface "dyniface1" cannot be hotplugged \(spec\.template\.spec\.domain\.devices\.interfaces\[1\]\.masquerade\)/,
+    );
     assert.match(message, /\[nad-exists\] NetworkAttachmentDefinition default\/nope does not exist/);
     assert.doesNotMatch(message, /hotplug-path/);
     assert.deepEqual(response.warnings, ['[hotplug-path] attaches after a migration']);
   });
 
   it('returns a base64 JSON patch from /mutate only when something changed', () => {
-    const patch = [{ op: 'add' as const, path: '/spec/template/spec/domain/devices/interfaces/1', value: { name: 'dyniface1', bridge: {}, state: 'absent' } }];
-    const mutated: EvaluationResult = { allowed: true, findings: [finding('unplug-by-removal', 'warn', 'put back')], patch };
+    const patch = [
+      {
+        op: 'add' as const,
+        path: '/spec/template/spec/domain/devices/interfaces/1',
+        value: { name: 'dyniface1', bridge: {}, state: 'absent' },
+      },
+    ];
+    const mutated: EvaluationResult = {
+      allowed: true,
+      findings: [finding('unplug-by-removal', 'warn', 'put back')],
+      patch,
+    };
     const fromMutate = encodeAdmissionResponse(review, mutated, 'mutate').response;
     assert.equal(fromMutate.patchType, 'JSONPatch');
     assert.deepEqual(patchOf(fromMutate), patch);
@@ -171,18 +206,27 @@ describe('warnings within the API server limits', () => {
   });
 
   it('keeps the total within 4096 characters and says how many were left out', () => {
-    const many = Array.from({ length: 40 }, (_, i) => finding('hotplug-path', 'warn', `interface "nic${i}" attaches only after a live migration ${'.'.repeat(200)}`));
+    const many = Array.from({ length: 40 }, (_, i) =>
+      finding('hotplug-path', 'warn', `interface "nic${i}" attaches only after a live migration ${'.'.repeat(200)}`),
+    );
     const out = formatWarnings(many);
     const total = out.reduce((n, w) => n + Buffer.byteLength(w), 0);
     assert.ok(total <= WARNINGS_TOTAL_LIMIT, `total ${total}`);
     for (const w of out) assert.ok(Buffer.byteLength(w) <= WARNING_LIMIT);
     const shown = out.length - 1;
     assert.ok(shown >= 10 && shown < 40, `shown ${shown}`);
-    assert.equal(out.at(-1), `[nicguard] ${40 - shown} more warning(s) not shown; run "nicguard validate" for all of them`);
+    assert.equal(
+      out.at(-1),
+      `[nicguard] ${40 - shown} more warning(s) not shown; run "nicguard validate" for all of them`,
+    );
   });
 
   it('shows every warning when they fit, and drops exact repeats', () => {
-    const out = formatWarnings([finding('hotplug-path', 'warn', 'a'), finding('hotplug-path', 'warn', 'a'), finding('nad-exists', 'warn', 'b')]);
+    const out = formatWarnings([
+      finding('hotplug-path', 'warn', 'a'),
+      finding('hotplug-path', 'warn', 'a'),
+      finding('nad-exists', 'warn', 'b'),
+    ]);
     assert.deepEqual(out, ['[hotplug-path] a', '[nad-exists] b']);
   });
 
@@ -194,7 +238,9 @@ describe('warnings within the API server limits', () => {
   });
 
   it('keeps a huge denial bounded but says how many there were', () => {
-    const many = Array.from({ length: 2000 }, (_, i) => finding('network-pairing', 'deny', `interface "nic${i}" has no network ${'.'.repeat(40)}`));
+    const many = Array.from({ length: 2000 }, (_, i) =>
+      finding('network-pairing', 'deny', `interface "nic${i}" has no network ${'.'.repeat(40)}`),
+    );
     const message = formatDenial(many);
     assert.ok(Buffer.byteLength(message) <= 32 * 1024);
     assert.match(message, /\(2000 denials in total\)$/);

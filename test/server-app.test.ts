@@ -12,7 +12,14 @@ import { WARNINGS_TOTAL_LIMIT, WARNING_LIMIT } from '../src/admission/review.js'
 import type { ClusterView, PolicyConfig, PolicyRequest } from '../src/engine/types.js';
 import type { Manifest as KubeObject } from './support.js';
 import { clone, config, create, example, seedCluster, update } from './support.js';
-import { KUBEVIRT_CONTROLLER, addMultusNic, fedora, fedoraWithBridge, ifaceNamed, networksOf } from './hotplug-fixtures.js';
+import {
+  KUBEVIRT_CONTROLLER,
+  addMultusNic,
+  fedora,
+  fedoraWithBridge,
+  ifaceNamed,
+  networksOf,
+} from './hotplug-fixtures.js';
 import { LogCapture, admissionReview, patchOf } from './server-support.js';
 
 interface Harness {
@@ -31,7 +38,11 @@ const VIAS: Via[] = ['express app', 'server listener'];
  * `via`: the express app alone (as supertest users embed it), or the listener the HTTPS
  * server runs, which takes the admission paths before express.
  */
-async function start(overrides: Partial<AppOptions> = {}, logLevel = 'info', via: Via = 'server listener'): Promise<Harness> {
+async function start(
+  overrides: Partial<AppOptions> = {},
+  logLevel = 'info',
+  via: Via = 'server listener',
+): Promise<Harness> {
   const logs = new LogCapture();
   const metrics = new WebhookMetrics({ defaultMetrics: false });
   const cluster = seedCluster();
@@ -56,10 +67,14 @@ async function start(overrides: Partial<AppOptions> = {}, logLevel = 'info', via
 }
 
 const post = (h: Harness, path: string, body: unknown) =>
-  request(h.server).post(path).set('content-type', 'application/json').send(typeof body === 'string' ? body : JSON.stringify(body));
+  request(h.server)
+    .post(path)
+    .set('content-type', 'application/json')
+    .send(typeof body === 'string' ? body : JSON.stringify(body));
 
 const seedHotplug = () => update(fedora(), fedoraWithBridge());
-const masqueradeHotplug = (extra: Partial<PolicyRequest> = {}) => update(fedora(), example('bad/masquerade-hotplug.yaml'), extra);
+const masqueradeHotplug = (extra: Partial<PolicyRequest> = {}) =>
+  update(fedora(), example('bad/masquerade-hotplug.yaml'), extra);
 /** The user deletes dyniface1 (interface and network) from the running VM. */
 const removal = (extra: Partial<PolicyRequest> = {}) => update(fedoraWithBridge(), fedora(), extra);
 
@@ -110,239 +125,310 @@ describe('webhook app: probes', () => {
   });
 });
 
-for (const via of VIAS) describe(`webhook app: decisions (${via})`, () => {
-  let h: Harness;
-  before(async () => (h = await start({}, 'info', via)));
-  after(() => h.close());
+for (const via of VIAS)
+  describe(`webhook app: decisions (${via})`, () => {
+    let h: Harness;
+    before(async () => (h = await start({}, 'info', via)));
+    after(() => h.close());
 
-  it('allows the seed hotplug on both webhooks, echoing the uid, without patch or warnings', async () => {
-    for (const path of ['/validate', '/mutate']) {
-      const review = admissionReview(seedHotplug());
-      const res = await post(h, path, review).expect(200).expect('content-type', /application\/json/);
-      assert.deepEqual(res.body, { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: review.request.uid, allowed: true } });
-    }
-  });
-
-  it('denies a masquerade hotplug with 403 and the rule in the message', async () => {
-    const review = admissionReview(masqueradeHotplug());
-    const res = await post(h, '/validate', review).expect(200);
-    const { response } = res.body;
-    assert.equal(response.uid, review.request.uid);
-    assert.equal(response.allowed, false);
-    assert.equal(response.status.code, 403);
-    assert.match(response.status.message, /^VirtualMachine default\/vm-fedora: \[hotplug-binding\] interface "dyniface1" cannot be hotplugged/);
-    assert.equal(response.patch, undefined);
-  });
-
-  it('lists every denial in the message', async () => {
-    const vm = example('bad/masquerade-hotplug.yaml');
-    addMultusNic(vm, 'nowhere', { bridge: {} }, 'missing-net');
-    const res = await post(h, '/validate', admissionReview(update(fedora(), vm))).expect(200);
-    const message: string = res.body.response.status.message;
-    assert.match(message, /\[hotplug-binding\] interface "dyniface1"/);
-    assert.match(message, /\[nad-exists\][^;]*missing-net/);
-  });
-
-  it('turns unplug-by-removal into a patch that puts the interface back absent, with a warning', async () => {
-    const req = removal();
-    const res = await post(h, '/mutate', admissionReview(req)).expect(200);
-    const { response } = res.body;
-    assert.equal(response.allowed, true);
-    assert.equal(response.patchType, 'JSONPatch');
-    const patched = fastJsonPatch.applyPatch(clone(req.object!), patchOf(response)!, true, false).newDocument as KubeObject;
-    assert.deepEqual(ifaceNamed(patched, 'dyniface1'), { bridge: {}, name: 'dyniface1', state: 'absent' });
-    assert.deepEqual(networksOf(patched).find((n: any) => n.name === 'dyniface1'), { name: 'dyniface1', multus: { networkName: 'attachnet' } });
-    assert.equal(response.warnings.length, 1);
-    assert.match(response.warnings[0], /^\[unplug-by-removal\] interface "dyniface1" was removed/);
-  });
-
-  it('never returns a patch from /validate, even for the same removal', async () => {
-    const res = await post(h, '/validate', admissionReview(removal())).expect(200);
-    const { response } = res.body;
-    assert.equal(response.allowed, true);
-    assert.equal(response.patch, undefined);
-    assert.equal(response.patchType, undefined);
-    // The mutating webhook did not run for this request: the validating one says so.
-    assert.match(response.warnings[0], /^\[unplug-by-removal\]/);
-  });
-
-  it('leaves a removal by KubeVirt\'s controller alone (exempt service account)', async () => {
-    const mine = await post(h, '/mutate', admissionReview(removal())).expect(200);
-    assert.ok(mine.body.response.patch, 'the same removal by a user is patched');
-    const res = await post(h, '/mutate', admissionReview(removal({ userInfo: { username: KUBEVIRT_CONTROLLER } }))).expect(200);
-    assert.deepEqual(res.body.response, { uid: res.body.response.uid, allowed: true });
-    const masq = await post(h, '/validate', admissionReview(masqueradeHotplug({ userInfo: { username: KUBEVIRT_CONTROLLER } }))).expect(200);
-    assert.equal(masq.body.response.allowed, true);
-  });
-
-  it('evaluates a dryRun request exactly like a real one', async () => {
-    for (const [path, req] of [
-      ['/validate', masqueradeHotplug],
-      ['/mutate', removal],
-    ] as const) {
-      const real = await post(h, path, admissionReview(req(), { uid: 'same' })).expect(200);
-      const dry = await post(h, path, admissionReview(req({ dryRun: true }), { uid: 'same' })).expect(200);
-      assert.deepEqual(dry.body, real.body);
-    }
-    const line = h.logs.messages('admission decision').at(-1);
-    assert.equal(line.dryRun, true);
-  });
-
-  it('judges NetworkAttachmentDefinitions and Kube-OVN Subnets', async () => {
-    const nad = await post(h, '/validate', admissionReview(create(example('bad/wrong-ovn-provider.yaml')))).expect(200);
-    assert.equal(nad.body.response.allowed, false);
-    assert.match(nad.body.response.status.message, /^NetworkAttachmentDefinition default\/attachnet2: \[ovn-provider\]/);
-    const subnet = clone(seedCluster().list('Subnet')[0]) as KubeObject;
-    subnet.metadata = { name: 'broken' };
-    subnet.spec.provider = 'broken.default';
-    subnet.spec.gateway = '10.9.9.1';
-    const res = await post(h, '/validate', admissionReview(create(subnet))).expect(200);
-    assert.equal(res.body.response.allowed, false);
-    assert.match(res.body.response.status.message, /\[subnet-shape\][^;]*10\.9\.9\.1/);
-  });
-
-  it('allows other kinds untouched, and a Subnet of another API group', async () => {
-    const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'default' }, spec: { containers: [] } };
-    const res = await post(h, '/mutate', admissionReview(create(pod))).expect(200);
-    assert.deepEqual(res.body.response, { uid: res.body.response.uid, allowed: true });
-    const otherSubnet = { apiVersion: 'network.example.com/v1', kind: 'Subnet', metadata: { name: 's' }, spec: { gateway: 'not an ip' } };
-    const sub = await post(h, '/validate', admissionReview(create(otherSubnet))).expect(200);
-    assert.deepEqual(sub.body.response, { uid: sub.body.response.uid, allowed: true });
-  });
-
-  it('allows DELETE untouched, even of a VM that would be refused', async () => {
-    const req: PolicyRequest = { operation: 'DELETE', kind: 'VirtualMachine', group: 'kubevirt.io', namespace: 'default', name: 'vm-fedora', oldObject: example('bad/masquerade-hotplug.yaml') };
-    for (const path of ['/validate', '/mutate']) {
-      const res = await post(h, path, admissionReview(req)).expect(200);
-      assert.deepEqual(res.body.response, { uid: res.body.response.uid, allowed: true });
-    }
-  });
-
-  it('allows status subresource updates untouched', async () => {
-    const res = await post(h, '/validate', admissionReview(masqueradeHotplug(), { subResource: 'status' })).expect(200);
-    assert.equal(res.body.response.allowed, true);
-  });
-
-  it('follows the configuration of the moment (e.g. a rule set to warn)', async () => {
-    h.setConfig(config({ rules: { 'hotplug-binding': 'warn' } as PolicyConfig['rules'] }));
-    try {
-      const res = await post(h, '/validate', admissionReview(masqueradeHotplug())).expect(200);
-      assert.equal(res.body.response.allowed, true);
-      assert.match(res.body.response.warnings[0], /^\[hotplug-binding\] interface "dyniface1"/);
-    } finally {
-      h.setConfig(config());
-    }
-  });
-
-  it('keeps warnings short and within the 4096-character cap', async () => {
-    const vm = fedora();
-    for (let i = 0; i < 30; i++) addMultusNic(vm, `nic${i}`, { bridge: {} }, 'new-fancy-net');
-    h.setConfig(config({ dynamicNetworksController: false, rules: { 'hotplug-slots': 'off', 'pci-bus': 'off' } as PolicyConfig['rules'] }));
-    try {
-      const res = await post(h, '/validate', admissionReview(update(fedora(), vm))).expect(200);
-      const warnings: string[] = res.body.response.warnings;
-      assert.equal(res.body.response.allowed, true);
-      assert.ok(warnings.length > 5);
-      for (const w of warnings) assert.ok(Buffer.byteLength(w) <= WARNING_LIMIT, w);
-      assert.ok(warnings.reduce((n, w) => n + Buffer.byteLength(w), 0) <= WARNINGS_TOTAL_LIMIT);
-      assert.match(warnings[0], /^\[hotplug-path\] interface "nic0" attaches only after a live migration/);
-      assert.match(warnings.at(-1)!, /^\[nicguard\] \d+ more warning\(s\) not shown/);
-    } finally {
-      h.setConfig(config());
-    }
-  });
-});
-
-for (const via of VIAS) describe(`webhook app: bad input (${via})`, () => {
-  let h: Harness;
-  before(async () => (h = await start({}, 'info', via)));
-  after(() => h.close());
-
-  async function expectError(res: request.Response, status: number, message: RegExp): Promise<void> {
-    assert.equal(res.status, status, res.text);
-    assert.match(res.headers['content-type'], /application\/json/);
-    assert.match(res.body.message, message);
-    assertNoStack(res.text);
-    // The same server answers the next good request.
-    const next = await post(h, '/validate', admissionReview(seedHotplug())).expect(200);
-    assert.equal(next.body.response.allowed, true);
-  }
-
-  it('400 for a body that is not JSON', async () => {
-    await expectError(await post(h, '/validate', '{"apiVersion":'), 400, /^body is not JSON/);
-    await expectError(await post(h, '/mutate', ''), 400, /empty body/);
-  });
-
-  it('400 for a review of another apiVersion, or without request', async () => {
-    const v1beta1 = { ...admissionReview(seedHotplug()), apiVersion: 'admission.k8s.io/v1beta1' };
-    await expectError(await post(h, '/validate', v1beta1), 400, /admission\.k8s\.io\/v1beta1/);
-    await expectError(await post(h, '/mutate', { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview' }), 400, /no request/);
-    await expectError(await post(h, '/validate', admissionReview(seedHotplug(), { uid: undefined })), 400, /request\.uid is missing/);
-  });
-
-  it('reads the body whatever its content type says', async () => {
-    const res = await request(h.server).post('/validate').set('content-type', 'text/plain').send(JSON.stringify(admissionReview(masqueradeHotplug()))).expect(200);
-    assert.equal(res.body.response.allowed, false);
-  });
-
-  it('accepts an UPDATE carrying two VMs near the 3 MiB request cap', async () => {
-    const pad = 'x'.repeat(3 * 1024 * 1024 - 64 * 1024);
-    const big = (vm: KubeObject) => ({ ...vm, metadata: { ...vm.metadata, annotations: { padding: pad } } });
-    const res = await post(h, '/validate', admissionReview(update(big(fedora()), big(example('bad/masquerade-hotplug.yaml'))))).expect(200);
-    assert.equal(res.body.response.allowed, false);
-  });
-
-  it('413 for a body over the limit', async () => {
-    const huge = JSON.stringify(admissionReview(seedHotplug(), { padding: 'x'.repeat(DEFAULT_BODY_LIMIT) }));
-    await expectError(await post(h, '/validate', huge), 413, /larger than the 7 MiB limit/);
-  });
-
-  it('413 for a chunked body that grows past the limit, without a declared length', async () => {
-    const { port } = h.server.address() as AddressInfo;
-    const res = await new Promise<{ status: number; text: string }>((resolve, reject) => {
-      const req = httpRequest({ host: '127.0.0.1', port, method: 'POST', path: '/mutate', headers: { 'content-type': 'application/json' } }, (r) => {
-        let text = '';
-        r.on('data', (c) => (text += c));
-        r.on('end', () => resolve({ status: r.statusCode ?? 0, text }));
-      });
-      req.on('error', reject);
-      const chunk = Buffer.alloc(1024 * 1024, 'x');
-      for (let i = 0; i < 8; i++) req.write(chunk);
-      req.end();
+    it('allows the seed hotplug on both webhooks, echoing the uid, without patch or warnings', async () => {
+      for (const path of ['/validate', '/mutate']) {
+        const review = admissionReview(seedHotplug());
+        const res = await post(h, path, review)
+          .expect(200)
+          .expect('content-type', /application\/json/);
+        assert.deepEqual(res.body, {
+          apiVersion: 'admission.k8s.io/v1',
+          kind: 'AdmissionReview',
+          response: { uid: review.request.uid, allowed: true },
+        });
+      }
     });
-    assert.equal(res.status, 413);
-    assert.match(JSON.parse(res.text).message, /larger than the 7 MiB limit/);
-    await post(h, '/mutate', admissionReview(seedHotplug())).expect(200);
+
+    it('denies a masquerade hotplug with 403 and the rule in the message', async () => {
+      const review = admissionReview(masqueradeHotplug());
+      const res = await post(h, '/validate', review).expect(200);
+      const { response } = res.body;
+      assert.equal(response.uid, review.request.uid);
+      assert.equal(response.allowed, false);
+      assert.equal(response.status.code, 403);
+      assert.match(
+        response.status.message,
+        /^VirtualMachine default\/vm-fedora: \[hotplug-binding\] interface "dyniface1" cannot be hotplugged/,
+      );
+      assert.equal(response.patch, undefined);
+    });
+
+    it('lists every denial in the message', async () => {
+      const vm = example('bad/masquerade-hotplug.yaml');
+      addMultusNic(vm, 'nowhere', { bridge: {} }, 'missing-net');
+      const res = await post(h, '/validate', admissionReview(update(fedora(), vm))).expect(200);
+      const message: string = res.body.response.status.message;
+      assert.match(message, /\[hotplug-binding\] interface "dyniface1"/);
+      assert.match(message, /\[nad-exists\][^;]*missing-net/);
+    });
+
+    it('turns unplug-by-removal into a patch that puts the interface back absent, with a warning', async () => {
+      const req = removal();
+      const res = await post(h, '/mutate', admissionReview(req)).expect(200);
+      const { response } = res.body;
+      assert.equal(response.allowed, true);
+      assert.equal(response.patchType, 'JSONPatch');
+      const patched = fastJsonPatch.applyPatch(clone(req.object!), patchOf(response)!, true, false)
+        .newDocument as KubeObject;
+      assert.deepEqual(ifaceNamed(patched, 'dyniface1'), { bridge: {}, name: 'dyniface1', state: 'absent' });
+      assert.deepEqual(
+        networksOf(patched).find((n: any) => n.name === 'dyniface1'),
+        { name: 'dyniface1', multus: { networkName: 'attachnet' } },
+      );
+      assert.equal(response.warnings.length, 1);
+      assert.match(response.warnings[0], /^\[unplug-by-removal\] interface "dyniface1" was removed/);
+    });
+
+    it('never returns a patch from /validate, even for the same removal', async () => {
+      const res = await post(h, '/validate', admissionReview(removal())).expect(200);
+      const { response } = res.body;
+      assert.equal(response.allowed, true);
+      assert.equal(response.patch, undefined);
+      assert.equal(response.patchType, undefined);
+      // The mutating webhook did not run for this request: the validating one says so.
+      assert.match(response.warnings[0], /^\[unplug-by-removal\]/);
+    });
+
+    it("leaves a removal by KubeVirt's controller alone (exempt service account)", async () => {
+      const mine = await post(h, '/mutate', admissionReview(removal())).expect(200);
+      assert.ok(mine.body.response.patch, 'the same removal by a user is patched');
+      const res = await post(
+        h,
+        '/mutate',
+        admissionReview(removal({ userInfo: { username: KUBEVIRT_CONTROLLER } })),
+      ).expect(200);
+      assert.deepEqual(res.body.response, { uid: res.body.response.uid, allowed: true });
+      const masq = await post(
+        h,
+        '/validate',
+        admissionReview(masqueradeHotplug({ userInfo: { username: KUBEVIRT_CONTROLLER } })),
+      ).expect(200);
+      assert.equal(masq.body.response.allowed, true);
+    });
+
+    it('evaluates a dryRun request exactly like a real one', async () => {
+      for (const [path, req] of [
+        ['/validate', masqueradeHotplug],
+        ['/mutate', removal],
+      ] as const) {
+        const real = await post(h, path, admissionReview(req(), { uid: 'same' })).expect(200);
+        const dry = await post(h, path, admissionReview(req({ dryRun: true }), { uid: 'same' })).expect(200);
+        assert.deepEqual(dry.body, real.body);
+      }
+      const line = h.logs.messages('admission decision').at(-1);
+      assert.equal(line.dryRun, true);
+    });
+
+    it('judges NetworkAttachmentDefinitions and Kube-OVN Subnets', async () => {
+      const nad = await post(h, '/validate', admissionReview(create(example('bad/wrong-ovn-provider.yaml')))).expect(
+        200,
+      );
+      assert.equal(nad.body.response.allowed, false);
+      assert.match(
+        nad.body.response.status.message,
+        /^NetworkAttachmentDefinition default\/attachnet2: \[ovn-provider\]/,
+      );
+      const subnet = clone(seedCluster().list('Subnet')[0]) as KubeObject;
+      subnet.metadata = { name: 'broken' };
+      subnet.spec.provider = 'broken.default';
+      subnet.spec.gateway = '10.9.9.1';
+      const res = await post(h, '/validate', admissionReview(create(subnet))).expect(200);
+      assert.equal(res.body.response.allowed, false);
+      assert.match(res.body.response.status.message, /\[subnet-shape\][^;]*10\.9\.9\.1/);
+    });
+
+    it('allows other kinds untouched, and a Subnet of another API group', async () => {
+      const pod = {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'p', namespace: 'default' },
+        spec: { containers: [] },
+      };
+      const res = await post(h, '/mutate', admissionReview(create(pod))).expect(200);
+      assert.deepEqual(res.body.response, { uid: res.body.response.uid, allowed: true });
+      const otherSubnet = {
+        apiVersion: 'network.example.com/v1',
+        kind: 'Subnet',
+        metadata: { name: 's' },
+        spec: { gateway: 'not an ip' },
+      };
+      const sub = await post(h, '/validate', admissionReview(create(otherSubnet))).expect(200);
+      assert.deepEqual(sub.body.response, { uid: sub.body.response.uid, allowed: true });
+    });
+
+    it('allows DELETE untouched, even of a VM that would be refused', async () => {
+      const req: PolicyRequest = {
+        operation: 'DELETE',
+        kind: 'VirtualMachine',
+        group: 'kubevirt.io',
+        namespace: 'default',
+        name: 'vm-fedora',
+        oldObject: example('bad/masquerade-hotplug.yaml'),
+      };
+      for (const path of ['/validate', '/mutate']) {
+        const res = await post(h, path, admissionReview(req)).expect(200);
+        assert.deepEqual(res.body.response, { uid: res.body.response.uid, allowed: true });
+      }
+    });
+
+    it('allows status subresource updates untouched', async () => {
+      const res = await post(h, '/validate', admissionReview(masqueradeHotplug(), { subResource: 'status' })).expect(
+        200,
+      );
+      assert.equal(res.body.response.allowed, true);
+    });
+
+    it('follows the configuration of the moment (e.g. a rule set to warn)', async () => {
+      h.setConfig(config({ rules: { 'hotplug-binding': 'warn' } as PolicyConfig['rules'] }));
+      try {
+        const res = await post(h, '/validate', admissionReview(masqueradeHotplug())).expect(200);
+        assert.equal(res.body.response.allowed, true);
+        assert.match(res.body.response.warnings[0], /^\[hotplug-binding\] interface "dyniface1"/);
+      } finally {
+        h.setConfig(config());
+      }
+    });
+
+    it('keeps warnings short and within the 4096-character cap', async () => {
+      const vm = fedora();
+      for (let i = 0; i < 30; i++) addMultusNic(vm, `nic${i}`, { bridge: {} }, 'new-fancy-net');
+      h.setConfig(
+        config({
+          dynamicNetworksController: false,
+          rules: { 'hotplug-slots': 'off', 'pci-bus': 'off' } as PolicyConfig['rules'],
+        }),
+      );
+      try {
+        const res = await post(h, '/validate', admissionReview(update(fedora(), vm))).expect(200);
+        const warnings: string[] = res.body.response.warnings;
+        assert.equal(res.body.response.allowed, true);
+        assert.ok(warnings.length > 5);
+        for (const w of warnings) assert.ok(Buffer.byteLength(w) <= WARNING_LIMIT, w);
+        assert.ok(warnings.reduce((n, w) => n + Buffer.byteLength(w), 0) <= WARNINGS_TOTAL_LIMIT);
+        assert.match(warnings[0], /^\[hotplug-path\] interface "nic0" attaches only after a live migration/);
+        assert.match(warnings.at(-1)!, /^\[nicguard\] \d+ more warning\(s\) not shown/);
+      } finally {
+        h.setConfig(config());
+      }
+    });
   });
 
-  it('415 for a compressed body', async () => {
-    const res = await post(h, '/validate', admissionReview(seedHotplug())).set('content-encoding', 'gzip');
-    await expectError(res, 415, /content-encoding "gzip" is not supported/);
-  });
+for (const via of VIAS)
+  describe(`webhook app: bad input (${via})`, () => {
+    let h: Harness;
+    before(async () => (h = await start({}, 'info', via)));
+    after(() => h.close());
 
-  it('takes the API server\'s ?timeout= query on the webhook path', async () => {
-    const res = await post(h, '/validate?timeout=10s', admissionReview(masqueradeHotplug())).expect(200);
-    assert.equal(res.body.response.allowed, false);
-  });
+    async function expectError(res: request.Response, status: number, message: RegExp): Promise<void> {
+      assert.equal(res.status, status, res.text);
+      assert.match(res.headers['content-type'], /application\/json/);
+      assert.match(res.body.message, message);
+      assertNoStack(res.text);
+      // The same server answers the next good request.
+      const next = await post(h, '/validate', admissionReview(seedHotplug())).expect(200);
+      assert.equal(next.body.response.allowed, true);
+    }
 
-  it('routes /validate/ with a trailing slash like /validate', async () => {
-    const res = await post(h, '/validate/', admissionReview(masqueradeHotplug())).expect(200);
-    assert.equal(res.body.response.allowed, false);
-  });
+    it('400 for a body that is not JSON', async () => {
+      await expectError(await post(h, '/validate', '{"apiVersion":'), 400, /^body is not JSON/);
+      await expectError(await post(h, '/mutate', ''), 400, /empty body/);
+    });
 
-  it('404 and 405 as JSON', async () => {
-    await expectError(await request(h.server).get('/nope'), 404, /no route for GET \/nope/);
-    const res = await request(h.server).get('/validate');
-    assert.equal(res.headers.allow, 'POST');
-    await expectError(res, 405, /takes POST/);
-  });
+    it('400 for a review of another apiVersion, or without request', async () => {
+      const v1beta1 = { ...admissionReview(seedHotplug()), apiVersion: 'admission.k8s.io/v1beta1' };
+      await expectError(await post(h, '/validate', v1beta1), 400, /admission\.k8s\.io\/v1beta1/);
+      await expectError(
+        await post(h, '/mutate', { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview' }),
+        400,
+        /no request/,
+      );
+      await expectError(
+        await post(h, '/validate', admissionReview(seedHotplug(), { uid: undefined })),
+        400,
+        /request\.uid is missing/,
+      );
+    });
 
-  it('counts bad requests by webhook and status', async () => {
-    const text = await h.metrics.registry.metrics();
-    assert.match(text, /nicguard_admission_bad_requests_total\{webhook="validate",code="400"\} [1-9]/);
-    assert.match(text, /nicguard_admission_bad_requests_total\{webhook="validate",code="413"\} 1/);
+    it('reads the body whatever its content type says', async () => {
+      const res = await request(h.server)
+        .post('/validate')
+        .set('content-type', 'text/plain')
+        .send(JSON.stringify(admissionReview(masqueradeHotplug())))
+        .expect(200);
+      assert.equal(res.body.response.allowed, false);
+    });
+
+    it('accepts an UPDATE carrying two VMs near the 3 MiB request cap', async () => {
+      const pad = 'x'.repeat(3 * 1024 * 1024 - 64 * 1024);
+      const big = (vm: KubeObject) => ({ ...vm, metadata: { ...vm.metadata, annotations: { padding: pad } } });
+      const res = await post(
+        h,
+        '/validate',
+        admissionReview(update(big(fedora()), big(example('bad/masquerade-hotplug.yaml')))),
+      ).expect(200);
+      assert.equal(res.body.response.allowed, false);
+    });
+
+    it('413 for a body over the limit', async () => {
+      const huge = JSON.stringify(admissionReview(seedHotplug(), { padding: 'x'.repeat(DEFAULT_BODY_LIMIT) }));
+      await expectError(await post(h, '/validate', huge), 413, /larger than the 7 MiB limit/);
+    });
+
+    it('413 for a chunked body that grows past the limit, without a declared length', async () => {
+      const { port } = h.server.address() as AddressInfo;
+      const res = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+        const req = httpRequest(
+          { host: '127.0.0.1', port, method: 'POST', path: '/mutate', headers: { 'content-type': 'application/json' } },
+          (r) => {
+            let text = '';
+            r.on('data', (c) => (text += c));
+            r.on('end', () => resolve({ status: r.statusCode ?? 0, text }));
+          },
+        );
+        req.on('error', reject);
+        const chunk = Buffer.alloc(1024 * 1024, 'x');
+        for (let i = 0; i < 8; i++) req.write(chunk);
+        req.end();
+      });
+      assert.equal(res.status, 413);
+      assert.match(JSON.parse(res.text).message, /larger than the 7 MiB limit/);
+      await post(h, '/mutate', admissionReview(seedHotplug())).expect(200);
+    });
+
+    it('415 for a compressed body', async () => {
+      const res = await post(h, '/validate', admissionReview(seedHotplug())).set('content-encoding', 'gzip');
+      await expectError(res, 415, /content-encoding "gzip" is not supported/);
+    });
+
+    it("takes the API server's ?timeout= query on the webhook path", async () => {
+      const res = await post(h, '/validate?timeout=10s', admissionReview(masqueradeHotplug())).expect(200);
+      assert.equal(res.body.response.allowed, false);
+    });
+
+    it('routes /validate/ with a trailing slash like /validate', async () => {
+      const res = await post(h, '/validate/', admissionReview(masqueradeHotplug())).expect(200);
+      assert.equal(res.body.response.allowed, false);
+    });
+
+    it('404 and 405 as JSON', async () => {
+      await expectError(await request(h.server).get('/nope'), 404, /no route for GET \/nope/);
+      const res = await request(h.server).get('/validate');
+      assert.equal(res.headers.allow, 'POST');
+      await expectError(res, 405, /takes POST/);
+    });
+
+    it('counts bad requests by webhook and status', async () => {
+      const text = await h.metrics.registry.metrics();
+      assert.match(text, /nicguard_admission_bad_requests_total\{webhook="validate",code="400"\} [1-9]/);
+      assert.match(text, /nicguard_admission_bad_requests_total\{webhook="validate",code="413"\} 1/);
+    });
   });
-});
 
 describe('webhook app: failures inside', () => {
   it('answers 500 without a stack trace when evaluation throws, and keeps serving', async () => {
@@ -359,7 +445,10 @@ describe('webhook app: failures inside', () => {
       const res = await post(h, '/validate', review).expect(500);
       assert.equal(res.body.error, 'internal error');
       // The body is generic (no JavaScript error text reaches the caller); the uid ties it to the log.
-      assert.equal(res.body.message, `nicguard failed to evaluate this request (uid ${review.request.uid}); see its log`);
+      assert.equal(
+        res.body.message,
+        `nicguard failed to evaluate this request (uid ${review.request.uid}); see its log`,
+      );
       assertNoStack(res.text);
       assert.doesNotMatch(res.text, /boom/);
       const logged = h.logs.messages('evaluation failed')[0];
@@ -436,9 +525,18 @@ describe('webhook app: logs and metrics', () => {
       const res = await request(metricsServer).get('/metrics').expect(200);
       assert.match(res.headers['content-type'], /text\/plain/);
       const text = res.text;
-      assert.match(text, /nicguard_admission_requests_total\{webhook="validate",kind="VirtualMachine",operation="UPDATE",decision="denied",dry_run="false"\} 2/);
-      assert.match(text, /nicguard_admission_requests_total\{webhook="mutate",kind="VirtualMachine",operation="UPDATE",decision="patched",dry_run="false"\} 1/);
-      assert.match(text, /nicguard_admission_requests_total\{webhook="validate",kind="VirtualMachine",operation="UPDATE",decision="allowed",dry_run="false"\} 1/);
+      assert.match(
+        text,
+        /nicguard_admission_requests_total\{webhook="validate",kind="VirtualMachine",operation="UPDATE",decision="denied",dry_run="false"\} 2/,
+      );
+      assert.match(
+        text,
+        /nicguard_admission_requests_total\{webhook="mutate",kind="VirtualMachine",operation="UPDATE",decision="patched",dry_run="false"\} 1/,
+      );
+      assert.match(
+        text,
+        /nicguard_admission_requests_total\{webhook="validate",kind="VirtualMachine",operation="UPDATE",decision="allowed",dry_run="false"\} 1/,
+      );
       assert.match(text, /nicguard_findings_total\{rule="hotplug-binding",action="deny"\} 2/);
       assert.match(text, /nicguard_findings_total\{rule="unplug-by-removal",action="warn"\} 1/);
       assert.match(text, /nicguard_admission_duration_seconds_count\{webhook="validate"\} 3/);

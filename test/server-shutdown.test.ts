@@ -26,10 +26,14 @@ class ServeProcess {
   readonly exited: Promise<{ code: number | null; at: number }>;
 
   constructor(args: string[], cwd: string) {
-    this.child = spawn(process.execPath, [CLI, 'serve', '--dev', '--objects', OBJECTS, '--host', '127.0.0.1', '--metrics-port', '0', ...args], {
-      cwd,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    this.child = spawn(
+      process.execPath,
+      [CLI, 'serve', '--dev', '--objects', OBJECTS, '--host', '127.0.0.1', '--metrics-port', '0', ...args],
+      {
+        cwd,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     this.child.stdout!.on('data', (c) => (this.stdout += c));
     this.child.stderr!.on('data', (c) => (this.stderr += c));
     this.exited = new Promise((resolve) => this.child.on('exit', (code) => resolve({ code, at: Date.now() })));
@@ -81,7 +85,9 @@ function send(port: number, ca: string, opts: { path: string; body?: string; age
         let body = '';
         res.setEncoding('utf8');
         res.on('data', (c) => (body += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body, reusedSocket: req.reusedSocket }));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body, reusedSocket: req.reusedSocket }),
+        );
       },
     );
     req.on('error', reject);
@@ -98,7 +104,11 @@ function openTls(port: number, ca: string): Promise<TLSSocket> {
 }
 
 /** Sends one request on a raw connection and reads its answer (Content-Length bodies only). */
-function rawRequest(socket: TLSSocket, path: string, body: string): Promise<{ status: number; head: string; body: string }> {
+function rawRequest(
+  socket: TLSSocket,
+  path: string,
+  body: string,
+): Promise<{ status: number; head: string; body: string }> {
   return new Promise((resolve, reject) => {
     let text = '';
     const onData = (chunk: Buffer) => {
@@ -113,8 +123,12 @@ function rawRequest(socket: TLSSocket, path: string, body: string): Promise<{ st
     };
     socket.on('data', onData);
     socket.once('error', reject);
-    socket.once('close', () => reject(new Error(`connection closed before an answer (got ${JSON.stringify(text.slice(0, 80))})`)));
-    socket.write(`POST ${path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    socket.once('close', () =>
+      reject(new Error(`connection closed before an answer (got ${JSON.stringify(text.slice(0, 80))})`)),
+    );
+    socket.write(
+      `POST ${path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
   });
 }
 
@@ -138,7 +152,10 @@ describe('nicguard serve: SIGTERM', () => {
   after(() => rmSync(cwd, { recursive: true, force: true }));
 
   it('turns not ready at once, serves kept-alive and new connections through the delay, then closes quiet ones and exits 0', async () => {
-    const serve = await new ServeProcess(['--port', '0', '--shutdown-delay', '1.5', '--grace-period', '10'], cwd).listening();
+    const serve = await new ServeProcess(
+      ['--port', '0', '--shutdown-delay', '1.5', '--grace-period', '10'],
+      cwd,
+    ).listening();
     try {
       const kept = new Agent({ keepAlive: true, maxSockets: 1 });
       const idle = new Agent({ keepAlive: true, maxSockets: 1 });
@@ -180,7 +197,10 @@ describe('nicguard serve: SIGTERM', () => {
       const { code, at } = await serve.exited;
       assert.equal(code, 0);
       assert.ok(idleClosedAt > 0, 'the idle kept-alive connection was closed by the server');
-      assert.ok(idleClosedAt - signalledAt >= 1400, `idle connection kept through the delay (closed after ${idleClosedAt - signalledAt} ms)`);
+      assert.ok(
+        idleClosedAt - signalledAt >= 1400,
+        `idle connection kept through the delay (closed after ${idleClosedAt - signalledAt} ms)`,
+      );
       assert.ok(at - signalledAt < 8000, `exited within the grace period (${at - signalledAt} ms)`);
       kept.destroy();
       idle.destroy();
@@ -190,11 +210,16 @@ describe('nicguard serve: SIGTERM', () => {
   });
 
   it('finishes a review whose body is still arriving when the listener closes', async () => {
-    const serve = await new ServeProcess(['--port', '0', '--shutdown-delay', '0.5', '--grace-period', '10'], cwd).listening();
+    const serve = await new ServeProcess(
+      ['--port', '0', '--shutdown-delay', '0.5', '--grace-period', '10'],
+      cwd,
+    ).listening();
     try {
       const body = reviewBody();
       const socket = await openTls(serve.port, ca);
-      socket.write(`POST /validate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body.slice(0, 50)}`);
+      socket.write(
+        `POST /validate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body.slice(0, 50)}`,
+      );
       serve.child.kill('SIGTERM');
       await waitFor(() => serve.logged('shutting down: no new connections'), 3000, 'the listener to close');
       await sleep(300);
@@ -225,7 +250,10 @@ describe('nicguard serve: SIGTERM', () => {
     let stop = false;
     const poller = (async () => {
       while (!stop) {
-        ready = await send(port, ca, { path: '/readyz' }).then((r) => r.status === 200, () => false);
+        ready = await send(port, ca, { path: '/readyz' }).then(
+          (r) => r.status === 200,
+          () => false,
+        );
         await sleep(50);
       }
     })();
@@ -236,14 +264,21 @@ describe('nicguard serve: SIGTERM', () => {
         const dial = (this as unknown as { createConnection: (o: object) => Socket }).createConnection.bind(this);
         // Dials wait until the service has a ready endpoint, as new connections do once
         // kube-proxy has dropped a terminating pod.
-        (this as unknown as { createConnection: (o: object, cb: (err: Error | null, s?: Socket) => void) => undefined }).createConnection = (o, cb) => {
+        (
+          this as unknown as { createConnection: (o: object, cb: (err: Error | null, s?: Socket) => void) => undefined }
+        ).createConnection = (o, cb) => {
           void waitFor(() => ready, 20_000, 'a ready endpoint').then(() => cb(null, dial(o)), cb);
           return undefined;
         };
       }
     }
     const CONNECTIONS = 16;
-    const agent = new ServiceAgent({ keepAlive: true, maxSockets: CONNECTIONS, ca, servername: 'localhost' } as AgentOptions);
+    const agent = new ServiceAgent({
+      keepAlive: true,
+      maxSockets: CONNECTIONS,
+      ca,
+      servername: 'localhost',
+    } as AgentOptions);
     // At most one request per connection in the agent at a time; the rest wait here, as
     // requests wait in the API server. (Node's agent would otherwise start a dial for every
     // queued request while dials are held back, and flood the new server at once.)
@@ -287,7 +322,9 @@ describe('nicguard serve: SIGTERM', () => {
             continue;
           }
           counts.failed++;
-          failures.push(`${Date.now() - signalledAt} ms after SIGTERM: ${(err as NodeJS.ErrnoException).code ?? ''} ${(err as Error).message}`);
+          failures.push(
+            `${Date.now() - signalledAt} ms after SIGTERM: ${(err as NodeJS.ErrnoException).code ?? ''} ${(err as Error).message}`,
+          );
           return;
         }
       }
@@ -310,9 +347,11 @@ describe('nicguard serve: SIGTERM', () => {
           signalledAt = Date.now();
           old.child.kill('SIGTERM');
           // The new server takes the port once the old one has let it go.
-          void waitFor(() => old.logged('shutting down: no new connections'), 5000, 'the old listener to close').then(async () => {
-            next = await new ServeProcess(['--port', String(port), ...args], cwd).listening();
-          });
+          void waitFor(() => old.logged('shutting down: no new connections'), 5000, 'the old listener to close').then(
+            async () => {
+              next = await new ServeProcess(['--port', String(port), ...args], cwd).listening();
+            },
+          );
         }
         await sleep(10);
       }
@@ -322,7 +361,11 @@ describe('nicguard serve: SIGTERM', () => {
       assert.ok(next, 'the new server started on the same port');
       assert.equal((await send(port, ca, { path: '/healthz' })).status, 200);
       process.stderr.write(`restart under load: ${JSON.stringify(counts)}\n`);
-      assert.deepEqual(failures.slice(0, 20), [], `${failures.length} failures; old server:\n${old.stdout.slice(-3000)}`);
+      assert.deepEqual(
+        failures.slice(0, 20),
+        [],
+        `${failures.length} failures; old server:\n${old.stdout.slice(-3000)}`,
+      );
       assert.equal(counts.ok, counts.sent);
       assert.ok(counts.sent >= 3000, `sent ${counts.sent}`);
       assert.ok(counts.closeHeaders > 0, 'the old server asked its connections to close');

@@ -12,7 +12,14 @@ import { join } from 'node:path';
 import { connect, type SecureVersion } from 'node:tls';
 import { generateCertificates, type CertBundle } from '../src/certs/generate.js';
 import { createWebhook } from '../src/server/app.js';
-import { createTlsServer, HEADERS_TIMEOUT_MS, REQUEST_TIMEOUT_MS, supportedCipherSuites, tlsPolicy, type WebhookTlsServer } from '../src/server/tls.js';
+import {
+  createTlsServer,
+  HEADERS_TIMEOUT_MS,
+  REQUEST_TIMEOUT_MS,
+  supportedCipherSuites,
+  tlsPolicy,
+  type WebhookTlsServer,
+} from '../src/server/tls.js';
 import { config, seedCluster } from './support.js';
 import { nicguard } from './cli-run.js';
 
@@ -68,10 +75,20 @@ describe('TLS policy of the webhook server', () => {
   let permissivePort: number;
   let permissive: Server;
 
-  const start = async (policy = tlsPolicy(), maxConnections?: number): Promise<{ tls: WebhookTlsServer; port: number }> => {
+  const start = async (
+    policy = tlsPolicy(),
+    maxConnections?: number,
+  ): Promise<{ tls: WebhookTlsServer; port: number }> => {
     const cluster = seedCluster();
     const { listener } = createWebhook({ getClusterView: () => cluster, getConfig: () => config() });
-    const tls = createTlsServer({ certFile, keyFile, app: listener, watch: false, policy, ...(maxConnections ? { maxConnections } : {}) });
+    const tls = createTlsServer({
+      certFile,
+      keyFile,
+      app: listener,
+      watch: false,
+      policy,
+      ...(maxConnections ? { maxConnections } : {}),
+    });
     servers.push(tls);
     return { tls, port: await listen(tls.server) };
   };
@@ -83,7 +100,10 @@ describe('TLS policy of the webhook server', () => {
     keyFile = join(dir, 'tls.key');
     writeFileSync(certFile, bundle.cert);
     writeFileSync(keyFile, bundle.key);
-    permissive = createHttpsServer({ cert: bundle.cert, key: bundle.key, minVersion: 'TLSv1', ciphers: 'ALL@SECLEVEL=0' }, (_q, r) => r.end());
+    permissive = createHttpsServer(
+      { cert: bundle.cert, key: bundle.key, minVersion: 'TLSv1', ciphers: 'ALL@SECLEVEL=0' },
+      (_q, r) => r.end(),
+    );
     permissivePort = await listen(permissive);
   });
 
@@ -99,7 +119,11 @@ describe('TLS policy of the webhook server', () => {
   it('speaks TLS 1.3, and TLS 1.2 with ECDHE and AES-GCM or ChaCha20-Poly1305', async () => {
     const { port } = await start();
     assert.equal((await handshake(port, bundle.caCert, { maxVersion: 'TLSv1.3' })).protocol, 'TLSv1.3');
-    for (const cipher of ['ECDHE-RSA-AES128-GCM-SHA256', 'ECDHE-RSA-AES256-GCM-SHA384', 'ECDHE-RSA-CHACHA20-POLY1305']) {
+    for (const cipher of [
+      'ECDHE-RSA-AES128-GCM-SHA256',
+      'ECDHE-RSA-AES256-GCM-SHA384',
+      'ECDHE-RSA-CHACHA20-POLY1305',
+    ]) {
       const got = await handshake(port, bundle.caCert, { maxVersion: 'TLSv1.2', ciphers: cipher });
       assert.equal(got.protocol, 'TLSv1.2', cipher);
       assert.match(got.cipher, /^TLS_ECDHE_RSA_WITH_(AES_(128|256)_GCM|CHACHA20_POLY1305)/, cipher);
@@ -126,31 +150,56 @@ describe('TLS policy of the webhook server', () => {
 
   it('takes --tls-min-version VersionTLS13 and a chosen cipher suite list', async () => {
     const only13 = await start(tlsPolicy('VersionTLS13'));
-    await assert.rejects(handshake(only13.port, bundle.caCert, { maxVersion: 'TLSv1.2', ciphers: 'ECDHE-RSA-AES128-GCM-SHA256' }));
+    await assert.rejects(
+      handshake(only13.port, bundle.caCert, { maxVersion: 'TLSv1.2', ciphers: 'ECDHE-RSA-AES128-GCM-SHA256' }),
+    );
     assert.equal((await handshake(only13.port, bundle.caCert, { maxVersion: 'TLSv1.3' })).protocol, 'TLSv1.3');
 
     const chosen = await start(tlsPolicy('VersionTLS12', ['TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384']));
     const got = await handshake(chosen.port, bundle.caCert, { maxVersion: 'TLSv1.2' });
     assert.equal(got.cipher, 'TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384');
-    await assert.rejects(handshake(chosen.port, bundle.caCert, { maxVersion: 'TLSv1.2', ciphers: 'ECDHE-RSA-AES128-GCM-SHA256' }));
+    await assert.rejects(
+      handshake(chosen.port, bundle.caCert, { maxVersion: 'TLSv1.2', ciphers: 'ECDHE-RSA-AES128-GCM-SHA256' }),
+    );
     // TLS 1.3 stays on with all its suites when the list names none.
     assert.equal((await handshake(chosen.port, bundle.caCert, { maxVersion: 'TLSv1.3' })).protocol, 'TLSv1.3');
   });
 
   it('names the problem with a bad version or suite name', () => {
-    assert.throws(() => tlsPolicy('VersionTLS11'), /--tls-min-version: unknown TLS version "VersionTLS11"; use VersionTLS12 or VersionTLS13/);
+    assert.throws(
+      () => tlsPolicy('VersionTLS11'),
+      /--tls-min-version: unknown TLS version "VersionTLS11"; use VersionTLS12 or VersionTLS13/,
+    );
     assert.throws(() => tlsPolicy('TLSv1.2'), /unknown TLS version/);
-    assert.throws(() => tlsPolicy('VersionTLS12', ['TLS_RSA_WITH_AES_128_CBC_SHA']), /TLS_RSA_WITH_AES_128_CBC_SHA is not allowed: RSA key exchange has no forward secrecy/);
+    assert.throws(
+      () => tlsPolicy('VersionTLS12', ['TLS_RSA_WITH_AES_128_CBC_SHA']),
+      /TLS_RSA_WITH_AES_128_CBC_SHA is not allowed: RSA key exchange has no forward secrecy/,
+    );
     assert.throws(() => tlsPolicy('VersionTLS12', ['TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA']), /not allowed: CBC mode/);
     assert.throws(() => tlsPolicy('VersionTLS12', ['TLS_ECDHE_RSA_WITH_RC4_128_SHA']), /not allowed: RC4/);
-    assert.throws(() => tlsPolicy('VersionTLS12', ['ECDHE-RSA-AES128-GCM-SHA256']), /unknown cipher suite "ECDHE-RSA-AES128-GCM-SHA256" \(IANA names/);
+    assert.throws(
+      () => tlsPolicy('VersionTLS12', ['ECDHE-RSA-AES128-GCM-SHA256']),
+      /unknown cipher suite "ECDHE-RSA-AES128-GCM-SHA256" \(IANA names/,
+    );
     assert.throws(() => tlsPolicy('VersionTLS12', ['TLS_AES_128_GCM_SHA256']), /names no TLS 1\.2 suite/);
     assert.doesNotThrow(() => tlsPolicy('VersionTLS13', ['TLS_AES_128_GCM_SHA256']));
     assert.ok(supportedCipherSuites().every((n) => /^TLS_/.test(n) && !/CBC|RC4|3DES|^TLS_RSA_/.test(n)));
   });
 
   it('exits 2 with one line for a bad flag', async () => {
-    const run = await nicguard(['serve', '--dev', '--objects', 'examples/cluster', '--port', '0', '--tls-cipher-suites', 'TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,TLS_RSA_WITH_RC4_128_SHA'], { cwd: dir });
+    const run = await nicguard(
+      [
+        'serve',
+        '--dev',
+        '--objects',
+        'examples/cluster',
+        '--port',
+        '0',
+        '--tls-cipher-suites',
+        'TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,TLS_RSA_WITH_RC4_128_SHA',
+      ],
+      { cwd: dir },
+    );
     assert.equal(run.status, 2);
     assert.match(run.stderr, /^nicguard serve: --tls-cipher-suites: TLS_RSA_WITH_RC4_128_SHA is not allowed/);
     assert.equal(run.stderr.trim().split('\n').length, 1);
@@ -158,7 +207,10 @@ describe('TLS policy of the webhook server', () => {
 
   it('bounds slow requests and the number of connections', async () => {
     const { tls, port } = await start(tlsPolicy(), 3);
-    assert.ok(tls.server.headersTimeout <= 10_000 && tls.server.headersTimeout > 5_000, 'headers: above the webhook timeout of 5 s, far below 60 s');
+    assert.ok(
+      tls.server.headersTimeout <= 10_000 && tls.server.headersTimeout > 5_000,
+      'headers: above the webhook timeout of 5 s, far below 60 s',
+    );
     assert.ok(tls.server.requestTimeout <= 10_000 && tls.server.requestTimeout > 5_000);
     assert.equal(tls.server.headersTimeout, HEADERS_TIMEOUT_MS);
     assert.equal(tls.server.requestTimeout, REQUEST_TIMEOUT_MS);
@@ -167,7 +219,9 @@ describe('TLS policy of the webhook server', () => {
       [0, 1, 2].map(
         () =>
           new Promise<ReturnType<typeof connect>>((resolve, reject) => {
-            const s = connect({ host: '127.0.0.1', port, servername: 'localhost', ca: bundle.caCert }, () => resolve(s));
+            const s = connect({ host: '127.0.0.1', port, servername: 'localhost', ca: bundle.caCert }, () =>
+              resolve(s),
+            );
             s.on('error', reject);
           }),
       ),

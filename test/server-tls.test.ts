@@ -11,12 +11,19 @@ import { generateCertificates, type CertBundle } from '../src/certs/generate.js'
 import { createApp, createWebhook } from '../src/server/app.js';
 import { createLogger } from '../src/server/logger.js';
 import { WebhookMetrics } from '../src/server/metrics.js';
-import { API_SERVER_IDLE_TIMEOUT_MS, CertificateError, createTlsServer, loadCertificatePair, type WebhookTlsServer } from '../src/server/tls.js';
+import {
+  API_SERVER_IDLE_TIMEOUT_MS,
+  CertificateError,
+  createTlsServer,
+  loadCertificatePair,
+  type WebhookTlsServer,
+} from '../src/server/tls.js';
 import { config, seedCluster, update } from './support.js';
 import { fedora, fedoraWithBridge } from './hotplug-fixtures.js';
 import { LogCapture, admissionReview, waitFor } from './server-support.js';
 
-const makeBundle = (): CertBundle => generateCertificates({ commonName: 'localhost', dnsNames: ['localhost'], ips: ['127.0.0.1'], days: 2 });
+const makeBundle = (): CertBundle =>
+  generateCertificates({ commonName: 'localhost', dnsNames: ['localhost'], ips: ['127.0.0.1'], days: 2 });
 // RSA key generation takes a while on a small machine: three pairs, shared by every test.
 const BUNDLES: CertBundle[] = [];
 const bundle = (i: number): CertBundle => (BUNDLES[i] ??= makeBundle());
@@ -34,7 +41,16 @@ function call(port: number, agent: Agent, path: string, ca: string[], body?: unk
   return new Promise((resolve, reject) => {
     const data = body === undefined ? undefined : JSON.stringify(body);
     const req = httpsRequest(
-      { host: '127.0.0.1', port, path, method: data ? 'POST' : 'GET', agent, ca, servername: 'localhost', headers: data ? { 'content-type': 'application/json' } : {} },
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        method: data ? 'POST' : 'GET',
+        agent,
+        ca,
+        servername: 'localhost',
+        headers: data ? { 'content-type': 'application/json' } : {},
+      },
       (res) => {
         const socket = res.socket as TLSSocket;
         let text = '';
@@ -57,11 +73,22 @@ function call(port: number, agent: Agent, path: string, ca: string[], body?: unk
 }
 
 /** Handshake only: resolves with the negotiated protocol, rejects when the server refuses. */
-function handshake(port: number, opts: { maxVersion: 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3'; ca: string[] }): Promise<string | null> {
+function handshake(
+  port: number,
+  opts: { maxVersion: 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3'; ca: string[] },
+): Promise<string | null> {
   return new Promise((resolve, reject) => {
     const socket = connect(
       // SECLEVEL=0 lets this client offer TLS 1.1 at all; the server alone decides.
-      { host: '127.0.0.1', port, servername: 'localhost', ca: opts.ca, minVersion: 'TLSv1.1', maxVersion: opts.maxVersion, ciphers: 'DEFAULT@SECLEVEL=0' },
+      {
+        host: '127.0.0.1',
+        port,
+        servername: 'localhost',
+        ca: opts.ca,
+        minVersion: 'TLSv1.1',
+        maxVersion: opts.maxVersion,
+        ciphers: 'DEFAULT@SECLEVEL=0',
+      },
       () => {
         const protocol = socket.getProtocol();
         socket.end();
@@ -72,7 +99,10 @@ function handshake(port: number, opts: { maxVersion: 'TLSv1.1' | 'TLSv1.2' | 'TL
   });
 }
 
-function listen(server: { listen: (port: number, host: string, cb: () => void) => unknown; address: () => unknown }): Promise<number> {
+function listen(server: {
+  listen: (port: number, host: string, cb: () => void) => unknown;
+  address: () => unknown;
+}): Promise<number> {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)));
 }
 
@@ -104,7 +134,14 @@ describe('TLS server', () => {
     const logger = createLogger('info', logs);
     const cluster = seedCluster();
     const { listener } = createWebhook({ getClusterView: () => cluster, getConfig: () => config(), logger, metrics });
-    tls = createTlsServer({ certFile, keyFile, app: listener, logger, metrics, watch: { debounceMs: 50, pollIntervalMs: 200 } });
+    tls = createTlsServer({
+      certFile,
+      keyFile,
+      app: listener,
+      logger,
+      metrics,
+      watch: { debounceMs: 50, pollIntervalMs: 200 },
+    });
     port = await listen(tls.server);
   });
 
@@ -132,7 +169,10 @@ describe('TLS server', () => {
 
   it('refuses TLS 1.1, which a permissive server would accept from the same client', async () => {
     await assert.rejects(handshake(port, { maxVersion: 'TLSv1.1', ca: [first.caCert] }));
-    const permissive = createHttpsServer({ cert: first.cert, key: first.key, minVersion: 'TLSv1', ciphers: 'DEFAULT@SECLEVEL=0' }, (_q, r) => r.end());
+    const permissive = createHttpsServer(
+      { cert: first.cert, key: first.key, minVersion: 'TLSv1', ciphers: 'DEFAULT@SECLEVEL=0' },
+      (_q, r) => r.end(),
+    );
     const otherPort = await listen(permissive);
     try {
       assert.equal(await handshake(otherPort, { maxVersion: 'TLSv1.1', ca: [first.caCert] }), 'TLSv1.1');
@@ -149,7 +189,11 @@ describe('TLS server', () => {
       assert.equal(before.fingerprint, fingerprintOf(first.cert));
 
       writePair(second);
-      await waitFor(() => tls.current().fingerprint === fingerprintOf(second.cert), 5000, 'the new certificate to be taken');
+      await waitFor(
+        () => tls.current().fingerprint === fingerprintOf(second.cert),
+        5000,
+        'the new certificate to be taken',
+      );
 
       const same = await call(port, kept, '/healthz', ca);
       assert.equal(same.status, 200);
@@ -178,12 +222,19 @@ describe('TLS server', () => {
       'the broken pair to be rejected',
     );
     assert.equal(tls.current().fingerprint, inService);
-    const reply = await call(port, new Agent({ keepAlive: false }), '/healthz', [first.caCert, second.caCert, third.caCert]);
+    const reply = await call(port, new Agent({ keepAlive: false }), '/healthz', [
+      first.caCert,
+      second.caCert,
+      third.caCert,
+    ]);
     assert.equal(reply.status, 200);
     assert.equal(reply.fingerprint, inService);
     const line = logs.messages('new certificate pair rejected; still serving the previous one').at(-1);
     assert.match(line.reason, /the key does not belong to the certificate/);
-    assert.match(await metrics.registry.metrics(), /nicguard_reloads_total\{file="certificate",result="rejected"\} [1-9]/);
+    assert.match(
+      await metrics.registry.metrics(),
+      /nicguard_reloads_total\{file="certificate",result="rejected"\} [1-9]/,
+    );
 
     // Garbage is no better.
     writeFileSync(keyFile, 'not a key');
@@ -208,8 +259,16 @@ describe('certificate pair loading', () => {
     const key = join(dir, 'b.key');
     writeFileSync(cert, a.cert);
     writeFileSync(key, b.key);
-    assert.throws(() => loadCertificatePair(cert, key), (err: Error) => err instanceof CertificateError && /a\.crt \+ .*b\.key: unusable pair: the key does not belong to the certificate/.test(err.message));
-    assert.throws(() => loadCertificatePair(join(dir, 'missing.crt'), key), /missing\.crt: cannot read certificate \(ENOENT\)/);
+    assert.throws(
+      () => loadCertificatePair(cert, key),
+      (err: Error) =>
+        err instanceof CertificateError &&
+        /a\.crt \+ .*b\.key: unusable pair: the key does not belong to the certificate/.test(err.message),
+    );
+    assert.throws(
+      () => loadCertificatePair(join(dir, 'missing.crt'), key),
+      /missing\.crt: cannot read certificate \(ENOENT\)/,
+    );
     writeFileSync(join(dir, 'text.crt'), 'hello');
     assert.throws(() => loadCertificatePair(join(dir, 'text.crt'), key), /text\.crt: not a PEM certificate/);
     const app = createApp({ getClusterView: () => undefined, getConfig: () => config() });

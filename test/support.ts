@@ -6,7 +6,12 @@ import { parseAllDocuments } from 'yaml';
 import { ObjectIndex } from '../src/cluster/object-index.js';
 import { defaultConfig } from '../src/engine/config.js';
 import { evaluate } from '../src/engine/evaluate.js';
-import { compareVersions, parseKubeVirtVersion, REPRESENTATIVE_VERSIONS, type KubeVirtVersion } from '../src/engine/kubevirt-version.js';
+import {
+  compareVersions,
+  parseKubeVirtVersion,
+  REPRESENTATIVE_VERSIONS,
+  type KubeVirtVersion,
+} from '../src/engine/kubevirt-version.js';
 import type { KubeObject, PolicyConfig, PolicyRequest, RuleId } from '../src/engine/types.js';
 
 /** A manifest as tests build and edit it: the engine's KubeObject with spec and status open for editing. */

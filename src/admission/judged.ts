@@ -5,7 +5,9 @@ import { groupOfApiVersion, isJudgedKind, knownKindOf, type JudgedKind } from '.
 import type { PolicyRequest } from '../engine/types.js';
 
 /** The judged kind of a request by its kind and group (or, offline, its object's apiVersion). */
-export function judgedKindOf(request: Pick<PolicyRequest, 'kind' | 'group' | 'object' | 'oldObject'>): JudgedKind | undefined {
+export function judgedKindOf(
+  request: Pick<PolicyRequest, 'kind' | 'group' | 'object' | 'oldObject'>,
+): JudgedKind | undefined {
   const group = request.group || groupOfApiVersion(request.object?.apiVersion ?? request.oldObject?.apiVersion);
   const kind = knownKindOf(request.kind, group);
   return isJudgedKind(kind) ? kind : undefined;

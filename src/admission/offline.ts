@@ -54,4 +54,3 @@ export function offlineRequest(change: OfflineChange): PolicyRequest {
     fromManifest: true,
   };
 }
-

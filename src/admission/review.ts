@@ -93,7 +93,8 @@ let compiledObject: ValidateFunction | undefined;
  * review's object), or undefined. The CLI reports it as bad input, with file and line.
  */
 export function objectProblem(obj: unknown): string | undefined {
-  if (exceedsDepth(obj, MAX_NESTING_DEPTH)) return `nested more than ${MAX_NESTING_DEPTH} levels deep; no Kubernetes object is`;
+  if (exceedsDepth(obj, MAX_NESTING_DEPTH))
+    return `nested more than ${MAX_NESTING_DEPTH} levels deep; no Kubernetes object is`;
   compiledObject ??= new Ajv({ allErrors: false, strict: false }).compile(OBJECT_SCHEMA);
   if (compiledObject(obj)) return undefined;
   const first = compiledObject.errors?.[0];
@@ -151,7 +152,8 @@ export function decodeAdmissionReview(body: unknown, options: DecodeOptions = {}
   let doc: unknown = body;
   if (Buffer.isBuffer(body) || typeof body === 'string') {
     const text = Buffer.isBuffer(body) ? body.toString('utf8') : body;
-    if (text.trim() === '') throw new AdmissionDecodeError('empty body: expected an AdmissionReview admission.k8s.io/v1');
+    if (text.trim() === '')
+      throw new AdmissionDecodeError('empty body: expected an AdmissionReview admission.k8s.io/v1');
     try {
       doc = JSON.parse(text);
     } catch (err) {
@@ -164,11 +166,17 @@ export function decodeAdmissionReview(body: unknown, options: DecodeOptions = {}
   // Before anything else walks it: a deeply nested object would exhaust the stack of every
   // recursive step after this (the schema check, a clone, a diff).
   if (exceedsDepth(doc, MAX_NESTING_DEPTH)) {
-    throw new AdmissionDecodeError(`the review is nested more than ${MAX_NESTING_DEPTH} levels deep; no Kubernetes object is`);
+    throw new AdmissionDecodeError(
+      `the review is nested more than ${MAX_NESTING_DEPTH} levels deep; no Kubernetes object is`,
+    );
   }
   // The envelope first, so that e.g. a v1beta1 review is told so rather than "field missing".
   const envelope = doc as Record<string, unknown>;
-  if (typeof envelope.apiVersion !== 'string' || !apiVersions.includes(envelope.apiVersion) || envelope.kind !== ADMISSION_KIND) {
+  if (
+    typeof envelope.apiVersion !== 'string' ||
+    !apiVersions.includes(envelope.apiVersion) ||
+    envelope.kind !== ADMISSION_KIND
+  ) {
     throw new AdmissionDecodeError(
       `expected apiVersion ${ADMISSION_API_VERSION} and kind ${ADMISSION_KIND}, got apiVersion ${describe(envelope.apiVersion)} and kind ${describe(envelope.kind)}`,
     );
@@ -179,7 +187,9 @@ export function decodeAdmissionReview(body: unknown, options: DecodeOptions = {}
   const validate = validator();
   if (!validate(doc)) {
     const first = validate.errors?.[0];
-    throw new AdmissionDecodeError(`not an AdmissionReview admission.k8s.io/v1 request: ${first ? explain(first, doc) : 'malformed'}`);
+    throw new AdmissionDecodeError(
+      `not an AdmissionReview admission.k8s.io/v1 request: ${first ? explain(first, doc) : 'malformed'}`,
+    );
   }
   const review = doc as AdmissionReviewRequest;
   const r = review.request;
@@ -198,13 +208,17 @@ export function decodeAdmissionReview(body: unknown, options: DecodeOptions = {}
   const subResource = r.subResource || undefined;
   // A judged request without its object cannot be judged, and allowing it would fail open.
   if (isJudged(request, subResource) && !request.object) {
-    throw new AdmissionDecodeError(`request.object is missing: a ${request.operation} of ${request.kind} carries the object`);
+    throw new AdmissionDecodeError(
+      `request.object is missing: a ${request.operation} of ${request.kind} carries the object`,
+    );
   }
   return { review, request, ...(subResource ? { subResource } : {}) };
 }
 
 // Warning text becomes an HTTP Warning header: one printable line.
 function oneLine(text: string): string {
+  // Control characters are exactly what must go: a header value cannot carry them.
+  // eslint-disable-next-line no-control-regex
   return text.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
 }
 
@@ -230,7 +244,13 @@ const MORE_LINE_ROOM = 100;
  * what does not fit is counted in a last line rather than silently dropped.
  */
 export function formatWarnings(findings: readonly Finding[], totalLimit = WARNINGS_TOTAL_LIMIT): string[] {
-  const texts = [...new Set(findings.map((f) => truncateBytes(oneLine(`[${f.rule}] ${f.message.slice(0, WARNING_LIMIT * 2)}`), WARNING_LIMIT)))];
+  const texts = [
+    ...new Set(
+      findings.map((f) =>
+        truncateBytes(oneLine(`[${f.rule}] ${f.message.slice(0, WARNING_LIMIT * 2)}`), WARNING_LIMIT),
+      ),
+    ),
+  ];
   const out: string[] = [];
   let used = 0;
   for (let i = 0; i < texts.length; i++) {
@@ -268,7 +288,11 @@ export function formatDenial(findings: readonly Finding[]): string {
 }
 
 /** The response for one review: uid echoed, apiVersion/kind kept, patch only from /mutate. */
-export function encodeAdmissionResponse(review: AdmissionReviewRequest, result: EvaluationResult, webhook: Webhook): AdmissionReviewResponse {
+export function encodeAdmissionResponse(
+  review: AdmissionReviewRequest,
+  result: EvaluationResult,
+  webhook: Webhook,
+): AdmissionReviewResponse {
   const response: AdmissionResponseV1 = { uid: review.request.uid, allowed: result.allowed };
   if (!result.allowed) {
     response.status = { code: 403, reason: 'Forbidden', message: formatDenial(result.findings) };

@@ -34,13 +34,22 @@ export const CERT_FILES = { ca: 'ca.crt', caKey: 'ca.key', cert: 'tls.crt', key:
 
 /** The DNS names the API server may use to reach a Service: short, namespaced and FQDN. */
 export function serviceDnsNames(service: string, namespace: string): string[] {
-  return [service, `${service}.${namespace}`, `${service}.${namespace}.svc`, `${service}.${namespace}.svc.cluster.local`];
+  return [
+    service,
+    `${service}.${namespace}`,
+    `${service}.${namespace}.svc`,
+    `${service}.${namespace}.svc.cluster.local`,
+  ];
 }
 
 // Tolerates small clock differences between the machine that signs and the API server.
 const BACKDATE_MS = 5 * 60 * 1000;
 
-function newKeyPair(): { privatePem: string; privateKey: forge.pki.rsa.PrivateKey; publicKey: forge.pki.rsa.PublicKey } {
+function newKeyPair(): {
+  privatePem: string;
+  privateKey: forge.pki.rsa.PrivateKey;
+  publicKey: forge.pki.rsa.PublicKey;
+} {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', {
     modulusLength: 2048,
     publicKeyEncoding: { type: 'spki', format: 'pem' },
@@ -68,12 +77,14 @@ function validity(cert: forge.pki.Certificate, days: number): void {
 
 function checkOptions(opts: CertOptions): { days: number; dnsNames: string[]; ips: string[] } {
   const days = opts.days ?? 365;
-  if (!Number.isInteger(days) || days < 1) throw new Error(`certificate validity must be a whole number of days >= 1, got ${String(opts.days)}`);
+  if (!Number.isInteger(days) || days < 1)
+    throw new Error(`certificate validity must be a whole number of days >= 1, got ${String(opts.days)}`);
   if (!opts.commonName) throw new Error('certificate commonName must not be empty');
   const ips = opts.ips ?? [];
   for (const ip of ips) if (!isIP(ip)) throw new Error(`not an IP address: "${ip}"`);
   const dnsNames = opts.dnsNames.filter((n) => n.length > 0);
-  if (dnsNames.length === 0 && ips.length === 0) throw new Error('a serving certificate needs at least one DNS name or IP address');
+  if (dnsNames.length === 0 && ips.length === 0)
+    throw new Error('a serving certificate needs at least one DNS name or IP address');
   return { days, dnsNames, ips };
 }
 
@@ -88,7 +99,10 @@ export function generateCa(opts: CertOptions): CaPair {
   ca.publicKey = caKeys.publicKey;
   ca.serialNumber = randomSerial();
   validity(ca, days);
-  const caSubject = [{ name: 'commonName', value: `${opts.commonName} CA` }, { name: 'organizationName', value: 'nicguard' }];
+  const caSubject = [
+    { name: 'commonName', value: `${opts.commonName} CA` },
+    { name: 'organizationName', value: 'nicguard' },
+  ];
   ca.setSubject(caSubject);
   ca.setIssuer(caSubject);
   ca.setExtensions([
@@ -106,12 +120,12 @@ function loadCa(pair: CaPair): { cert: forge.pki.Certificate; key: forge.pki.rsa
   try {
     cert = forge.pki.certificateFromPem(pair.caCert);
   } catch (err) {
-    throw new Error(`ca.crt cannot be used to sign (${(err as Error).message})`);
+    throw new Error(`ca.crt cannot be used to sign (${(err as Error).message})`, { cause: err });
   }
   try {
     return { cert, key: forge.pki.privateKeyFromPem(pair.caKey) as forge.pki.rsa.PrivateKey };
   } catch (err) {
-    throw new Error(`ca.key cannot be used to sign (${(err as Error).message})`);
+    throw new Error(`ca.key cannot be used to sign (${(err as Error).message})`, { cause: err });
   }
 }
 
@@ -126,7 +140,10 @@ export function issueServingCertificate(caPair: CaPair, opts: CertOptions): Cert
   validity(leaf, days);
   // Never outlive the CA: a chain is only valid while every certificate in it is.
   if (leaf.validity.notAfter > ca.cert.validity.notAfter) leaf.validity.notAfter = ca.cert.validity.notAfter;
-  leaf.setSubject([{ name: 'commonName', value: opts.commonName }, { name: 'organizationName', value: 'nicguard' }]);
+  leaf.setSubject([
+    { name: 'commonName', value: opts.commonName },
+    { name: 'organizationName', value: 'nicguard' },
+  ]);
   leaf.setIssuer(ca.cert.subject.attributes);
   leaf.setExtensions([
     { name: 'basicConstraints', cA: false, critical: true },

@@ -62,7 +62,9 @@ function readWebhookFiles(files: string[]): WebhookFile[] {
     try {
       text = readFileSync(file, 'utf8');
     } catch (err) {
-      throw new Error(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      throw new Error(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, {
+        cause: err,
+      });
     }
     const found = readWebhookFile(text, file);
     if (found.webhooks.length === 0) {

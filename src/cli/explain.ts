@@ -7,7 +7,14 @@ import { isIndexedKind, kindOfObject } from '../engine/kinds.js';
 import type { KubeObject } from '../engine/types.js';
 import { objectRef } from '../engine/vm.js';
 import { readBaseVersions } from '../io/git-base.js';
-import { STDIN, displayName, formatManifestError, loadManifests, type LoadedObject, type ManifestError } from '../io/manifests.js';
+import {
+  STDIN,
+  displayName,
+  formatManifestError,
+  loadManifests,
+  type LoadedObject,
+  type ManifestError,
+} from '../io/manifests.js';
 import { conciseUsageErrors, usageError } from './usage.js';
 import { objectIdentity } from '../admission/offline.js';
 import { explainVm, pickVm, type Explanation } from '../offline/explain-model.js';
@@ -30,7 +37,12 @@ interface ExplainOptions {
 
 function table(rows: string[][]): string[] {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  return rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]))).join('  ').trimEnd());
+  return rows.map((r) =>
+    r
+      .map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c])))
+      .join('  ')
+      .trimEnd(),
+  );
 }
 
 const BASE_FROM: Record<Explanation['baseFrom'], string> = {
@@ -48,7 +60,15 @@ function formatExplanation(e: Explanation, oldFrom?: string, live?: LivePicture)
   const liveByName = new Map((live?.interfaces ?? []).map((i) => [i.name, i]));
   const withLive = live?.interfaces !== undefined;
   const header = [
-    'INTERFACE', 'BINDING', 'MODEL', 'STATE', 'NETWORK', 'NAD', 'NAD TYPE', 'OVN PROVIDER', 'SUBNET',
+    'INTERFACE',
+    'BINDING',
+    'MODEL',
+    'STATE',
+    'NETWORK',
+    'NAD',
+    'NAD TYPE',
+    'OVN PROVIDER',
+    'SUBNET',
     ...(withChange ? ['CHANGE'] : []),
     ...(withLive ? ['LIVE', 'INFO SOURCE'] : []),
   ];
@@ -68,7 +88,20 @@ function formatExplanation(e: Explanation, oldFrom?: string, live?: LivePicture)
   // Interfaces the VMI still has but the VM spec dropped: only the live picture shows them.
   for (const extra of live?.interfaces ?? []) {
     if (e.interfaces.some((i) => i.name === extra.name)) continue;
-    rows.push([extra.name, '-', '-', '-', '-', '-', '-', '-', '-', ...(withChange ? ['-'] : []), extra.state, extra.infoSource ?? '-']);
+    rows.push([
+      extra.name,
+      '-',
+      '-',
+      '-',
+      '-',
+      '-',
+      '-',
+      '-',
+      '-',
+      ...(withChange ? ['-'] : []),
+      extra.state,
+      extra.infoSource ?? '-',
+    ]);
   }
   const where = e.object.line > 0 ? `${displayName(e.object.file)}:${e.object.line}` : `live from ${e.object.file}`;
   const b = e.budget;
@@ -91,7 +124,9 @@ function formatExplanation(e: Explanation, oldFrom?: string, live?: LivePicture)
       : 'set in the configuration';
   const perRelease =
     m.models.length > 1
-      ? m.models.map((x) => `  ${x.model.padEnd(4)} ${String(x.free).padStart(2)} free  (KubeVirt ${x.kubevirtVersions ?? ''})`)
+      ? m.models.map(
+          (x) => `  ${x.model.padEnd(4)} ${String(x.free).padStart(2)} free  (KubeVirt ${x.kubevirtVersions ?? ''})`,
+        )
       : [];
   const lines = [
     `${e.object.kind} ${e.object.namespace}/${e.object.name}  (${where}, ${e.running ? 'running' : 'not running'})`,
@@ -102,10 +137,22 @@ function formatExplanation(e: Explanation, oldFrom?: string, live?: LivePicture)
     `Hotplug budget (slot model ${b.model}; ${version}):`,
     ...perRelease,
     ...table([
-      ['  base interfaces', String(b.base), `in the domain when it was last defined (boot or last migration)${e.baseFrom === 'old' && oldFrom ? `, from ${oldFrom}` : BASE_FROM[e.baseFrom]}`],
+      [
+        '  base interfaces',
+        String(b.base),
+        `in the domain when it was last defined (boot or last migration)${e.baseFrom === 'old' && oldFrom ? `, from ${oldFrom}` : BASE_FROM[e.baseFrom]}`,
+      ],
       ['  reserved ports', String(b.reserved), total],
       ['  ports in use', String(b.inUse), 'interfaces hotplugged since then, still attached'],
-      ['  ports free', String(b.free), b.asked ? 'before this change' : b.free > 0 ? `${b.free} more interface${b.free === 1 ? '' : 's'} can be hotplugged` : 'a further NIC needs a restart'],
+      [
+        '  ports free',
+        String(b.free),
+        b.asked
+          ? 'before this change'
+          : b.free > 0
+            ? `${b.free} more interface${b.free === 1 ? '' : 's'} can be hotplugged`
+            : 'a further NIC needs a restart',
+      ],
       ...(b.asked
         ? [
             [
@@ -123,7 +170,11 @@ function formatExplanation(e: Explanation, oldFrom?: string, live?: LivePicture)
   ];
   if (e.findings.length) {
     lines.push('Checks:');
-    for (const f of e.findings) lines.push(`  ${f.action.toUpperCase().padEnd(4)}  ${f.rule}${f.field ? `  ${f.field}` : ''}`, `        ${f.message}`);
+    for (const f of e.findings)
+      lines.push(
+        `  ${f.action.toUpperCase().padEnd(4)}  ${f.rule}${f.field ? `  ${f.field}` : ''}`,
+        `        ${f.message}`,
+      );
   } else {
     lines.push('Checks: no findings');
   }
@@ -153,8 +204,10 @@ Examples:
 
 /** The usage problem of a combination of options, if any. */
 function optionProblem(files: string[], opts: ExplainOptions): string | undefined {
-  if (files.length > 1) return `explain shows one VM: give one -f (got ${files.length}: ${files.join(', ')}), or check several with nicguard validate`;
-  if (opts.base !== undefined && opts.old !== undefined) return 'give the previous version with --old or --base, not both';
+  if (files.length > 1)
+    return `explain shows one VM: give one -f (got ${files.length}: ${files.join(', ')}), or check several with nicguard validate`;
+  if (opts.base !== undefined && opts.old !== undefined)
+    return 'give the previous version with --old or --base, not both';
   if (opts.base !== undefined && (files.length === 0 || files[0] === STDIN)) {
     return '--base takes the previous version of the -f file from git: give the VM with -f FILE (for stdin, render the base to a file and pass --old)';
   }
@@ -175,12 +228,27 @@ function previousVersion(
 export function registerExplain(program: Command): void {
   const command = program
     .command('explain')
-    .description("Show a VM's interfaces (binding, model, state, network, NAD, NAD type, Kube-OVN provider and Subnet) and its hotplug budget")
-    .argument('[name]', 'VM or VMI to explain: name or namespace/name (needed when the input holds several); live also vm/NAME, vmi/NAME')
-    .option('-f, --filename <path>', 'file or folder holding the VM (- for stdin); without it the VM is taken from --objects or the cluster', collect)
+    .description(
+      "Show a VM's interfaces (binding, model, state, network, NAD, NAD type, Kube-OVN provider and Subnet) and its hotplug budget",
+    )
+    .argument(
+      '[name]',
+      'VM or VMI to explain: name or namespace/name (needed when the input holds several); live also vm/NAME, vmi/NAME',
+    )
+    .option(
+      '-f, --filename <path>',
+      'file or folder holding the VM (- for stdin); without it the VM is taken from --objects or the cluster',
+      collect,
+    )
     .option('--objects <dir>', 'cluster objects: NADs, Subnets, VMIs, KubeVirt CR (repeatable)', collect)
-    .option('--old <path>', 'the VM as it runs now (as last defined): base count and hotplugged interfaces are measured against it')
-    .option('--base <git-ref>', "take the VM's previous version from this git revision of its -f file (e.g. origin/main), instead of --old")
+    .option(
+      '--old <path>',
+      'the VM as it runs now (as last defined): base count and hotplugged interfaces are measured against it',
+    )
+    .option(
+      '--base <git-ref>',
+      "take the VM's previous version from this git revision of its -f file (e.g. origin/main), instead of --old",
+    )
     .option('-c, --config <file>', 'policy configuration (slot model, slot counts)')
     .option('-n, --namespace <namespace>', "namespace of the VM (live: default the context's)")
     .option('--kubeconfig <file>', 'read the VM and the cluster view live through this kubeconfig')
@@ -202,7 +270,10 @@ export function registerExplain(program: Command): void {
         );
       }
       if (liveRead && (objects.length || opts.old || opts.base)) {
-        return usageError('explain', '--objects, --old and --base are for files; a live read takes the VMI and cluster view from the cluster');
+        return usageError(
+          'explain',
+          '--objects, --old and --base are for files; a live read takes the VMI and cluster view from the cluster',
+        );
       }
       const config = loadConfigForCommand('explain', opts.config);
       if (!config) return;
@@ -216,7 +287,9 @@ export function registerExplain(program: Command): void {
           }
           const { explanation, live } = read;
           process.stdout.write(
-            opts.output === 'json' ? JSON.stringify({ ...explanation, live }, null, 2) + '\n' : formatExplanation(explanation, undefined, live),
+            opts.output === 'json'
+              ? JSON.stringify({ ...explanation, live }, null, 2) + '\n'
+              : formatExplanation(explanation, undefined, live),
           );
           process.exitCode = 0;
           return;
@@ -239,13 +312,16 @@ export function registerExplain(program: Command): void {
         // NADs and Subnets next to the VM count as part of the cluster, as in `validate`.
         for (const o of input.objects) {
           const kind = o.review ? undefined : kindOfObject(o.object);
-          if (isIndexedKind(kind) && kind !== 'VirtualMachineInstance') cluster.view.upsert(withDefaultNamespace(o.object, defaultNamespace), kind);
+          if (isIndexedKind(kind) && kind !== 'VirtualMachineInstance')
+            cluster.view.upsert(withDefaultNamespace(o.object, defaultNamespace), kind);
         }
       }
       for (const e of errors) process.stderr.write(`nicguard: ${formatManifestError(e)}\n`);
       const target = pickVm(input.objects, name, opts.namespace, defaultNamespace);
       if (typeof target === 'string') {
-        process.stderr.write(`nicguard explain: ${target} in ${filename ? displayName(filename) : objects.join(', ')}\n`);
+        process.stderr.write(
+          `nicguard explain: ${target} in ${filename ? displayName(filename) : objects.join(', ')}\n`,
+        );
         process.exitCode = EXIT_BAD_INPUT;
         return;
       }
@@ -256,7 +332,9 @@ export function registerExplain(program: Command): void {
         errors.push(...oldLoad.errors);
         old = previousVersion(target, oldLoad.objects, defaultNamespace);
         if (!old) {
-          process.stderr.write(`nicguard explain: ${objectRef(String(target.object.kind), target.object)} is not in ${opts.old}\n`);
+          process.stderr.write(
+            `nicguard explain: ${objectRef(String(target.object.kind), target.object)} is not in ${opts.old}\n`,
+          );
           process.exitCode = EXIT_BAD_INPUT;
           return;
         }
@@ -267,11 +345,17 @@ export function registerExplain(program: Command): void {
         old = previousVersion(target, base.objects, defaultNamespace);
         // A VM new on this branch has no previous version: explained as new, and said so.
         if (!old && !base.errors.length) {
-          process.stderr.write(`nicguard explain: ${objectRef(String(target.object.kind), target.object)} is not at ${opts.base}: explained as a new VM\n`);
+          process.stderr.write(
+            `nicguard explain: ${objectRef(String(target.object.kind), target.object)} is not at ${opts.base}: explained as a new VM\n`,
+          );
         }
       }
       const explanation = explainVm(target, old, cluster.view, config, defaultNamespace);
-      process.stdout.write(opts.output === 'json' ? JSON.stringify(explanation, null, 2) + '\n' : formatExplanation(explanation, opts.base));
+      process.stdout.write(
+        opts.output === 'json'
+          ? JSON.stringify(explanation, null, 2) + '\n'
+          : formatExplanation(explanation, opts.base),
+      );
       process.exitCode = errors.length ? EXIT_BAD_INPUT : 0;
     });
   conciseUsageErrors(command);

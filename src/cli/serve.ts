@@ -24,7 +24,8 @@ requests in flight are finished, idle connections closed, and the process exits 
 
 function port(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('expected a port number 0-65535 (0: any free port)');
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new InvalidArgumentError('expected a port number 0-65535 (0: any free port)');
   return n;
 }
 
@@ -60,28 +61,52 @@ function logLevel(value: string): string {
 
 /** A bad --config file, or the system refusing a file or port (EACCES, ENOENT, ...): exit 2. */
 function isUserFacing(err: unknown): boolean {
-  return err instanceof ConfigError || (err instanceof Error && typeof (err as NodeJS.ErrnoException).code === 'string' && (err as NodeJS.ErrnoException).syscall !== undefined);
+  return (
+    err instanceof ConfigError ||
+    (err instanceof Error &&
+      typeof (err as NodeJS.ErrnoException).code === 'string' &&
+      (err as NodeJS.ErrnoException).syscall !== undefined)
+  );
 }
 
 export function registerServe(program: Command): void {
   program
     .command('serve')
-    .description('Run the admission webhook over HTTPS (POST /validate, POST /mutate, GET /healthz, GET /readyz), with Prometheus metrics on a plain-HTTP port')
+    .description(
+      'Run the admission webhook over HTTPS (POST /validate, POST /mutate, GET /healthz, GET /readyz), with Prometheus metrics on a plain-HTTP port',
+    )
     .option('--port <port>', 'HTTPS port of the admission endpoints (0: any free port)', port, 8443)
     .option('--host <address>', 'address to listen on (default: all interfaces)')
     .option('--cert <file>', 'serving certificate (PEM); watched and reloaded')
     .option('--key <file>', 'private key of --cert (PEM); watched and reloaded')
     .option('--dev', `make (or reuse) a self-signed CA and a certificate for localhost/127.0.0.1 in ./${DEV_CERT_DIR}`)
-    .option('--objects <dir>', 'cluster objects (NADs, Subnets, VMIs, KubeVirt CR) from a folder of manifests instead of a cluster')
+    .option(
+      '--objects <dir>',
+      'cluster objects (NADs, Subnets, VMIs, KubeVirt CR) from a folder of manifests instead of a cluster',
+    )
     .option('--kubeconfig <file>', 'kubeconfig for the cluster view (default: in-cluster config)')
     .option('--config <file>', 'policy configuration (YAML or JSON); watched and reloaded')
     .option('--log-level <level>', `one of ${LOG_LEVELS.join(', ')}`, logLevel, 'info')
     .option('--metrics-port <port>', 'plain-HTTP port for GET /metrics (0: any free port)', port, 9090)
-    .option('--grace-period <seconds>', 'on SIGTERM, time from the signal to the exit, the shutdown delay included', seconds, 20)
-    .option('--shutdown-delay <seconds>', 'on SIGTERM, keep serving (not ready, Connection: close) this long before closing the listener', delaySeconds, 5)
+    .option(
+      '--grace-period <seconds>',
+      'on SIGTERM, time from the signal to the exit, the shutdown delay included',
+      seconds,
+      20,
+    )
+    .option(
+      '--shutdown-delay <seconds>',
+      'on SIGTERM, keep serving (not ready, Connection: close) this long before closing the listener',
+      delaySeconds,
+      5,
+    )
     .option('--max-connections <n>', 'cap on open HTTPS connections; further ones are closed right away', count, 512)
     .option('--tls-min-version <version>', 'VersionTLS12 or VersionTLS13', 'VersionTLS12')
-    .option('--tls-cipher-suites <names>', 'TLS 1.2 (and 1.3) cipher suites, IANA names, comma separated (default: ECDHE with AES-GCM or ChaCha20-Poly1305)', commaList)
+    .option(
+      '--tls-cipher-suites <names>',
+      'TLS 1.2 (and 1.3) cipher suites, IANA names, comma separated (default: ECDHE with AES-GCM or ChaCha20-Poly1305)',
+      commaList,
+    )
     .addHelpText('after', EXAMPLES)
     .action(async (opts: ServeOptions) => {
       const { runServe, UsageError } = await import('../server/run.js');

@@ -111,13 +111,31 @@ Exit codes:
 export function registerValidate(program: Command): void {
   const command = program
     .command('validate')
-    .description('Check VirtualMachine, VMI, NetworkAttachmentDefinition and Kube-OVN Subnet manifests offline, as the webhooks would admit them')
+    .description(
+      'Check VirtualMachine, VMI, NetworkAttachmentDefinition and Kube-OVN Subnet manifests offline, as the webhooks would admit them',
+    )
     .argument('[paths...]', 'files or folders to check (same as -f)')
-    .option('-f, --filename <path>', 'file, folder (recursive) or - for stdin; repeatable; plain manifests, List and AdmissionReview objects', collect)
-    .option('--old <path>', 'previous versions (file or folder, repeatable): same kind, namespace and name makes an UPDATE', collect)
+    .option(
+      '-f, --filename <path>',
+      'file, folder (recursive) or - for stdin; repeatable; plain manifests, List and AdmissionReview objects',
+      collect,
+    )
+    .option(
+      '--old <path>',
+      'previous versions (file or folder, repeatable): same kind, namespace and name makes an UPDATE',
+      collect,
+    )
     .option('--base <git-ref>', "take each input file's previous version from this git revision (e.g. origin/main)")
-    .option('--exclude <glob>', 'leave out files and folders found in an input folder whose path relative to it matches (repeatable), e.g. charts/**', parseGlob)
-    .option('--objects <dir>', 'cluster objects the rules look up: NADs, Subnets, VMIs, the KubeVirt CR (repeatable)', collect)
+    .option(
+      '--exclude <glob>',
+      'leave out files and folders found in an input folder whose path relative to it matches (repeatable), e.g. charts/**',
+      parseGlob,
+    )
+    .option(
+      '--objects <dir>',
+      'cluster objects the rules look up: NADs, Subnets, VMIs, the KubeVirt CR (repeatable)',
+      collect,
+    )
     .option('-c, --config <file>', 'policy configuration (YAML; see schemas/config.schema.json)')
     .addOption(new Option('-o, --output <format>', 'output format').choices(OUTPUT_FORMATS).default('text'))
     .option('--warn-exit-code <n>', 'exit with this code when there are warnings but nothing is denied', parseExitCode)
@@ -125,7 +143,10 @@ export function registerValidate(program: Command): void {
     .option('--cluster', 'read the cluster objects live from the current kubeconfig context (read-only, once)')
     .option('--kubeconfig <file>', 'read the cluster objects live through this kubeconfig (implies --cluster)')
     .option('--context <name>', 'kubeconfig context to read the cluster objects through (implies --cluster)')
-    .option('--user <username>', 'userInfo.username of the simulated requests (exempt service accounts are not checked by the hotplug rules)')
+    .option(
+      '--user <username>',
+      'userInfo.username of the simulated requests (exempt service accounts are not checked by the hotplug rules)',
+    )
     .addHelpText('after', EXAMPLES)
     .action(async (paths: string[], raw: Partial<ValidateOptions> & { cluster?: boolean }, command: Command) => {
       const { cluster: clusterFlag, ...rest } = raw;
@@ -136,7 +157,8 @@ export function registerValidate(program: Command): void {
         old: raw.old ?? [],
         objects: raw.objects ?? [],
       };
-      if (opts.filename.length === 0) return usageError('validate', 'nothing to check; give files or folders with -f (or - for stdin)');
+      if (opts.filename.length === 0)
+        return usageError('validate', 'nothing to check; give files or folders with -f (or - for stdin)');
       if (opts.base !== undefined && opts.filename.includes(STDIN)) return usageError('validate', BASE_WITH_STDIN);
       const config = loadConfigForCommand('validate', opts.config);
       if (!config) return;
@@ -144,9 +166,11 @@ export function registerValidate(program: Command): void {
         try {
           const live = LiveCluster.connect({ kubeconfig: opts.kubeconfig, context: opts.context });
           // As kubectl apply: objects that name no namespace go to the context's, unless -n says otherwise.
-          if (command.getOptionValueSource('namespace') === 'default') opts.namespace = contextNamespace(live.kc) ?? opts.namespace;
+          if (command.getOptionValueSource('namespace') === 'default')
+            opts.namespace = contextNamespace(live.kc) ?? opts.namespace;
           const read = await live.readView();
-          for (const m of read.missing) process.stderr.write(`nicguard validate: ${m} is not installed in the cluster; read as empty\n`);
+          for (const m of read.missing)
+            process.stderr.write(`nicguard validate: ${m} is not installed in the cluster; read as empty\n`);
           opts.cluster = read.view;
         } catch (err) {
           if (!(err instanceof LiveClusterError)) throw err;

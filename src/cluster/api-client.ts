@@ -68,7 +68,10 @@ export class KubeApiClient {
     this.server = new URL(kc.getCurrentCluster()!.server);
   }
 
-  private async open(path: string, query: Record<string, string | undefined>): Promise<{ req: ClientRequest; res: IncomingMessage }> {
+  private async open(
+    path: string,
+    query: Record<string, string | undefined>,
+  ): Promise<{ req: ClientRequest; res: IncomingMessage }> {
     const url = new URL(this.server.pathname.replace(/\/$/, '') + path, this.server);
     for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, v);
     const opts: RequestOptions = { method: 'GET', headers: { accept: 'application/json' } };
@@ -102,7 +105,10 @@ export class KubeApiClient {
     const body = await KubeApiClient.readBuffer(res);
     if ((res.statusCode ?? 0) >= 300) throw new ApiError(res.statusCode ?? 0, statusMessage(body.toString('utf8')));
     const cpu = process.cpuUsage();
-    const list = JSON.parse(body.toString('utf8')) as { items?: unknown[]; metadata?: { resourceVersion?: string; continue?: string } };
+    const list = JSON.parse(body.toString('utf8')) as {
+      items?: unknown[];
+      metadata?: { resourceVersion?: string; continue?: string };
+    };
     const used = process.cpuUsage(cpu);
     return {
       parseCpuUs: used.user + used.system,
@@ -128,7 +134,8 @@ export class KubeApiClient {
       });
       current = req;
       if (aborted) req.destroy();
-      if ((res.statusCode ?? 0) >= 300) throw new ApiError(res.statusCode ?? 0, statusMessage(await KubeApiClient.readText(res)));
+      if ((res.statusCode ?? 0) >= 300)
+        throw new ApiError(res.statusCode ?? 0, statusMessage(await KubeApiClient.readText(res)));
       const decoder = new StringDecoder('utf8');
       let pending = '';
       await new Promise<void>((resolve, reject) => {
@@ -149,8 +156,16 @@ export class KubeApiClient {
         });
         res.on('end', resolve);
         res.on('error', reject);
-        res.on('aborted', () => reject(Object.assign(new Error('watch connection closed by the server'), { code: 'ECONNRESET' })));
-        res.on('close', () => (aborted ? resolve() : res.complete ? resolve() : reject(Object.assign(new Error('premature close'), { code: 'ECONNRESET' }))));
+        res.on('aborted', () =>
+          reject(Object.assign(new Error('watch connection closed by the server'), { code: 'ECONNRESET' })),
+        );
+        res.on('close', () =>
+          aborted
+            ? resolve()
+            : res.complete
+              ? resolve()
+              : reject(Object.assign(new Error('premature close'), { code: 'ECONNRESET' })),
+        );
       });
     })();
     return {

@@ -39,7 +39,10 @@ const toStderr = (e: ManifestError) => process.stderr.write(`nicguard: ${formatM
  * A fresh file-backed cluster view of a folder. Problems go to `onError` (by default one
  * line each on stderr); call again to re-load.
  */
-export function loadFileClusterView(dir: string | readonly string[], onError: (e: ManifestError) => void = toStderr): ObjectIndex {
+export function loadFileClusterView(
+  dir: string | readonly string[],
+  onError: (e: ManifestError) => void = toStderr,
+): ObjectIndex {
   const { view, errors } = readFileCluster(dir);
   errors.forEach(onError);
   return view;
@@ -49,7 +52,11 @@ export function loadFileClusterView(dir: string | readonly string[], onError: (e
  * Re-reads the folder into an existing view (e.g. one the webhook already serves from),
  * replacing each kind's objects as a whole. Returns what the fresh read found.
  */
-export function refreshFileClusterView(target: ObjectIndex, dir: string | readonly string[], onError: (e: ManifestError) => void = toStderr): FileClusterLoad {
+export function refreshFileClusterView(
+  target: ObjectIndex,
+  dir: string | readonly string[],
+  onError: (e: ManifestError) => void = toStderr,
+): FileClusterLoad {
   const fresh = readFileCluster(dir);
   fresh.errors.forEach(onError);
   for (const kind of INDEXED_KINDS) target.replaceAll(kind, fresh.view.list(kind));

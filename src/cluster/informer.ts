@@ -249,7 +249,10 @@ class ResourceWatch {
           }
           if (isStatus(err, 410) && continueToken) {
             // The snapshot the pages come from is gone (compacted): start over.
-            this.log.info({ resource: this.name, pages: this.progress.pages }, 'cluster view: list continue token expired (410); listing again');
+            this.log.info(
+              { resource: this.name, pages: this.progress.pages },
+              'cluster view: list continue token expired (410); listing again',
+            );
             continueToken = undefined;
             seen.clear();
             Object.assign(this.progress, { pages: 0, objects: 0, maxPageCpuMs: 0 });
@@ -263,7 +266,10 @@ class ResourceWatch {
           // Retry this page only; the pages read so far stay valid.
           const delay = this.backoff();
           this.lastError = describeError(err);
-          this.log.warn({ resource: this.name, error: this.lastError, page: this.progress.pages + 1, retryInMs: delay }, 'cluster view: list page failed; retrying it');
+          this.log.warn(
+            { resource: this.name, error: this.lastError, page: this.progress.pages + 1, retryInMs: delay },
+            'cluster view: list page failed; retrying it',
+          );
           await this.sleep(delay);
           if (this.stopped) return 'failed';
           continue;
@@ -288,7 +294,10 @@ class ResourceWatch {
         this.progress.pages++;
         this.progress.objects = seen.size;
         if (this.progress.pages % this.timing.logEveryPages === 0) {
-          this.log.info({ resource: this.name, pages: this.progress.pages, objects: seen.size }, 'cluster view: listing');
+          this.log.info(
+            { resource: this.name, pages: this.progress.pages, objects: seen.size },
+            'cluster view: listing',
+          );
         }
         if (!page.continueToken) {
           this.index.retainOnly(this.kind, seen);
@@ -304,10 +313,12 @@ class ResourceWatch {
     }
     this.failures = 0;
     this.lastError = undefined;
-    if (this.crdMissing) this.log.info({ resource: this.name, objects: seen.size }, 'CRD is now installed; watching it');
+    if (this.crdMissing)
+      this.log.info({ resource: this.name, objects: seen.size }, 'CRD is now installed; watching it');
     this.crdMissing = false;
     const { pages, maxPageCpuMs } = this.progress;
-    if (!this.synced) this.log.info({ resource: this.name, objects: seen.size, pages, maxPageCpuMs }, 'cluster view: resource synced');
+    if (!this.synced)
+      this.log.info({ resource: this.name, objects: seen.size, pages, maxPageCpuMs }, 'cluster view: resource synced');
     else this.log.info({ resource: this.name, objects: seen.size, pages, maxPageCpuMs }, 'cluster view: relisted');
     this.markSynced();
     return 'listed';
@@ -435,7 +446,8 @@ export async function startInformerClusterView(opts: InformerClusterViewOptions)
   };
   const watches = INDEXED_KINDS.map((kind) => new ResourceWatch(kind, client, index, strings, log, timing, onSynced));
   const running = watches.map((w) => w.run());
-  const perResource = <T>(fn: (w: ResourceWatch) => T): Record<string, T> => Object.fromEntries(watches.map((w) => [w.name, fn(w)]));
+  const perResource = <T>(fn: (w: ResourceWatch) => T): Record<string, T> =>
+    Object.fromEntries(watches.map((w) => [w.name, fn(w)]));
 
   return {
     getNetworkAttachmentDefinition: (namespace, name) => index.getNetworkAttachmentDefinition(namespace, name),
@@ -445,7 +457,12 @@ export async function startInformerClusterView(opts: InformerClusterViewOptions)
     getKubeVirt: () => index.getKubeVirt(),
     isSynced,
     syncState: () => perResource((w) => w.synced),
-    resourceStatus: () => perResource((w) => ({ synced: w.synced, crdMissing: w.crdMissing, ...(w.lastError ? { lastError: w.lastError } : {}) })),
+    resourceStatus: () =>
+      perResource((w) => ({
+        synced: w.synced,
+        crdMissing: w.crdMissing,
+        ...(w.lastError ? { lastError: w.lastError } : {}),
+      })),
     objectCounts: () => index.objectCounts(),
     listProgress: () => perResource((w) => ({ ...w.progress })),
     list: (kind) => index.list(kind),
@@ -461,7 +478,9 @@ export async function startInformerClusterView(opts: InformerClusterViewOptions)
         if (timeoutMs !== undefined) {
           timer = setTimeout(() => {
             syncWaiters = syncWaiters.filter((w) => w !== done);
-            const pending = watches.filter((w) => !w.synced).map((w) => `${w.name}${w.lastError ? ` (${w.lastError})` : ''}`);
+            const pending = watches
+              .filter((w) => !w.synced)
+              .map((w) => `${w.name}${w.lastError ? ` (${w.lastError})` : ''}`);
             reject(new Error(`cluster view not synced after ${timeoutMs} ms; waiting for ${pending.join(', ')}`));
           }, timeoutMs);
         }

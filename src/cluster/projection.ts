@@ -119,7 +119,9 @@ function projectVmi(obj: KubeObject, strings: Interner): KubeObject {
   const spec = isObject(obj.spec) ? obj.spec : {};
   const status = isObject(obj.status) ? obj.status : {};
   const interfaces = pickEach(dig(spec, 'domain', 'devices', 'interfaces'), ['name', 'state'], strings);
-  const networks = Array.isArray(spec.networks) ? spec.networks.filter(isObject).map((n) => projectNetwork(n, strings)) : undefined;
+  const networks = Array.isArray(spec.networks)
+    ? spec.networks.filter(isObject).map((n) => projectNetwork(n, strings))
+    : undefined;
   const statusInterfaces = pickEach(status.interfaces, ['name', 'infoSource', 'interfaceName'], strings);
   // VMIs started from one template have equal projected specs and, mostly, statuses.
   return {

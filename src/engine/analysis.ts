@@ -231,7 +231,8 @@ export function vmFacts(
     },
     get runningVmi() {
       if (runningVmi === null) {
-        runningVmi = kind === 'VirtualMachineInstance' ? old?.object : cluster.getVirtualMachineInstance(vm.namespace, vm.name);
+        runningVmi =
+          kind === 'VirtualMachineInstance' ? old?.object : cluster.getVirtualMachineInstance(vm.namespace, vm.name);
       }
       return runningVmi;
     },

@@ -45,7 +45,8 @@ export function configSchema(): Record<string, unknown> {
       apiVersion: { const: CONFIG_API_VERSION },
       kind: { const: CONFIG_KIND },
       rules: {
-        description: 'Per-rule action. Every rule takes deny, warn or off; unplug-by-removal also takes mutate (its default).',
+        description:
+          'Per-rule action. Every rule takes deny, warn or off; unplug-by-removal also takes mutate (its default).',
         type: 'object',
         additionalProperties: false,
         properties: Object.fromEntries(RULES.map((r) => [r.id, { enum: [...r.settings] }])),
@@ -58,14 +59,14 @@ export function configSchema(): Record<string, unknown> {
       },
       kubevirtVersion: {
         description:
-          'The KubeVirt release the cluster runs, e.g. v1.8.4. Without it nicguard reads the KubeVirt CR\'s ' +
+          "The KubeVirt release the cluster runs, e.g. v1.8.4. Without it nicguard reads the KubeVirt CR's " +
           'status.observedKubeVirtVersion, and where neither says, judges under every supported release.',
         type: 'string',
         pattern: '^v?\\d+\\.\\d+\\.\\d+([-+][0-9A-Za-z.-]*)?$',
       },
       kubeovnVersion: {
         description:
-          'The Kube-OVN release the cluster runs, e.g. v1.15.24. Some of Kube-OVN\'s Subnet checks differ between ' +
+          "The Kube-OVN release the cluster runs, e.g. v1.15.24. Some of Kube-OVN's Subnet checks differ between " +
           'releases; without it nicguard judges a Subnet under every release it follows (v1.13 to v1.16), refuses ' +
           'only what all of them refuse, and warns where they disagree.',
         type: 'string',
@@ -91,7 +92,8 @@ export function configSchema(): Record<string, unknown> {
       },
       exemptNamespaces: { type: 'array', items: { type: 'string', minLength: 1 } },
       dynamicNetworksController: {
-        description: "Whether the cluster runs Multus' dynamic networks controller, so bridge hotplug needs no migration.",
+        description:
+          "Whether the cluster runs Multus' dynamic networks controller, so bridge hotplug needs no migration.",
         type: 'boolean',
       },
     },
@@ -192,7 +194,11 @@ export function resolveConfig(doc: unknown, source = 'config'): PolicyConfig {
     const problems = (validate.errors ?? []).map((e) => explainError(e, doc));
     throw new ConfigError(problems.map((p) => `${source}: ${p.message}`).join('\n'), problems);
   }
-  const user = doc as Partial<PolicyConfig> & { rules?: Partial<Record<RuleId, RuleSetting>>; apiVersion?: string; kind?: string };
+  const user = doc as Partial<PolicyConfig> & {
+    rules?: Partial<Record<RuleId, RuleSetting>>;
+    apiVersion?: string;
+    kind?: string;
+  };
   const base = defaultConfig();
   const { rules, apiVersion: _apiVersion, kind: _kind, ...settings } = user;
   return { ...base, ...settings, rules: { ...base.rules, ...rules } };

@@ -7,7 +7,15 @@ import { vmFacts } from './analysis.js';
 import { isVmKind, type JudgedKind } from './kinds.js';
 import type { Cause, HotplugContext, RuleChecks, RuleContext, VmContext } from './rule.js';
 import { RULES, type Rule } from './rules/index.js';
-import type { ClusterView, EvaluationResult, Finding, KubeObject, PatchOperation, PolicyConfig, PolicyRequest } from './types.js';
+import type {
+  ClusterView,
+  EvaluationResult,
+  Finding,
+  KubeObject,
+  PatchOperation,
+  PolicyConfig,
+  PolicyRequest,
+} from './types.js';
 import { stringOf } from './values.js';
 import { objectRef, viewVm } from './vm.js';
 
@@ -46,7 +54,14 @@ export function buildContext(
   if (isVmKind(kind)) {
     const vm = viewVm(object, kind, namespace);
     const previous = old ? { object: old, vm: viewVm(old, kind, namespace) } : undefined;
-    return { ...base, kind, object, vm, ...(previous ? { old: previous } : {}), facts: vmFacts(kind, vm, previous, cluster, config) };
+    return {
+      ...base,
+      kind,
+      object,
+      vm,
+      ...(previous ? { old: previous } : {}),
+      facts: vmFacts(kind, vm, previous, cluster, config),
+    };
   }
   if (kind === 'NetworkAttachmentDefinition') {
     return { ...base, kind, nad: object, ...(old ? { oldNad: old } : {}), namespace: namespace ?? 'default' };
@@ -150,7 +165,12 @@ function runMutations(vmCtx: VmContext, findings: Finding[]): { mutated?: KubeOb
  * as the API server's validating webhooks see what the mutating ones produced. The caller
  * has decoded the request (src/admission): a judged request carries its object.
  */
-export function evaluate(request: PolicyRequest, cluster: ClusterView, config: PolicyConfig, phase: Phase = 'both'): EvaluationResult {
+export function evaluate(
+  request: PolicyRequest,
+  cluster: ClusterView,
+  config: PolicyConfig,
+  phase: Phase = 'both',
+): EvaluationResult {
   const object = request.object;
   let ctx = object ? buildContext(request, object, cluster, config) : undefined;
   if (!ctx) return { allowed: true, findings: [], patch: [] };

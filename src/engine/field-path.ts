@@ -21,9 +21,7 @@ export class FieldPath {
 
   /** Plain field names: rendered after a dot. */
   field(...names: string[]): FieldPath {
-    let path: FieldPath = this;
-    for (const field of names) path = new FieldPath(path, { field });
-    return path;
+    return names.reduce<FieldPath>((path, field) => new FieldPath(path, { field }), this);
   }
 
   /** A map key that may hold dots or slashes (an annotation): rendered as `["key"]`. */
@@ -37,9 +35,7 @@ export class FieldPath {
 
   /** The segments from the root. */
   get segments(): PathSegment[] {
-    const out: PathSegment[] = [];
-    for (let p: FieldPath | undefined = this; p?.segment; p = p.parent) out.push(p.segment);
-    return out.reverse();
+    return this.segment ? [...(this.parent?.segments ?? []), this.segment] : [];
   }
 
   /** The keys to walk in a parsed document: field names and map keys as strings, indexes as numbers. */

@@ -124,10 +124,16 @@ function providerHint(provider: unknown, expected: string, name: string, namespa
       ? ' A NAD that uses Kube-OVN for IPAM only has no ".ovn" suffix (kubeovn/kube-ovn#2783).'
       : '';
   }
-  return provider === `${name}.${namespace}` ? ' Only a NAD that uses Kube-OVN for IPAM alone goes without the ".ovn" suffix.' : '';
+  return provider === `${name}.${namespace}`
+    ? ' Only a NAD that uses Kube-OVN for IPAM alone goes without the ".ovn" suffix.'
+    : '';
 }
 
-function computeProviderProblems(nad: NetworkAttachmentDefinition, name: string | undefined, namespace: string): ProviderProblem[] {
+function computeProviderProblems(
+  nad: NetworkAttachmentDefinition,
+  name: string | undefined,
+  namespace: string,
+): ProviderProblem[] {
   const analysis = analyzeNad(nad);
   if (analysis.parsed.error) {
     return [
@@ -187,7 +193,10 @@ const problemCache = new WeakMap<object, { key: string; problems: ProviderProble
  * Empty for a sound NAD and for one that is no Kube-OVN network. `namespace` stands in
  * where the object has none (a CREATE that takes the request's).
  */
-export function ovnProviderProblems(nad: NetworkAttachmentDefinition, namespace = nadNamespace(nad)): ProviderProblem[] {
+export function ovnProviderProblems(
+  nad: NetworkAttachmentDefinition,
+  namespace = nadNamespace(nad),
+): ProviderProblem[] {
   const name = stringOf(dig(nad, 'metadata', 'name'));
   const key = `${name ?? ''}/${namespace}`;
   const cached = problemCache.get(nad);

@@ -187,7 +187,17 @@ function countSpecDevices(spec: unknown): DeviceCount {
 }
 
 export function sumDevices(d: PciDevices): number {
-  return d.interfaces + d.hostDevices + d.gpus + d.virtioDisks + d.virtioInputs + d.watchdog + d.rng + d.memBalloon + d.controllers;
+  return (
+    d.interfaces +
+    d.hostDevices +
+    d.gpus +
+    d.virtioDisks +
+    d.virtioInputs +
+    d.watchdog +
+    d.rng +
+    d.memBalloon +
+    d.controllers
+  );
 }
 
 /** Guest memory in bytes: memory.guest, else the memory request, else the limit (KubeVirt's defaulting order). */
@@ -197,7 +207,9 @@ function guestMemoryBytes(spec: unknown): number | undefined {
   if (known) return known.bytes;
   const domain = dig(spec, 'domain');
   const bytes = parseQuantity(
-    dig(domain, 'memory', 'guest') ?? dig(domain, 'resources', 'requests', 'memory') ?? dig(domain, 'resources', 'limits', 'memory'),
+    dig(domain, 'memory', 'guest') ??
+      dig(domain, 'resources', 'requests', 'memory') ??
+      dig(domain, 'resources', 'limits', 'memory'),
   );
   if (key) memories.set(key, { bytes });
   return bytes;
@@ -256,20 +268,32 @@ function onRootComplex(annotations: Record<string, string>): boolean {
   return annotations[ROOT_COMPLEX_ANNOTATION] === 'true';
 }
 
-/** v1 (and v3's fallback, calculateHotplugPortCountV1): max(0, T - interfaces), none on the root complex or without interfaces. */
+/**
+ * v1 (and v3's fallback, calculateHotplugPortCountV1): max(0, T - interfaces), none on the
+ * root complex or without interfaces.
+ */
 export function v1Placeholders(interfaces: number, annotations: Record<string, string>, slotTotal: number): number {
   return onRootComplex(annotations) || interfaces === 0 ? 0 : Math.max(0, slotTotal - interfaces);
 }
 
-/** v3 calculatePlaceholderCount: the slot-count annotation's total when valid (no other check on that path), else v1. */
+/**
+ * v3 calculatePlaceholderCount: the slot-count annotation's total when valid (no other check
+ * on that path), else v1.
+ */
 export function v3Placeholders(interfaces: number, annotations: Record<string, string>, slotTotal: number): number {
   const raw = annotations[SLOT_COUNT_ANNOTATION];
   const annotated = raw === undefined ? undefined : parseSlotCount(raw);
-  return annotated !== undefined ? Math.max(0, annotated - interfaces) : v1Placeholders(interfaces, annotations, slotTotal);
+  return annotated !== undefined
+    ? Math.max(0, annotated - interfaces)
+    : v1Placeholders(interfaces, annotations, slotTotal);
 }
 
 /** v2 calculateHotplugPortCount (v3's calculateHotplugPortCountV2): memory-scaled, none on the root complex. */
-export function memoryScaledPorts(pciDevices: number, memoryBytes: number | undefined, annotations: Record<string, string>): number {
+export function memoryScaledPorts(
+  pciDevices: number,
+  memoryBytes: number | undefined,
+  annotations: Record<string, string>,
+): number {
   if (onRootComplex(annotations)) return 0;
   // Unknown memory counts as small: fewer ports, and a VM without memory is refused by KubeVirt anyway.
   const size = memoryBytes !== undefined && memoryBytes > LARGE_MEMORY_BYTES ? V2_PORTS.large : V2_PORTS.small;
@@ -277,7 +301,12 @@ export function memoryScaledPorts(pciDevices: number, memoryBytes: number | unde
 }
 
 /** v3 calculateExtraControllerCount: empty root ports that top the placeholders up to the memory-scaled count. */
-export function v3ExtraPorts(placeholders: number, pciDevices: number, memoryBytes: number | undefined, annotations: Record<string, string>): number {
+export function v3ExtraPorts(
+  placeholders: number,
+  pciDevices: number,
+  memoryBytes: number | undefined,
+  annotations: Record<string, string>,
+): number {
   return Math.max(0, memoryScaledPorts(pciDevices, memoryBytes, annotations) - placeholders);
 }
 
@@ -320,7 +349,8 @@ function reservePorts(
         break;
       }
       const placeholders = v3Placeholders(base, annotations, config.hotplugSlotTotal);
-      result.reserved = placeholders + v3ExtraPorts(placeholders, kubevirtDeviceCount, guestMemoryBytes(spec), annotations);
+      result.reserved =
+        placeholders + v3ExtraPorts(placeholders, kubevirtDeviceCount, guestMemoryBytes(spec), annotations);
       break;
     }
     case 'legacy-q35':
@@ -411,7 +441,6 @@ export function bootPciUsage(
   const { reserved } = reservePorts(rule, count, vm.spec, annotations, kubevirtCount, config);
   return { used: sumDevices(devices) + reserved, devices, reserved };
 }
-
 
 /** A reservation rule to judge under, and the releases it stands for (unknown version) or none. */
 export interface RuleChoice {

@@ -3,7 +3,16 @@
 // causes it finds, as KubeVirt's admitters return StatusCauses (pkg/network/admitter).
 import type { FieldPath } from './field-path.js';
 import type { VmKind } from './kinds.js';
-import type { KubeObject, ClusterView, PolicyConfig, PolicyRequest, Action, RuleSetting, NetworkAttachmentDefinition, KubeOvnSubnet } from './types.js';
+import type {
+  KubeObject,
+  ClusterView,
+  PolicyConfig,
+  PolicyRequest,
+  Action,
+  RuleSetting,
+  NetworkAttachmentDefinition,
+  KubeOvnSubnet,
+} from './types.js';
 import type { HotplugChange, VmFacts } from './analysis.js';
 import type { VmView } from './vm.js';
 

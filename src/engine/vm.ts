@@ -96,7 +96,9 @@ function viewNetwork(raw: unknown, index: number, listPath: FieldPath, namespace
     source,
     sources,
     ...(claim
-      ? { resourceClaim: { claimName: stringOf(claim.claimName) ?? '', requestName: stringOf(claim.requestName) ?? '' } }
+      ? {
+          resourceClaim: { claimName: stringOf(claim.claimName) ?? '', requestName: stringOf(claim.requestName) ?? '' },
+        }
       : {}),
     networkName,
     isMultusDefault: multus.default === true,
@@ -104,7 +106,12 @@ function viewNetwork(raw: unknown, index: number, listPath: FieldPath, namespace
   };
 }
 
-function viewInterface(raw: unknown, index: number, listPath: FieldPath, networks: Map<string, NetworkView>): InterfaceView {
+function viewInterface(
+  raw: unknown,
+  index: number,
+  listPath: FieldPath,
+  networks: Map<string, NetworkView>,
+): InterfaceView {
   const fields = asObject(raw);
   const name = stringOf(fields.name) ?? '';
   const bindings = BINDINGS.filter((b) => present(fields, b));
@@ -136,7 +143,11 @@ export function vmiSpecOf(obj: KubeObject, kind: VmKind): unknown {
 
 /** The annotations KubeVirt reads for the domain: a VMI's own, a VM's spec.template.metadata.annotations. */
 export function vmiAnnotationsOf(obj: KubeObject | undefined, kind: VmKind): Record<string, string> {
-  return stringMap(kind === 'VirtualMachine' ? dig(obj, 'spec', 'template', 'metadata', 'annotations') : dig(obj, 'metadata', 'annotations'));
+  return stringMap(
+    kind === 'VirtualMachine'
+      ? dig(obj, 'spec', 'template', 'metadata', 'annotations')
+      : dig(obj, 'metadata', 'annotations'),
+  );
 }
 
 export function viewVm(obj: KubeObject, kind: VmKind, fallbackNamespace = 'default'): VmView {

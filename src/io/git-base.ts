@@ -42,11 +42,17 @@ export function readBaseVersions(files: readonly string[], ref: string): BaseVer
     if (!usable.has(dir)) {
       const check = git(dir, ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`]);
       if (check.error) {
-        fail(file, `--base needs git, which could not be run (${(check.error as NodeJS.ErrnoException).code ?? check.error.message})`);
+        fail(
+          file,
+          `--base needs git, which could not be run (${(check.error as NodeJS.ErrnoException).code ?? check.error.message})`,
+        );
         usable.set(dir, false);
       } else if (check.status !== 0) {
         const inRepo = git(dir, ['rev-parse', '--git-dir']).status === 0;
-        fail(file, inRepo ? `--base: unknown git revision "${ref}"` : `--base: ${dirname(file)} is not inside a git repository`);
+        fail(
+          file,
+          inRepo ? `--base: unknown git revision "${ref}"` : `--base: ${dirname(file)} is not inside a git repository`,
+        );
         usable.set(dir, false);
       } else {
         usable.set(dir, true);

@@ -124,7 +124,10 @@ export function pickVm(
   const vms = candidates.filter((c) => !c.review && isVmKind(kindOfObject(c.object)));
   const matches = vms.filter((c) => {
     const meta = withDefaultNamespace(c.object, defaultNamespace).metadata;
-    return (want.name === undefined || meta?.name === want.name) && (want.namespace === undefined || meta?.namespace === want.namespace);
+    return (
+      (want.name === undefined || meta?.name === want.name) &&
+      (want.namespace === undefined || meta?.namespace === want.namespace)
+    );
   });
   const names = (list: LoadedObject[]) => list.map((c) => objectRef(String(c.object.kind), c.object)).join(', ');
   if (matches.length === 0) {

@@ -8,7 +8,7 @@ import { readFileCluster } from '../cluster/files.js';
 import type { ObjectIndex } from '../cluster/object-index.js';
 import { performance } from 'node:perf_hooks';
 import { evaluate, judgesKind } from '../engine/evaluate.js';
-import { INDEXED_KINDS, isIndexedKind, isVmKind, kindOfObject, type JudgedKind } from '../engine/kinds.js';
+import { INDEXED_KINDS, isIndexedKind, kindOfObject, type JudgedKind } from '../engine/kinds.js';
 import { RULES } from '../engine/rules/index.js';
 import type { EvaluationResult, KubeObject, PolicyConfig, PolicyRequest } from '../engine/types.js';
 import { asObject, quote, stringOf } from '../engine/values.js';

@@ -60,7 +60,12 @@ function sendJson(res: ServerResponse, status: number, body: unknown, draining: 
 }
 
 function objectName(request: PolicyRequest): string {
-  const name = request.name ?? request.object?.metadata?.name ?? request.oldObject?.metadata?.name ?? request.object?.metadata?.generateName ?? '';
+  const name =
+    request.name ??
+    request.object?.metadata?.name ??
+    request.oldObject?.metadata?.name ??
+    request.object?.metadata?.generateName ??
+    '';
   return request.namespace ? `${request.namespace}/${name}` : name;
 }
 
@@ -87,7 +92,14 @@ export function createWebhook(opts: AppOptions): WebhookHandlers {
   const isReady = opts.isReady ?? (() => ({ ready: true, checks: {} }));
   validator();
 
-  function fail(req: IncomingMessage, res: ServerResponse, webhook: string | undefined, status: number, error: string, message: string): void {
+  function fail(
+    req: IncomingMessage,
+    res: ServerResponse,
+    webhook: string | undefined,
+    status: number,
+    error: string,
+    message: string,
+  ): void {
     if (webhook) metrics?.recordBadRequest(webhook, status);
     const log = { method: req.method, path: pathOf(req.url), status, message };
     if (status === 500) logger?.error(log, error);
@@ -115,7 +127,8 @@ export function createWebhook(opts: AppOptions): WebhookHandlers {
       answer = allowUntouched(review);
     } else {
       const cluster = opts.getClusterView();
-      if (!cluster) return fail(req, res, webhook, 503, 'not ready', 'the cluster view has not synced yet; try again shortly');
+      if (!cluster)
+        return fail(req, res, webhook, 503, 'not ready', 'the cluster view has not synced yet; try again shortly');
       let result;
       try {
         result = evaluate(request, cluster, opts.getConfig(), webhook);
@@ -123,7 +136,14 @@ export function createWebhook(opts: AppOptions): WebhookHandlers {
         // A rule that throws is a bug in nicguard, not in the request: 500 lets the webhook's
         // failurePolicy decide. The caller gets a generic body; the log has the error and the uid.
         logger?.error({ uid: request.uid, kind: request.kind, object: objectName(request), err }, 'evaluation failed');
-        return fail(req, res, webhook, 500, 'internal error', `nicguard failed to evaluate this request (uid ${request.uid}); see its log`);
+        return fail(
+          req,
+          res,
+          webhook,
+          500,
+          'internal error',
+          `nicguard failed to evaluate this request (uid ${request.uid}); see its log`,
+        );
       }
       answer = encodeAdmissionResponse(review, result, webhook);
       findings = result.findings;
@@ -134,7 +154,15 @@ export function createWebhook(opts: AppOptions): WebhookHandlers {
 
     const decision: Decision = !answer.response.allowed ? 'denied' : answer.response.patch ? 'patched' : 'allowed';
     const seconds = (performance.now() - started) / 1000;
-    metrics?.recordDecision({ webhook, kind: kind ?? 'other', operation: request.operation, dryRun: request.dryRun === true, decision, seconds, findings });
+    metrics?.recordDecision({
+      webhook,
+      kind: kind ?? 'other',
+      operation: request.operation,
+      dryRun: request.dryRun === true,
+      decision,
+      seconds,
+      findings,
+    });
     if (logger) {
       logDecision(logger, {
         uid: request.uid ?? '',
@@ -147,7 +175,11 @@ export function createWebhook(opts: AppOptions): WebhookHandlers {
         rules: [...new Set(findings.map((f) => f.rule))],
         ms: Math.round(seconds * 1e6) / 1e3,
       });
-      logBodies(logger, request.uid ?? '', { object: request.object, oldObject: request.oldObject, ...(patch.length ? { patch } : {}) });
+      logBodies(logger, request.uid ?? '', {
+        object: request.object,
+        oldObject: request.oldObject,
+        ...(patch.length ? { patch } : {}),
+      });
     }
   }
 
@@ -159,13 +191,27 @@ export function createWebhook(opts: AppOptions): WebhookHandlers {
     const encoding = req.headers['content-encoding'];
     if (encoding && encoding !== 'identity') {
       req.resume();
-      return fail(req, res, webhook, 415, 'unsupported content encoding', `content-encoding "${encoding}" is not supported; send the review uncompressed`);
+      return fail(
+        req,
+        res,
+        webhook,
+        415,
+        'unsupported content encoding',
+        `content-encoding "${encoding}" is not supported; send the review uncompressed`,
+      );
     }
     const tooLarge = () => {
       // Drained rather than read: the connection stays usable for the next request.
       req.removeAllListeners('data');
       req.resume();
-      fail(req, res, webhook, 413, 'request too large', `request body is larger than the ${megabytes(bodyLimit)} limit`);
+      fail(
+        req,
+        res,
+        webhook,
+        413,
+        'request too large',
+        `request body is larger than the ${megabytes(bodyLimit)} limit`,
+      );
     };
     if (Number(req.headers['content-length']) > bodyLimit) return tooLarge();
     const chunks: Buffer[] = [];
@@ -186,7 +232,8 @@ export function createWebhook(opts: AppOptions): WebhookHandlers {
         judge(webhook, req, res, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
       } catch (err) {
         logger?.error({ err, path: pathOf(req.url) }, 'request failed');
-        if (!res.headersSent) fail(req, res, webhook, 500, 'internal error', 'the webhook failed to handle this request; see its log');
+        if (!res.headersSent)
+          fail(req, res, webhook, 500, 'internal error', 'the webhook failed to handle this request; see its log');
       }
     });
     // A client that goes away mid-body gets no answer; nothing else to clean up.
@@ -211,7 +258,16 @@ export function createWebhook(opts: AppOptions): WebhookHandlers {
     sendJson(res, r.ready ? 200 : 503, { status: r.ready ? 'ready' : 'not ready', checks: r.checks }, draining());
   });
 
-  app.use((req, res) => fail(req, res, undefined, 404, 'not found', `no route for ${req.method} ${req.path}; the webhook serves POST /validate, POST /mutate, GET /healthz, GET /readyz`));
+  app.use((req, res) =>
+    fail(
+      req,
+      res,
+      undefined,
+      404,
+      'not found',
+      `no route for ${req.method} ${req.path}; the webhook serves POST /validate, POST /mutate, GET /healthz, GET /readyz`,
+    ),
+  );
 
   const onError: ErrorRequestHandler = (err, req, res, _next) => {
     if (res.headersSent) {
@@ -220,7 +276,8 @@ export function createWebhook(opts: AppOptions): WebhookHandlers {
       return;
     }
     const status = typeof err?.status === 'number' && err.status >= 400 && err.status < 500 ? err.status : 500;
-    if (status < 500 && err?.expose !== false) return fail(req, res, undefined, status, 'bad request', String(err?.message ?? 'bad request'));
+    if (status < 500 && err?.expose !== false)
+      return fail(req, res, undefined, status, 'bad request', String(err?.message ?? 'bad request'));
     logger?.error({ err, path: req.path }, 'request failed');
     fail(req, res, undefined, 500, 'internal error', 'the webhook failed to handle this request; see its log');
   };

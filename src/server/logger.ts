@@ -67,7 +67,10 @@ interface PinoInternals {
 
 function internals(logger: Logger): PinoInternals {
   const l = logger as unknown as Record<symbol, unknown>;
-  return { stream: l[pino.symbols.streamSym] as DestinationStream, chindings: (l[pino.symbols.chindingsSym] as string) ?? '' };
+  return {
+    stream: l[pino.symbols.streamSym] as DestinationStream,
+    chindings: (l[pino.symbols.chindingsSym] as string) ?? '',
+  };
 }
 
 /**
@@ -89,6 +92,10 @@ export function logDecision(logger: Logger, entry: DecisionLog): void {
 }
 
 /** At debug level only: the objects behind a decision, for reproducing it. */
-export function logBodies(logger: Logger, uid: string, bodies: { object?: KubeObject; oldObject?: KubeObject; patch?: PatchOperation[] }): void {
+export function logBodies(
+  logger: Logger,
+  uid: string,
+  bodies: { object?: KubeObject; oldObject?: KubeObject; patch?: PatchOperation[] },
+): void {
   if (logger.isLevelEnabled('debug')) logger.debug({ uid, ...bodies }, 'admission bodies');
 }

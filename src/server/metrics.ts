@@ -102,7 +102,13 @@ export class WebhookMetrics {
   }
 
   recordDecision(s: DecisionSample): void {
-    this.requests.inc({ webhook: s.webhook, kind: s.kind, operation: s.operation, decision: s.decision, dry_run: s.dryRun ? 'true' : 'false' });
+    this.requests.inc({
+      webhook: s.webhook,
+      kind: s.kind,
+      operation: s.operation,
+      decision: s.decision,
+      dry_run: s.dryRun ? 'true' : 'false',
+    });
     this.latency.observe({ webhook: s.webhook }, s.seconds);
     for (const f of s.findings) this.findings.inc({ rule: f.rule, action: f.action });
   }
@@ -125,12 +131,18 @@ export function createMetricsServer(metrics: WebhookMetrics): Server {
   return createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path !== '/metrics' || (req.method !== 'GET' && req.method !== 'HEAD')) {
-      res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'not found', message: 'only GET /metrics is served here' }));
+      res
+        .writeHead(404, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ error: 'not found', message: 'only GET /metrics is served here' }));
       return;
     }
     metrics.render().then(
-      ({ contentType, body }) => res.writeHead(200, { 'content-type': contentType }).end(req.method === 'HEAD' ? undefined : body),
-      (err: Error) => res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'metrics failed', message: err.message })),
+      ({ contentType, body }) =>
+        res.writeHead(200, { 'content-type': contentType }).end(req.method === 'HEAD' ? undefined : body),
+      (err: Error) =>
+        res
+          .writeHead(500, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ error: 'metrics failed', message: err.message })),
     );
   });
 }

@@ -53,7 +53,15 @@ function say(line: string): void {
 function listen(server: HttpServer, portNumber: number, host: string | undefined): Promise<AddressInfo> {
   return new Promise((resolvePromise, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
-      reject(new Error(err.code === 'EADDRINUSE' ? `port ${portNumber} is already in use` : err.code === 'EACCES' ? `no permission to listen on port ${portNumber}` : err.message));
+      reject(
+        new Error(
+          err.code === 'EADDRINUSE'
+            ? `port ${portNumber} is already in use`
+            : err.code === 'EACCES'
+              ? `no permission to listen on port ${portNumber}`
+              : err.message,
+        ),
+      );
     };
     server.once('error', onError);
     server.listen(portNumber, host, () => {
@@ -84,12 +92,21 @@ function devCertificates(): { certFile: string; keyFile: string; caFile: string;
   const existing = readCertificates(dir);
   const reason = existing ? unfitReason(existing, DEV_CERT) : undefined;
   if (existing && reason?.includes('does not cover')) {
-    throw new UsageError(`${dir} holds certificates for other names (${reason}); move them away, or pass --cert/--key instead of --dev`);
+    throw new UsageError(
+      `${dir} holds certificates for other names (${reason}); move them away, or pass --cert/--key instead of --dev`,
+    );
   }
   const ensured = ensureCertificates(dir, DEV_CERT);
-  const what = ensured.created ? `made new certificates${ensured.replacedBecause ? ` (${ensured.replacedBecause})` : ''}` : 'reused the certificates';
+  const what = ensured.created
+    ? `made new certificates${ensured.replacedBecause ? ` (${ensured.replacedBecause})` : ''}`
+    : 'reused the certificates';
   say(`nicguard serve --dev: ${what} in ${DEV_CERT_DIR}/ for localhost and 127.0.0.1`);
-  return { certFile: ensured.paths.certPath, keyFile: ensured.paths.keyPath, caFile: ensured.paths.caPath, caPem: ensured.bundle.caCert };
+  return {
+    certFile: ensured.paths.certPath,
+    keyFile: ensured.paths.keyPath,
+    caFile: ensured.paths.caPath,
+    caPem: ensured.bundle.caCert,
+  };
 }
 
 interface ClusterSource {
@@ -103,16 +120,31 @@ interface ClusterSource {
 function fileSource(dir: string, logger: Logger): ClusterSource {
   const first = readFileCluster(dir);
   if (first.files === 0) {
-    throw new UsageError(`--objects ${dir}: no manifests found${first.errors.length ? ` (${first.errors[0].message})` : ''}`);
+    throw new UsageError(
+      `--objects ${dir}: no manifests found${first.errors.length ? ` (${first.errors[0].message})` : ''}`,
+    );
   }
-  for (const e of first.errors) logger.warn({ file: e.file, line: e.line, reason: e.message }, 'cannot read object manifest');
-  logger.info({ dir, files: first.files, indexed: first.indexed, ignored: first.ignored }, 'cluster view loaded from files');
+  for (const e of first.errors)
+    logger.warn({ file: e.file, line: e.line, reason: e.message }, 'cannot read object manifest');
+  logger.info(
+    { dir, files: first.files, indexed: first.indexed, ignored: first.ignored },
+    'cluster view loaded from files',
+  );
   const view: ObjectIndex = first.view;
   // Edits to the folder are picked up, so a NAD added while developing is seen.
-  const watch = watchFiles([resolve(dir)], () => {
-    const fresh = refreshFileClusterView(view, dir, (e) => logger.warn({ file: e.file, line: e.line, reason: e.message }, 'cannot read object manifest'));
-    logger.info({ dir, files: fresh.files, indexed: fresh.indexed }, 'cluster view reloaded from files');
-  }, { onWatchError: (err, watched) => logger.warn({ dir: watched, reason: err.message }, 'cannot watch the objects folder; polling only') });
+  const watch = watchFiles(
+    [resolve(dir)],
+    () => {
+      const fresh = refreshFileClusterView(view, dir, (e) =>
+        logger.warn({ file: e.file, line: e.line, reason: e.message }, 'cannot read object manifest'),
+      );
+      logger.info({ dir, files: fresh.files, indexed: fresh.indexed }, 'cluster view reloaded from files');
+    },
+    {
+      onWatchError: (err, watched) =>
+        logger.warn({ dir: watched, reason: err.message }, 'cannot watch the objects folder; polling only'),
+    },
+  );
   return {
     view: () => view,
     synced: () => true,
@@ -129,7 +161,9 @@ async function informerSource(kubeconfig: string | undefined, logger: Logger): P
     const { startInformerClusterView } = await import('../cluster/informer.js');
     informer = await startInformerClusterView({ kubeconfig, logger });
   } catch (err) {
-    throw new UsageError(`cannot start the cluster view${kubeconfig ? ` from ${kubeconfig}` : ' (in-cluster config)'}: ${(err as Error).message}; use --kubeconfig, or --objects DIR to run without a cluster`);
+    throw new UsageError(
+      `cannot start the cluster view${kubeconfig ? ` from ${kubeconfig}` : ' (in-cluster config)'}: ${(err as Error).message}; use --kubeconfig, or --objects DIR to run without a cluster`,
+    );
   }
   return {
     view: () => (informer.isSynced() ? informer : undefined),
@@ -140,30 +174,49 @@ async function informerSource(kubeconfig: string | undefined, logger: Logger): P
   };
 }
 
-function watchConfig(path: string, logger: Logger, metrics: WebhookMetrics, apply: (c: PolicyConfig) => void): FileWatch {
+function watchConfig(
+  path: string,
+  logger: Logger,
+  metrics: WebhookMetrics,
+  apply: (c: PolicyConfig) => void,
+): FileWatch {
   let last = JSON.stringify(loadConfigFile(path));
-  return watchFiles([path], () => {
-    let next: PolicyConfig;
-    try {
-      next = loadConfigFile(path);
-    } catch (err) {
-      logger.error({ config: path, reason: (err as Error).message }, 'new configuration rejected; keeping the previous one');
-      metrics.recordReload('config', false);
-      return;
-    }
-    const text = JSON.stringify(next);
-    if (text === last) return;
-    last = text;
-    apply(next);
-    metrics.recordReload('config', true);
-    logger.info({ config: path, rules: next.rules }, 'configuration reloaded');
-  }, { onWatchError: (err, dir) => logger.warn({ dir, reason: err.message }, 'cannot watch configuration directory; polling only') });
+  return watchFiles(
+    [path],
+    () => {
+      let next: PolicyConfig;
+      try {
+        next = loadConfigFile(path);
+      } catch (err) {
+        logger.error(
+          { config: path, reason: (err as Error).message },
+          'new configuration rejected; keeping the previous one',
+        );
+        metrics.recordReload('config', false);
+        return;
+      }
+      const text = JSON.stringify(next);
+      if (text === last) return;
+      last = text;
+      apply(next);
+      metrics.recordReload('config', true);
+      logger.info({ config: path, rules: next.rules }, 'configuration reloaded');
+    },
+    {
+      onWatchError: (err, dir) =>
+        logger.warn({ dir, reason: err.message }, 'cannot watch configuration directory; polling only'),
+    },
+  );
 }
 
 export async function runServe(o: ServeOptions): Promise<void> {
   if (o.dev && (o.cert || o.key)) throw new UsageError('--dev makes its own certificates; leave out --cert/--key');
-  if (!o.dev && (!o.cert || !o.key)) throw new UsageError('give both --cert FILE and --key FILE, or --dev for self-signed local certificates');
-  if (o.objects && o.kubeconfig) throw new UsageError('--objects and --kubeconfig exclude each other: the cluster view comes from files or from a cluster');
+  if (!o.dev && (!o.cert || !o.key))
+    throw new UsageError('give both --cert FILE and --key FILE, or --dev for self-signed local certificates');
+  if (o.objects && o.kubeconfig)
+    throw new UsageError(
+      '--objects and --kubeconfig exclude each other: the cluster view comes from files or from a cluster',
+    );
   let policy: TlsPolicy;
   try {
     policy = tlsPolicy(o.tlsMinVersion, o.tlsCipherSuites);
@@ -201,7 +254,15 @@ export async function runServe(o: ServeOptions): Promise<void> {
     draining: () => draining,
   });
   try {
-    tls = createTlsServer({ certFile, keyFile, app: listener, logger, metrics, policy, maxConnections: o.maxConnections });
+    tls = createTlsServer({
+      certFile,
+      keyFile,
+      app: listener,
+      logger,
+      metrics,
+      policy,
+      maxConnections: o.maxConnections,
+    });
   } catch (err) {
     await cluster.stop();
     throw new UsageError((err as Error).message);
@@ -225,14 +286,19 @@ export async function runServe(o: ServeOptions): Promise<void> {
   const shown = o.host ?? 'localhost';
   const webhookUrl = `https://${shown.includes(':') ? `[${shown}]` : shown}:${webhookAddress.port}`;
   const metricsUrl = `http://${shown.includes(':') ? `[${shown}]` : shown}:${metricsAddress.port}/metrics`;
-  logger.info({ port: webhookAddress.port, metricsPort: metricsAddress.port, host: o.host ?? 'all interfaces' }, 'listening');
+  logger.info(
+    { port: webhookAddress.port, metricsPort: metricsAddress.port, host: o.host ?? 'all interfaces' },
+    'listening',
+  );
   if (dev) {
     say('CA bundle (base64, for caBundle in a webhook configuration):');
     say(Buffer.from(dev.caPem).toString('base64'));
     const curl = curlExample(webhookAddress.port, `${DEV_CERT_DIR}/ca.crt`);
     if (curl) say(`Try it (a NetworkAttachmentDefinition with a wrong Kube-OVN provider, refused):\n  ${curl}`);
   }
-  say(`nicguard webhook listening on ${webhookUrl}${o.host ? '' : ' (all interfaces)'}: POST /validate, POST /mutate, GET /healthz, GET /readyz; metrics on ${metricsUrl}`);
+  say(
+    `nicguard webhook listening on ${webhookUrl}${o.host ? '' : ' (all interfaces)'}: POST /validate, POST /mutate, GET /healthz, GET /readyz; metrics on ${metricsUrl}`,
+  );
 
   let stopping = false;
   const shutdown = (signal: NodeJS.Signals) => {
@@ -243,9 +309,18 @@ export async function runServe(o: ServeOptions): Promise<void> {
     // SIGINT is someone at a terminal: there are no endpoints to wait for.
     const askedDelayMs = signal === 'SIGINT' ? 0 : o.shutdownDelay * 1000;
     const delayMs = Math.min(askedDelayMs, graceMs / 2);
-    if (delayMs < askedDelayMs) logger.warn({ shutdownDelaySeconds: o.shutdownDelay, gracePeriodSeconds: o.gracePeriod }, 'shutdown delay cut to half the grace period');
+    if (delayMs < askedDelayMs)
+      logger.warn(
+        { shutdownDelaySeconds: o.shutdownDelay, gracePeriodSeconds: o.gracePeriod },
+        'shutdown delay cut to half the grace period',
+      );
     logger.info(
-      { signal, shutdownDelaySeconds: delayMs / 1000, gracePeriodSeconds: o.gracePeriod, connections: connections.open() },
+      {
+        signal,
+        shutdownDelaySeconds: delayMs / 1000,
+        gracePeriodSeconds: o.gracePeriod,
+        connections: connections.open(),
+      },
       'shutting down: not ready; serving with Connection: close until the shutdown delay is over',
     );
     tls!.stopWatching();
@@ -267,15 +342,24 @@ export async function runServe(o: ServeOptions): Promise<void> {
       logger.flush(() => process.exit(0));
     };
     // Leave a little of the grace period for the exit itself.
-    const deadline = setTimeout(() => {
-      logger.warn({ connections: connections.open(), inFlight: connections.inFlight() }, 'grace period over; closing the connections still open');
-      tls!.server.closeAllConnections();
-      void finish('grace period over');
-    }, Math.max(0, graceMs - Math.min(1500, graceMs / 4)));
+    const deadline = setTimeout(
+      () => {
+        logger.warn(
+          { connections: connections.open(), inFlight: connections.inFlight() },
+          'grace period over; closing the connections still open',
+        );
+        tls!.server.closeAllConnections();
+        void finish('grace period over');
+      },
+      Math.max(0, graceMs - Math.min(1500, graceMs / 4)),
+    );
     // The API server keeps sending to this pod until its endpoint is withdrawn everywhere;
     // until then new connections are accepted and answered (with Connection: close).
     const stopListening = setTimeout(() => {
-      logger.info({ connections: connections.open(), inFlight: connections.inFlight() }, 'shutting down: no new connections; finishing requests in flight');
+      logger.info(
+        { connections: connections.open(), inFlight: connections.inFlight() },
+        'shutting down: no new connections; finishing requests in flight',
+      );
       // net's close, not https.Server's: that one also destroys every connection without a
       // request in flight, including one whose client is sending a review at this moment.
       TlsListener.prototype.close.call(tls!.server, () => void finish('all connections closed'));

@@ -1,5 +1,6 @@
 // The HTTPS server for the admission endpoints: TLS 1.2 (ECDHE with AEAD ciphers only) or
-// 1.3, timeouts and a connection cap, and a certificate pair that is re-read when its files change. A new pair replaces the server's secure context,
+// 1.3, timeouts and a connection cap, and a certificate pair that is re-read when its
+// files change. A new pair replaces the server's secure context,
 // so connections already open keep theirs and only new handshakes see the new certificate;
 // a new pair that does not load is logged and the old one stays in service.
 import { readFileSync } from 'node:fs';
@@ -96,17 +97,28 @@ function refusalReason(name: string): string {
  */
 export function tlsPolicy(minVersion: string = 'VersionTLS12', cipherSuites: readonly string[] = []): TlsPolicy {
   const version = TLS_VERSIONS[minVersion as TlsVersionName];
-  if (!version) throw new Error(`--tls-min-version: unknown TLS version "${minVersion}"; use ${Object.keys(TLS_VERSIONS).join(' or ')}`);
+  if (!version)
+    throw new Error(
+      `--tls-min-version: unknown TLS version "${minVersion}"; use ${Object.keys(TLS_VERSIONS).join(' or ')}`,
+    );
   const tls12: string[] = [];
   const tls13: string[] = [];
   for (const name of cipherSuites) {
     if (TLS12_SUITES[name]) tls12.push(TLS12_SUITES[name]);
     else if (TLS13_SUITES.includes(name)) tls13.push(name);
-    else if (REFUSED_SUITES.includes(name)) throw new Error(`--tls-cipher-suites: ${name} is not allowed: ${refusalReason(name)}; allowed: ${supportedCipherSuites().join(', ')}`);
-    else throw new Error(`--tls-cipher-suites: unknown cipher suite "${name}" (IANA names, e.g. TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256); allowed: ${supportedCipherSuites().join(', ')}`);
+    else if (REFUSED_SUITES.includes(name))
+      throw new Error(
+        `--tls-cipher-suites: ${name} is not allowed: ${refusalReason(name)}; allowed: ${supportedCipherSuites().join(', ')}`,
+      );
+    else
+      throw new Error(
+        `--tls-cipher-suites: unknown cipher suite "${name}" (IANA names, e.g. TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256); allowed: ${supportedCipherSuites().join(', ')}`,
+      );
   }
   if (cipherSuites.length > 0 && tls12.length === 0 && version === 'TLSv1.2') {
-    throw new Error('--tls-cipher-suites names no TLS 1.2 suite, so TLS 1.2 clients could not connect; add one or set --tls-min-version VersionTLS13');
+    throw new Error(
+      '--tls-cipher-suites names no TLS 1.2 suite, so TLS 1.2 clients could not connect; add one or set --tls-min-version VersionTLS13',
+    );
   }
   const twelve = cipherSuites.length ? tls12 : Object.values(TLS12_SUITES);
   const thirteen = tls13.length ? tls13 : TLS13_SUITES;
@@ -136,14 +148,20 @@ function readPem(path: string, what: string): string {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new CertificateError(`${path}: cannot read ${what} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    throw new CertificateError(
+      `${path}: cannot read ${what} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+    );
   }
   if (!text.includes('-----BEGIN ')) throw new CertificateError(`${path}: not a PEM ${what}`);
   return text;
 }
 
 /** Reads and checks a pair: both PEM, the certificate parses, and the key belongs to it. */
-export function loadCertificatePair(certFile: string, keyFile: string, policy: TlsPolicy = DEFAULT_POLICY): CertificatePair {
+export function loadCertificatePair(
+  certFile: string,
+  keyFile: string,
+  policy: TlsPolicy = DEFAULT_POLICY,
+): CertificatePair {
   const cert = readPem(certFile, 'certificate');
   const key = readPem(keyFile, 'private key');
   let x509: X509Certificate;
@@ -155,10 +173,18 @@ export function loadCertificatePair(certFile: string, keyFile: string, policy: T
   try {
     createSecureContext({ cert, key, ...secureOptions(policy) });
   } catch (err) {
-    const reason = /key values mismatch/i.test((err as Error).message) ? 'the key does not belong to the certificate' : (err as Error).message;
+    const reason = /key values mismatch/i.test((err as Error).message)
+      ? 'the key does not belong to the certificate'
+      : (err as Error).message;
     throw new CertificateError(`${certFile} + ${keyFile}: unusable pair: ${reason}`);
   }
-  return { cert, key, fingerprint: x509.fingerprint256, notAfter: new Date(x509.validTo), subject: x509.subject.replace(/\n/g, ', ') };
+  return {
+    cert,
+    key,
+    fingerprint: x509.fingerprint256,
+    notAfter: new Date(x509.validTo),
+    subject: x509.subject.replace(/\n/g, ', '),
+  };
 }
 
 function secureOptions(policy: TlsPolicy) {
@@ -214,13 +240,19 @@ export function createTlsServer(opts: TlsServerOptions): WebhookTlsServer {
     // At most one line every 10 s: a flood must not become a flood of log lines too.
     if (Date.now() - lastDropLog < 10_000) return;
     lastDropLog = Date.now();
-    logger?.warn({ maxConnections: server.maxConnections, remote: info?.remoteAddress }, 'connection refused: too many open connections');
+    logger?.warn(
+      { maxConnections: server.maxConnections, remote: info?.remoteAddress },
+      'connection refused: too many open connections',
+    );
   });
   // The API server (Go's HTTP client) keeps idle webhook connections for 90 s. If the
   // server closed them first (Node's default is 5 s), a review sent just as one closes
   // fails with EOF, and Go does not retry a POST: the user's request would be refused.
   server.keepAliveTimeout = API_SERVER_IDLE_TIMEOUT_MS + 30_000;
-  logger?.info({ certFile, subject: pair.subject, fingerprint: pair.fingerprint, notAfter: pair.notAfter.toISOString() }, 'serving certificate loaded');
+  logger?.info(
+    { certFile, subject: pair.subject, fingerprint: pair.fingerprint, notAfter: pair.notAfter.toISOString() },
+    'serving certificate loaded',
+  );
 
   const reload = (): boolean => {
     let next: CertificatePair;
@@ -228,7 +260,10 @@ export function createTlsServer(opts: TlsServerOptions): WebhookTlsServer {
       next = loadCertificatePair(certFile, keyFile, policy);
     } catch (err) {
       // Often transient: the certificate written, the key not yet. The next event retries.
-      logger?.error({ certFile, keyFile, reason: (err as Error).message }, 'new certificate pair rejected; still serving the previous one');
+      logger?.error(
+        { certFile, keyFile, reason: (err as Error).message },
+        'new certificate pair rejected; still serving the previous one',
+      );
       metrics?.recordReload('certificate', false);
       return false;
     }
@@ -236,7 +271,10 @@ export function createTlsServer(opts: TlsServerOptions): WebhookTlsServer {
     server.setSecureContext({ cert: next.cert, key: next.key, ...secureOptions(policy) });
     pair = next;
     metrics?.recordReload('certificate', true);
-    logger?.info({ certFile, subject: pair.subject, fingerprint: pair.fingerprint, notAfter: pair.notAfter.toISOString() }, 'serving certificate replaced');
+    logger?.info(
+      { certFile, subject: pair.subject, fingerprint: pair.fingerprint, notAfter: pair.notAfter.toISOString() },
+      'serving certificate replaced',
+    );
     return true;
   };
 
@@ -244,7 +282,8 @@ export function createTlsServer(opts: TlsServerOptions): WebhookTlsServer {
   if (opts.watch !== false) {
     watcher = watchFiles([certFile, keyFile], reload, {
       ...(opts.watch ?? {}),
-      onWatchError: (err, dir) => logger?.warn({ dir, reason: err.message }, 'cannot watch certificate directory; polling only'),
+      onWatchError: (err, dir) =>
+        logger?.warn({ dir, reason: err.message }, 'cannot watch certificate directory; polling only'),
     });
   }
 

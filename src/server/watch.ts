@@ -51,7 +51,10 @@ export function watchFiles(paths: readonly string[], onChange: () => void, opts:
     }
   }
 
-  const onStat = (curr: { mtimeMs: number; ino: number; size: number }, prev: { mtimeMs: number; ino: number; size: number }) => {
+  const onStat = (
+    curr: { mtimeMs: number; ino: number; size: number },
+    prev: { mtimeMs: number; ino: number; size: number },
+  ) => {
     if (curr.mtimeMs !== prev.mtimeMs || curr.ino !== prev.ino || curr.size !== prev.size) trigger();
   };
   for (const f of files) {

@@ -140,7 +140,7 @@ async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 60
   try {
     return await waitFor(what, probe, timeoutMs);
   } catch (err) {
-    throw new Error(`${(err as Error).message}\n${diagnostics()}`);
+    throw new Error(`${(err as Error).message}\n${diagnostics()}`, { cause: err });
   }
 }
 

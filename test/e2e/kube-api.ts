@@ -77,7 +77,7 @@ export class KubeApi {
           res.on('data', (c: Buffer) => chunks.push(c));
           res.on('end', () => {
             const text = Buffer.concat(chunks).toString('utf8');
-            let parsed: Obj = {};
+            let parsed: Obj;
             try {
               parsed = text ? (JSON.parse(text) as Obj) : {};
             } catch {

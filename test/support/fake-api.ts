@@ -154,7 +154,10 @@ current-context: fake
   /** Sends a BOOKMARK at the current resourceVersion to the open watches of a resource. */
   bookmark(res: Res): void {
     const f = KIND_FACTS[RESOURCES[res]];
-    const event = { type: 'BOOKMARK', object: { kind: f.kind, apiVersion: `${f.group}/${f.version}`, metadata: { resourceVersion: String(this.rv) } } };
+    const event = {
+      type: 'BOOKMARK',
+      object: { kind: f.kind, apiVersion: `${f.group}/${f.version}`, metadata: { resourceVersion: String(this.rv) } },
+    };
     for (const w of this.watchers[res]) w.write(`${JSON.stringify(event)}\n`);
   }
 
@@ -181,13 +184,19 @@ current-context: fake
     this.authorization = req.headers.authorization;
     const url = new URL(req.url!, 'http://x');
     const which = ALL_RES.find((r) => pathOf(r) === url.pathname);
-    if (!which) return this.status(res, 404, 'NotFound', `the server could not find the requested resource ${url.pathname}`);
+    if (!which)
+      return this.status(res, 404, 'NotFound', `the server could not find the requested resource ${url.pathname}`);
     if (this.missing.has(which)) {
       this.notFound[which]++;
       return this.status(res, 404, 'NotFound', 'the server could not find the requested resource');
     }
     if (this.forbidden.has(which)) {
-      return this.status(res, 403, 'Forbidden', `${which} is forbidden: User "system:serviceaccount:nicguard-system:nicguard" cannot list resource`);
+      return this.status(
+        res,
+        403,
+        'Forbidden',
+        `${which} is forbidden: User "system:serviceaccount:nicguard-system:nicguard" cannot list resource`,
+      );
     }
     if (url.searchParams.get('watch') === 'true' || url.searchParams.get('watch') === '1') {
       return this.watch(which, Number(url.searchParams.get('resourceVersion') || 0), res);
@@ -226,7 +235,12 @@ current-context: fake
         return;
       }
       if (!this.snapshots.has(parsed.id)) {
-        return this.status(res, 410, 'Expired', 'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.');
+        return this.status(
+          res,
+          410,
+          'Expired',
+          'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.',
+        );
       }
       id = parsed.id;
       offset = parsed.offset;
@@ -244,7 +258,10 @@ current-context: fake
     const more = end < total;
     if (!more) this.snapshots.delete(id);
     const next = more ? Buffer.from(JSON.stringify({ id, offset: end })).toString('base64') : undefined;
-    const metadata = JSON.stringify({ resourceVersion: String(snap.rv), ...(next ? { continue: next, remainingItemCount: total - end } : {}) });
+    const metadata = JSON.stringify({
+      resourceVersion: String(snap.rv),
+      ...(next ? { continue: next, remainingItemCount: total - end } : {}),
+    });
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(`{"apiVersion":"v1","kind":"List","metadata":${metadata},"items":[${parts.join(',')}]}`);
   }

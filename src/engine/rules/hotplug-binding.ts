@@ -33,7 +33,9 @@ export const hotplugBinding: RuleDescriptor<'hotplug-binding'> = defineRule({
           );
         }
         if (isOnDefaultNetwork(iface)) {
-          reasons.push(`it is on ${primaryNetworkLabel(iface)}, and the primary network can only be added by restarting the VM`);
+          reasons.push(
+            `it is on ${primaryNetworkLabel(iface)}, and the primary network can only be added by restarting the VM`,
+          );
         }
         if (reasons.length === 0) continue;
         causes.push({

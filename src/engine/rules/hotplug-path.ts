@@ -23,8 +23,10 @@ function migrationBlockers(kubevirt: KubeObject | undefined, known: KnownVersion
   const missing: string[] = [];
   const strategy = dig(kubevirt, 'spec', 'configuration', 'vmRolloutStrategy');
   if (strategy === undefined || strategy === null || strategy === '') {
-    if (!known) missing.push('spec.configuration.vmRolloutStrategy is unset (LiveUpdate from KubeVirt v1.6.0, Stage before)');
-    else if (!atLeast(known.version, 1, 6)) missing.push('spec.configuration.vmRolloutStrategy is unset (Stage before v1.6.0)');
+    if (!known)
+      missing.push('spec.configuration.vmRolloutStrategy is unset (LiveUpdate from KubeVirt v1.6.0, Stage before)');
+    else if (!atLeast(known.version, 1, 6))
+      missing.push('spec.configuration.vmRolloutStrategy is unset (Stage before v1.6.0)');
   } else if (strategy !== 'LiveUpdate') {
     missing.push('spec.configuration.vmRolloutStrategy is not LiveUpdate');
   }
@@ -48,7 +50,7 @@ function migrationStep(ctx: VmContext, vm: VmView): string {
   }
   if (blockers.length === 0) {
     return (
-      'KubeVirt live-migrates the VM by itself, as its rollout strategy is LiveUpdate and the KubeVirt CR\'s ' +
+      "KubeVirt live-migrates the VM by itself, as its rollout strategy is LiveUpdate and the KubeVirt CR's " +
       `workloadUpdateMethods include LiveMigrate (KubeVirt v1.6 or newer; before that run ${migrate}); ${migratable}`
     );
   }

@@ -25,7 +25,9 @@ function formatBytes(bytes: number): string {
 
 /** Where the slot annotations go for this kind: KubeVirt reads them from the VMI. */
 function annotationsPath(kind: VmKind): FieldPath {
-  return kind === 'VirtualMachine' ? Path.of('spec', 'template', 'metadata', 'annotations') : Path.of('metadata', 'annotations');
+  return kind === 'VirtualMachine'
+    ? Path.of('spec', 'template', 'metadata', 'annotations')
+    : Path.of('metadata', 'annotations');
 }
 
 /** How the reserved count came about, in the words of the model. */
@@ -33,14 +35,17 @@ function reservationReason(b: SlotBudget): string {
   if (b.rootComplex && b.slotTotalSource !== 'annotation') {
     return `none, as annotation ${ROOT_COMPLEX_ANNOTATION}: "true" puts every device on the root complex, which takes no hotplug`;
   }
-  if (b.notPcie) return 'none, as the VM is not PCIe (its architecture or machine type): KubeVirt reserves no ports for it';
+  if (b.notPcie)
+    return 'none, as the VM is not PCIe (its architecture or machine type): KubeVirt reserves no ports for it';
   const placeholders =
     b.slotTotalSource === 'annotation'
       ? `max(0, ${b.slotTotal} - base) from annotation ${SLOT_COUNT_ANNOTATION}`
       : `max(0, ${b.slotTotal} - base)`;
   const large = b.memoryBytes !== undefined && b.memoryBytes > LARGE_MEMORY_BYTES;
   const memory =
-    b.memoryBytes === undefined ? 'guest memory unknown, taken as 2Gi or less' : `${formatBytes(b.memoryBytes)} of guest memory`;
+    b.memoryBytes === undefined
+      ? 'guest memory unknown, taken as 2Gi or less'
+      : `${formatBytes(b.memoryBytes)} of guest memory`;
   const p = large ? V2_PORTS.large : V2_PORTS.small;
   const scaled = `max(${p.total} - PCI devices in use, ${p.min}) for ${memory}`;
   switch (b.model) {
@@ -63,7 +68,11 @@ function releaseNote(ctx: VmContext): string {
 }
 
 function budgetMessage(ctx: VmContext, change: HotplugChange, b: SlotBudget, note: string): string {
-  const names = b.askedInterfaces.slice(0, 8).map((i) => quote(i.name)).join(', ') + (b.asked > 8 ? ', ...' : '');
+  const names =
+    b.askedInterfaces
+      .slice(0, 8)
+      .map((i) => quote(i.name))
+      .join(', ') + (b.asked > 8 ? ', ...' : '');
   return (
     `${plural(b.asked, 'interface')} (${names}) would be hotplugged into running ${bounded(ctx.vm.name)}, but only ` +
     `${plural(b.free, 'hotplug port')} ${b.free === 1 ? 'is' : 'are'} free: the domain was defined with ` +
@@ -102,7 +111,9 @@ function budgetCauses(ctx: VmContext, change: HotplugChange): Cause[] {
   if (vm.interfaces.every((i) => isAbsent(i) || wasActive.has(i.name))) return [];
   // The VMI knows the annotations the domain was defined with; else the old spec stands in.
   const vmi = ctx.kind === 'VirtualMachine' ? ctx.facts.runningVmi : undefined;
-  const annotations = vmi ? vmiAnnotationsOf(vmi, 'VirtualMachineInstance') : vmiAnnotationsOf(change.old.object, ctx.kind);
+  const annotations = vmi
+    ? vmiAnnotationsOf(vmi, 'VirtualMachineInstance')
+    : vmiAnnotationsOf(change.old.object, ctx.kind);
   const judged = ctx.facts.reservationRules.map((choice) => ({
     choice,
     budget: slotBudget(vm, change.old.vm, choice.rule, ctx.config, { annotations, ...(vmi ? { vmi } : {}) }),
@@ -114,7 +125,12 @@ function budgetCauses(ctx: VmContext, change: HotplugChange): Cause[] {
     // Said with the most generous rule: even that one has no room.
     const worst = failing.reduce((a, b) => (b.budget.free > a.budget.free ? b : a));
     const note = judged.length > 1 ? ', under every supported KubeVirt release' : releaseNote(ctx);
-    return [{ message: `${budgetMessage(ctx, change, worst.budget, note)} ${advice(ctx, worst.budget)}`, field: field(worst.budget) }];
+    return [
+      {
+        message: `${budgetMessage(ctx, change, worst.budget, note)} ${advice(ctx, worst.budget)}`,
+        field: field(worst.budget),
+      },
+    ];
   }
   const fits = judged.filter((j) => !failing.includes(j));
   const failingVersions = failing.flatMap((f) => f.choice.versions ?? []);
@@ -180,4 +196,3 @@ export const hotplugSlots: RuleDescriptor<'hotplug-slots'> = defineRule({
     hotplug: (ctx) => budgetCauses(ctx, ctx.change),
   },
 });
-

@@ -18,7 +18,10 @@ function missingNad(ctx: VmContext, use: NetworkUse): Cause {
   if (elsewhere.length) {
     const other = `${elsewhere[0]}/${bounded(name)}`;
     hint =
-      ` A NetworkAttachmentDefinition ${quote(name)} exists in ${elsewhere.slice(0, 5).map((ns) => `namespace ${ns}`).join(', ')}: ` +
+      ` A NetworkAttachmentDefinition ${quote(name)} exists in ${elsewhere
+        .slice(0, 5)
+        .map((ns) => `namespace ${ns}`)
+        .join(', ')}: ` +
       `did you mean ${other}?` +
       (use.network.networkName?.includes('/')
         ? ''

@@ -51,7 +51,10 @@ function interfaceCauses(vm: VmView): Cause[] {
       continue;
     }
     if (iface.name === '') {
-      causes.push({ message: `interfaces[${iface.index}] has no name; name it after the network it connects to`, field: namePath });
+      causes.push({
+        message: `interfaces[${iface.index}] has no name; name it after the network it connects to`,
+        field: namePath,
+      });
       continue;
     }
     const name = quote(iface.name);
@@ -99,7 +102,10 @@ function networkCauses(vm: VmView, facts: VmFacts): Cause[] {
     const namePath = net.path.field('name');
     const first = firstByName.get(net.name);
     if (net.name === '') {
-      causes.push({ message: `networks[${net.index}] has no name; name it after the interface that uses it`, field: namePath });
+      causes.push({
+        message: `networks[${net.index}] has no name; name it after the interface that uses it`,
+        field: namePath,
+      });
     } else if (first) {
       causes.push({
         message: `network name ${quote(net.name)} is already used by networks[${first.index}]; every network needs a unique name`,

@@ -18,7 +18,10 @@ export const ovnProvider: RuleDescriptor<'ovn-provider'> = defineRule({
   settings: VALIDATION_SETTINGS,
   check: {
     nad: ({ nad, namespace }) =>
-      ovnProviderProblems(nad, namespace).map((p) => ({ message: p.message, field: FieldPath.of(...p.field.split('.')) })),
+      ovnProviderProblems(nad, namespace).map((p) => ({
+        message: p.message,
+        field: FieldPath.of(...p.field.split('.')),
+      })),
     vm: ({ facts, exempt }) => {
       if (exempt) return [];
       const causes: Cause[] = [];

@@ -5,7 +5,15 @@
 import { hotplugSeverity, nadRef, networkField, type NetworkUse } from '../analysis.js';
 import { FieldPath } from '../field-path.js';
 import { boundProvider, ovnProviderProblems } from '../nad.js';
-import { defineRule, type RuleDescriptor, VALIDATION_SETTINGS, type Cause, type NadContext, type SubnetContext, type VmContext } from '../rule.js';
+import {
+  defineRule,
+  type RuleDescriptor,
+  VALIDATION_SETTINGS,
+  type Cause,
+  type NadContext,
+  type SubnetContext,
+  type VmContext,
+} from '../rule.js';
 import type { KubeOvnSubnet } from '../types.js';
 import { bounded, dig, quote, stringOf } from '../values.js';
 
@@ -38,7 +46,9 @@ function vmCause(ctx: VmContext, use: NetworkUse): Cause | undefined {
         ` Create a Subnet with provider: ${provider} first.`
       : `${uses}, and Subnets ${subnetNames(subnets)} all have spec.provider "${provider}": Kube-OVN binds the ` +
         'interface to whichever it lists first. Keep one Subnet per provider' +
-        (ipamOnly ? '.' : `, or name the Subnet with the annotation ${provider}${LOGICAL_SWITCH_ANNOTATION_SUFFIX} on the VM's template.`);
+        (ipamOnly
+          ? '.'
+          : `, or name the Subnet with the annotation ${provider}${LOGICAL_SWITCH_ANNOTATION_SUFFIX} on the VM's template.`);
   return { message, field: networkField(use), action: hotplugSeverity(ctx.facts.hotplug !== undefined, use) };
 }
 

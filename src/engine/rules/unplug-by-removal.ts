@@ -4,7 +4,6 @@
 // ClearDetachedInterfaces). Deleting the entry instead only sets RestartRequired
 // (kubevirt/kubevirt #9383, #10116). So the mutation puts a deleted interface back with
 // state: absent, and validation refuses (or warns about) a removal it did not repair.
-import type { HotplugChange } from '../analysis.js';
 import { defineRule, type RuleDescriptor, MUTATION_SETTINGS, type Cause, type HotplugContext } from '../rule.js';
 import type { KubeObject } from '../types.js';
 import { asObject, isObject, quote } from '../values.js';
@@ -31,7 +30,10 @@ function insertAtOldPosition(list: unknown[], item: unknown, oldList: unknown[],
 }
 
 /** The draft's interface and network lists, created where the user deleted them outright. */
-function draftLists(draft: KubeObject, ctx: HotplugContext): { interfaces: unknown[]; networks: unknown[] } | undefined {
+function draftLists(
+  draft: KubeObject,
+  ctx: HotplugContext,
+): { interfaces: unknown[]; networks: unknown[] } | undefined {
   const spec = vmiSpecOf(draft, ctx.kind);
   if (!isObject(spec)) return undefined;
   spec.domain ??= {};
@@ -65,7 +67,12 @@ function mutate(ctx: HotplugContext, draft: KubeObject): Cause[] {
     restoredNetworks.add(name);
   };
   for (const old of change.removedBridge) {
-    insertAtOldPosition(lists.interfaces, { ...asObject(structuredClone(old.raw)), state: 'absent' }, oldInterfaces, old.index);
+    insertAtOldPosition(
+      lists.interfaces,
+      { ...asObject(structuredClone(old.raw)), state: 'absent' },
+      oldInterfaces,
+      old.index,
+    );
     restoreNetwork(old.name);
   }
   for (const iface of change.absentWithoutNetwork) restoreNetwork(iface.name);
@@ -81,7 +88,10 @@ function mutate(ctx: HotplugContext, draft: KubeObject): Cause[] {
         'interface does not unplug it (KubeVirt only marks the VM RestartRequired). nicguard put it back with ' +
         `state: absent${withNetwork}, so KubeVirt hot-unplugs it and then deletes the entries itself. Next time set ` +
         'state: absent instead of deleting the interface.',
-      field: spec.field('domain', 'devices', 'interfaces').index(indexByName(lists.interfaces, old.name)).field('state'),
+      field: spec
+        .field('domain', 'devices', 'interfaces')
+        .index(indexByName(lists.interfaces, old.name))
+        .field('state'),
       action: 'warn',
     });
   }
