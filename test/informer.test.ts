@@ -15,6 +15,7 @@ import {
 import { INDEXED_KINDS } from '../src/engine/kinds.js';
 import type { Manifest as KubeObject } from './support.js';
 import { FakeApiServer, RESOURCES, type Res } from './support/fake-api.js';
+import { waitFor } from './support/wait.js';
 
 const ALL_RES = Object.keys(RESOURCES) as Res[];
 
@@ -50,14 +51,6 @@ function vmi(namespace: string, name: string, phase: string): KubeObject {
     spec: {},
     status: { phase },
   };
-}
-
-async function waitFor(what: string, check: () => boolean, timeoutMs = 5000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > until) assert.fail(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 interface Harness {

@@ -1,5 +1,6 @@
 // Fixtures for the webhook server tests: AdmissionReviews as the API server sends them,
 // built from the engine's PolicyRequest shape (test/support.ts builds those from examples/).
+import { waitFor as waitForShared } from './support/wait.js';
 import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import type { PolicyRequest } from '../src/engine/types.js';
@@ -55,12 +56,7 @@ export class LogCapture extends Writable {
   }
 }
 
-/** Polls `check` until it returns true or `ms` pass. */
+/** The shared poll helper (test/support/wait.ts) in the argument order the server tests use. */
 export async function waitFor(check: () => boolean | Promise<boolean>, ms = 5000, what = 'condition'): Promise<void> {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+  await waitForShared(what, check, ms);
 }

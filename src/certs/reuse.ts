@@ -110,15 +110,29 @@ export function unfitReason(bundle: CertBundle, opts: CertOptions, now = Date.no
   for (const c of [ca, leaf]) {
     if (expiresSoon(c, now)) return `a certificate expires soon or has expired (${c.validTo})`;
   }
+  const missing = namesNotCovered(leaf, opts);
+  if (missing.length > 0) return `tls.crt does not cover ${missing.join(', ')}`;
+  return undefined;
+}
+
+/** The DNS names and IPs of opts that the serving certificate does not cover (`DNS:x`, `IP Address:y`). */
+function namesNotCovered(leaf: X509Certificate, opts: CertOptions): string[] {
   const sans = (leaf.subjectAltName ?? '')
     .split(', ')
     .map((s) => (s.startsWith('IP Address:') ? `IP Address:${canonicalIp(s.slice(11))}` : s));
-  const missing = [
+  return [
     ...opts.dnsNames.map((n) => `DNS:${n}`),
     ...(opts.ips ?? []).map((ip) => `IP Address:${canonicalIp(ip)}`),
   ].filter((want) => !sans.includes(want));
-  if (missing.length > 0) return `tls.crt does not cover ${missing.join(', ')}`;
-  return undefined;
+}
+
+/** Whether the bundle's serving certificate is for other names than opts asks for (unreadable: false). */
+export function coversOtherNames(bundle: CertBundle, opts: CertOptions): boolean {
+  try {
+    return namesNotCovered(new X509Certificate(bundle.cert), opts).length > 0;
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -7,6 +7,7 @@ import { stringify } from 'yaml';
 import { generateCertificates, serviceDnsNames, type CertBundle, type CertOptions } from '../certs/generate.js';
 import { caBundlePatches, readWebhookFile, setCaBundle, type WebhookFile } from '../certs/patch-webhooks.js';
 import { ensureCertificates } from '../certs/reuse.js';
+import { collect } from './options.js';
 
 interface CertsOptions {
   service: string;
@@ -49,10 +50,6 @@ function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number of days >= 1');
   return n;
-}
-
-function collect(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), value];
 }
 
 /** Reads and checks every file before any certificate is made, so bad input changes nothing. */

@@ -1,10 +1,10 @@
 // `nicguard serve`: the admission webhook over HTTPS, with metrics on a plain-HTTP port.
 // Flags only; src/server/run.ts does the work and is loaded when the command runs.
+import { isLogLevel, LOG_LEVELS } from '../server/log-levels.js';
 import { InvalidArgumentError, type Command } from 'commander';
 import { ConfigError } from '../engine/config.js';
 import type { ServeOptions } from '../server/run.js';
 
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 const DEV_CERT_DIR = 'certs';
 
 const EXAMPLES = `
@@ -55,7 +55,7 @@ function commaList(value: string): string[] {
 }
 
 function logLevel(value: string): string {
-  if (!LOG_LEVELS.includes(value)) throw new InvalidArgumentError(`expected one of ${LOG_LEVELS.join(', ')}`);
+  if (!isLogLevel(value)) throw new InvalidArgumentError(`expected one of ${LOG_LEVELS.join(', ')}`);
   return value;
 }
 

@@ -1,16 +1,14 @@
 // JSON logs with pino: one line per admission decision; object bodies only at debug level.
 // Times are epoch milliseconds (pino's default): an ISO string costs a Date and a format
 // per line, on the admission path.
-import { pino, type DestinationStream, type Logger, type LevelWithSilent } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
 import type { KubeObject, PatchOperation } from '../engine/types.js';
 
 export type { Logger };
 
-export const LOG_LEVELS: readonly LevelWithSilent[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+import { isLogLevel, LOG_LEVELS } from './log-levels.js';
 
-export function isLogLevel(level: string): level is LevelWithSilent {
-  return (LOG_LEVELS as readonly string[]).includes(level);
-}
+export { isLogLevel, LOG_LEVELS };
 
 /** Bytes gathered before stdout is written; a timer writes whatever is pending at least every FLUSH_MS. */
 const BATCH_BYTES = 4096;

@@ -6,7 +6,7 @@ import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { Server as TlsListener } from 'node:tls';
-import { ensureCertificates, readCertificates, unfitReason } from '../certs/reuse.js';
+import { coversOtherNames, ensureCertificates, readCertificates, unfitReason } from '../certs/reuse.js';
 import { readFileCluster, refreshFileClusterView } from '../cluster/files.js';
 import type { InformerClusterView } from '../cluster/informer.js';
 import type { ObjectIndex } from '../cluster/object-index.js';
@@ -90,8 +90,8 @@ function curlExample(portNumber: number, caPath: string): string | undefined {
 function devCertificates(): { certFile: string; keyFile: string; caFile: string; caPem: string } {
   const dir = resolve(DEV_CERT_DIR);
   const existing = readCertificates(dir);
-  const reason = existing ? unfitReason(existing, DEV_CERT) : undefined;
-  if (existing && reason?.includes('does not cover')) {
+  if (existing && coversOtherNames(existing, DEV_CERT)) {
+    const reason = unfitReason(existing, DEV_CERT);
     throw new UsageError(
       `${dir} holds certificates for other names (${reason}); move them away, or pass --cert/--key instead of --dev`,
     );

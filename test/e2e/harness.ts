@@ -1,6 +1,7 @@
 // Processes for the end-to-end suite: a real kube-apiserver (with embedded etcd), real
 // kubectl, and nicguard started from the built package. Children log to files, so a
 // full pipe can never stall them while a test waits on kubectl.
+import { waitFor as waitForShared } from '../support/wait.js';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -34,23 +35,16 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** The shared poll helper, failing with the tail of the child's log when one is named. */
 async function waitFor<T>(
   what: string,
   probe: () => T | undefined | Promise<T | undefined>,
   timeoutMs: number,
   logFile?: string,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) {
-      const tail =
-        logFile && existsSync(logFile) ? readFileSync(logFile, 'utf8').split('\n').slice(-30).join('\n') : '';
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${tail}`);
-    }
-    await sleep(100);
-  }
+  const tail = () =>
+    logFile && existsSync(logFile) ? readFileSync(logFile, 'utf8').split('\n').slice(-30).join('\n') : '';
+  return waitForShared(what, probe, timeoutMs, tail, 100);
 }
 
 export function startLogged(cmd: string, args: string[], logFile: string, cwd = ROOT): ChildProcess {
