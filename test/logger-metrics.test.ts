@@ -23,6 +23,7 @@ const entry: DecisionLog = {
   kind: 'VirtualMachine',
   object: 'team "a"/vm\\1\n',
   operation: 'UPDATE',
+  user: 'system:serviceaccount:kubevirt:kubevirt-controller',
   dryRun: true,
   decision: 'denied',
   rules: ['hotplug-binding', 'nad-exists'],

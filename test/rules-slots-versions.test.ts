@@ -115,3 +115,29 @@ describe('hotplug-slots with slotModel auto (the default)', () => {
     assert.equal(resolveConfig({ kubevirtVersion: 'v1.8.4' }).kubevirtVersion, 'v1.8.4');
   });
 });
+
+describe('--kubevirt-version on the command line', () => {
+  it('judges as that release, over the configuration, and refuses a version that is none', async () => {
+    const { nicguard, tempDir, writeTree } = await import('./cli-run.js');
+    const vm = runningWith(4);
+    const dir = writeTree(tempDir(), {
+      'old.json': JSON.stringify(vm),
+      'new.json': JSON.stringify(plusHotplugs(vm, 1)),
+    });
+    const args = ['validate', '-f', `${dir}/new.json`, '--old', `${dir}/old.json`, '--objects', 'examples/cluster'];
+    const [unknown, v15, v18, bad] = await Promise.all([
+      nicguard(args),
+      nicguard([...args, '--kubevirt-version', 'v1.5.3']),
+      nicguard([...args, '--kubevirt-version', 'v1.8.4']),
+      nicguard([...args, '--kubevirt-version', 'latest']),
+    ]);
+    assert.equal(unknown.status, 0, unknown.stdout);
+    assert.match(unknown.stdout, /WARN {2}hotplug-slots/);
+    assert.equal(v15.status, 1, v15.stdout);
+    assert.match(v15.stdout, /KubeVirt v1\.5\.3 \(from the configuration\)/);
+    assert.equal(v18.status, 0, v18.stdout);
+    assert.doesNotMatch(v18.stdout, /hotplug-slots/);
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /expected a KubeVirt release such as v1\.8\.4/);
+  });
+});

@@ -24,13 +24,14 @@ import {
   REPORT_NAME,
   type PolicyReports,
 } from './format/policyreport.js';
-import { collect } from './options.js';
+import { KUBEVIRT_VERSION_HELP, collect, kubevirtVersionOption } from './options.js';
 import { VERSION } from './version.js';
 
 const OUTPUT_FORMATS = ['text', 'json', 'sarif', 'policyreport'] as const;
 type AuditFormat = (typeof OUTPUT_FORMATS)[number];
 
 interface AuditOptions {
+  kubevirtVersion?: string;
   objects?: string[];
   kubeconfig?: string;
   context?: string;
@@ -231,6 +232,7 @@ export function registerAudit(program: Command): void {
     .option('-n, --namespace <namespace>', 'audit the namespaced objects of this namespace only (no Subnets)')
     .option('-A, --all-namespaces', 'audit the whole cluster (the default)')
     .option('-c, --config <file>', 'policy configuration (YAML; see schemas/config.schema.json)')
+    .option('--kubevirt-version <version>', KUBEVIRT_VERSION_HELP, kubevirtVersionOption)
     .addOption(new Option('-o, --output <format>', 'output format').choices(OUTPUT_FORMATS).default('text'))
     .addOption(
       new Option('--pending-threshold <duration>', 'a hotplug or unplug pending this long is reported (e.g. 90s, 1h)')
@@ -257,7 +259,7 @@ export function registerAudit(program: Command): void {
         return usage('--objects audits files; --kubeconfig, --context and --apply are for a live cluster');
       }
       if (opts.namespace && opts.allNamespaces) return usage('give -n NAMESPACE or -A, not both');
-      const config = loadConfigForCommand('audit', opts.config);
+      const config = loadConfigForCommand('audit', opts.config, opts.kubevirtVersion);
       if (!config) return;
       try {
         const live = opts.objects

@@ -6,9 +6,14 @@ import { loadConfigFile } from '../io/config-file.js';
 export const EXIT_BAD_INPUT = 2;
 
 /** The configuration, or undefined after reporting why it could not be loaded. */
-export function loadConfigForCommand(command: string, path: string | undefined): PolicyConfig | undefined {
+export function loadConfigForCommand(
+  command: string,
+  path: string | undefined,
+  kubevirtVersion?: string,
+): PolicyConfig | undefined {
   try {
-    return loadConfigFile(path);
+    const config = loadConfigFile(path);
+    return kubevirtVersion ? { ...config, kubevirtVersion } : config;
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     process.stderr.write(`nicguard ${command}: bad configuration:\n${err.message}\n`);

@@ -21,9 +21,10 @@ import { explainVm, pickVm, type Explanation } from '../offline/explain-model.js
 import { LiveClusterError } from '../cluster/live.js';
 import { liveNotes, readLiveExplanation, type LivePicture } from './explain-live.js';
 import { EXIT_BAD_INPUT, loadConfigForCommand } from './config-option.js';
-import { collect } from './options.js';
+import { KUBEVIRT_VERSION_HELP, collect, kubevirtVersionOption } from './options.js';
 
 interface ExplainOptions {
+  kubevirtVersion?: string;
   filename?: string[];
   objects: string[];
   old?: string;
@@ -250,6 +251,7 @@ export function registerExplain(program: Command): void {
       "take the VM's previous version from this git revision of its -f file (e.g. origin/main), instead of --old",
     )
     .option('-c, --config <file>', 'policy configuration (slot model, slot counts)')
+    .option('--kubevirt-version <version>', KUBEVIRT_VERSION_HELP, kubevirtVersionOption)
     .option('-n, --namespace <namespace>', "namespace of the VM (live: default the context's)")
     .option('--kubeconfig <file>', 'read the VM and the cluster view live through this kubeconfig')
     .option('--context <name>', 'kubeconfig context to read live through')
@@ -275,7 +277,7 @@ export function registerExplain(program: Command): void {
           '--objects, --old and --base are for files; a live read takes the VMI and cluster view from the cluster',
         );
       }
-      const config = loadConfigForCommand('explain', opts.config);
+      const config = loadConfigForCommand('explain', opts.config, opts.kubevirtVersion);
       if (!config) return;
       if (liveRead) {
         try {

@@ -1,5 +1,6 @@
 // `nicguard serve`: the admission webhook over HTTPS, with metrics on a plain-HTTP port.
 // Flags only; src/server/run.ts does the work and is loaded when the command runs.
+import { KUBEVIRT_VERSION_HELP, kubevirtVersionOption } from './options.js';
 import { isLogLevel, LOG_LEVELS } from '../server/log-levels.js';
 import { InvalidArgumentError, type Command } from 'commander';
 import { ConfigError } from '../engine/config.js';
@@ -86,6 +87,7 @@ export function registerServe(program: Command): void {
     )
     .option('--kubeconfig <file>', 'kubeconfig for the cluster view (default: in-cluster config)')
     .option('--config <file>', 'policy configuration (YAML or JSON); watched and reloaded')
+    .option('--kubevirt-version <version>', KUBEVIRT_VERSION_HELP, kubevirtVersionOption)
     .option('--log-level <level>', `one of ${LOG_LEVELS.join(', ')}`, logLevel, 'info')
     .option('--metrics-port <port>', 'plain-HTTP port for GET /metrics (0: any free port)', port, 9090)
     .option(

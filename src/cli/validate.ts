@@ -3,7 +3,7 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { EXIT_BAD_INPUT, loadConfigForCommand } from './config-option.js';
 import { formatManifestError } from '../io/manifests.js';
-import { collect } from './options.js';
+import { KUBEVIRT_VERSION_HELP, collect, kubevirtVersionOption } from './options.js';
 import { contextNamespace, LiveCluster, LiveClusterError } from '../cluster/live.js';
 import { runValidation, type ValidationInputs } from '../offline/run-validation.js';
 import { formatJson } from './format/json.js';
@@ -19,6 +19,7 @@ const OUTPUT_FORMATS = ['text', 'json', 'junit', 'sarif'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
 export interface ValidateOptions extends ValidationInputs {
+  kubevirtVersion?: string;
   config?: string;
   /** Read the cluster view live (also implied by --kubeconfig and --context). */
   clusterView?: boolean;
@@ -137,6 +138,7 @@ export function registerValidate(program: Command): void {
       collect,
     )
     .option('-c, --config <file>', 'policy configuration (YAML; see schemas/config.schema.json)')
+    .option('--kubevirt-version <version>', KUBEVIRT_VERSION_HELP, kubevirtVersionOption)
     .addOption(new Option('-o, --output <format>', 'output format').choices(OUTPUT_FORMATS).default('text'))
     .option('--warn-exit-code <n>', 'exit with this code when there are warnings but nothing is denied', parseExitCode)
     .option('-n, --namespace <namespace>', 'namespace of objects that name none', 'default')
@@ -160,7 +162,7 @@ export function registerValidate(program: Command): void {
       if (opts.filename.length === 0)
         return usageError('validate', 'nothing to check; give files or folders with -f (or - for stdin)');
       if (opts.base !== undefined && opts.filename.includes(STDIN)) return usageError('validate', BASE_WITH_STDIN);
-      const config = loadConfigForCommand('validate', opts.config);
+      const config = loadConfigForCommand('validate', opts.config, opts.kubevirtVersion);
       if (!config) return;
       if (opts.clusterView) {
         try {

@@ -170,6 +170,7 @@ export function createWebhook(opts: AppOptions): WebhookHandlers {
         kind: request.kind,
         object: objectName(request),
         operation: request.operation,
+        user: request.userInfo?.username ?? '',
         dryRun: request.dryRun === true,
         decision,
         rules: [...new Set(findings.map((f) => f.rule))],

@@ -43,6 +43,8 @@ export interface DecisionLog {
   /** `namespace/name`, or just the name for cluster-scoped objects. */
   object: string;
   operation: string;
+  /** userInfo.username of the request: whose write was judged (KubeVirt's own accounts included). */
+  user: string;
   dryRun: boolean;
   decision: string;
   /** Rule ids of the findings, in order, without repeats. */
@@ -85,6 +87,7 @@ export function logDecision(logger: Logger, entry: DecisionLog): void {
   stream.write(
     `{"level":${logger.levels.values.info},"time":${Date.now()}${chindings},"uid":${jsonString(entry.uid)},"webhook":${jsonString(entry.webhook)}` +
       `,"kind":${jsonString(entry.kind)},"object":${jsonString(entry.object)},"operation":${jsonString(entry.operation)}` +
+      `,"user":${jsonString(entry.user)}` +
       `,"dryRun":${entry.dryRun},"decision":${jsonString(entry.decision)},"rules":[${rules}],"ms":${entry.ms},"msg":"admission decision"}\n`,
   );
 }

@@ -28,6 +28,8 @@ export interface ServeOptions {
   objects?: string;
   kubeconfig?: string;
   config?: string;
+  /** The KubeVirt release, over the configuration's kubevirtVersion (and kept across reloads). */
+  kubevirtVersion?: string;
   logLevel: string;
   metricsPort: number;
   /** Seconds from SIGTERM to exit, the shutdown delay included. */
@@ -230,7 +232,9 @@ export async function runServe(o: ServeOptions): Promise<void> {
   const logCrash = (err: unknown) => logger.fatal({ err }, 'internal error; exiting');
   process.prependListener('uncaughtException', logCrash);
   process.prependListener('unhandledRejection', logCrash);
-  let config = loadConfigFile(o.config);
+  const withFlags = (c: PolicyConfig): PolicyConfig =>
+    o.kubevirtVersion ? { ...c, kubevirtVersion: o.kubevirtVersion } : c;
+  let config = withFlags(loadConfigFile(o.config));
   const dev = o.dev ? devCertificates() : undefined;
   const certFile = dev?.certFile ?? resolve(o.cert!);
   const keyFile = dev?.keyFile ?? resolve(o.key!);
@@ -268,7 +272,7 @@ export async function runServe(o: ServeOptions): Promise<void> {
     throw new UsageError((err as Error).message);
   }
   const connections = trackConnections(tls.server);
-  const configWatch = o.config ? watchConfig(o.config, logger, metrics, (c) => (config = c)) : undefined;
+  const configWatch = o.config ? watchConfig(o.config, logger, metrics, (c) => (config = withFlags(c))) : undefined;
   const metricsServer = createMetricsServer(metrics);
 
   let webhookAddress: AddressInfo, metricsAddress: AddressInfo;
