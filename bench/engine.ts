@@ -3,7 +3,7 @@
 // is the number to watch: the webhook must parse every review anyway, so an engine at or
 // below parse cost adds at most as much again.
 //
-//   npm run build && node dist/bench/engine.js [--reviews N] [--rounds N] [--seed N]
+//   npm run build && node dist/bench/engine.js [--reviews N] [--rounds N] [--seed N] [--kubevirt-version v1.8.4]
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -307,7 +307,10 @@ function median(values: number[]): number {
 function main(): void {
   const started = performance.now();
   const cluster = seedCluster();
-  const config = defaultConfig();
+  // With --kubevirt-version the engine judges as that release, as in a cluster whose
+  // KubeVirt CR reports its version; without, under every supported release.
+  const at = process.argv.indexOf('--kubevirt-version');
+  const config = { ...defaultConfig(), ...(at >= 0 ? { kubevirtVersion: process.argv[at + 1] } : {}) };
   const corpus = Array.from({ length: REVIEWS }, (_, i) => review(i));
   const groups = BUCKETS.map((b) => {
     const items = corpus.filter((c) => c.nics >= b.lo && c.nics <= b.hi);

@@ -76,10 +76,18 @@ export function buildContext(
   };
 }
 
+// One hotplug context per VM context, made when a rule first asks: five rules ask per request.
+const hotplugContexts = new WeakMap<VmContext, HotplugContext | null>();
+
 /** The hotplug context of a VM request: an update of a running VM or VMI by a user; else undefined. */
 function hotplugContext(ctx: VmContext): HotplugContext | undefined {
-  const change = ctx.facts.hotplug;
-  return change && !ctx.exempt ? { ...ctx, change } : undefined;
+  let known = hotplugContexts.get(ctx);
+  if (known === undefined) {
+    const change = ctx.facts.hotplug;
+    known = change && !ctx.exempt ? { ...ctx, change } : null;
+    hotplugContexts.set(ctx, known);
+  }
+  return known ?? undefined;
 }
 
 /** Whether a rule has checks for objects of this kind (hotplug checks count for VMs and VMIs). */
