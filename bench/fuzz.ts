@@ -295,6 +295,14 @@ async function main(): Promise<void> {
   if (bad) process.stdout.write(`bodies of the failures: ${failures}\n`);
   else rmSync(cwd, { recursive: true, force: true });
   process.exitCode = bad ? 1 : 0;
+  // The server's pipes keep this process alive until it is gone: stop it, then give up waiting.
+  if (child.exitCode === null && child.signalCode === null) {
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(killer);
+  }
 }
 
 await main();
