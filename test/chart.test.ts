@@ -363,7 +363,15 @@ test('the audit CronJob is off by default and runs `nicguard audit --apply` when
   const job = one(render({ 'audit.enabled': 'true' }), 'CronJob');
   const pod = job.spec.jobTemplate.spec.template.spec;
   assert.deepEqual(pod.containers[0].args.slice(0, 2), ['audit', '--apply']);
-  assert.equal(pod.serviceAccountName, 'nicguard');
+  // Its own account and role, as manifests/overlays/audit: the webhook's role stays read-only.
+  assert.equal(pod.serviceAccountName, 'nicguard-audit');
+  const docs = render({ 'audit.enabled': 'true' });
+  const rules = (name: string) => one(docs, 'ClusterRole', name).rules;
+  const overlay = parseAllDocuments(readFileSync(join(ROOT, 'manifests/overlays/audit/rbac.yaml'), 'utf8'))
+    .map((d) => d.toJS())
+    .find((o) => o?.kind === 'ClusterRole');
+  assert.deepEqual(rules('nicguard-audit'), overlay.rules);
+  assert.deepEqual(rules('nicguard'), one(render(), 'ClusterRole', 'nicguard').rules);
 });
 
 test('namespace.create adds the restricted Namespace of the base', () => {
