@@ -11,6 +11,7 @@
 // Prints counts of 2xx/4xx/5xx, uid mismatches, connection errors, the slowest answer,
 // throughput and the server's resident memory; writes each 5xx body to a folder for
 // replaying. Exits 1 if anything but a 2xx/4xx came back or the server died.
+import { rssMb, stopChild } from './process.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
@@ -148,11 +149,6 @@ function startServe(cwd: string): Promise<{ child: ChildProcess; port: number; c
   });
 }
 
-function rssMb(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Math.round(Number(m[1]) / 1024) : NaN;
-}
-
 interface Answer {
   status: number;
   text: string;
@@ -197,8 +193,8 @@ async function main(): Promise<void> {
   const statuses = new Map<number, number>();
   const serverMessages = new Map<string, number>();
   let slowest = { ms: 0, what: '', bytes: 0 };
-  let maxRss = rssMb(child.pid!);
-  const rssTimer = setInterval(() => (maxRss = Math.max(maxRss, died ? 0 : rssMb(child.pid!))), 1000);
+  let maxRss = Math.round(rssMb(child.pid!));
+  const rssTimer = setInterval(() => (maxRss = Math.max(maxRss, died ? 0 : Math.round(rssMb(child.pid!)))), 1000);
   const cases = corpus();
   const started = performance.now();
   let lastReport = started;
@@ -263,7 +259,7 @@ async function main(): Promise<void> {
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
   const seconds = (performance.now() - started) / 1000;
   clearInterval(rssTimer);
-  const finalRss = died ? NaN : rssMb(child.pid!);
+  const finalRss = died ? NaN : Math.round(rssMb(child.pid!));
   let healthy = false;
   if (!died)
     healthy = await post(port, ca, new Agent({ keepAlive: false }), '/validate', JSON.stringify(seedReviews()[0])).then(
@@ -295,14 +291,8 @@ async function main(): Promise<void> {
   if (bad) process.stdout.write(`bodies of the failures: ${failures}\n`);
   else rmSync(cwd, { recursive: true, force: true });
   process.exitCode = bad ? 1 : 0;
-  // The server's pipes keep this process alive until it is gone: stop it, then give up waiting.
-  if (child.exitCode === null && child.signalCode === null) {
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(killer);
-  }
+  // The server's pipes keep this process alive until it is gone.
+  await stopChild(child, 10_000);
 }
 
 await main();

@@ -13,6 +13,7 @@
 //
 // Aims at 100,000 VMIs: ready within 30 s, under 400 MB RSS, admission and /healthz p99
 // under 50 ms during the initial list and during a relist.
+import { rssMb, stopChild } from './process.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
@@ -326,27 +327,6 @@ function startChild(
       if (!found) reject(new Error(`${args.join(' ')} exited with ${code}:\n${text.slice(-2000)}`));
     });
   });
-}
-
-function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
-}
-
-function rssMb(pid: number): number {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) / 1024 : NaN;
-  } catch {
-    return NaN;
-  }
 }
 
 function p99(samples: number[]): number {

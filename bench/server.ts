@@ -16,6 +16,7 @@
 //
 // Aims on a 2-core machine: ratio >= 0.8, p99 < 5 ms at 1,000 requests/s, RSS < 150 MB,
 // CPU per request <= 1.3x the parse-only server.
+import { rssMb, stopChild } from './process.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:https';
@@ -246,24 +247,6 @@ function startChild(
       reject(new Error(`${args.join(' ')} exited with ${code}:\n${text}`));
     });
   });
-}
-
-/** SIGTERM (serve drains and exits 0), SIGKILL after 3 s. */
-function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
-}
-
-function rssMb(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
 }
 
 /** CPU time (user + system) a process has used so far, in ms, from /proc/<pid>/stat. */
