@@ -130,7 +130,10 @@ function explain(error: ErrorObject, doc: unknown): string {
     }
     case 'const': {
       const actual = dig(doc, ...field.split('.'));
-      return `${field} must be ${describe((error.params as { allowedValue: unknown }).allowedValue)}, got ${describe(actual)}`;
+      return (
+        `${field} must be ${describe((error.params as { allowedValue: unknown }).allowedValue)}, got ` +
+        `${describe(actual)}`
+      );
     }
     case 'enum':
       return `${field} must be one of ${(error.params as { allowedValues: unknown[] }).allowedValues.join(', ')}`;
@@ -178,7 +181,8 @@ export function decodeAdmissionReview(body: unknown, options: DecodeOptions = {}
     envelope.kind !== ADMISSION_KIND
   ) {
     throw new AdmissionDecodeError(
-      `expected apiVersion ${ADMISSION_API_VERSION} and kind ${ADMISSION_KIND}, got apiVersion ${describe(envelope.apiVersion)} and kind ${describe(envelope.kind)}`,
+      `expected apiVersion ${ADMISSION_API_VERSION} and kind ${ADMISSION_KIND}, got apiVersion ` +
+        `${describe(envelope.apiVersion)} and kind ${describe(envelope.kind)}`,
     );
   }
   if (envelope.request === undefined || envelope.request === null) {

@@ -284,7 +284,8 @@ export function registerAudit(program: Command): void {
             (applied.deleted.length ? `, deleted ${applied.deleted.join(', ')}` : '');
         }
         process.stderr.write(
-          `nicguard audit: ${where}: ${describeObjects(report.summary.objects)}; ${summaryCounts(report)}${appliedNote}\n`,
+          `nicguard audit: ${where}: ${describeObjects(report.summary.objects)}; ` +
+            `${summaryCounts(report)}${appliedNote}\n`,
         );
         process.exitCode = snapshot.errors.length ? EXIT_BAD_INPUT : report.summary.fail ? opts.failExitCode : EXIT_OK;
       } catch (err) {

@@ -32,7 +32,8 @@ export interface LiveExplainOptions {
 /** Where the live picture came from; the slot model line says how the KubeVirt version was used. */
 export function liveNotes(live: LivePicture, _e: Explanation): string[] {
   return [
-    `  context ${live.context || '(current)'}, VMI ${live.vmiPhase ?? 'none'}, KubeVirt ${live.kubevirtVersion ?? 'version unknown'}`,
+    `  context ${live.context || '(current)'}, VMI ${live.vmiPhase ?? 'none'}, KubeVirt ` +
+      `${live.kubevirtVersion ?? 'version unknown'}`,
   ];
 }
 

@@ -141,7 +141,8 @@ function formatExplanation(e: Explanation, oldFrom?: string, live?: LivePicture)
       [
         '  base interfaces',
         String(b.base),
-        `in the domain when it was last defined (boot or last migration)${e.baseFrom === 'old' && oldFrom ? `, from ${oldFrom}` : BASE_FROM[e.baseFrom]}`,
+        `in the domain when it was last defined (boot or last ` +
+          `migration)${e.baseFrom === 'old' && oldFrom ? `, from ${oldFrom}` : BASE_FROM[e.baseFrom]}`,
       ],
       ['  reserved ports', String(b.reserved), total],
       ['  ports in use', String(b.inUse), 'interfaces hotplugged since then, still attached'],
@@ -159,7 +160,8 @@ function formatExplanation(e: Explanation, oldFrom?: string, live?: LivePicture)
             [
               '  asked for',
               String(b.asked),
-              `hotplugged by this change (${b.askedInterfaces.join(', ')}): ${b.asked <= b.free ? `fits, ${b.free - b.asked} port${b.free - b.asked === 1 ? '' : 's'} left` : `${b.asked - b.free} more than fit`}`,
+              `hotplugged by this change (${b.askedInterfaces.join(', ')}): ` +
+                `${b.asked <= b.free ? `fits, ${b.free - b.asked} port${b.free - b.asked === 1 ? '' : 's'} left` : `${b.asked - b.free} more than fit`}`,
             ],
           ]
         : []),
@@ -206,11 +208,17 @@ Examples:
 /** The usage problem of a combination of options, if any. */
 function optionProblem(files: string[], opts: ExplainOptions): string | undefined {
   if (files.length > 1)
-    return `explain shows one VM: give one -f (got ${files.length}: ${files.join(', ')}), or check several with nicguard validate`;
+    return (
+      `explain shows one VM: give one -f (got ${files.length}: ${files.join(', ')}), or check several with ` +
+      `nicguard validate`
+    );
   if (opts.base !== undefined && opts.old !== undefined)
     return 'give the previous version with --old or --base, not both';
   if (opts.base !== undefined && (files.length === 0 || files[0] === STDIN)) {
-    return '--base takes the previous version of the -f file from git: give the VM with -f FILE (for stdin, render the base to a file and pass --old)';
+    return (
+      '--base takes the previous version of the -f file from git: give the VM with -f FILE (for stdin, render ' +
+      'the base to a file and pass --old)'
+    );
   }
   return undefined;
 }
@@ -268,7 +276,8 @@ export function registerExplain(program: Command): void {
       if (!liveRead && !filename && objects.length === 0) {
         return usageError(
           'explain',
-          'give the VM with -f FILE, or a folder of cluster objects with --objects DIR, or name it to read it from the cluster (nicguard explain vm/NAME)',
+          'give the VM with -f FILE, or a folder of cluster objects with --objects DIR, or name it to read it from ' +
+            'the cluster (nicguard explain vm/NAME)',
         );
       }
       if (liveRead && (objects.length || opts.old || opts.base)) {
@@ -348,7 +357,8 @@ export function registerExplain(program: Command): void {
         // A VM new on this branch has no previous version: explained as new, and said so.
         if (!old && !base.errors.length) {
           process.stderr.write(
-            `nicguard explain: ${objectRef(String(target.object.kind), target.object)} is not at ${opts.base}: explained as a new VM\n`,
+            `nicguard explain: ${objectRef(String(target.object.kind), target.object)} is not at ${opts.base}: ` +
+              `explained as a new VM\n`,
           );
         }
       }

@@ -74,7 +74,8 @@ export function registerServe(program: Command): void {
   program
     .command('serve')
     .description(
-      'Run the admission webhook over HTTPS (POST /validate, POST /mutate, GET /healthz, GET /readyz), with Prometheus metrics on a plain-HTTP port',
+      'Run the admission webhook over HTTPS (POST /validate, POST /mutate, GET /healthz, GET /readyz), with ' +
+        'Prometheus metrics on a plain-HTTP port',
     )
     .option('--port <port>', 'HTTPS port of the admission endpoints (0: any free port)', port, 8443)
     .option('--host <address>', 'address to listen on (default: all interfaces)')

@@ -113,7 +113,8 @@ export function registerValidate(program: Command): void {
   const command = program
     .command('validate')
     .description(
-      'Check VirtualMachine, VMI, NetworkAttachmentDefinition and Kube-OVN Subnet manifests offline, as the webhooks would admit them',
+      'Check VirtualMachine, VMI, NetworkAttachmentDefinition and Kube-OVN Subnet manifests offline, as the webhooks ' +
+        'would admit them',
     )
     .argument('[paths...]', 'files or folders to check (same as -f)')
     .option(
@@ -129,7 +130,8 @@ export function registerValidate(program: Command): void {
     .option('--base <git-ref>', "take each input file's previous version from this git revision (e.g. origin/main)")
     .option(
       '--exclude <glob>',
-      'leave out files and folders found in an input folder whose path relative to it matches (repeatable), e.g. charts/**',
+      'leave out files and folders found in an input folder whose path relative to it matches (repeatable), e.g. ' +
+        'charts/**',
       parseGlob,
     )
     .option(

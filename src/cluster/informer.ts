@@ -117,7 +117,8 @@ export function loadKubeConfig(kubeconfig?: string): KubeConfig {
     throw new Error(
       kubeconfig
         ? `kubeconfig ${kubeconfig} has no current cluster (check current-context)`
-        : 'no Kubernetes API configured: pass --kubeconfig, set KUBECONFIG, or run inside a cluster (or use --objects DIR)',
+        : 'no Kubernetes API configured: pass --kubeconfig, set KUBECONFIG, or run inside a cluster (or use ' +
+            '--objects DIR)',
     );
   }
   return kc;

@@ -53,7 +53,8 @@ export function configSchema(): Record<string, unknown> {
       },
       slotModel: {
         description:
-          'How KubeVirt reserves PCIe root ports for NIC hotplug: auto (follow the KubeVirt version), v1 (v1.4-v1.5), ' +
+          'How KubeVirt reserves PCIe root ports for NIC hotplug: auto (follow the KubeVirt version), v1 ' +
+          '(v1.4-v1.5), ' +
           'v2 (v1.6.0-v1.6.3, v1.7.0-v1.7.1), v3 (v1.6.4+, v1.7.2+, v1.8, v1.9), legacy-q35 (one spare port).',
         enum: [...SLOT_MODELS],
       },
@@ -174,12 +175,16 @@ function explainError(e: ErrorObject, doc: unknown): ConfigProblem {
     case 'enum':
       return {
         path,
-        message: `${field}: must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')}, got ${actual}`,
+        message:
+          `${field}: must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')}, ` +
+          `got ${actual}`,
       };
     case 'const':
       return {
         path,
-        message: `${field}: must be ${describeValue((e.params as { allowedValue: unknown }).allowedValue)}, got ${actual}`,
+        message:
+          `${field}: must be ${describeValue((e.params as { allowedValue: unknown }).allowedValue)}, got ` +
+          `${actual}`,
       };
     default:
       return { path, message: `${field}: ${e.message ?? 'is invalid'}, got ${actual}` };

@@ -151,7 +151,8 @@ function toFindings(rule: Rule, causes: Cause[], ctx: RuleContext, findings: Fin
     findings.push(listed);
   }
   if (listed && unlisted > 0) {
-    listed.message = `${listed.message} (and ${unlisted} more ${rule.id} ${unlisted === 1 ? 'finding' : 'findings'} not listed)`;
+    listed.message =
+      `${listed.message} (and ${unlisted} more ${rule.id} ${unlisted === 1 ? 'finding' : 'findings'} ` + `not listed)`;
   }
 }
 

@@ -115,7 +115,8 @@ export function acrossReleases(
   return {
     action: 'warn',
     note:
-      ` KubeVirt ${describeVersions(refusing)} refuses this; ${describeVersions(accepting)} accepts it. nicguard does ` +
+      ` KubeVirt ${describeVersions(refusing)} refuses this; ${describeVersions(accepting)} accepts it. nicguard ` +
+      `does ` +
       `not know which KubeVirt the cluster runs, so it warns instead of refusing. ${HOW_TO_SET_VERSION}`,
   };
 }

@@ -139,7 +139,9 @@ function computeProviderProblems(
     return [
       {
         field: 'spec.config',
-        message: `${analysis.parsed.error}: Multus cannot read it, so no pod can attach to this network. Make spec.config a JSON object (a CNI config or conflist).`,
+        message:
+          `${analysis.parsed.error}: Multus cannot read it, so no pod can attach to this network. Make ` +
+          `spec.config a JSON object (a CNI config or conflist).`,
       },
     ];
   }
@@ -152,7 +154,11 @@ function computeProviderProblems(
   if (dotted && !ipamOnly) {
     problems.push({
       field: 'metadata.name',
-      message: `the NAD name ${quote(name)} contains a dot, so the provider Kube-OVN derives for it, ${quote(expected)}, has more than the three dot-separated fields by which Kube-OVN recognises an OVN provider (pkg/util/subnet.go). Rename the NAD without dots and set "provider": "<new-name>.${namespace}.ovn".`,
+      message:
+        `the NAD name ${quote(name)} contains a dot, so the provider Kube-OVN derives for it, ` +
+        `${quote(expected)}, has more than the three dot-separated fields by which Kube-OVN recognises an OVN ` +
+        `provider (pkg/util/subnet.go). Rename the NAD without dots and set "provider": ` +
+        `"<new-name>.${namespace}.ovn".`,
     });
   }
   for (const plugin of analysis.ovnPlugins) {
@@ -165,19 +171,29 @@ function computeProviderProblems(
       if (isBlank(provider)) {
         problems.push({
           field: 'spec.config',
-          message: `${where} in spec.config has no "provider", so Kube-OVN's CNI plugin falls back to the primary network "ovn" and never finds the address the controller allocated for "${expected}". Set "${key}": "${expected}".`,
+          message:
+            `${where} in spec.config has no "provider", so Kube-OVN's CNI plugin falls back to the primary ` +
+            `network "ovn" and never finds the address the controller allocated for "${expected}". Set "${key}": ` +
+            `"${expected}".`,
         });
       } else if (provider !== expected) {
         problems.push({
           field: 'spec.config',
-          message: `"${key}" in spec.config is ${quote(provider)}, but Kube-OVN derives "${expected}" from the NAD's name and namespace and binds the Subnet by that; the CNI plugin would look for its address under ${quote(provider)}, and the interface gets none, or one from the wrong Subnet.${providerHint(provider, expected, name, namespace, ipamOnly)} Set "${key}": "${expected}".`,
+          message:
+            `"${key}" in spec.config is ${quote(provider)}, but Kube-OVN derives "${expected}" from the NAD's ` +
+            `name and namespace and binds the Subnet by that; the CNI plugin would look for its address under ` +
+            `${quote(provider)}, and the interface gets none, or one from the wrong ` +
+            `Subnet.${providerHint(provider, expected, name, namespace, ipamOnly)} Set "${key}": "${expected}".`,
         });
       }
     }
     if (isBlank(section.server_socket)) {
       problems.push({
         field: 'spec.config',
-        message: `${where} in spec.config has no "server_socket"; Kube-OVN's CNI plugin has no default and fails every attachment ("server_socket is required in cni.conf"). Set "${ipamOnly ? 'ipam.server_socket' : 'server_socket'}": "${DEFAULT_SERVER_SOCKET}".`,
+        message:
+          `${where} in spec.config has no "server_socket"; Kube-OVN's CNI plugin has no default and fails ` +
+          `every attachment ("server_socket is required in cni.conf"). Set ` +
+          `"${ipamOnly ? 'ipam.server_socket' : 'server_socket'}": "${DEFAULT_SERVER_SOCKET}".`,
       });
     }
   }

@@ -44,7 +44,8 @@ export function readBaseVersions(files: readonly string[], ref: string): BaseVer
       if (check.error) {
         fail(
           file,
-          `--base needs git, which could not be run (${(check.error as NodeJS.ErrnoException).code ?? check.error.message})`,
+          `--base needs git, which could not be run ` +
+            `(${(check.error as NodeJS.ErrnoException).code ?? check.error.message})`,
         );
         usable.set(dir, false);
       } else if (check.status !== 0) {

@@ -83,12 +83,14 @@ const NOT_MANIFEST_NAMES: readonly { name: RegExp; what: (dir: string, file: str
   {
     name: /^Chart\.(yaml|lock)$/,
     what: (dir) =>
-      `a Helm chart file, not a manifest (to check what the chart renders: helm template RELEASE ${dir} | nicguard validate -f -)`,
+      `a Helm chart file, not a manifest (to check what the chart renders: helm template RELEASE ${dir} | nicguard ` +
+      `validate -f -)`,
   },
   {
     name: /^values([._-][^/]*)?\.(ya?ml|json)$/,
     what: (_, file) =>
-      `Helm values, not a manifest (to check what they render: helm template RELEASE CHART -f ${file} | nicguard validate -f -)`,
+      `Helm values, not a manifest (to check what they render: helm template RELEASE CHART -f ${file} | nicguard ` +
+      `validate -f -)`,
   },
   { name: /^helmfile\.ya?ml$/, what: () => 'a helmfile, not a manifest' },
   { name: /^(docker-)?compose([._-][^/]*)?\.ya?ml$/, what: () => 'a Compose file, not a manifest' },

@@ -56,7 +56,8 @@ export const AUDIT_CHECKS = [
     id: 'subnet-unbound',
     title: 'A Kube-OVN Subnet is bound to a NetworkAttachmentDefinition',
     description:
-      'A Subnet whose IPAM-only provider (<nad>.<namespace>) no NetworkAttachmentDefinition derives: nothing can attach ' +
+      'A Subnet whose IPAM-only provider (<nad>.<namespace>) no NetworkAttachmentDefinition derives: nothing can ' +
+      'attach ' +
       'to it (subnet-shape judges .ovn providers).',
   },
   {
@@ -256,7 +257,10 @@ function hotplugProblem(
   }
   if (isAbsent(vmiIface)) return 'the VM wants it, but the VMI still has it absent';
   if (!sources)
-    return 'the virt-launcher pod has no interface for it yet (it needs the dynamic networks controller or a live migration)';
+    return (
+      'the virt-launcher pod has no interface for it yet (it needs the dynamic networks controller or a live ' +
+      'migration)'
+    );
   if (!sources.includes(IN_DOMAIN)) {
     return sources.includes(IN_POD)
       ? 'the pod interface exists (multus-status) but the guest domain never got it'
@@ -317,7 +321,9 @@ export function liveInterfaces(vm: VmView | undefined, vmi: KubeObject): LiveInt
       name,
       state: 'unplug-pending',
       ...withSource(name),
-      detail: `${unplugDetail(sources)}; it was removed from the VM spec without state: absent, which KubeVirt never unplugs`,
+      detail:
+        `${unplugDetail(sources)}; it was removed from the VM spec without state: absent, which KubeVirt never ` +
+        `unplugs`,
     });
   }
   return out;
@@ -368,14 +374,17 @@ function portsFinding(
       }),
     )
     .reduce((a, b) => (b.free - b.asked > a.free - a.asked ? b : a));
-  const explain = `(slot model ${budget.model}: ${budget.reserved} reserved, ${budget.inUse} in use; see nicguard explain)`;
+  const explain =
+    `(slot model ${budget.model}: ${budget.reserved} reserved, ${budget.inUse} in use; see nicguard ` + `explain)`;
   if (budget.asked > budget.free) {
     const names = budget.askedInterfaces.map((i) => quote(i.name)).join(', ');
     return {
       level: 'fail',
       message:
-        `${plural(budget.asked, 'interface')} (${names}) ${budget.asked === 1 ? 'waits' : 'wait'} for a hotplug port, but only ${budget.free} ` +
-        `${budget.free === 1 ? 'is' : 'are'} free ${explain}: ${budget.asked - budget.free} cannot attach before a restart.`,
+        `${plural(budget.asked, 'interface')} (${names}) ${budget.asked === 1 ? 'waits' : 'wait'} for a hotplug ` +
+        `port, but only ${budget.free} ` +
+        `${budget.free === 1 ? 'is' : 'are'} free ${explain}: ${budget.asked - budget.free} cannot attach before a ` +
+        `restart.`,
     };
   }
   if (budget.free - budget.asked === 0) {

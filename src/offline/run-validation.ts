@@ -122,7 +122,8 @@ function skippedHotplugRules(request: PolicyRequest, cluster: ObjectIndex, confi
   ];
   if (changed.length === 0) return [];
   const reason =
-    `not running (${whyNotRunning(oldObject, namespace)}): ${changed.length === 1 ? 'the interface' : 'the interfaces'} ` +
+    `not running (${whyNotRunning(oldObject, namespace)}): ` +
+    `${changed.length === 1 ? 'the interface' : 'the interfaces'} ` +
     `it adds or unplugs (${changed.map((n) => quote(n)).join(', ')}) ${changed.length === 1 ? 'waits' : 'wait'} for ` +
     'the next start, so the hotplug rules were not applied. If it runs, give its status (kubectl get vm -o yaml has ' +
     'it) or its VMI in --objects.';
@@ -152,7 +153,8 @@ function describeChanges(request: PolicyRequest, result: EvaluationResult): stri
     if (interfaces.has(iface.name)) continue;
     changes.push(
       isAbsent(iface)
-        ? `interface ${quote(iface.name)} kept with state: absent at ${iface.path} (KubeVirt unplugs it, then removes it)`
+        ? `interface ${quote(iface.name)} kept with state: absent at ${iface.path} (KubeVirt unplugs it, then ` +
+            `removes it)`
         : `interface ${quote(iface.name)} added at ${iface.path}`,
     );
   }

@@ -266,7 +266,8 @@ export function createWebhook(opts: AppOptions): WebhookHandlers {
       undefined,
       404,
       'not found',
-      `no route for ${req.method} ${req.path}; the webhook serves POST /validate, POST /mutate, GET /healthz, GET /readyz`,
+      `no route for ${req.method} ${req.path}; the webhook serves POST /validate, POST /mutate, GET /healthz, GET ` +
+        `/readyz`,
     ),
   );
 

@@ -85,7 +85,10 @@ function curlExample(portNumber: number, caPath: string): string | undefined {
   } catch {
     return undefined;
   }
-  return `curl -sS --cacert ${caPath} -H 'Content-Type: application/json' https://localhost:${portNumber}/validate -d '${JSON.stringify(review)}'`;
+  return (
+    `curl -sS --cacert ${caPath} -H 'Content-Type: application/json' https://localhost:${portNumber}/validate ` +
+    `-d '${JSON.stringify(review)}'`
+  );
 }
 
 /** `--dev`: reuse ./certs when it serves localhost, make it otherwise; never clobber another name's certificates. */
@@ -164,7 +167,8 @@ async function informerSource(kubeconfig: string | undefined, logger: Logger): P
     informer = await startInformerClusterView({ kubeconfig, logger });
   } catch (err) {
     throw new UsageError(
-      `cannot start the cluster view${kubeconfig ? ` from ${kubeconfig}` : ' (in-cluster config)'}: ${(err as Error).message}; use --kubeconfig, or --objects DIR to run without a cluster`,
+      `cannot start the cluster view${kubeconfig ? ` from ${kubeconfig}` : ' (in-cluster config)'}: ` +
+        `${(err as Error).message}; use --kubeconfig, or --objects DIR to run without a cluster`,
     );
   }
   return {
@@ -301,7 +305,8 @@ export async function runServe(o: ServeOptions): Promise<void> {
     if (curl) say(`Try it (a NetworkAttachmentDefinition with a wrong Kube-OVN provider, refused):\n  ${curl}`);
   }
   say(
-    `nicguard webhook listening on ${webhookUrl}${o.host ? '' : ' (all interfaces)'}: POST /validate, POST /mutate, GET /healthz, GET /readyz; metrics on ${metricsUrl}`,
+    `nicguard webhook listening on ${webhookUrl}${o.host ? '' : ' (all interfaces)'}: POST /validate, POST /mutate, ` +
+      `GET /healthz, GET /readyz; metrics on ${metricsUrl}`,
   );
 
   let stopping = false;

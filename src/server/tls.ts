@@ -108,16 +108,19 @@ export function tlsPolicy(minVersion: string = 'VersionTLS12', cipherSuites: rea
     else if (TLS13_SUITES.includes(name)) tls13.push(name);
     else if (REFUSED_SUITES.includes(name))
       throw new Error(
-        `--tls-cipher-suites: ${name} is not allowed: ${refusalReason(name)}; allowed: ${supportedCipherSuites().join(', ')}`,
+        `--tls-cipher-suites: ${name} is not allowed: ${refusalReason(name)}; allowed: ` +
+          `${supportedCipherSuites().join(', ')}`,
       );
     else
       throw new Error(
-        `--tls-cipher-suites: unknown cipher suite "${name}" (IANA names, e.g. TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256); allowed: ${supportedCipherSuites().join(', ')}`,
+        `--tls-cipher-suites: unknown cipher suite "${name}" (IANA names, e.g. ` +
+          `TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256); allowed: ${supportedCipherSuites().join(', ')}`,
       );
   }
   if (cipherSuites.length > 0 && tls12.length === 0 && version === 'TLSv1.2') {
     throw new Error(
-      '--tls-cipher-suites names no TLS 1.2 suite, so TLS 1.2 clients could not connect; add one or set --tls-min-version VersionTLS13',
+      '--tls-cipher-suites names no TLS 1.2 suite, so TLS 1.2 clients could not connect; add one or set ' +
+        '--tls-min-version VersionTLS13',
     );
   }
   const twelve = cipherSuites.length ? tls12 : Object.values(TLS12_SUITES);

@@ -98,7 +98,9 @@ export function formatJunit(report: ValidationReport): string {
       time: seconds(0),
     });
     cases.push(
-      `    <testcase${head}>\n      <error${attrs({ type: 'input', message: e.message })}>${escapeXml(formatManifestError(e))}</error>\n    </testcase>`,
+      `    <testcase${head}>\n      ` +
+        `<error${attrs({ type: 'input', message: e.message })}>${escapeXml(formatManifestError(e))}</error>\n    ` +
+        `</testcase>`,
     );
   }
   const counts = {

@@ -47,12 +47,14 @@ function oldNotes(old: OldVersions | undefined): string[] {
           (old.newFiles.length ? ': no input file existed at the --base revision)' : ')')
         : '';
     notes.push(
-      `note: no checked object matched a previous version from --old/--base by kind, namespace and name${why}: every object was checked as a CREATE`,
+      `note: no checked object matched a previous version from --old/--base by kind, namespace and name${why}: every ` +
+        `object was checked as a CREATE`,
     );
   }
   if (old.unmatchedSources.length) {
     notes.push(
-      `note: ${plural(old.unmatchedSources.length, 'previous-version source')} matched no input object: ${listed(old.unmatchedSources)}`,
+      `note: ${plural(old.unmatchedSources.length, 'previous-version source')} matched no input object: ` +
+        `${listed(old.unmatchedSources)}`,
     );
   }
   return notes;

@@ -32,7 +32,8 @@ export const absentScope: RuleDescriptor<'absent-scope'> = defineRule({
         if (reasons.length === 0) continue;
         causes.push({
           message:
-            `interface ${quote(iface.name)} has state: absent, but ${reasons.join('; ')}. Remove state: absent; to take ` +
+            `interface ${quote(iface.name)} has state: absent, but ${reasons.join('; ')}. Remove state: absent; to ` +
+            `take ` +
             'the interface away, stop the VM, delete the interface and its network, then start it again.',
           field: iface.path.field('state'),
           ...(sriovUnplugged.has(iface.name) ? { reportedBy: 'sriov-unplug' } : {}),

@@ -47,7 +47,8 @@ function countCauses(iface: InterfaceView, facts: VmFacts): Cause[] {
     const why = old.length
       ? `it uses only ${old.join(', ')}, discontinued since KubeVirt v1.3, which KubeVirt v1.9.0 no longer counts as ` +
         'a binding, so from v1.9.0 every update of this VM is refused until the interface gets a supported binding'
-      : 'KubeVirt v1.9.0 refuses an interface without one (older releases accept it, but virt-handler cannot set it up)';
+      : 'KubeVirt v1.9.0 refuses an interface without one (older releases accept it, but virt-handler cannot set it ' +
+        'up)';
     return versionedCauses(facts, (ver) => from(ver, 9), {
       message: `interface ${name} has no binding: ${why}. Set exactly one of ${ONE_OF}.`,
       field: iface.path,
@@ -77,7 +78,8 @@ function networkCauses(iface: InterfaceView, settings: KubeVirtSettings, facts: 
   if (iface.bindings.includes('masquerade') && !onPod) {
     causes.push({
       message:
-        `interface ${name} uses masquerade: {}, which KubeVirt implements only on the pod network, but network ${name} ` +
+        `interface ${name} uses masquerade: {}, which KubeVirt implements only on the pod network, but network ` +
+        `${name} ` +
         'is not pod: {} (KubeVirt refuses this on every create and update, so moving a masquerade interface from the ' +
         'pod network to multus is refused too). Use bridge: {} on a multus network, or keep it on pod: {}.',
       field: iface.path.field('name'),
@@ -88,7 +90,8 @@ function networkCauses(iface: InterfaceView, settings: KubeVirtSettings, facts: 
     causes.push({
       message:
         `interface ${name} uses bridge: {} on the pod network, but the KubeVirt CR sets ` +
-        'spec.configuration.network.permitBridgeInterfaceOnPodNetwork: false, so KubeVirt refuses it. Use masquerade: {} ' +
+        'spec.configuration.network.permitBridgeInterfaceOnPodNetwork: false, so KubeVirt refuses it. Use ' +
+        'masquerade: {} ' +
         'on the pod network.',
       field: iface.path.field('name'),
     });
@@ -103,7 +106,9 @@ function networkCauses(iface: InterfaceView, settings: KubeVirtSettings, facts: 
         field: iface.path.field('name'),
       }),
       ...versionedCauses(facts, (ver) => from(ver, 8) && !onPod, {
-        message: `interface ${name} uses passtBinding: {}, which KubeVirt implements only on the pod network. Put it on pod: {}.`,
+        message:
+          `interface ${name} uses passtBinding: {}, which KubeVirt implements only on the pod network. Put it ` +
+          `on pod: {}.`,
         field: iface.path.field('name'),
       }),
     );
@@ -115,7 +120,8 @@ function networkCauses(iface: InterfaceView, settings: KubeVirtSettings, facts: 
         (ver) => before(ver, 5) && gateEnabled(settings, 'NetworkBindingPlugins', ver) === false,
         {
           message:
-            `interface ${name} uses binding plugin ${quote(iface.pluginName ?? '')}, but KubeVirt v1.4 needs feature gate ` +
+            `interface ${name} uses binding plugin ${quote(iface.pluginName ?? '')}, but KubeVirt v1.4 needs feature ` +
+            `gate ` +
             'NetworkBindingPlugins in the KubeVirt CR (spec.configuration.developerConfiguration.featureGates) for ' +
             'binding plugins. Enable it.',
           field: iface.path.field('name'),
@@ -147,7 +153,9 @@ function discontinuedCauses(ctx: VmContext, iface: InterfaceView, settings: Kube
     const field = iface.path.field(b);
     if (ctx.request.operation === 'CREATE') {
       causes.push({
-        message: `interface ${name} uses ${b}: {}, which KubeVirt discontinued in v1.3 and refuses on create; ${DISCONTINUED_ADVICE[b]}.`,
+        message:
+          `interface ${name} uses ${b}: {}, which KubeVirt discontinued in v1.3 and refuses on create; ` +
+          `${DISCONTINUED_ADVICE[b]}.`,
         field,
       });
       continue;

@@ -36,7 +36,9 @@ function networkProblems(ctx: VmContext, dra: NetworkView[]): Problem[] {
     const iface = vm.interfaces.find((i) => i.name === net.name);
     if (iface && !iface.bindings.includes('sriov') && !iface.bindings.includes('binding')) {
       problems.push({
-        message: `DRA network ${name} needs an SR-IOV (sriov: {}) or binding plugin interface; interface ${name} is neither.`,
+        message:
+          `DRA network ${name} needs an SR-IOV (sriov: {}) or binding plugin interface; interface ${name} is ` +
+          `neither.`,
         field: vm.specPath.field('domain', 'devices', 'interfaces'),
       });
     }
@@ -97,7 +99,8 @@ function admissionCauses(ctx: VmContext, dra: NetworkView[]): Cause[] {
     problems = [
       {
         message:
-          `network ${quote(multus.name)} is a multus network and ${quote(dra[0].name)} a DRA network (resourceClaim); ` +
+          `network ${quote(multus.name)} is a multus network and ${quote(dra[0].name)} a DRA network ` +
+          `(resourceClaim); ` +
           'KubeVirt does not support both in one VM. Use DRA or multus for the secondary networks, not both.',
         field: networksPath,
       },

@@ -40,8 +40,10 @@ export const hotplugBinding: RuleDescriptor<'hotplug-binding'> = defineRule({
         if (reasons.length === 0) continue;
         causes.push({
           message:
-            `interface ${quote(iface.name)} cannot be hotplugged into running ${bounded(vm.name)}: ${reasons.join('; ')}. ` +
-            'Use bridge: {} (or sriov: {}) on a secondary multus network, or stop the VM, make the change and start it again.',
+            `interface ${quote(iface.name)} cannot be hotplugged into running ${bounded(vm.name)}: ` +
+            `${reasons.join('; ')}. ` +
+            'Use bridge: {} (or sriov: {}) on a secondary multus network, or stop the VM, make the change and start ' +
+            'it again.',
           field: hotpluggable ? iface.network.path : iface.path.field(iface.binding),
         });
       }

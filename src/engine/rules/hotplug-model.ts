@@ -9,7 +9,8 @@ export const hotplugModel: RuleDescriptor<'hotplug-model'> = defineRule({
   title: 'Hotplugged bridge interfaces are virtio',
   summary: 'a hotplugged NIC with a model other than virtio',
   description:
-    'A hotplugged bridge interface has model virtio or no model; hotplugged NICs are virtio and KubeVirt does not check this.',
+    'A hotplugged bridge interface has model virtio or no model; hotplugged NICs are virtio and KubeVirt does not ' +
+    'check this.',
   defaultSetting: 'deny',
   settings: VALIDATION_SETTINGS,
   check: {
@@ -18,7 +19,8 @@ export const hotplugModel: RuleDescriptor<'hotplug-model'> = defineRule({
         .filter((iface) => iface.binding === 'bridge' && iface.model !== undefined && iface.model !== 'virtio')
         .map((iface) => ({
           message:
-            `interface ${quote(iface.name)} is hotplugged into running ${bounded(vm.name)} with model ${bounded(iface.model ?? '')}, ` +
+            `interface ${quote(iface.name)} is hotplugged into running ${bounded(vm.name)} with model ` +
+            `${bounded(iface.model ?? '')}, ` +
             'but only virtio NICs can be hotplugged. Set model: virtio or leave model out.',
           field: iface.path.field('model'),
         })),

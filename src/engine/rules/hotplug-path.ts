@@ -65,14 +65,16 @@ function attachPath(ctx: VmContext, added: InterfaceView[]): Cause[] {
     if (iface.binding === 'sriov') {
       causes.push({
         message:
-          `SR-IOV interface ${quote(iface.name)} attaches only after a live migration (the dynamic networks controller ` +
+          `SR-IOV interface ${quote(iface.name)} attaches only after a live migration (the dynamic networks ` +
+          `controller ` +
           `cannot add a VF to a running pod): ${migrationStep(ctx, ctx.vm)}.`,
         field: iface.path,
       });
     } else if (iface.binding === 'bridge' && !ctx.config.dynamicNetworksController) {
       causes.push({
         message:
-          `interface ${quote(iface.name)} attaches only after a live migration, as this cluster runs no Multus dynamic ` +
+          `interface ${quote(iface.name)} attaches only after a live migration, as this cluster runs no Multus ` +
+          `dynamic ` +
           `networks controller (setting dynamicNetworksController: false): ${migrationStep(ctx, ctx.vm)}.`,
         field: iface.path,
       });

@@ -33,7 +33,10 @@ function annotationsPath(kind: VmKind): FieldPath {
 /** How the reserved count came about, in the words of the model. */
 function reservationReason(b: SlotBudget): string {
   if (b.rootComplex && b.slotTotalSource !== 'annotation') {
-    return `none, as annotation ${ROOT_COMPLEX_ANNOTATION}: "true" puts every device on the root complex, which takes no hotplug`;
+    return (
+      `none, as annotation ${ROOT_COMPLEX_ANNOTATION}: "true" puts every device on the root complex, which ` +
+      `takes no hotplug`
+    );
   }
   if (b.notPcie)
     return 'none, as the VM is not PCIe (its architecture or machine type): KubeVirt reserves no ports for it';
@@ -86,13 +89,15 @@ function budgetMessage(ctx: VmContext, change: HotplugChange, b: SlotBudget, not
 
 function advice(ctx: VmContext, b: SlotBudget): string {
   const steps = [
-    'Restart the VM with the new interfaces instead (stop it, change the spec, start it): interfaces present at start ' +
+    'Restart the VM with the new interfaces instead (stop it, change the spec, start it): interfaces present at ' +
+      'start ' +
       'are laid out then and need no hotplug port.',
   ];
   if (b.free > 0) steps.push(`Or hotplug only ${b.free} of them now.`);
   if (!b.rootComplex && b.model === 'v3') {
     steps.push(
-      `To keep more ports for later hotplugs, set ${annotationsPath(ctx.kind).key(SLOT_COUNT_ANNOTATION)} to a larger ` +
+      `To keep more ports for later hotplugs, set ${annotationsPath(ctx.kind).key(SLOT_COUNT_ANNOTATION)} to a ` +
+        `larger ` +
         'total (boot interfaces included) before the next start.',
     );
   }
@@ -140,7 +145,8 @@ function budgetCauses(ctx: VmContext, change: HotplugChange): Cause[] {
     {
       message:
         `${budgetMessage(ctx, change, tight, `, under KubeVirt ${describeVersions(failingVersions)}`)} Under ` +
-        `${describeVersions(fitVersions)} ${plural(fits[0].budget.free, 'port')} would be free and it fits. nicguard does ` +
+        `${describeVersions(fitVersions)} ${plural(fits[0].budget.free, 'port')} would be free and it fits. nicguard ` +
+        `does ` +
         `not know which KubeVirt the cluster runs, so it warns instead of refusing. ${HOW_TO_SET_VERSION}`,
       field: field(tight),
       action: 'warn',
@@ -185,8 +191,10 @@ export const hotplugSlots: RuleDescriptor<'hotplug-slots'> = defineRule({
   title: 'Hotplugged interfaces fit in the reserved PCIe root ports',
   summary: 'more hotplugged NICs than spare PCIe root ports',
   description:
-    'KubeVirt reserves spare PCIe root ports when it defines the domain (max(0, T - base) with T = 4 by default, more ' +
-    'on newer versions); interfaces hotplugged since boot must fit in them, and unplugging a boot interface frees none.',
+    'KubeVirt reserves spare PCIe root ports when it defines the domain (max(0, T - base) with T = 4 by default, ' +
+    'more ' +
+    'on newer versions); interfaces hotplugged since boot must fit in them, and unplugging a boot interface frees ' +
+    'none.',
   defaultSetting: 'deny',
   settings: VALIDATION_SETTINGS,
   hotplugPart: 'the hotplug port budget',

@@ -68,7 +68,9 @@ function fieldCauses(iface: InterfaceView): Cause[] {
   const { model } = iface.fields;
   if (typeof model === 'string' && model !== '' && !MODELS.includes(model)) {
     causes.push({
-      message: `interface ${name} uses model ${quote(model)}, which KubeVirt does not support; use one of ${MODELS.join(', ')}.`,
+      message:
+        `interface ${name} uses model ${quote(model)}, which KubeVirt does not support; use one of ` +
+        `${MODELS.join(', ')}.`,
       field: iface.path.field('model'),
     });
   }
@@ -84,7 +86,9 @@ function fieldCauses(iface: InterfaceView): Cause[] {
       });
     } else if (mac === RESERVED_MAC && iface.bindings.includes('masquerade')) {
       causes.push({
-        message: `interface ${name} uses masquerade with MAC ${RESERVED_MAC}, which KubeVirt reserves for the in-pod bridge; choose another.`,
+        message:
+          `interface ${name} uses masquerade with MAC ${RESERVED_MAC}, which KubeVirt reserves for the in-pod ` +
+          `bridge; choose another.`,
         field: iface.path.field('macAddress'),
       });
     }
@@ -92,7 +96,9 @@ function fieldCauses(iface: InterfaceView): Cause[] {
   const pci = iface.fields.pciAddress;
   if (typeof pci === 'string' && pci !== '' && !PCI_ADDRESS.test(pci)) {
     causes.push({
-      message: `interface ${name} has a malformed PCI address ${quote(pci)}; write it as dddd:bb:ss.f, e.g. 0000:81:01.0.`,
+      message:
+        `interface ${name} has a malformed PCI address ${quote(pci)}; write it as dddd:bb:ss.f, e.g. ` +
+        `0000:81:01.0.`,
       field: iface.path.field('pciAddress'),
     });
   }
@@ -143,7 +149,9 @@ function portCauses(ctx: VmContext, iface: InterfaceView): Cause[] {
     const protocol = port.protocol;
     if (protocol !== undefined && protocol !== '' && protocol !== 'TCP' && protocol !== 'UDP') {
       causes.push({
-        message: `interface ${name} has protocol ${quote(protocol)} in ports[${p}]; KubeVirt allows only TCP or UDP (upper case).`,
+        message:
+          `interface ${name} has protocol ${quote(protocol)} in ports[${p}]; KubeVirt allows only TCP or UDP ` +
+          `(upper case).`,
         field: path.field('protocol'),
       });
     }
@@ -196,7 +204,9 @@ function stateCauses(ctx: VmContext, iface: InterfaceView): Cause[] {
   if (link && iface.bindings.includes('sriov')) {
     causes.push(
       ...versionedCauses(ctx.facts, (v) => atLeast(v, 1, 5, 0), {
-        message: `interface ${name} is SR-IOV, and KubeVirt does not support link state ${quote(state)} on SR-IOV NICs; remove state.`,
+        message:
+          `interface ${name} is SR-IOV, and KubeVirt does not support link state ${quote(state)} on SR-IOV ` +
+          `NICs; remove state.`,
         field,
       }),
     );

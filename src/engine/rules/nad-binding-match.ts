@@ -31,7 +31,8 @@ export const nadBindingMatch: RuleDescriptor<'nad-binding-match'> = defineRule({
             causes.push({
               message:
                 `interface ${name} uses sriov binding, but NetworkAttachmentDefinition ${nadRef(use)} is of type ` +
-                `${quote(analysis.type ?? 'unknown')}, not sriov: KubeVirt would hand the pod a VF that this CNI cannot ` +
+                `${quote(analysis.type ?? 'unknown')}, not sriov: KubeVirt would hand the pod a VF that this CNI ` +
+                `cannot ` +
                 'configure. Point the network at an SR-IOV NAD, or use bridge: {} for this NAD.',
               field: iface.path.field('sriov'),
               action,
@@ -51,7 +52,8 @@ export const nadBindingMatch: RuleDescriptor<'nad-binding-match'> = defineRule({
         } else if (iface.binding === 'bridge' && analysis.isSriov) {
           causes.push({
             message:
-              `interface ${name} uses bridge binding on NetworkAttachmentDefinition ${nadRef(use)}, which is an SR-IOV ` +
+              `interface ${name} uses bridge binding on NetworkAttachmentDefinition ${nadRef(use)}, which is an ` +
+              `SR-IOV ` +
               'network: the pod gets no VF, so the SR-IOV CNI fails. Use sriov: {} for this interface.',
             field: iface.path.field('bridge'),
             action,

@@ -25,17 +25,21 @@ function missingNad(ctx: VmContext, use: NetworkUse): Cause {
       `did you mean ${other}?` +
       (use.network.networkName?.includes('/')
         ? ''
-        : ` A networkName without a namespace means the VM's own namespace (${bounded(namespace)}); write networkName: ${other}.`);
+        : ` A networkName without a namespace means the VM's own namespace (${bounded(namespace)}); write ` +
+          `networkName: ${other}.`);
   }
   const severity = hotplugSeverity(ctx.facts.hotplug !== undefined, use);
   const consequence =
     severity === 'deny'
       ? `Hotplugging interface ${quote(use.iface.name)} would fail when Multus cannot find it ("cannot find a ` +
         'network-attachment-definition"); create the NAD first, or correct networkName.'
-      : 'The VM\'s pod cannot start until it exists ("cannot find a network-attachment-definition"); create it before ' +
+      : 'The VM\'s pod cannot start until it exists ("cannot find a network-attachment-definition"); create it ' +
+        'before ' +
         'the VM starts, or correct networkName.';
   return {
-    message: `network ${quote(use.network.name)} refers to NetworkAttachmentDefinition ${ref}, which does not exist. ${consequence}${hint}`,
+    message:
+      `network ${quote(use.network.name)} refers to NetworkAttachmentDefinition ${ref}, which does not exist. ` +
+      `${consequence}${hint}`,
     field: networkField(use),
     action: severity,
   };

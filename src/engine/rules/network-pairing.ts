@@ -45,7 +45,8 @@ function interfaceCauses(vm: VmView): Cause[] {
     const namePath = iface.path.field('name');
     if (iface.fields !== iface.raw) {
       causes.push({
-        message: `interfaces[${iface.index}] is not an object; write it as {name: <network name>, bridge: {}} or similar`,
+        message:
+          `interfaces[${iface.index}] is not an object; write it as {name: <network name>, bridge: {}} or ` + `similar`,
         field: iface.path,
       });
       continue;
@@ -60,14 +61,18 @@ function interfaceCauses(vm: VmView): Cause[] {
     const name = quote(iface.name);
     if (!INTERFACE_NAME.test(iface.name)) {
       causes.push({
-        message: `interface name ${name} may contain only letters, digits, dashes (-) and underscores (_); rename the interface and its network`,
+        message:
+          `interface name ${name} may contain only letters, digits, dashes (-) and underscores (_); rename ` +
+          `the interface and its network`,
         field: namePath,
       });
     }
     const first = firstByName.get(iface.name);
     if (first) {
       causes.push({
-        message: `interface name ${name} is already used by interfaces[${first.index}]; one interface connects to one network, so give each interface its own name`,
+        message:
+          `interface name ${name} is already used by interfaces[${first.index}]; one interface connects to ` +
+          `one network, so give each interface its own name`,
         field: namePath,
       });
     } else {
@@ -78,7 +83,10 @@ function interfaceCauses(vm: VmView): Cause[] {
             ? ' An interface being unplugged (state: absent) keeps its network until KubeVirt removes both.'
             : '';
         causes.push({
-          message: `interface ${name} has no network of the same name; add a network named ${name} (multus: {networkName: <NetworkAttachmentDefinition>} or pod: {}) to ${vm.specPath}.networks, or remove the interface.${unplugging}`,
+          message:
+            `interface ${name} has no network of the same name; add a network named ${name} (multus: ` +
+            `{networkName: <NetworkAttachmentDefinition>} or pod: {}) to ${vm.specPath}.networks, or remove the ` +
+            `interface.${unplugging}`,
           field: namePath,
         });
       }
@@ -94,7 +102,9 @@ function networkCauses(vm: VmView, facts: VmFacts): Cause[] {
   for (const net of vm.networks) {
     if (net.fields !== net.raw) {
       causes.push({
-        message: `networks[${net.index}] is not an object; write it as {name: <interface name>, multus: {networkName: <nad>}} or {name: <interface name>, pod: {}}`,
+        message:
+          `networks[${net.index}] is not an object; write it as {name: <interface name>, multus: ` +
+          `{networkName: <nad>}} or {name: <interface name>, pod: {}}`,
         field: net.path,
       });
       continue;
@@ -108,14 +118,18 @@ function networkCauses(vm: VmView, facts: VmFacts): Cause[] {
       });
     } else if (first) {
       causes.push({
-        message: `network name ${quote(net.name)} is already used by networks[${first.index}]; every network needs a unique name`,
+        message:
+          `network name ${quote(net.name)} is already used by networks[${first.index}]; every network needs a ` +
+          `unique name`,
         field: namePath,
       });
     } else {
       firstByName.set(net.name, net);
       if (!interfaceNames.has(net.name)) {
         causes.push({
-          message: `network ${quote(net.name)} has no interface of the same name; add an interface named ${quote(net.name)} to ${vm.specPath}.domain.devices.interfaces, or remove the network`,
+          message:
+            `network ${quote(net.name)} has no interface of the same name; add an interface named ` +
+            `${quote(net.name)} to ${vm.specPath}.domain.devices.interfaces, or remove the network`,
           field: namePath,
         });
       }
@@ -136,7 +150,9 @@ function networkCauses(vm: VmView, facts: VmFacts): Cause[] {
     );
     if (net.source === 'multus' && !net.networkName) {
       causes.push({
-        message: `${label} is a multus network without networkName; set it to the NetworkAttachmentDefinition's name ("name" in the VM's namespace, or "namespace/name")`,
+        message:
+          `${label} is a multus network without networkName; set it to the NetworkAttachmentDefinition's name ` +
+          `("name" in the VM's namespace, or "namespace/name")`,
         field: net.path.field('multus', 'networkName'),
       });
     }
@@ -151,19 +167,26 @@ function primaryNetworkCauses(vm: VmView): Cause[] {
   const defaults = vm.networks.filter((n) => n.source === 'multus' && n.isMultusDefault);
   for (const extra of pods.slice(1)) {
     causes.push({
-      message: `network ${quote(extra.name)} is a second pod network (the first is ${quote(pods[0].name)}); a VM connects to the pod network at most once, so use a multus network for ${quote(extra.name)}`,
+      message:
+        `network ${quote(extra.name)} is a second pod network (the first is ${quote(pods[0].name)}); a VM ` +
+        `connects to the pod network at most once, so use a multus network for ${quote(extra.name)}`,
       field: extra.path.field('pod'),
     });
   }
   for (const extra of defaults.slice(1)) {
     causes.push({
-      message: `network ${quote(extra.name)} is a second multus default network (the first is ${quote(defaults[0].name)}); only one network can be the default, remove default: true from one`,
+      message:
+        `network ${quote(extra.name)} is a second multus default network (the first is ` +
+        `${quote(defaults[0].name)}); only one network can be the default, remove default: true from one`,
       field: extra.path.field('multus', 'default'),
     });
   }
   if (pods.length > 0 && defaults.length > 0) {
     causes.push({
-      message: `network ${quote(defaults[0].name)} is a multus default network, but pod network ${quote(pods[0].name)} is also defined; the primary network is one or the other, so remove the pod network or default: true`,
+      message:
+        `network ${quote(defaults[0].name)} is a multus default network, but pod network ` +
+        `${quote(pods[0].name)} is also defined; the primary network is one or the other, so remove the pod network ` +
+        `or default: true`,
       field: defaults[0].path.field('multus', 'default'),
     });
   }

@@ -40,7 +40,8 @@ function vmCause(ctx: VmContext, use: NetworkUse): Cause | undefined {
       ? `${uses}, but no Subnet has spec.provider "${provider}". ` +
         (ipamOnly
           ? `Kube-OVN fails the attachment ("provider ${provider} is not bound to any subnet").`
-          : `Kube-OVN then fails the attachment ("provider ${provider} is not bound to any subnet", v1.15.18 and later ` +
+          : `Kube-OVN then fails the attachment ("provider ${provider} is not bound to any subnet", v1.15.18 and ` +
+            `later ` +
             'in the 1.15 line), or, before v1.15.18 and in v1.13, v1.14, v1.16.0-v1.16.2, silently gives the ' +
             'interface an address from the default subnet (kubeovn/kube-ovn#6957).') +
         ` Create a Subnet with provider: ${provider} first.`
@@ -48,7 +49,8 @@ function vmCause(ctx: VmContext, use: NetworkUse): Cause | undefined {
         'interface to whichever it lists first. Keep one Subnet per provider' +
         (ipamOnly
           ? '.'
-          : `, or name the Subnet with the annotation ${provider}${LOGICAL_SWITCH_ANNOTATION_SUFFIX} on the VM's template.`);
+          : `, or name the Subnet with the annotation ${provider}${LOGICAL_SWITCH_ANNOTATION_SUFFIX} on the VM's ` +
+            `template.`);
   return { message, field: networkField(use), action: hotplugSeverity(ctx.facts.hotplug !== undefined, use) };
 }
 
@@ -61,7 +63,8 @@ function nadCauses({ nad, oldNad, namespace, cluster }: NadContext): Cause[] {
   if (subnets.length === 1) return [];
   const message =
     subnets.length === 0
-      ? `no Kube-OVN Subnet has spec.provider "${provider}" yet; until one does, pods and VMs attached to this NAD fail ` +
+      ? `no Kube-OVN Subnet has spec.provider "${provider}" yet; until one does, pods and VMs attached to this NAD ` +
+        `fail ` +
         `("provider ${provider} is not bound to any subnet") or, on some Kube-OVN versions, get an address from the ` +
         `default subnet. Create a Subnet with provider: ${provider}.`
       : `Subnets ${subnetNames(subnets)} all have spec.provider "${provider}"; Kube-OVN binds the attachment to ` +
@@ -79,8 +82,10 @@ function subnetCauses({ subnet, oldSubnet, spec, cluster }: SubnetContext): Caus
   return [
     {
       message:
-        `Subnet ${subnetNames(others)} already has spec.provider ${quote(provider)}; with two Subnets on one provider ` +
-        'Kube-OVN binds each attachment to whichever it lists first. Use a NAD (and provider) per Subnet, or name the ' +
+        `Subnet ${subnetNames(others)} already has spec.provider ${quote(provider)}; with two Subnets on one ` +
+        `provider ` +
+        'Kube-OVN binds each attachment to whichever it lists first. Use a NAD (and provider) per Subnet, or name ' +
+        'the ' +
         `Subnet per pod with the annotation ${bounded(provider)}${LOGICAL_SWITCH_ANNOTATION_SUFFIX}.`,
       field: FieldPath.of('spec', 'provider'),
       action: 'warn',

@@ -54,13 +54,15 @@ export const pciBus: RuleDescriptor<'pci-bus'> = defineRule({
       return [
         {
           message:
-            `${bounded(vm.name)} needs ${least.used} root PCI bus slots (${describeDevices(least.devices, least.reserved)}), ` +
+            `${bounded(vm.name)} needs ${least.used} root PCI bus slots ` +
+            `(${describeDevices(least.devices, least.reserved)}), ` +
             `but the bus has ${limit} (pciSlotLimit ${config.pciSlotLimit} less the ${RESERVED_ROOT_SLOTS} reserved ` +
             'slots 0, 1, 0x1b and 0x1f). libvirt would refuse to start it with "No more available PCI slots". Remove ' +
             `devices, put disks on the scsi or sata bus, or lower the hotplug reservation (${SLOT_COUNT_ANNOTATION}).` +
             (all
               ? ''
-              : ` That is under KubeVirt ${describeVersions(versions)}, whose hotplug reservation is larger; nicguard ` +
+              : ` That is under KubeVirt ${describeVersions(versions)}, whose hotplug reservation is larger; ` +
+                `nicguard ` +
                 `does not know which KubeVirt the cluster runs, so it warns. ${HOW_TO_SET_VERSION}`),
           field: vm.specPath.field('domain', 'devices'),
           ...(all ? {} : { action: 'warn' as const }),

@@ -225,7 +225,10 @@ function kindOfValue(value: unknown): string {
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'a map';
   if (typeof value === 'string') return `the string ${quote(value, 40)}`;
-  return `${typeof value === 'number' && Number.isInteger(value) ? 'the integer' : `the ${typeof value}`} ${String(value)}`;
+  return (
+    `${typeof value === 'number' && Number.isInteger(value) ? 'the integer' : `the ${typeof value}`} ` +
+    `${String(value)}`
+  );
 }
 
 const TYPE_NAMES: Record<string, string> = {
@@ -307,7 +310,9 @@ function strictness(ctx: RuleContext): Strictness {
       const runs = known
         ? `the cluster runs KubeVirt ${formatVersion(known.version)}`
         : "the cluster's KubeVirt version is unknown";
-      const caveat = ` (warn only: ${runs}, another release than ${KUBEVIRT} may accept it${known ? '' : '; set kubevirtVersion'})`;
+      const caveat =
+        ` (warn only: ${runs}, another release than ${KUBEVIRT} may accept ` +
+        `it${known ? '' : '; set kubevirtVersion'})`;
       return { unknown: 'warn', values: 'warn', caveat };
     }
     case 'NetworkAttachmentDefinition':
@@ -407,7 +412,8 @@ function valueCause(
       const wanted = String(params.type).split(',');
       const want = wanted.filter((t) => t !== 'null').map((t) => TYPE_NAMES[t] ?? t);
       return {
-        message: `${name} must be ${want.join(' or ')}, not ${kindOfValue(value)} (${origin}).${typeFix(wanted, value)}`,
+        message:
+          `${name} must be ${want.join(' or ')}, not ${kindOfValue(value)} ` + `(${origin}).${typeFix(wanted, value)}`,
         field,
         action: 'deny',
       };
@@ -426,7 +432,8 @@ function valueCause(
     case 'pattern':
       return {
         message:
-          `${name} ${kindOfValue(value)} does not have the form ${origin} requires (pattern ${bounded(String(params.pattern), 120)})` +
+          `${name} ${kindOfValue(value)} does not have the form ${origin} requires (pattern ` +
+          `${bounded(String(params.pattern), 120)})` +
           `${String(params.pattern).includes('KMGTPE') ? '; write a quantity such as 2Gi or 500m' : ''}.${strict.values === 'warn' ? strict.caveat : ''}`,
         field,
         action: strict.values,
@@ -438,7 +445,9 @@ function valueCause(
       return undefined;
     default:
       return {
-        message: `${name} ${kindOfValue(value)} ${error.message ?? 'is not allowed'} (${origin}).${strict.values === 'warn' ? strict.caveat : ''}`,
+        message:
+          `${name} ${kindOfValue(value)} ${error.message ?? 'is not allowed'} ` +
+          `(${origin}).${strict.values === 'warn' ? strict.caveat : ''}`,
         field,
         action: strict.values,
       };
@@ -460,7 +469,8 @@ function ratcheted(
     ctx.kind === 'NetworkAttachmentDefinition' ? ctx.oldNad : ctx.kind === 'Subnet' ? ctx.oldSubnet : ctx.old?.object;
   if (cause.action !== 'deny' || !old || old === object) return cause;
   if (JSON.stringify(valueAt(old, tokens)) !== JSON.stringify(value)) return cause;
-  const message = `${cause.message} The previous version has the same value, which the API server lets stand on update.`;
+  const message =
+    `${cause.message} The previous version has the same value, which the API server lets stand on ` + `update.`;
   return { ...cause, message, action: 'warn' };
 }
 
@@ -478,7 +488,9 @@ export function schemaCauses(ctx: RuleContext, object: KubeObject): Cause[] {
   } catch (err) {
     return [
       {
-        message: `nicguard cannot read ${source.origin} (schemas/${source.file}): ${bounded((err as Error).message, 200)}.`,
+        message:
+          `nicguard cannot read ${source.origin} (schemas/${source.file}): ` +
+          `${bounded((err as Error).message, 200)}.`,
         action: 'warn',
       },
     ];
@@ -513,7 +525,8 @@ export const schema: RuleDescriptor<'schema'> = defineRule({
   title: 'Objects have the shape their CRD declares',
   summary: 'a manifest the API server refuses for its shape: unknown, misplaced, mistyped or missing fields',
   description:
-    'A VirtualMachine, VirtualMachineInstance, NetworkAttachmentDefinition or Kube-OVN Subnet read from a manifest is ' +
+    'A VirtualMachine, VirtualMachineInstance, NetworkAttachmentDefinition or Kube-OVN Subnet read from a manifest ' +
+    'is ' +
     "checked against its CRD's OpenAPI schema (KubeVirt v1.8.4, Multus v4.3.0, Kube-OVN v1.15.24) as the API server " +
     'checks it under strict field validation. The webhook skips it: the API server has checked the object already.',
   defaultSetting: 'deny',

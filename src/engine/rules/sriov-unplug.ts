@@ -22,13 +22,16 @@ export const sriovUnplug: RuleDescriptor<'sriov-unplug'> = defineRule({
         now
           ? {
               message:
-                `SR-IOV interface ${quote(old.name)} cannot be hot-unplugged: KubeVirt supports state: absent only for ` +
-                `bridge binding and rejects this change. Remove state: absent; to take the interface away, ${stopFirst}.`,
+                `SR-IOV interface ${quote(old.name)} cannot be hot-unplugged: KubeVirt supports state: absent only ` +
+                `for ` +
+                `bridge binding and rejects this change. Remove state: absent; to take the interface away, ` +
+                `${stopFirst}.`,
               field: now.path.field('state'),
             }
           : {
               message:
-                `SR-IOV interface ${quote(old.name)} was removed from the spec of running ${shortRef(vm)}, but SR-IOV ` +
+                `SR-IOV interface ${quote(old.name)} was removed from the spec of running ${shortRef(vm)}, but ` +
+                `SR-IOV ` +
                 'interfaces cannot be hot-unplugged: KubeVirt only marks the VM RestartRequired and the VF stays ' +
                 `attached. Put the interface back; to take it away, ${stopFirst}.`,
               field: vm.specPath.field('domain', 'devices', 'interfaces'),

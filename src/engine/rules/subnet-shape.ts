@@ -123,13 +123,15 @@ function readCidrBlock(cidrBlock: unknown): Blocks | Cause {
     if (!cidr) return at(`spec.cidrBlock: ${quote(part)} is not a CIDR (address/prefix, e.g. 10.16.0.0/16).`);
     if (cidr.prefix === (cidr.family === 4 ? 32 : 128)) {
       return at(
-        `spec.cidrBlock: ${quote(part)} is a single address (/${cidr.prefix}); a Subnet needs room for a gateway and its hosts.`,
+        `spec.cidrBlock: ${quote(part)} is a single address (/${cidr.prefix}); a Subnet needs room for a gateway and ` +
+          `its hosts.`,
       );
     }
     const special = SPECIAL_BLOCKS.find(([, block]) => cidrsOverlap(block, cidr));
     if (special) {
       return at(
-        `spec.cidrBlock: ${quote(part)} overlaps the ${special[0]} block ${formatCidr(special[1])}, which Kube-OVN refuses for a Subnet.`,
+        `spec.cidrBlock: ${quote(part)} overlaps the ${special[0]} block ${formatCidr(special[1])}, which Kube-OVN ` +
+          `refuses for a Subnet.`,
       );
     }
     if (blocks.has(cidr.family)) {
@@ -175,7 +177,9 @@ function gatewayCause(ctx: SubnetContext, gateway: string, blocks: Blocks): Caus
     return at(`spec.gateway ${quote(gateway)} has upper-case letters; Kube-OVN accepts IPv6 in lower case only.`);
   const entries = gateway.split(',');
   const dual = blocks.size === 2;
-  const mismatch = `spec.gateway ${quote(gateway)} does not match spec.cidrBlock: give one gateway per block${dual ? ', IPv4 and IPv6, separated by a comma' : ''}.`;
+  const mismatch =
+    `spec.gateway ${quote(gateway)} does not match spec.cidrBlock: give one gateway per ` +
+    `block${dual ? ', IPv4 and IPv6, separated by a comma' : ''}.`;
   // Checked first, so that a list of thousands of entries costs one split and one message.
   // Goes further: Kube-OVN lets two gateways of the block's family through.
   if (entries.length > blocks.size) return at(mismatch);
@@ -290,7 +294,9 @@ function protocolCause(protocol: unknown, blocks: Blocks | undefined): Cause | u
   if (!isSet(protocol)) return undefined;
   if (typeof protocol !== 'string' || !PROTOCOLS.includes(protocol)) {
     return {
-      message: `spec.protocol ${quote(protocol)} is not one of ${PROTOCOLS.join(', ')}; Kube-OVN refuses it ("is not a valid protocol type").`,
+      message:
+        `spec.protocol ${quote(protocol)} is not one of ${PROTOCOLS.join(', ')}; Kube-OVN refuses it ("is not ` +
+        `a valid protocol type").`,
       field: PROTOCOL,
     };
   }
@@ -301,7 +307,8 @@ function protocolCause(protocol: unknown, blocks: Blocks | undefined): Cause | u
   // spec.protocol with the CIDR's family (pkg/controller/subnet.go formatSubnet).
   return {
     message:
-      `spec.protocol is ${protocol}, but spec.cidrBlock is ${expected === 'Dual' ? 'dual stack' : expected}; Kube-OVN ` +
+      `spec.protocol is ${protocol}, but spec.cidrBlock is ${expected === 'Dual' ? 'dual stack' : expected}; ` +
+      `Kube-OVN ` +
       `replaces it with ${expected}. Set protocol: ${expected} or leave it out.`,
     field: PROTOCOL,
     action: 'warn',
@@ -317,8 +324,10 @@ function providerCause(ctx: SubnetContext, provider: string): Cause | undefined 
     // Goes further, as a warning: Kube-OVN accepts any provider (IsOvnProvider is then false).
     return {
       message:
-        `spec.provider ${quote(provider)} ends in .ovn but is not <nad-name>.<nad-namespace>.ovn: Kube-OVN recognises an ` +
-        'OVN provider by exactly three dot-separated fields, so no attachment is ever bound to this Subnet. A NAD whose ' +
+        `spec.provider ${quote(provider)} ends in .ovn but is not <nad-name>.<nad-namespace>.ovn: Kube-OVN ` +
+        `recognises an ` +
+        'OVN provider by exactly three dot-separated fields, so no attachment is ever bound to this Subnet. A NAD ' +
+        'whose ' +
         'name has a dot cannot be a Kube-OVN provider; rename it.',
       field: PROVIDER,
       action: 'warn',
@@ -346,7 +355,9 @@ function providerCause(ctx: SubnetContext, provider: string): Cause | undefined 
   }
   if (!analysis.ovnRole && analysis.parsed.plugins.length > 0) {
     return {
-      message: `${names}, which is not a Kube-OVN network (type ${quote(analysis.type ?? 'unknown')}); nothing attaches to this Subnet through it.`,
+      message:
+        `${names}, which is not a Kube-OVN network (type ${quote(analysis.type ?? 'unknown')}); nothing ` +
+        `attaches to this Subnet through it.`,
       field: PROVIDER,
       action: 'warn',
     };
@@ -364,7 +375,9 @@ function allowSubnetsCauses(allowSubnets: unknown): Cause[] {
     if (typeof item === 'string' && hasUpperCase(item)) {
       return [
         {
-          message: `spec.allowSubnets[${index}] ${quote(item)} has upper-case letters; Kube-OVN accepts IPv6 in lower case only.`,
+          message:
+            `spec.allowSubnets[${index}] ${quote(item)} has upper-case letters; Kube-OVN accepts IPv6 in ` +
+            `lower case only.`,
           field: at,
         },
       ];
@@ -372,7 +385,9 @@ function allowSubnetsCauses(allowSubnets: unknown): Cause[] {
     if (typeof item === 'string' && parseCidr(item)) return [];
     return [
       {
-        message: `spec.allowSubnets[${index}] ${quote(item)} is not a CIDR; Kube-OVN refuses it ("is not a valid address").`,
+        message:
+          `spec.allowSubnets[${index}] ${quote(item)} is not a CIDR; Kube-OVN refuses it ("is not a valid ` +
+          `address").`,
         field: at,
       },
     ];
@@ -388,7 +403,8 @@ function egressGatewayCause(spec: Record<string, unknown>, blocks: Blocks | unde
     return at('spec.externalEgressGateway must be a string: one address, or an IPv4 and an IPv6 one.');
   if (spec.natOutgoing === true) {
     return at(
-      'spec.externalEgressGateway and spec.natOutgoing: true exclude each other; Kube-OVN refuses both ("conflict configuration").',
+      'spec.externalEgressGateway and spec.natOutgoing: true exclude each other; Kube-OVN refuses both ("conflict ' +
+        'configuration").',
     );
   }
   if (hasUpperCase(egw))
@@ -409,7 +425,8 @@ function egressGatewayCause(spec: Record<string, unknown>, blocks: Blocks | unde
   const egwProtocol = ips.length === 2 ? (ips[0].family !== ips[1].family ? 'Dual' : '') : familyName(ips[0].family);
   if (egwProtocol === protocolOf(blocks)) return undefined;
   return at(
-    `spec.externalEgressGateway ${quote(egw)} does not match the ${protocolOf(blocks)} spec.cidrBlock; Kube-OVN refuses it ` +
+    `spec.externalEgressGateway ${quote(egw)} does not match the ${protocolOf(blocks)} spec.cidrBlock; Kube-OVN ` +
+      `refuses it ` +
       '("address family is conflict with CIDR").',
   );
 }
@@ -425,7 +442,8 @@ function vipsCauses(vips: unknown, blocks: Blocks): Cause[] {
     if (hasUpperCase(vip))
       return [
         {
-          message: `spec.vips[${index}] ${quote(vip)} has upper-case letters; Kube-OVN accepts IPv6 in lower case only.`,
+          message:
+            `spec.vips[${index}] ${quote(vip)} has upper-case letters; Kube-OVN accepts IPv6 in lower case ` + `only.`,
           field: at,
         },
       ];
@@ -444,7 +462,9 @@ function u2oIpCause(ctx: SubnetContext, blocks: Blocks): Cause | undefined {
   if (typeof u2oIp !== 'string') return { message: 'spec.u2oInterconnectionIP must be a string.', field };
   if (hasUpperCase(u2oIp)) {
     return {
-      message: `spec.u2oInterconnectionIP ${quote(u2oIp)} has upper-case letters; Kube-OVN accepts IPv6 in lower case only.`,
+      message:
+        `spec.u2oInterconnectionIP ${quote(u2oIp)} has upper-case letters; Kube-OVN accepts IPv6 in lower ` +
+        `case only.`,
       field,
     };
   }
@@ -464,7 +484,8 @@ function u2oIpCause(ctx: SubnetContext, blocks: Blocks): Cause | undefined {
   return versioned(
     ctx,
     refusesU2oIpOnGateway,
-    `spec.u2oInterconnectionIP ${formatIp(clash.value, clash.family)} is the Subnet's gateway; the underlay-to-overlay ` +
+    `spec.u2oInterconnectionIP ${formatIp(clash.value, clash.family)} is the Subnet's gateway; the ` +
+      `underlay-to-overlay ` +
       'port needs an address of its own.',
     field,
   );
@@ -541,7 +562,9 @@ function natPolicyCauses(rules: unknown): Cause[] {
     if (families.length === 2 && families[0] !== families[1]) {
       return [
         {
-          message: `spec.natOutgoingPolicyRules[${index}]: match.srcIPs and match.dstIPs are of different families; Kube-OVN refuses the rule.`,
+          message:
+            `spec.natOutgoingPolicyRules[${index}]: match.srcIPs and match.dstIPs are of different families; ` +
+            `Kube-OVN refuses the rule.`,
           field: field.index(index).field('match'),
         },
       ];
@@ -555,7 +578,8 @@ function mtuCause(mtu: unknown, blocks: Blocks): Cause | undefined {
   if (typeof mtu !== 'number' || mtu >= IPV6_MIN_MTU || !blocks.has(6)) return undefined;
   return {
     message:
-      `spec.mtu ${mtu} is below ${IPV6_MIN_MTU}, the least IPv6 allows (RFC 8200); Linux disables IPv6 on such a link, so ` +
+      `spec.mtu ${mtu} is below ${IPV6_MIN_MTU}, the least IPv6 allows (RFC 8200); Linux disables IPv6 on such a ` +
+      `link, so ` +
       "the Subnet's IPv6 addresses do not work. Kube-OVN does not check this. Raise the MTU to 1280 or more.",
     field: SPEC.field('mtu'),
     action: 'warn',
@@ -574,7 +598,8 @@ function updateCauses(ctx: SubnetContext): (Cause | undefined)[] {
   if ((stringOf(ctx.spec.gateway) ?? '') !== oldGateway && inUse) {
     causes.push({
       message:
-        'spec.gateway cannot change while the Subnet has addresses in use (status.v4usingIPs, v6usingIPs); Kube-OVN refuses it.',
+        'spec.gateway cannot change while the Subnet has addresses in use (status.v4usingIPs, v6usingIPs); Kube-OVN ' +
+        'refuses it.',
       field: GATEWAY,
     });
   }
@@ -609,13 +634,16 @@ function shapeCauses(ctx: SubnetContext): Cause[] {
   causes.push(protocolCause(spec.protocol, blocks), ...allowSubnetsCauses(spec.allowSubnets));
   if (isSet(spec.gatewayType) && !GATEWAY_TYPES.includes(spec.gatewayType as string)) {
     causes.push({
-      message: `spec.gatewayType ${quote(spec.gatewayType)} is not one of ${GATEWAY_TYPES.join(', ')}; Kube-OVN refuses it.`,
+      message:
+        `spec.gatewayType ${quote(spec.gatewayType)} is not one of ${GATEWAY_TYPES.join(', ')}; Kube-OVN ` +
+        `refuses it.`,
       field: SPEC.field('gatewayType'),
     });
   }
   const name = stringOf(ctx.subnet.metadata?.name);
   if (name && spec.vpc === name) {
-    const message = `spec.vpc is ${quote(name)}, the Subnet's own name; a Subnet and its VPC cannot share a name. Rename one.`;
+    const message =
+      `spec.vpc is ${quote(name)}, the Subnet's own name; a Subnet and its VPC cannot share a name. ` + `Rename one.`;
     causes.push(versioned(ctx, refusesVpcNamedLikeSubnet, message, SPEC.field('vpc')));
   }
   causes.push(egressGatewayCause(spec, blocks), ...u2oFlagCauses(ctx), ...natPolicyCauses(spec.natOutgoingPolicyRules));

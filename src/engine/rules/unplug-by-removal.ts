@@ -99,7 +99,8 @@ function mutate(ctx: HotplugContext, draft: KubeObject): Cause[] {
     if (!restoredNetworks.has(iface.name)) continue;
     causes.push({
       message:
-        `interface ${quote(iface.name)} is being unplugged (state: absent) but its network was deleted; KubeVirt needs ` +
+        `interface ${quote(iface.name)} is being unplugged (state: absent) but its network was deleted; KubeVirt ` +
+        `needs ` +
         `the network until the unplug completes, so nicguard put network ${quote(iface.name)} back. KubeVirt deletes ` +
         'it together with the interface once the unplug is done.',
       field: spec.field('networks').index(indexByName(lists.networks, iface.name)),
@@ -130,7 +131,8 @@ export const unplugByRemoval: RuleDescriptor<'unplug-by-removal'> = defineRule({
         message:
           `interface ${quote(old.name)} was removed from the spec of running ${shortRef(ctx.vm)}, but removing an ` +
           'interface does not unplug it (KubeVirt only marks the VM RestartRequired and the NIC stays attached). Put ' +
-          `it back with state: absent, and keep its network ${quote(old.name)}, to hot-unplug it; KubeVirt deletes both ` +
+          `it back with state: absent, and keep its network ${quote(old.name)}, to hot-unplug it; KubeVirt deletes ` +
+          `both ` +
           'entries once the unplug is done.',
         field: ctx.vm.specPath.field('domain', 'devices', 'interfaces'),
         action,
