@@ -16,6 +16,7 @@
 //
 // Aims on a 2-core machine: ratio >= 0.8, p99 < 5 ms at 1,000 requests/s, RSS < 150 MB,
 // CPU per request <= 1.3x the parse-only server.
+import { admissionReview } from '../test/server-support.js';
 import { rssMb, stopChild } from './process.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -27,7 +28,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { generateCertificates } from '../src/certs/generate.js';
-import type { Manifest as KubeObject } from '../test/support.js';
+import { update, type Manifest as KubeObject } from '../test/support.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
@@ -155,25 +156,11 @@ function clusterVm(base: KubeObject, id: number, nics: number): KubeObject {
 }
 
 function review(id: number, oldObject: KubeObject, object: KubeObject): string {
-  return JSON.stringify({
-    apiVersion: 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    request: {
-      uid: `bench-${id}`,
-      kind: { group: 'kubevirt.io', version: 'v1', kind: 'VirtualMachine' },
-      resource: { group: 'kubevirt.io', version: 'v1', resource: 'virtualmachines' },
-      requestKind: { group: 'kubevirt.io', version: 'v1', kind: 'VirtualMachine' },
-      requestResource: { group: 'kubevirt.io', version: 'v1', resource: 'virtualmachines' },
-      name: object.metadata?.name,
-      namespace: 'default',
-      operation: 'UPDATE',
-      userInfo: { username: 'alice', groups: ['system:authenticated'] },
-      object,
-      oldObject,
-      dryRun: false,
-      options: { kind: 'UpdateOptions', apiVersion: 'meta.k8s.io/v1', fieldManager: 'kubectl-client-side-apply' },
-    },
+  const body = admissionReview(update(oldObject, object, { uid: `bench-${id}`, namespace: 'default' }), {
+    options: { kind: 'UpdateOptions', apiVersion: 'meta.k8s.io/v1', fieldManager: 'kubectl-client-side-apply' },
   });
+  body.request.userInfo = { username: 'alice', groups: ['system:authenticated'] };
+  return JSON.stringify(body);
 }
 
 /** Hotplugs, unplugs by removal, refused hotplugs and plain edits, to /validate and /mutate. */
