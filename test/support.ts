@@ -6,6 +6,11 @@ import { parseAllDocuments } from 'yaml';
 import { ObjectIndex } from '../src/cluster/object-index.js';
 import { defaultConfig } from '../src/engine/config.js';
 import { evaluate } from '../src/engine/evaluate.js';
+import { useCrdSchemas } from '../src/engine/crd-schemas.js';
+import { readCrdSchema } from '../src/io/crd-schemas.js';
+
+// As the CLI does: the schema rule reads the shipped CRD schemas.
+useCrdSchemas(readCrdSchema);
 import {
   compareVersions,
   parseKubeVirtVersion,

@@ -12,10 +12,14 @@ import { registerServe } from './serve.js';
 import { registerCerts } from './certs.js';
 import { registerAudit } from './audit.js';
 import { VERSION } from './version.js';
+import { useCrdSchemas } from '../engine/crd-schemas.js';
+import { readCrdSchema } from '../io/crd-schemas.js';
 
 export const EXIT_INTERNAL_ERROR = 3;
 
 export function buildProgram(name: string): Command {
+  // Manifests are checked against the CRD schemas nicguard ships (rule schema).
+  useCrdSchemas(readCrdSchema);
   const program = new Command(name)
     .description('Admission webhook and CI validator that makes KubeVirt network interface hotplug safe')
     .version(VERSION)

@@ -8,8 +8,8 @@
 // Only objects read from manifests are checked: the API server has validated a request's
 // object against the cluster's own CRD before it calls a validating webhook, so a finding
 // there could only come from a difference between nicguard's copy and the cluster's release.
-import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { crdSchemaOf } from '../crd-schemas.js';
 import { FieldPath } from '../field-path.js';
 import { formatVersion, knownKubeVirtVersion } from '../kubevirt-version.js';
 import type { JudgedKind } from '../kinds.js';
@@ -25,27 +25,17 @@ export const SCHEMA_CAUSE_LIMIT = 50;
 type Json = Record<string, unknown>;
 
 interface SchemaSource {
-  /** Under schemas/. */
-  file: string;
   /** Whose schema, for messages: "KubeVirt v1.8.4's VirtualMachine schema". */
   origin: string;
 }
 
 const KUBEVIRT = `KubeVirt ${formatVersion(KUBEVIRT_SCHEMA_VERSION)}`;
 const SOURCES: Record<JudgedKind, SchemaSource> = {
-  VirtualMachine: { file: 'kubevirt/virtualmachine.v1.schema.json', origin: `${KUBEVIRT}'s VirtualMachine schema` },
-  VirtualMachineInstance: {
-    file: 'kubevirt/virtualmachineinstance.v1.schema.json',
-    origin: `${KUBEVIRT}'s VirtualMachineInstance schema`,
-  },
-  NetworkAttachmentDefinition: {
-    file: 'multus/networkattachmentdefinition.v1.schema.json',
-    origin: "Multus v4.3.0's NetworkAttachmentDefinition schema",
-  },
-  Subnet: { file: 'kube-ovn/subnet.v1.schema.json', origin: "Kube-OVN v1.15.24's Subnet schema" },
+  VirtualMachine: { origin: `${KUBEVIRT}'s VirtualMachine schema` },
+  VirtualMachineInstance: { origin: `${KUBEVIRT}'s VirtualMachineInstance schema` },
+  NetworkAttachmentDefinition: { origin: "Multus v4.3.0's NetworkAttachmentDefinition schema" },
+  Subnet: { origin: "Kube-OVN v1.15.24's Subnet schema" },
 };
-
-const SCHEMAS_DIR = new URL('../../../../schemas/', import.meta.url);
 
 /** Value checks a structural schema may declare; descriptions, formats and CEL rules are left out. */
 const VALUE_KEYWORDS = [
@@ -151,10 +141,11 @@ interface Compiled {
 const compiled = new Map<JudgedKind, Compiled>();
 
 /** The kind's validator, compiled on first use (VM and VMI schemas take tens of milliseconds). */
-export function schemaValidator(kind: JudgedKind): Compiled {
+export function schemaValidator(kind: JudgedKind): Compiled | undefined {
   let entry = compiled.get(kind);
   if (!entry) {
-    const crd: unknown = JSON.parse(readFileSync(new URL(SOURCES[kind].file, SCHEMAS_DIR), 'utf8'));
+    const crd = crdSchemaOf(kind);
+    if (crd === undefined) return undefined;
     const schema = rootSchema(crd);
     // verbose: errors carry the schema node and the data, for the messages.
     // code.optimize off: a third less compile time (once per process) for no measurable cost per object.
@@ -482,15 +473,14 @@ export function schemaCauses(ctx: RuleContext, object: KubeObject): Cause[] {
   // Only manifests: what an API server sent has passed the cluster's own CRD (see the top).
   if (!ctx.request.fromManifest) return [];
   const source = SOURCES[ctx.kind];
-  let validator: Compiled;
+  let validator: Compiled | undefined;
   try {
     validator = schemaValidator(ctx.kind);
+    if (!validator) return [];
   } catch (err) {
     return [
       {
-        message:
-          `nicguard cannot read ${source.origin} (schemas/${source.file}): ` +
-          `${bounded((err as Error).message, 200)}.`,
+        message: `nicguard cannot read ${source.origin}: ` + `${bounded((err as Error).message, 200)}.`,
         action: 'warn',
       },
     ];
