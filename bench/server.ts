@@ -29,6 +29,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { generateCertificates } from '../src/certs/generate.js';
+import { secureOptions } from '../src/server/tls.js';
 import { update, type Manifest as KubeObject } from '../test/support.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -74,7 +75,7 @@ function runBaseline(certFile: string, keyFile: string, parse: boolean): void {
     response: { uid: 'fixed', allowed: true },
   });
   const server = createServer(
-    { cert: readFileSync(certFile), key: readFileSync(keyFile), minVersion: 'TLSv1.2' },
+    { cert: readFileSync(certFile), key: readFileSync(keyFile), ...secureOptions() },
     (req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => (parse ? chunks.push(c) : undefined));
