@@ -26,12 +26,13 @@
 // nicguard.
 //
 //   bash test/e2e/build.sh && npm run build && node dist/bench/apiserver.js [--puts N] [--warmup N]
+//     [--cpu-prof DIR]   (V8 CPU profiles of nicguard and the no-op webhook, written when they stop)
 //
 // Aim: nicguard / noop <= 1.1 (median and p99).
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
@@ -47,8 +48,8 @@ import {
 } from '../test/e2e/harness.js';
 import { KubeApi } from '../test/e2e/kube-api.js';
 import { KubeVirtControlPlane, webhooksWithUrl } from '../test/e2e/kubevirt-control-plane.js';
-import { stopChild } from './process.js';
-import { median, percentile } from './stats.js';
+import { contextSwitches, cpuMs, stopChild } from './process.js';
+import { percentile } from './stats.js';
 
 type Obj = Record<string, any>;
 
@@ -68,6 +69,11 @@ function option(name: string, fallback: number): number {
   const value = at >= 0 ? Number(process.argv[at + 1]) : fallback;
   if (!Number.isInteger(value) || value <= 0) throw new Error(`--${name} must be a positive integer`);
   return value;
+}
+
+function profileDir(): string | undefined {
+  const at = process.argv.indexOf('--cpu-prof');
+  return at >= 0 ? resolve(process.argv[at + 1] ?? '.') : undefined;
 }
 
 function mustK(kubeconfig: string, args: string[], input?: string): string {
@@ -112,8 +118,8 @@ async function webhookTotals(api: KubeApi): Promise<Map<string, { count: number;
   return totals;
 }
 
-/** Median of nicguard's own decision times (ms) for UPDATEs of the benchmark VM, per webhook. */
-function nicguardDecisionMs(log: string, skip: number): Record<string, number> {
+/** nicguard's own decision times (ms) for UPDATEs, per webhook: from the end of the body to the answer sent. */
+function nicguardDecisionMs(log: string, skip: number): Record<string, Stats> {
   const times: Record<string, number[]> = {};
   const lines = readFileSync(log, 'utf8').split('\n').slice(skip);
   for (const l of lines) {
@@ -122,7 +128,13 @@ function nicguardDecisionMs(log: string, skip: number): Record<string, number> {
     if (!d.decision || d.operation !== 'UPDATE' || typeof d.ms !== 'number') continue;
     (times[d.webhook ?? '?'] ??= []).push(d.ms);
   }
-  return Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)]));
+  return Object.fromEntries(Object.entries(times).map(([k, v]) => [k, stats(v)]));
+}
+
+interface Usage {
+  cpu: number;
+  voluntary: number;
+  involuntary: number;
 }
 
 interface Stats {
@@ -174,13 +186,15 @@ async function setUp(work: string, run: Running): Promise<{ admin: KubeApi; put:
   const caBundle = execFileSync(process.execPath, [NICGUARD, 'certs', '--ip', '127.0.0.1', '--out', certDir], {
     encoding: 'utf8',
   }).trim();
-  run.nicguard = new Nicguard(work, Buffer.from(caBundle, 'base64').toString('utf8'), certDir);
+  const profile = profileDir();
+  const nodeArgs = profile ? ['--cpu-prof', '--cpu-prof-dir', profile] : [];
+  run.nicguard = new Nicguard(work, Buffer.from(caBundle, 'base64').toString('utf8'), certDir, nodeArgs);
   await run.nicguard.start(api.kubeconfig);
   const noopLog = join(work, 'noop.log');
   const serverJs = fileURLToPath(new URL('./server.js', import.meta.url));
   run.noop = startLogged(
     process.execPath,
-    [serverJs, '--baseline', join(certDir, 'tls.crt'), join(certDir, 'tls.key'), 'parse'],
+    [...nodeArgs, serverJs, '--baseline', join(certDir, 'tls.crt'), join(certDir, 'tls.key'), 'parse'],
     noopLog,
   );
   const noopPort = await waitFor(
@@ -239,11 +253,17 @@ function callsBetween(
   return out;
 }
 
-/** Every registered webhook called once per PUT of its configuration, and nothing else called. */
+/**
+ * Every registered webhook called for each PUT of its configuration, and nothing else called.
+ * A few PUTs may call a webhook twice: the API server runs admission again when its
+ * compare-and-swap in etcd finds the object it started from outdated.
+ */
 function checkCalls(calls: Map<string, { calls: number }>, puts: number): void {
   const expected = [...HOOKS.noop, ...HOOKS.nicguard];
-  for (const h of expected)
-    if (calls.get(h)?.calls !== puts) throw new Error(`${h} was called ${calls.get(h)?.calls ?? 0} times, not ${puts}`);
+  for (const h of expected) {
+    const n = calls.get(h)?.calls ?? 0;
+    if (n < puts || n > puts * 1.05) throw new Error(`${h} was called ${n} times for ${puts} PUTs`);
+  }
   for (const name of calls.keys())
     if (!expected.includes(name)) throw new Error(`an unexpected webhook was called: ${name}`);
 }
@@ -251,7 +271,7 @@ function checkCalls(calls: Map<string, { calls: number }>, puts: number): void {
 function report(
   s: Record<Config, Stats>,
   calls: Map<string, { calls: number; ms: number }>,
-  decisionMs: Record<string, number>,
+  decisionMs: Record<string, Stats>,
 ): void {
   console.log('configuration   median       p90       p99      mean   (ms)');
   for (const c of CONFIGS) {
@@ -271,14 +291,14 @@ function report(
   );
   console.log(`latency added to none, nicguard vs noop: median ${addedRatio('p50')}; p99 ${addedRatio('p99')}`);
   const hookLine = (c: 'noop' | 'nicguard') =>
-    HOOKS[c].map((h) => `${h.split('.')[0]} ${fmt(calls.get(h)?.ms ?? NaN)}`).join(', ');
+    HOOKS[c].map((h) => `${h.split('.')[0]} ${fmt(calls.get(h)?.ms ?? NaN)} (${calls.get(h)?.calls} calls)`).join(', ');
   console.log(
     `API server's mean time per webhook call (ms): noop ${hookLine('noop')}; nicguard ${hookLine('nicguard')}`,
   );
   console.log(
-    "nicguard's median decision time (ms, its log): " +
+    "nicguard's decision time (ms, its log), median / mean: " +
       Object.entries(decisionMs)
-        .map(([w, ms]) => `${w} ${fmt(ms, 3)}`)
+        .map(([w, d]) => `${w} ${fmt(d.p50, 3)} / ${fmt(d.mean, 3)}`)
         .join(', '),
   );
 }
@@ -306,6 +326,12 @@ async function main(): Promise<void> {
     );
     for (let i = 0; i < warmup; i++) for (const c of CONFIGS) await put(c);
 
+    const pids = { noop: run.noop!.pid!, nicguard: run.nicguard!.pid! };
+    const usage = () =>
+      Object.fromEntries(
+        (['noop', 'nicguard'] as const).map((c) => [c, { cpu: cpuMs(pids[c]), ...contextSwitches(pids[c]) }]),
+      ) as Record<'noop' | 'nicguard', Usage>;
+    const usageBefore = usage();
     const before = await webhookTotals(admin);
     const nicguardLog = run.nicguard!.log;
     const logLines = readFileSync(nicguardLog, 'utf8').split('\n').length - 1;
@@ -319,6 +345,7 @@ async function main(): Promise<void> {
       }
     }
     const measureSeconds = (performance.now() - measureStart) / 1000;
+    const usageAfter = usage();
     const calls = callsBetween(before, await webhookTotals(admin));
     checkCalls(calls, puts);
     // nicguard's log is written in batches at least every 200 ms.
@@ -332,6 +359,13 @@ async function main(): Promise<void> {
     );
     const s = Object.fromEntries(CONFIGS.map((c) => [c, stats(samples[c])])) as Record<Config, Stats>;
     report(s, calls, nicguardDecisionMs(nicguardLog, logLines));
+    const perPut = (c: 'noop' | 'nicguard', key: keyof Usage) => (usageAfter[c][key] - usageBefore[c][key]) / puts;
+    console.log(
+      'server CPU per PUT (ms, both calls; 10 ms ticks) and preemptions of its main thread per PUT: ' +
+        (['noop', 'nicguard'] as const)
+          .map((c) => `${c} ${fmt(perPut(c, 'cpu'), 3)} ms, ${fmt(perPut(c, 'involuntary'))}`)
+          .join('; '),
+    );
   } finally {
     if (run.noop) await stopChild(run.noop);
     await run.nicguard?.stop();

@@ -17,7 +17,7 @@
 // Aims on a 2-core machine: ratio >= 0.8, p99 < 5 ms at 1,000 requests/s, RSS < 150 MB,
 // CPU per request <= 1.3x the parse-only server.
 import { admissionReview } from '../test/server-support.js';
-import { rssMb, stopChild } from './process.js';
+import { cpuMs, rssMb, stopChild } from './process.js';
 import { median, percentile } from './stats.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -237,15 +237,6 @@ function startChild(
     });
   });
 }
-
-/** CPU time (user + system) a process has used so far, in ms, from /proc/<pid>/stat. */
-function cpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // utime and stime are fields 14 and 15 (1-based), i.e. 11 and 12 after "pid (comm) ".
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
-}
-const CLOCK_TICKS = 100;
 
 interface Measured {
   /** Server CPU per answered request, in µs: independent of what else the machine runs. */
