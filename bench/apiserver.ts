@@ -19,11 +19,15 @@
 // to cancel drift and order effects. KubeVirt's virt-api, and so its webhooks, do not run:
 // the CRDs (and KubeVirt's RBAC) are what virt-operator installs.
 //
+// The warm-up (default 1,000 rounds) is long enough for V8 to optimise both servers' request
+// paths: after 100 rounds both still ran baseline-tier code and TurboFan was still compiling,
+// and each server's CPU per PUT was 1.6-1.7x what it was after 1,500.
+//
 // Printed: median, p90, p99 of each; the ratios nicguard / noop of the median and the p99,
 // and of the latency each adds to `none`; the API server's own mean time per webhook call
-// (apiserver_admission_webhook_admission_duration_seconds) and nicguard's decision time
-// (its log), so that a difference can be placed: in the API server, on the wire, or in
-// nicguard.
+// (apiserver_admission_webhook_admission_duration_seconds), nicguard's decision time (its
+// log), and each server's CPU per PUT and preemptions (/proc), so that a difference can be
+// placed: in the API server, on the wire, or in nicguard.
 //
 //   bash test/e2e/build.sh && npm run build && node dist/bench/apiserver.js [--puts N] [--warmup N]
 //     [--cpu-prof DIR]   (V8 CPU profiles of nicguard and the no-op webhook, written when they stop)
@@ -105,6 +109,7 @@ function registration(port: number, caBundle: string, ns: string, rename?: (name
 /** Per webhook name: calls and seconds so far, from the API server's admission metrics. */
 async function webhookTotals(api: KubeApi): Promise<Map<string, { count: number; sum: number }>> {
   const res = await api.request('GET', '/metrics', undefined);
+  // Not JSON: KubeApi hands such a body back as `message`.
   const text = String(res.body.message ?? '');
   const totals = new Map<string, { count: number; sum: number }>();
   const line = /^apiserver_admission_webhook_admission_duration_seconds_(sum|count)\{([^}]*)\} (\S+)$/gm;
@@ -305,7 +310,7 @@ function report(
 
 async function main(): Promise<void> {
   const puts = option('puts', 1000);
-  const warmup = option('warmup', 100);
+  const warmup = option('warmup', 1000);
   requireBinaries(['e2e-apiserver', 'kubectl', 'kubevirt-manifests']);
   const work = mkdtempSync(join(tmpdir(), 'nicguard-bench-apiserver-'));
   const run: Running = { api: new ApiServer(work) };
