@@ -14,6 +14,7 @@ import { defaultConfig } from '../src/engine/config.js';
 import { evaluate } from '../src/engine/evaluate.js';
 import type { Operation, PolicyRequest } from '../src/engine/types.js';
 import type { Manifest as KubeObject } from '../test/support.js';
+import { median } from './stats.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -297,12 +298,6 @@ const BUCKETS = [
   { label: '9-12 NICs', lo: 9, hi: 12 },
   { label: '13-16 NICs', lo: 13, hi: 16 },
 ];
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
 
 function main(): void {
   const started = performance.now();

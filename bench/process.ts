@@ -1,5 +1,5 @@
-// Child-process helpers the benchmarks share: resident memory from /proc, and a stop that
-// lets nicguard serve drain (SIGTERM) before it gives up (SIGKILL).
+// Child-process helpers the benchmarks share: resident memory, CPU time and context switches
+// from /proc, and a stop that lets nicguard serve drain (SIGTERM) before it gives up (SIGKILL).
 import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
@@ -11,6 +11,22 @@ export function rssMb(pid: number): number {
   } catch {
     return NaN;
   }
+}
+
+/** CPU time (user + system) a process has used so far, in ms, from /proc/<pid>/stat. */
+export function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // utime and stime are fields 14 and 15 (1-based), i.e. 11 and 12 after "pid (comm) ".
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+}
+const CLOCK_TICKS = 100;
+
+/** Context switches of a process's main thread so far (/proc/<pid>/status); involuntary ones are preemptions. */
+export function contextSwitches(pid: number): { voluntary: number; involuntary: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? NaN);
+  return { voluntary: field('voluntary_ctxt_switches'), involuntary: field('nonvoluntary_ctxt_switches') };
 }
 
 /** SIGTERM (serve drains and exits 0), SIGKILL after `graceMs`. */

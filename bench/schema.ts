@@ -13,6 +13,7 @@ import { schemaValidator } from '../src/engine/rules/schema.js';
 import type { PolicyRequest } from '../src/engine/types.js';
 import { asVmi, fedora, fedoraWithBridge } from '../test/hotplug-fixtures.js';
 import { create, seedCluster, update } from '../test/support.js';
+import { median } from './stats.js';
 
 function option(name: string, fallback: number): number {
   const at = process.argv.indexOf(`--${name}`);
@@ -68,7 +69,6 @@ for (let i = 0; i < ROUNDS; i++) {
   times.manifests.push(round(manifests));
   times.parse.push(parseRound());
 }
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const w = (median(times.webhook) * 1000) / webhook.length;
 const m = (median(times.manifests) * 1000) / manifests.length;
 console.log(`${webhook.length} requests (VM create, VM hotplug update, VMI create), median of ${ROUNDS} rounds`);

@@ -17,7 +17,8 @@
 // Aims on a 2-core machine: ratio >= 0.8, p99 < 5 ms at 1,000 requests/s, RSS < 150 MB,
 // CPU per request <= 1.3x the parse-only server.
 import { admissionReview } from '../test/server-support.js';
-import { rssMb, stopChild } from './process.js';
+import { cpuMs, rssMb, stopChild } from './process.js';
+import { median, percentile } from './stats.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:https';
@@ -28,6 +29,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { generateCertificates } from '../src/certs/generate.js';
+import { secureOptions } from '../src/server/tls.js';
 import { update, type Manifest as KubeObject } from '../test/support.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -73,7 +75,7 @@ function runBaseline(certFile: string, keyFile: string, parse: boolean): void {
     response: { uid: 'fixed', allowed: true },
   });
   const server = createServer(
-    { cert: readFileSync(certFile), key: readFileSync(keyFile), minVersion: 'TLSv1.2' },
+    { cert: readFileSync(certFile), key: readFileSync(keyFile), ...secureOptions() },
     (req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => (parse ? chunks.push(c) : undefined));
@@ -236,15 +238,6 @@ function startChild(
   });
 }
 
-/** CPU time (user + system) a process has used so far, in ms, from /proc/<pid>/stat. */
-function cpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // utime and stime are fields 14 and 15 (1-based), i.e. 11 and 12 after "pid (comm) ".
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
-}
-const CLOCK_TICKS = 100;
-
 interface Measured {
   /** Server CPU per answered request, in µs: independent of what else the machine runs. */
   cpuUs: number;
@@ -253,11 +246,6 @@ interface Measured {
   p99: number;
   total: number;
   failures: number;
-}
-
-function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }
 
 async function load(
@@ -396,12 +384,6 @@ async function decisions(port: number, ca: string, requests: AutocannonRequest[]
 }
 
 const fmt = (n: number, digits = 2) => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
 
 /** Field by field median of several runs; totals and failures summed. */
 function medianOf(runs: Measured[]): Measured {

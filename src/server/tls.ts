@@ -190,7 +190,8 @@ export function loadCertificatePair(
   };
 }
 
-function secureOptions(policy: TlsPolicy) {
+/** The TLS options of the webhook server (also the benchmarks' baseline servers, for a like-for-like handshake). */
+export function secureOptions(policy: TlsPolicy = DEFAULT_POLICY) {
   return { minVersion: policy.minVersion, ciphers: policy.ciphers, honorCipherOrder: true } as const;
 }
 

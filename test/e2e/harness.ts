@@ -136,10 +136,12 @@ export class Nicguard {
   private child?: ChildProcess;
   port = 0;
   metricsPort = 0;
+  /** nodeArgs go to node itself, before the script (e.g. --cpu-prof for a benchmark). */
   constructor(
     private readonly workDir: string,
     readonly ca: string,
     private readonly certDir: string,
+    private readonly nodeArgs: string[] = [],
   ) {}
 
   get log(): string {
@@ -156,6 +158,7 @@ export class Nicguard {
     this.child = startLogged(
       process.execPath,
       [
+        ...this.nodeArgs,
         NICGUARD,
         'serve',
         '--host',
