@@ -7,6 +7,7 @@ import {
   decodeAdmissionReview,
   encodeAdmissionResponse,
   MAX_NESTING_DEPTH,
+  textExceedsDepth,
 } from '../src/admission/review.js';
 import { evaluate, FINDINGS_PER_RULE } from '../src/engine/evaluate.js';
 import { QUOTE_LIMIT } from '../src/engine/values.js';
@@ -68,6 +69,42 @@ describe('the decoder refuses what no rule can judge, with a 400', () => {
     // 100,000 levels: refused the same way, no stack overflow anywhere.
     const text = JSON.stringify(review).replace('"leaf"', '['.repeat(100_000) + ']'.repeat(100_000));
     assert.throws(() => decodeAdmissionReview(text), AdmissionDecodeError);
+  });
+
+  it('a large body nested past the limit is refused from its text, before JSON.parse builds it', () => {
+    // A million levels in 2 MB: parsed, that is a million arrays and a stall of every request.
+    const deep = JSON.stringify(admissionReview(fedoraHotplug())).replace(
+      '"spec":{',
+      `"spec":{"deep":${'['.repeat(1_000_000)}1${']'.repeat(1_000_000)},`,
+    );
+    const parse = JSON.parse;
+    let parsed = 0;
+    JSON.parse = (...args: Parameters<typeof JSON.parse>) => (parsed++, parse(...args));
+    try {
+      assert.match(decodeError(Buffer.from(deep)), /nested more than 100 levels deep/);
+      assert.match(decodeError(deep), /nested more than 100 levels deep/);
+    } finally {
+      JSON.parse = parse;
+    }
+    assert.equal(parsed, 0);
+  });
+
+  it('brackets inside strings are not nesting, escaped quotes do not end a string', () => {
+    const limit = 3;
+    const within = (text: string) => !textExceedsDepth(Buffer.from(text), limit);
+    const text = (value: unknown) => JSON.stringify(value);
+    assert.ok(within(text({ a: [{ b: '[[[[{{{{' }] })));
+    // A string ending in an escaped backslash: its closing quote still closes it.
+    assert.ok(within(text({ a: 'x\\', b: '[[[[' })));
+    // An escaped quote does not end the string around it.
+    assert.ok(within(text({ a: 'say "[[[[" twice' })));
+    assert.ok(within(text({ ä: '[[[[ü' })), 'multi-byte characters');
+    assert.ok(!within(text({ a: [{ b: [1] }] })));
+    assert.ok(!within(text({ a: 'x\\', b: [[[1]]] })));
+    // A valid review above the scan threshold with 100 KB of brackets in a string is judged.
+    const review = admissionReview(fedoraHotplug());
+    review.request.object.metadata.annotations = { note: '[{'.repeat(50_000) };
+    assert.equal(decodeAdmissionReview(Buffer.from(JSON.stringify(review))).request.operation, 'UPDATE');
   });
 });
 
