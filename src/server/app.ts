@@ -62,12 +62,17 @@ export interface WebhookHandlers {
   inflightBytes: () => number;
 }
 
+const NO_RULES: string[] = [];
+
 function sendJson(res: ServerResponse, status: number, body: unknown, draining: boolean): void {
   const text = JSON.stringify(body);
-  res.statusCode = status;
-  res.setHeader('content-type', 'application/json');
-  res.setHeader('content-length', Buffer.byteLength(text));
-  if (draining) res.setHeader('connection', 'close');
+  // One writeHead with the headers (merged with any set before) rather than a setHeader each.
+  res.writeHead(
+    status,
+    draining
+      ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), connection: 'close' }
+      : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) },
+  );
   res.end(text);
 }
 
@@ -187,14 +192,17 @@ export function createWebhook(opts: AppOptions): WebhookHandlers {
         user: request.userInfo?.username ?? '',
         dryRun: request.dryRun === true,
         decision,
-        rules: [...new Set(findings.map((f) => f.rule))],
+        rules: findings.length ? [...new Set(findings.map((f) => f.rule))] : NO_RULES,
         ms: Math.round(seconds * 1e6) / 1e3,
       });
-      logBodies(logger, request.uid ?? '', {
-        object: request.object,
-        oldObject: request.oldObject,
-        ...(patch.length ? { patch } : {}),
-      });
+      // The bodies object is built only when debug lines are written.
+      if (logger.isLevelEnabled('debug')) {
+        logBodies(logger, request.uid ?? '', {
+          object: request.object,
+          oldObject: request.oldObject,
+          ...(patch.length ? { patch } : {}),
+        });
+      }
     }
   }
 
