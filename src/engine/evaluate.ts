@@ -69,7 +69,10 @@ export function buildContext(
 }
 
 // One hotplug context per VM context, made when a rule first asks: five rules ask per request.
-const hotplugContexts = new WeakMap<VmContext, HotplugContext | null>();
+// Requests are evaluated one at a time, so the last one made is the one asked for again; a
+// one-entry memo allocates nothing, where a WeakMap grew a table entry per request.
+let memoContext: VmContext | undefined;
+let memoHotplug: HotplugContext | undefined;
 
 /** A VM context and its change, as one literal (a spread of the context made a far larger object). */
 function withChange(ctx: VmContext, change: HotplugChange): HotplugContext {
@@ -81,13 +84,12 @@ function withChange(ctx: VmContext, change: HotplugChange): HotplugContext {
 
 /** The hotplug context of a VM request: an update of a running VM or VMI by a user; else undefined. */
 function hotplugContext(ctx: VmContext): HotplugContext | undefined {
-  let known = hotplugContexts.get(ctx);
-  if (known === undefined) {
+  if (memoContext !== ctx) {
     const change = ctx.facts.hotplug;
-    known = change && !ctx.exempt ? withChange(ctx, change) : null;
-    hotplugContexts.set(ctx, known);
+    memoHotplug = change && !ctx.exempt ? withChange(ctx, change) : undefined;
+    memoContext = ctx;
   }
-  return known ?? undefined;
+  return memoHotplug;
 }
 
 /** Whether a rule has checks for objects of this kind (hotplug checks count for VMs and VMIs). */
@@ -98,21 +100,26 @@ export function judgesKind(rule: Rule, kind: JudgedKind): boolean {
 }
 
 /** The causes one rule finds in a context (no settings applied): what rule tests call. */
-export function checkRule(rule: Rule, ctx: RuleContext): Cause[] {
+export function checkRule(rule: Rule, ctx: RuleContext): readonly Cause[] {
   const check: RuleChecks = rule.check;
   switch (ctx.kind) {
     case 'VirtualMachine':
     case 'VirtualMachineInstance': {
-      const causes = check.vm?.(ctx) ?? [];
+      const causes = check.vm?.(ctx) ?? NO_CAUSES;
       const hotplug = check.hotplug && hotplugContext(ctx);
-      return hotplug && check.hotplug ? [...causes, ...check.hotplug(hotplug)] : causes;
+      if (!hotplug || !check.hotplug) return causes;
+      const more = check.hotplug(hotplug);
+      return causes.length === 0 ? more : [...causes, ...more];
     }
     case 'NetworkAttachmentDefinition':
-      return check.nad?.(ctx) ?? [];
+      return check.nad?.(ctx) ?? NO_CAUSES;
     case 'Subnet':
-      return check.subnet?.(ctx) ?? [];
+      return check.subnet?.(ctx) ?? NO_CAUSES;
   }
 }
+
+/** A rule without a check for the kind finds nothing; one frozen list stands for that. */
+const NO_CAUSES: readonly Cause[] = Object.freeze([]);
 
 function cut(message: string): string {
   return message.length > MESSAGE_LIMIT ? `${message.slice(0, MESSAGE_LIMIT - 3)}...` : message;
@@ -124,7 +131,7 @@ function cut(message: string): string {
  * a rule lists at most FINDINGS_PER_FIELD findings at one field and FINDINGS_PER_RULE in
  * all, and counts the rest on the last one it lists.
  */
-function toFindings(rule: Rule, causes: Cause[], ctx: RuleContext, findings: Finding[]): void {
+function toFindings(rule: Rule, causes: readonly Cause[], ctx: RuleContext, findings: Finding[]): void {
   const setting = ctx.config.rules[rule.id];
   if (setting === 'off' || causes.length === 0) return;
   const perField = new Map<string, number>();
@@ -199,6 +206,8 @@ export function evaluate(
       if (config.rules[rule.id] !== 'off') toFindings(rule, checkRule(rule, ctx), ctx, findings);
     }
   }
+  // The memo would otherwise hold this request's objects until the next one.
+  memoContext = memoHotplug = undefined;
   const allowed = !findings.some((f) => f.action === 'deny');
   return mutation.mutated
     ? { allowed, findings, mutated: mutation.mutated, patch: mutation.patch }
