@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import fastJsonPatch from 'fast-json-patch';
 import request from 'supertest';
-import { createWebhook, DEFAULT_BODY_LIMIT, type AppOptions } from '../src/server/app.js';
+import { createWebhook, DEFAULT_BODY_LIMIT, RETRY_AFTER_SECONDS, type AppOptions } from '../src/server/app.js';
 import { createLogger } from '../src/server/logger.js';
 import { createMetricsServer, WebhookMetrics } from '../src/server/metrics.js';
 import { WARNINGS_TOTAL_LIMIT, WARNING_LIMIT } from '../src/admission/review.js';
@@ -20,7 +20,7 @@ import {
   ifaceNamed,
   networksOf,
 } from './hotplug-fixtures.js';
-import { LogCapture, admissionReview, patchOf } from './server-support.js';
+import { LogCapture, admissionReview, patchOf, waitFor } from './server-support.js';
 
 interface Harness {
   server: Server;
@@ -429,6 +429,135 @@ for (const via of VIAS)
       assert.match(text, /nicguard_admission_bad_requests_total\{webhook="validate",code="413"\} 1/);
     });
   });
+
+describe('webhook app: cap on request bodies in flight', () => {
+  const LIMIT = 64 * 1024;
+  /** A review padded to about `bytes`, as JSON text. */
+  const padded = (bytes: number) =>
+    JSON.stringify(admissionReview(masqueradeHotplug(), { padding: 'x'.repeat(bytes) }));
+  interface Sent {
+    status: number;
+    headers: Record<string, string | string[] | undefined>;
+    text: string;
+  }
+
+  /** Starts a POST whose body is written by the caller; `answer` settles with the response. */
+  function open(port: number, headers: Record<string, string> = {}) {
+    let settle!: (r: Sent) => void;
+    let reject!: (e: Error) => void;
+    const answer = new Promise<Sent>((res, rej) => ((settle = res), (reject = rej)));
+    const req = httpRequest(
+      {
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: '/validate',
+        headers: { 'content-type': 'application/json', ...headers },
+      },
+      (r) => {
+        let text = '';
+        r.on('data', (c) => (text += c));
+        r.on('end', () => settle({ status: r.statusCode ?? 0, headers: r.headers, text }));
+      },
+    );
+    req.on('error', reject);
+    return { req, answer };
+  }
+
+  async function harness() {
+    const metrics = new WebhookMetrics({ defaultMetrics: false });
+    const cluster = seedCluster();
+    const handlers = createWebhook({
+      getClusterView: () => cluster,
+      getConfig: () => config(),
+      logger: createLogger('info', new LogCapture()),
+      metrics,
+      inflightLimit: LIMIT,
+    });
+    metrics.setInflightSource(handlers.inflightBytes);
+    const server = createServer(handlers.listener).listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    return {
+      port: (server.address() as AddressInfo).port,
+      metrics,
+      inflight: handlers.inflightBytes,
+      close: () => new Promise<void>((r) => server.close(() => r())),
+    };
+  }
+
+  it('answers 429 with Retry-After past the cap, declared or streamed, and serves again once bodies are answered', async () => {
+    const h = await harness();
+    try {
+      // A holds 40 KiB of its body and waits.
+      const a = open(h.port);
+      const body = padded(48 * 1024);
+      a.req.write(body.slice(0, 40 * 1024));
+      await waitFor(() => h.inflight() >= 40 * 1024, 5000, 'the first body held');
+
+      // B declares 30 KiB: refused before a byte of it is kept.
+      const small = padded(30 * 1024);
+      const b = open(h.port, { 'content-length': String(Buffer.byteLength(small)) });
+      b.req.end(small);
+      const refused = await b.answer;
+      assert.equal(refused.status, 429);
+      assert.equal(refused.headers['retry-after'], String(RETRY_AFTER_SECONDS));
+      assert.match(JSON.parse(refused.text).message, /request bodies in flight exceed 0.1 MiB/);
+
+      // C streams without a declared length and is refused when it crosses the cap.
+      const c = open(h.port);
+      c.req.end(small);
+      assert.equal((await c.answer).status, 429);
+      assert.ok(h.inflight() < LIMIT, `refused bodies are not held (${h.inflight()} bytes)`);
+
+      // A completes and is judged; then nothing is held and B's retry goes through.
+      a.req.end(body.slice(40 * 1024));
+      const judged = await a.answer;
+      assert.equal(judged.status, 200);
+      assert.equal(JSON.parse(judged.text).response.allowed, false);
+      await waitFor(() => h.inflight() === 0, 5000, 'nothing held');
+      const retry = open(h.port);
+      retry.req.end(small);
+      assert.equal((await retry.answer).status, 200);
+
+      const text = await h.metrics.registry.metrics();
+      assert.match(text, /nicguard_admission_bad_requests_total\{webhook="validate",code="429"\} 2/);
+      assert.match(text, /nicguard_admission_inflight_bytes 0/);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('lets go of the bytes of a client that disconnects mid-body', async () => {
+    const h = await harness();
+    try {
+      const a = open(h.port);
+      a.answer.catch(() => undefined);
+      a.req.write(padded(48 * 1024).slice(0, 40 * 1024));
+      await waitFor(() => h.inflight() >= 40 * 1024, 5000, 'the body held');
+      const text = await h.metrics.registry.metrics();
+      assert.match(text, /nicguard_admission_inflight_bytes [1-9]\d*/);
+      a.req.destroy();
+      await waitFor(() => h.inflight() === 0, 5000, 'the bytes let go');
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('takes a body larger than the cap (within the body limit) when nothing else is held', async () => {
+    const h = await harness();
+    try {
+      const big = padded(2 * LIMIT);
+      const a = open(h.port, { 'content-length': String(Buffer.byteLength(big)) });
+      a.req.end(big);
+      assert.equal((await a.answer).status, 200);
+      const b = open(h.port);
+      b.req.end(big);
+      assert.equal((await b.answer).status, 200);
+    } finally {
+      await h.close();
+    }
+  });
+});
 
 describe('webhook app: failures inside', () => {
   it('answers 500 without a stack trace when evaluation throws, and keeps serving', async () => {

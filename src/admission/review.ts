@@ -138,16 +138,27 @@ export function textExceedsDepth(text: Buffer, limit: number): boolean {
   return false;
 }
 
-/** The nesting depth of a parsed JSON value, walked without recursion and stopping past `limit`. */
+/**
+ * Whether a parsed JSON value nests deeper than `limit`. Recursion stops at the limit, so
+ * the stack never holds more than `limit` frames; nothing is allocated on the way.
+ */
 function exceedsDepth(value: unknown, limit: number): boolean {
-  const stack: [unknown, number][] = [[value, 1]];
-  while (stack.length) {
-    const [v, depth] = stack.pop() as [unknown, number];
-    if (typeof v !== 'object' || v === null) continue;
-    if (depth > limit) return true;
-    for (const child of Array.isArray(v) ? v : Object.values(v)) {
-      if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
+  return typeof value === 'object' && value !== null && deeper(value, 1, limit);
+}
+
+function deeper(v: object, depth: number, limit: number): boolean {
+  if (depth > limit) return true;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const child: unknown = v[i];
+      if (typeof child === 'object' && child !== null && deeper(child, depth + 1, limit)) return true;
     }
+    return false;
+  }
+  const o = v as Record<string, unknown>;
+  for (const key in o) {
+    const child = o[key];
+    if (typeof child === 'object' && child !== null && deeper(child, depth + 1, limit)) return true;
   }
   return false;
 }

@@ -136,33 +136,41 @@ export function judgedByKubeVirtAdmission(kind: VmKind, operation: string): bool
 
 /**
  * One cause of a check that depends on the KubeVirt release (acrossReleases): none where no
- * release to judge under refuses, a denial where all do, else a warning naming them.
+ * release to judge under refuses, a denial where all do, else a warning naming them. The
+ * cause may be given as a function: its message is then built only when some release refuses.
  */
 export function versionedCauses(
   facts: VmFacts,
   rejects: (version: KubeVirtVersion) => boolean,
-  cause: Omit<Cause, 'action'>,
+  cause: Omit<Cause, 'action'> | (() => Omit<Cause, 'action'>),
 ): Cause[] {
   const verdict = acrossReleases(facts.kubevirt, rejects);
-  return verdict ? [{ ...cause, message: `${cause.message}${verdict.note}`, action: verdict.action }] : [];
+  if (!verdict) return [];
+  const c = typeof cause === 'function' ? cause() : cause;
+  return [{ ...c, message: `${c.message}${verdict.note}`, action: verdict.action }];
 }
 
 function hotplugChange(oldObject: KubeObject, oldVm: VmView, vm: VmView): HotplugChange {
   const unplugged = unpluggedInterfaces(oldVm, vm);
-  const now = new Set(vm.interfaces.map((i) => i.name));
-  const oldNetworks = new Map(oldVm.networks.map((n) => [n.name, n]));
+  const sriovUnplugs = unplugged.filter(({ old }) => old.binding === 'sriov');
+  const removedBridge = unplugged
+    .filter(({ old, now }) => !now && old.binding === 'bridge' && isSecondary(old))
+    .map(({ old }) => old);
+  // Looked up only for an absent interface without a network, which nearly no request has.
+  let oldNetworks: Map<string, NetworkView> | undefined;
+  const absentWithoutNetwork = vm.interfaces.filter((i) => {
+    if (!isAbsent(i) || i.network) return false;
+    oldNetworks ??= new Map(oldVm.networks.map((n) => [n.name, n]));
+    const oldNet = oldNetworks.get(i.name);
+    return oldNet?.source === 'multus' && !oldNet.isMultusDefault;
+  });
   return {
     old: { object: oldObject, vm: oldVm },
     added: hotpluggedInterfaces(oldVm, vm),
     unplugged,
-    sriovUnplugs: unplugged.filter(({ old }) => old.binding === 'sriov'),
-    removedBridge: oldVm.interfaces.filter(
-      (i) => i.binding === 'bridge' && isSecondary(i) && !isAbsent(i) && !now.has(i.name),
-    ),
-    absentWithoutNetwork: vm.interfaces.filter((i) => {
-      const oldNet = oldNetworks.get(i.name);
-      return isAbsent(i) && !i.network && oldNet?.source === 'multus' && !oldNet.isMultusDefault;
-    }),
+    sriovUnplugs,
+    removedBridge,
+    absentWithoutNetwork,
   };
 }
 
@@ -208,43 +216,64 @@ export function vmFacts(
   cluster: ClusterView,
   config: PolicyConfig,
 ): VmFacts {
-  let kubevirt: KnownVersion | undefined | null = null;
-  let rules: RuleChoice[] | undefined;
-  let hotplug: HotplugChange | undefined | null = null;
-  let runningVmi: KubeObject | undefined | null = null;
-  let uses: NetworkUse[] | undefined;
-  let settings: KubeVirtSettings | undefined;
-  return {
-    get kubevirt() {
-      if (kubevirt === null) kubevirt = knownKubeVirtVersion(config, cluster);
-      return kubevirt;
-    },
-    get reservationRules() {
-      rules ??= reservationRulesToJudge(config, this.kubevirt);
-      return rules;
-    },
-    get hotplug() {
-      if (hotplug === null) {
-        hotplug = old && isRunning(kind, old.object, cluster) ? hotplugChange(old.object, old.vm, vm) : undefined;
-      }
-      return hotplug;
-    },
-    get runningVmi() {
-      if (runningVmi === null) {
-        runningVmi =
-          kind === 'VirtualMachineInstance' ? old?.object : cluster.getVirtualMachineInstance(vm.namespace, vm.name);
-      }
-      return runningVmi;
-    },
-    get networkUses() {
-      uses ??= networkUses(vm, old?.vm, this.hotplug !== undefined, cluster);
-      return uses;
-    },
-    get kubevirtSettings() {
-      settings ??= kubevirtSettings(cluster.getKubeVirt());
-      return settings;
-    },
-  };
+  return new LazyVmFacts(kind, vm, old, cluster, config);
+}
+
+// A class rather than an object of closures: one allocation per request, getters on the prototype.
+class LazyVmFacts implements VmFacts {
+  private known: KnownVersion | undefined | null = null;
+  private rules: RuleChoice[] | undefined;
+  private change: HotplugChange | undefined | null = null;
+  private vmi: KubeObject | undefined | null = null;
+  private uses: NetworkUse[] | undefined;
+  private settings: KubeVirtSettings | undefined;
+
+  constructor(
+    private readonly kind: VmKind,
+    private readonly vm: VmView,
+    private readonly old: { object: KubeObject; vm: VmView } | undefined,
+    private readonly cluster: ClusterView,
+    private readonly config: PolicyConfig,
+  ) {}
+
+  get kubevirt(): KnownVersion | undefined {
+    if (this.known === null) this.known = knownKubeVirtVersion(this.config, this.cluster);
+    return this.known;
+  }
+
+  get reservationRules(): RuleChoice[] {
+    this.rules ??= reservationRulesToJudge(this.config, this.kubevirt);
+    return this.rules;
+  }
+
+  get hotplug(): HotplugChange | undefined {
+    if (this.change === null) {
+      const old = this.old;
+      this.change =
+        old && isRunning(this.kind, old.object, this.cluster) ? hotplugChange(old.object, old.vm, this.vm) : undefined;
+    }
+    return this.change;
+  }
+
+  get runningVmi(): KubeObject | undefined {
+    if (this.vmi === null) {
+      this.vmi =
+        this.kind === 'VirtualMachineInstance'
+          ? this.old?.object
+          : this.cluster.getVirtualMachineInstance(this.vm.namespace, this.vm.name);
+    }
+    return this.vmi;
+  }
+
+  get networkUses(): NetworkUse[] {
+    this.uses ??= networkUses(this.vm, this.old?.vm, this.hotplug !== undefined, this.cluster);
+    return this.uses;
+  }
+
+  get kubevirtSettings(): KubeVirtSettings {
+    this.settings ??= kubevirtSettings(this.cluster.getKubeVirt());
+    return this.settings;
+  }
 }
 
 /** Where a finding about a network's NAD points: its networkName. */

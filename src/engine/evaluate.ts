@@ -3,7 +3,7 @@
 // for that kind, and turns causes into findings under the configured settings.
 import fastJsonPatch from 'fast-json-patch';
 import { judgedKindOf } from '../admission/judged.js';
-import { vmFacts } from './analysis.js';
+import { vmFacts, type HotplugChange } from './analysis.js';
 import { isVmKind, type JudgedKind } from './kinds.js';
 import type { Cause, HotplugContext, RuleChecks, RuleContext, VmContext } from './rule.js';
 import { RULES, type Rule } from './rules/index.js';
@@ -44,50 +44,52 @@ export function buildContext(
   if (!kind || (request.operation !== 'CREATE' && request.operation !== 'UPDATE')) return undefined;
   const old = request.operation === 'UPDATE' ? request.oldObject : undefined;
   const namespace = request.namespace || stringOf(object.metadata?.namespace) || stringOf(old?.metadata?.namespace);
-  const base = {
-    request,
-    config,
-    cluster,
-    ref: objectRef(kind, object, namespace, request.name),
-    exempt: isExempt(request, config, namespace),
-  };
+  const ref = objectRef(kind, object, namespace, request.name);
+  const exempt = isExempt(request, config, namespace);
+  // Object literals of one shape each, not spreads: a context is built for every request.
   if (isVmKind(kind)) {
     const vm = viewVm(object, kind, namespace);
     const previous = old ? { object: old, vm: viewVm(old, kind, namespace) } : undefined;
-    return {
-      ...base,
-      kind,
-      object,
-      vm,
-      ...(previous ? { old: previous } : {}),
-      facts: vmFacts(kind, vm, previous, cluster, config),
-    };
+    const facts = vmFacts(kind, vm, previous, cluster, config);
+    return previous
+      ? { request, config, cluster, ref, exempt, kind, object, vm, old: previous, facts }
+      : { request, config, cluster, ref, exempt, kind, object, vm, facts };
   }
   if (kind === 'NetworkAttachmentDefinition') {
-    return { ...base, kind, nad: object, ...(old ? { oldNad: old } : {}), namespace: namespace ?? 'default' };
+    const ns = namespace ?? 'default';
+    return old
+      ? { request, config, cluster, ref, exempt, kind, nad: object, oldNad: old, namespace: ns }
+      : { request, config, cluster, ref, exempt, kind, nad: object, namespace: ns };
   }
-  const spec = object.spec;
-  return {
-    ...base,
-    kind,
-    subnet: object,
-    ...(old ? { oldSubnet: old } : {}),
-    spec: typeof spec === 'object' && spec !== null && !Array.isArray(spec) ? (spec as Record<string, unknown>) : {},
-  };
+  const raw = object.spec;
+  const spec = typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? (raw as Record<string, unknown>) : {};
+  return old
+    ? { request, config, cluster, ref, exempt, kind, subnet: object, oldSubnet: old, spec }
+    : { request, config, cluster, ref, exempt, kind, subnet: object, spec };
 }
 
 // One hotplug context per VM context, made when a rule first asks: five rules ask per request.
-const hotplugContexts = new WeakMap<VmContext, HotplugContext | null>();
+// Requests are evaluated one at a time, so the last one made is the one asked for again; a
+// one-entry memo allocates nothing, where a WeakMap grew a table entry per request.
+let memoContext: VmContext | undefined;
+let memoHotplug: HotplugContext | undefined;
+
+/** A VM context and its change, as one literal (a spread of the context made a far larger object). */
+function withChange(ctx: VmContext, change: HotplugChange): HotplugContext {
+  const { request, config, cluster, ref, exempt, kind, object, vm, old, facts } = ctx;
+  return old
+    ? { request, config, cluster, ref, exempt, kind, object, vm, old, facts, change }
+    : { request, config, cluster, ref, exempt, kind, object, vm, facts, change };
+}
 
 /** The hotplug context of a VM request: an update of a running VM or VMI by a user; else undefined. */
 function hotplugContext(ctx: VmContext): HotplugContext | undefined {
-  let known = hotplugContexts.get(ctx);
-  if (known === undefined) {
+  if (memoContext !== ctx) {
     const change = ctx.facts.hotplug;
-    known = change && !ctx.exempt ? { ...ctx, change } : null;
-    hotplugContexts.set(ctx, known);
+    memoHotplug = change && !ctx.exempt ? withChange(ctx, change) : undefined;
+    memoContext = ctx;
   }
-  return known ?? undefined;
+  return memoHotplug;
 }
 
 /** Whether a rule has checks for objects of this kind (hotplug checks count for VMs and VMIs). */
@@ -98,21 +100,26 @@ export function judgesKind(rule: Rule, kind: JudgedKind): boolean {
 }
 
 /** The causes one rule finds in a context (no settings applied): what rule tests call. */
-export function checkRule(rule: Rule, ctx: RuleContext): Cause[] {
+export function checkRule(rule: Rule, ctx: RuleContext): readonly Cause[] {
   const check: RuleChecks = rule.check;
   switch (ctx.kind) {
     case 'VirtualMachine':
     case 'VirtualMachineInstance': {
-      const causes = check.vm?.(ctx) ?? [];
+      const causes = check.vm?.(ctx) ?? NO_CAUSES;
       const hotplug = check.hotplug && hotplugContext(ctx);
-      return hotplug && check.hotplug ? [...causes, ...check.hotplug(hotplug)] : causes;
+      if (!hotplug || !check.hotplug) return causes;
+      const more = check.hotplug(hotplug);
+      return causes.length === 0 ? more : [...causes, ...more];
     }
     case 'NetworkAttachmentDefinition':
-      return check.nad?.(ctx) ?? [];
+      return check.nad?.(ctx) ?? NO_CAUSES;
     case 'Subnet':
-      return check.subnet?.(ctx) ?? [];
+      return check.subnet?.(ctx) ?? NO_CAUSES;
   }
 }
+
+/** A rule without a check for the kind finds nothing; one frozen list stands for that. */
+const NO_CAUSES: readonly Cause[] = Object.freeze([]);
 
 function cut(message: string): string {
   return message.length > MESSAGE_LIMIT ? `${message.slice(0, MESSAGE_LIMIT - 3)}...` : message;
@@ -124,7 +131,7 @@ function cut(message: string): string {
  * a rule lists at most FINDINGS_PER_FIELD findings at one field and FINDINGS_PER_RULE in
  * all, and counts the rest on the last one it lists.
  */
-function toFindings(rule: Rule, causes: Cause[], ctx: RuleContext, findings: Finding[]): void {
+function toFindings(rule: Rule, causes: readonly Cause[], ctx: RuleContext, findings: Finding[]): void {
   const setting = ctx.config.rules[rule.id];
   if (setting === 'off' || causes.length === 0) return;
   const perField = new Map<string, number>();
@@ -156,11 +163,14 @@ function toFindings(rule: Rule, causes: Cause[], ctx: RuleContext, findings: Fin
   }
 }
 
+/** The rules that have a mutation, in registry order. */
+const MUTATING_RULES: readonly Rule[] = RULES.filter((rule) => rule.mutation !== undefined);
+
 function runMutations(vmCtx: VmContext, findings: Finding[]): { mutated?: KubeObject; patch: PatchOperation[] } {
   const ctx = hotplugContext(vmCtx);
   if (!ctx) return { patch: [] };
   // Cloning and diffing the object costs more than all rules together: only when a rule will edit.
-  const active = RULES.filter((rule) => ctx.config.rules[rule.id] === 'mutate' && rule.mutation?.applies(ctx));
+  const active = MUTATING_RULES.filter((rule) => ctx.config.rules[rule.id] === 'mutate' && rule.mutation?.applies(ctx));
   if (active.length === 0) return { patch: [] };
   const draft = structuredClone(ctx.object);
   for (const rule of active) toFindings(rule, rule.mutation?.mutate(ctx, draft) ?? [], ctx, findings);
@@ -187,18 +197,19 @@ export function evaluate(
   let mutation: { mutated?: KubeObject; patch: PatchOperation[] } = { patch: [] };
   if (phase !== 'validate' && (ctx.kind === 'VirtualMachine' || ctx.kind === 'VirtualMachineInstance')) {
     mutation = runMutations(ctx, findings);
-    // A mutated object needs a fresh context; an unchanged one is reused.
-    if (mutation.mutated) ctx = buildContext(request, mutation.mutated, cluster, config);
+    // Validation of a mutated object needs a fresh context; an unchanged one is reused, and
+    // the mutate phase validates nothing.
+    if (mutation.mutated && phase === 'both') ctx = buildContext(request, mutation.mutated, cluster, config);
   }
   if (phase !== 'mutate' && ctx) {
     for (const rule of RULES) {
       if (config.rules[rule.id] !== 'off') toFindings(rule, checkRule(rule, ctx), ctx, findings);
     }
   }
-  return {
-    allowed: !findings.some((f) => f.action === 'deny'),
-    findings,
-    ...(mutation.mutated ? { mutated: mutation.mutated } : {}),
-    patch: mutation.patch,
-  };
+  // The memo would otherwise hold this request's objects until the next one.
+  memoContext = memoHotplug = undefined;
+  const allowed = !findings.some((f) => f.action === 'deny');
+  return mutation.mutated
+    ? { allowed, findings, mutated: mutation.mutated, patch: mutation.patch }
+    : { allowed, findings, patch: mutation.patch };
 }

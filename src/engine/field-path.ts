@@ -33,9 +33,13 @@ export class FieldPath {
     return new FieldPath(this, { index });
   }
 
-  /** The segments from the root. */
+  /** The segments from the root: collected up the parent links, then put in order. */
   get segments(): PathSegment[] {
-    return this.segment ? [...(this.parent?.segments ?? []), this.segment] : [];
+    const out: PathSegment[] = [];
+    if (!this.segment) return out;
+    out.push(this.segment);
+    for (let at = this.parent; at?.segment; at = at.parent) out.push(at.segment);
+    return out.reverse();
   }
 
   /** The keys to walk in a parsed document: field names and map keys as strings, indexes as numbers. */

@@ -369,19 +369,19 @@ function interfaceNamesOf(obj: KubeObject | undefined, activeOnly: boolean): str
   return names;
 }
 
-/**
- * The budget of `vm` against the domain defined from `oldVm` (undefined: vm itself is the
- * base, as for `nicguard explain` of a manifest). The base counts every interface, SR-IOV
- * and absent ones included: KubeVirt counts every interface of the VMI spec it defines the
- * domain from (pkg/virt-launcher/virtwrap/manager.go).
- */
-export function slotBudget(
-  vm: VmView,
-  oldVm: VmView | undefined,
-  rule: ReservationRule,
-  config: PolicyConfig,
-  known: SlotKnowledge = {},
-): SlotBudget {
+/** What a budget needs that is the same under every reservation rule. */
+interface BudgetBase {
+  current: VmView;
+  annotations: Record<string, string>;
+  base: number;
+  inUse: number;
+  askedInterfaces: InterfaceView[];
+  memoryBytes: number | undefined;
+  pciDevices: PciDevices;
+  kubevirtCount: number;
+}
+
+function budgetBase(vm: VmView, oldVm: VmView | undefined, known: SlotKnowledge): BudgetBase {
   const current = oldVm ?? vm;
   const annotations = known.annotations ?? current.annotations;
   const currentNames = new Set(current.interfaces.map((i) => i.name));
@@ -404,10 +404,22 @@ export function slotBudget(
     ? vm.interfaces.filter((i) => !isAbsent(i) && HOTPLUGGED_BINDINGS.has(i.binding) && !active.has(i.name))
     : [];
 
-  const memoryBytes = guestMemoryBytes(current.spec);
   const { devices: pciDevices, noneModels } = countDevices(current.spec, base);
-  const kubevirtCount = sumDevices(pciDevices) + noneModels.usb + noneModels.balloon;
-  const reservation = reservePorts(rule, base, current.spec, annotations, kubevirtCount, config);
+  return {
+    current,
+    annotations,
+    base,
+    inUse,
+    askedInterfaces,
+    memoryBytes: guestMemoryBytes(current.spec),
+    pciDevices,
+    kubevirtCount: sumDevices(pciDevices) + noneModels.usb + noneModels.balloon,
+  };
+}
+
+function budgetUnder(b: BudgetBase, rule: ReservationRule, config: PolicyConfig): SlotBudget {
+  const { base, inUse, askedInterfaces, memoryBytes, pciDevices } = b;
+  const reservation = reservePorts(rule, base, b.current.spec, b.annotations, b.kubevirtCount, config);
   return {
     model: rule.model,
     ...(reservation.notPcie ? { notPcie: true } : {}),
@@ -428,6 +440,38 @@ export function slotBudget(
   };
 }
 
+/**
+ * The budget of `vm` against the domain defined from `oldVm` (undefined: vm itself is the
+ * base, as for `nicguard explain` of a manifest). The base counts every interface, SR-IOV
+ * and absent ones included: KubeVirt counts every interface of the VMI spec it defines the
+ * domain from (pkg/virt-launcher/virtwrap/manager.go).
+ */
+export function slotBudget(
+  vm: VmView,
+  oldVm: VmView | undefined,
+  rule: ReservationRule,
+  config: PolicyConfig,
+  known: SlotKnowledge = {},
+): SlotBudget {
+  return budgetUnder(budgetBase(vm, oldVm, known), rule, config);
+}
+
+/**
+ * The budget under each of several reservation rules (one per release family when the
+ * version is unknown): what does not depend on the rule is worked out once. None when
+ * the change hotplugs nothing, as then no rule can run out of ports.
+ */
+export function slotBudgetsIfAsked(
+  vm: VmView,
+  oldVm: VmView,
+  rules: readonly ReservationRule[],
+  config: PolicyConfig,
+  known: SlotKnowledge = {},
+): SlotBudget[] {
+  const b = budgetBase(vm, oldVm, known);
+  return b.askedInterfaces.length === 0 ? [] : rules.map((rule) => budgetUnder(b, rule, config));
+}
+
 /** Root-bus use when the VM next starts from this spec: absent interfaces are dropped then. */
 export function bootPciUsage(
   vm: VmView,
@@ -435,11 +479,27 @@ export function bootPciUsage(
   rule: ReservationRule,
   config: PolicyConfig,
 ): { used: number; devices: PciDevices; reserved: number } {
-  const count = vm.interfaces.filter((i) => !isAbsent(i)).length;
+  return bootPciUsages(vm, annotations, config)(rule);
+}
+
+/**
+ * The same under any reservation rule: the devices are counted once, and only the
+ * reservation is worked out per rule.
+ */
+export function bootPciUsages(
+  vm: VmView,
+  annotations: Record<string, string>,
+  config: PolicyConfig,
+): (rule: ReservationRule) => { used: number; devices: PciDevices; reserved: number } {
+  let count = 0;
+  for (const i of vm.interfaces) if (!isAbsent(i)) count++;
   const { devices, noneModels } = countDevices(vm.spec, count);
   const kubevirtCount = sumDevices(devices) + noneModels.usb + noneModels.balloon;
-  const { reserved } = reservePorts(rule, count, vm.spec, annotations, kubevirtCount, config);
-  return { used: sumDevices(devices) + reserved, devices, reserved };
+  const used = sumDevices(devices);
+  return (rule) => {
+    const { reserved } = reservePorts(rule, count, vm.spec, annotations, kubevirtCount, config);
+    return { used: used + reserved, devices, reserved };
+  };
 }
 
 /** A reservation rule to judge under, and the releases it stands for (unknown version) or none. */

@@ -80,9 +80,33 @@ function present(fields: Record<string, unknown>, key: string): boolean {
   return fields[key] !== undefined && fields[key] !== null;
 }
 
+/**
+ * The keys of `names` present in `fields`, in the order of `names`. One key (nearly every
+ * interface and network) gives a shared one-element list rather than a new array.
+ */
+function presentKeys<T extends string>(
+  fields: Record<string, unknown>,
+  names: readonly T[],
+  single: ReadonlyMap<T, readonly T[]>,
+): readonly T[] {
+  let found: T | undefined;
+  let many: T[] | undefined;
+  for (const name of names) {
+    if (!present(fields, name)) continue;
+    if (found === undefined) found = name;
+    else (many ??= [found]).push(name);
+  }
+  return many ?? (found === undefined ? NONE : (single.get(found) as readonly T[]));
+}
+const NONE: readonly never[] = Object.freeze([]);
+const singles = <T extends string>(names: readonly T[]): ReadonlyMap<T, readonly T[]> =>
+  new Map(names.map((n) => [n, Object.freeze([n])]));
+const SINGLE_SOURCE = singles(NETWORK_SOURCES);
+const SINGLE_BINDING = singles(BINDINGS);
+
 function viewNetwork(raw: unknown, index: number, listPath: FieldPath, namespace: string): NetworkView {
   const fields = asObject(raw);
-  const sources = NETWORK_SOURCES.filter((s) => present(fields, s));
+  const sources = presentKeys(fields, NETWORK_SOURCES, SINGLE_SOURCE);
   const source = sources.length > 1 ? 'multiple' : (sources[0] ?? 'none');
   const multus = sources.includes('multus') ? asObject(fields.multus) : {};
   const claim = sources.includes('resourceClaim') ? asObject(fields.resourceClaim) : undefined;
@@ -114,7 +138,7 @@ function viewInterface(
 ): InterfaceView {
   const fields = asObject(raw);
   const name = stringOf(fields.name) ?? '';
-  const bindings = BINDINGS.filter((b) => present(fields, b));
+  const bindings = presentKeys(fields, BINDINGS, SINGLE_BINDING);
   const binding: Binding = bindings.length === 0 ? 'none' : bindings.length > 1 ? 'multiple' : bindings[0];
   return {
     name,
@@ -131,9 +155,14 @@ function viewInterface(
   };
 }
 
-/** Where the VMI spec sits in a VM or VMI. */
-function vmiSpecPath(kind: VmKind): FieldPath {
-  return kind === 'VirtualMachine' ? FieldPath.of('spec', 'template', 'spec') : FieldPath.of('spec');
+/** Where the VMI spec sits in a VM or VMI, and its lists; paths are immutable, so made once. */
+const PATHS = {
+  VirtualMachine: vmPaths(FieldPath.of('spec', 'template', 'spec')),
+  VirtualMachineInstance: vmPaths(FieldPath.of('spec')),
+} as const;
+
+function vmPaths(spec: FieldPath) {
+  return { spec, networks: spec.field('networks'), interfaces: spec.field('domain', 'devices', 'interfaces') };
 }
 
 /** The VMI spec inside a VM or VMI, as written (may be of any type). */
@@ -151,15 +180,16 @@ export function vmiAnnotationsOf(obj: KubeObject | undefined, kind: VmKind): Rec
 }
 
 export function viewVm(obj: KubeObject, kind: VmKind, fallbackNamespace = 'default'): VmView {
-  const specPath = vmiSpecPath(kind);
+  const paths = PATHS[kind];
+  const specPath = paths.spec;
   const spec = asObject(vmiSpecOf(obj, kind));
   const metadata = asObject(obj.metadata);
   const namespace = stringOf(metadata.namespace) || fallbackNamespace;
-  const networksPath = specPath.field('networks');
+  const networksPath = paths.networks;
   const networks = asArray(spec.networks).map((n, i) => viewNetwork(n, i, networksPath, namespace));
   const byName = new Map<string, NetworkView>();
   for (const n of networks) if (n.name && !byName.has(n.name)) byName.set(n.name, n);
-  const interfacesPath = specPath.field('domain', 'devices', 'interfaces');
+  const interfacesPath = paths.interfaces;
   const interfaces = asArray(dig(spec, 'domain', 'devices', 'interfaces')).map((f, i) =>
     viewInterface(f, i, interfacesPath, byName),
   );
@@ -210,7 +240,8 @@ export function isRunning(kind: VmKind, oldObject: KubeObject, cluster?: Cluster
 
 /** Present in the new spec, not absent, and not in the old spec by name. */
 export function hotpluggedInterfaces(oldVm: VmView, newVm: VmView): InterfaceView[] {
-  const oldNames = new Set(oldVm.interfaces.map((i) => i.name));
+  const oldNames = new Set<string>();
+  for (const i of oldVm.interfaces) oldNames.add(i.name);
   return newVm.interfaces.filter((i) => !isAbsent(i) && !oldNames.has(i.name));
 }
 
@@ -220,13 +251,20 @@ export interface Unplug {
   now?: InterfaceView;
 }
 
-/** Present and not absent in the old spec; absent or gone in the new one. */
+/**
+ * Present and not absent in the old spec; absent or gone in the new one (an interface
+ * removed outright has no `now`). Of two new interfaces with one name, the later counts.
+ */
 export function unpluggedInterfaces(oldVm: VmView, newVm: VmView): Unplug[] {
-  const byName = new Map(newVm.interfaces.map((i) => [i.name, i]));
-  return oldVm.interfaces
-    .filter((i) => !isAbsent(i))
-    .map((old) => ({ old, now: byName.get(old.name) }))
-    .filter(({ now }) => !now || isAbsent(now));
+  const byName = new Map<string, InterfaceView>();
+  for (const i of newVm.interfaces) byName.set(i.name, i);
+  const out: Unplug[] = [];
+  for (const old of oldVm.interfaces) {
+    if (isAbsent(old)) continue;
+    const now = byName.get(old.name);
+    if (!now || isAbsent(now)) out.push({ old, now });
+  }
+  return out;
 }
 
 /** `Kind namespace/name` for messages; every part type-checked and bounded. */

@@ -22,6 +22,14 @@ import type { Decision, WebhookMetrics } from './metrics.js';
 
 /** An UPDATE carries two objects, each up to the API server's 3 MiB request cap, plus the envelope. */
 export const DEFAULT_BODY_LIMIT = 7 * 1024 * 1024;
+/**
+ * Bytes of admission request bodies held at once (being read or judged), across all
+ * connections. Without it, 512 connections each sending a 7 MiB body could hold 3.5 GiB;
+ * ordinary reviews are a few KiB, so this is room for thousands of them, or nine of the largest.
+ */
+export const DEFAULT_INFLIGHT_LIMIT = 64 * 1024 * 1024;
+/** Seconds the API server is asked to wait before it retries a request turned away for load. */
+export const RETRY_AFTER_SECONDS = 1;
 
 export interface Readiness {
   ready: boolean;
@@ -39,6 +47,8 @@ export interface AppOptions {
   metrics?: WebhookMetrics;
   /** Bytes; default DEFAULT_BODY_LIMIT. */
   bodyLimit?: number;
+  /** Bytes of request bodies held at once, all requests together; default DEFAULT_INFLIGHT_LIMIT. */
+  inflightLimit?: number;
   /** While true (shutting down), responses ask clients to close their connection. */
   draining?: () => boolean;
 }
@@ -48,14 +58,21 @@ export interface WebhookHandlers {
   app: express.Express;
   /** For the HTTPS server: admission requests directly, the rest through `app`. */
   listener: RequestListener;
+  /** Bytes of admission request bodies held now (read or being read, not yet answered). */
+  inflightBytes: () => number;
 }
+
+const NO_RULES: string[] = [];
 
 function sendJson(res: ServerResponse, status: number, body: unknown, draining: boolean): void {
   const text = JSON.stringify(body);
-  res.statusCode = status;
-  res.setHeader('content-type', 'application/json');
-  res.setHeader('content-length', Buffer.byteLength(text));
-  if (draining) res.setHeader('connection', 'close');
+  // One writeHead with the headers (merged with any set before) rather than a setHeader each.
+  res.writeHead(
+    status,
+    draining
+      ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), connection: 'close' }
+      : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) },
+  );
   res.end(text);
 }
 
@@ -88,6 +105,8 @@ export function createWebhook(opts: AppOptions): WebhookHandlers {
   const logger = opts.logger;
   const metrics = opts.metrics;
   const bodyLimit = opts.bodyLimit ?? DEFAULT_BODY_LIMIT;
+  const inflightLimit = opts.inflightLimit ?? DEFAULT_INFLIGHT_LIMIT;
+  let inflight = 0;
   const draining = opts.draining ?? (() => false);
   const isReady = opts.isReady ?? (() => ({ ready: true, checks: {} }));
   validator();
@@ -173,14 +192,17 @@ export function createWebhook(opts: AppOptions): WebhookHandlers {
         user: request.userInfo?.username ?? '',
         dryRun: request.dryRun === true,
         decision,
-        rules: [...new Set(findings.map((f) => f.rule))],
+        rules: findings.length ? [...new Set(findings.map((f) => f.rule))] : NO_RULES,
         ms: Math.round(seconds * 1e6) / 1e3,
       });
-      logBodies(logger, request.uid ?? '', {
-        object: request.object,
-        oldObject: request.oldObject,
-        ...(patch.length ? { patch } : {}),
-      });
+      // The bodies object is built only when debug lines are written.
+      if (logger.isLevelEnabled('debug')) {
+        logBodies(logger, request.uid ?? '', {
+          object: request.object,
+          oldObject: request.oldObject,
+          ...(patch.length ? { patch } : {}),
+        });
+      }
     }
   }
 
@@ -201,28 +223,46 @@ export function createWebhook(opts: AppOptions): WebhookHandlers {
         `content-encoding "${encoding}" is not supported; send the review uncompressed`,
       );
     }
-    const tooLarge = () => {
-      // Drained rather than read: the connection stays usable for the next request.
+    let size = 0;
+    let held = 0;
+    const release = () => {
+      inflight -= held;
+      held = 0;
+    };
+    // Either refusal drains the rest of the body unread: the connection stays usable.
+    const refuse = (status: number, error: string, message: string) => {
+      release();
       req.removeAllListeners('data');
       req.resume();
-      fail(
-        req,
-        res,
-        webhook,
-        413,
-        'request too large',
-        `request body is larger than the ${megabytes(bodyLimit)} limit`,
-      );
+      if (status === 429) res.setHeader('retry-after', String(RETRY_AFTER_SECONDS));
+      fail(req, res, webhook, status, error, message);
     };
-    if (Number(req.headers['content-length']) > bodyLimit) return tooLarge();
+    const tooLarge = () =>
+      refuse(413, 'request too large', `request body is larger than the ${megabytes(bodyLimit)} limit`);
+    // Past the cap on bodies in flight, answer at once rather than buffer more. A request is
+    // always let in while nothing else is held, so a body within the limit is never refused forever.
+    const busy = () =>
+      refuse(
+        429,
+        'too many requests',
+        `request bodies in flight exceed ${megabytes(inflightLimit)}; retry after ${RETRY_AFTER_SECONDS} s`,
+      );
+    const declared = Number(req.headers['content-length']);
+    if (declared > bodyLimit) return tooLarge();
+    if (inflight > 0 && inflight + (declared || 0) > inflightLimit) return busy();
     const chunks: Buffer[] = [];
-    let size = 0;
     let done = false;
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > bodyLimit) {
         done = true;
         return tooLarge();
+      }
+      held += chunk.length;
+      inflight += chunk.length;
+      if (inflight > inflightLimit && inflight > held) {
+        done = true;
+        return busy();
       }
       chunks.push(chunk);
     });
@@ -235,9 +275,12 @@ export function createWebhook(opts: AppOptions): WebhookHandlers {
         logger?.error({ err, path: pathOf(req.url) }, 'request failed');
         if (!res.headersSent)
           fail(req, res, webhook, 500, 'internal error', 'the webhook failed to handle this request; see its log');
+      } finally {
+        release();
       }
     });
-    // A client that goes away mid-body gets no answer; nothing else to clean up.
+    // A client that goes away mid-body gets no answer; its bytes are no longer held.
+    req.on('close', release);
     req.on('error', (err) => logger?.debug({ reason: err.message, path: pathOf(req.url) }, 'request aborted'));
   }
 
@@ -290,7 +333,7 @@ export function createWebhook(opts: AppOptions): WebhookHandlers {
     if (webhook) admit(webhook, req, res);
     else app(req, res);
   };
-  return { app, listener };
+  return { app, listener, inflightBytes: () => inflight };
 }
 
 /** The express app alone (supertest, or embedding); the HTTPS server uses createWebhook().listener. */

@@ -32,6 +32,7 @@ export class WebhookMetrics {
   private readonly reloads: Counter<'file' | 'result'>;
   private syncState: () => Record<string, boolean> = () => ({});
   private objectCounts: () => Record<string, number> = () => ({});
+  private inflight: () => number = () => 0;
 
   constructor(opts: MetricsOptions = {}) {
     const registers = [this.registry];
@@ -43,7 +44,7 @@ export class WebhookMetrics {
     });
     this.badRequests = new Counter({
       name: 'nicguard_admission_bad_requests_total',
-      help: 'Requests to the admission endpoints answered with an HTTP error (400, 413, 415, 500, 503).',
+      help: 'Requests to the admission endpoints answered with an HTTP error (400, 413, 415, 429, 500, 503).',
       labelNames: ['webhook', 'code'],
       registers,
     });
@@ -88,6 +89,16 @@ export class WebhookMetrics {
         for (const [resource, n] of Object.entries(counts())) this.set({ resource }, n);
       },
     });
+    const inflight = () => this.inflight();
+    // Read at scrape time: the request path only adds and subtracts a number.
+    new Gauge({
+      name: 'nicguard_admission_inflight_bytes',
+      help: 'Bytes of admission request bodies held now (being read or judged), against the in-flight cap.',
+      registers,
+      collect() {
+        this.set(inflight());
+      },
+    });
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
   }
 
@@ -99,6 +110,11 @@ export class WebhookMetrics {
   /** Where the number of cached objects per resource is read from at each scrape. */
   setObjectCountSource(fn: () => Record<string, number>): void {
     this.objectCounts = fn;
+  }
+
+  /** Where the bytes of request bodies in flight are read from at each scrape. */
+  setInflightSource(fn: () => number): void {
+    this.inflight = fn;
   }
 
   recordDecision(s: DecisionSample): void {

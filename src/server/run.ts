@@ -250,7 +250,7 @@ export async function runServe(o: ServeOptions): Promise<void> {
 
   let draining = false;
   let tls: WebhookTlsServer | undefined;
-  const { listener } = createWebhook({
+  const { listener, inflightBytes } = createWebhook({
     getClusterView: cluster.view,
     getConfig: () => config,
     isReady: () => {
@@ -261,6 +261,7 @@ export async function runServe(o: ServeOptions): Promise<void> {
     metrics,
     draining: () => draining,
   });
+  metrics.setInflightSource(inflightBytes);
   try {
     tls = createTlsServer({
       certFile,

@@ -39,6 +39,8 @@ function coreBindings(iface: InterfaceView, version: KubeVirtVersion): string[] 
 
 /** Exactly one binding (v1.9.0), or before that only "not a plugin together with a core binding". */
 function countCauses(iface: InterfaceView, facts: VmFacts): Cause[] {
+  // The common case, one core binding: no release refuses it, so nothing to weigh.
+  if (iface.bindings.length === 1 && COUNTED.has(iface.bindings[0]) && iface.bindings[0] !== 'binding') return [];
   const counted = iface.bindings.filter((b) => COUNTED.has(b));
   const plugin = iface.bindings.includes('binding');
   const name = quote(iface.name);
@@ -68,18 +70,17 @@ function countCauses(iface: InterfaceView, facts: VmFacts): Cause[] {
 
 /** Which network the binding needs, whatever the release (binding.go, passt.go). */
 function networkCauses(iface: InterfaceView, settings: KubeVirtSettings, facts: VmFacts): Cause[] {
-  // A masquerade interface hotplugged onto multus is one mistake: hotplug-binding names it with the fix.
-  const hotplugged = facts.hotplug?.added.some((added) => added.name === iface.name) === true;
   const net = iface.network;
   if (!net) return []; // network-pairing reports the missing network
-  const name = quote(iface.name);
   const onPod = net.sources.includes('pod');
   const causes: Cause[] = [];
   if (iface.bindings.includes('masquerade') && !onPod) {
+    // A masquerade interface hotplugged onto multus is one mistake: hotplug-binding names it with the fix.
+    const hotplugged = facts.hotplug?.added.some((added) => added.name === iface.name) === true;
     causes.push({
       message:
-        `interface ${name} uses masquerade: {}, which KubeVirt implements only on the pod network, but network ` +
-        `${name} ` +
+        `interface ${quote(iface.name)} uses masquerade: {}, which KubeVirt implements only on the pod network, but network ` +
+        `${quote(iface.name)} ` +
         'is not pod: {} (KubeVirt refuses this on every create and update, so moving a masquerade interface from the ' +
         'pod network to multus is refused too). Use bridge: {} on a multus network, or keep it on pod: {}.',
       field: iface.path.field('name'),
@@ -89,7 +90,7 @@ function networkCauses(iface: InterfaceView, settings: KubeVirtSettings, facts: 
   if (iface.bindings.includes('bridge') && onPod && settings.known && !settings.permitBridgeInterfaceOnPodNetwork) {
     causes.push({
       message:
-        `interface ${name} uses bridge: {} on the pod network, but the KubeVirt CR sets ` +
+        `interface ${quote(iface.name)} uses bridge: {} on the pod network, but the KubeVirt CR sets ` +
         'spec.configuration.network.permitBridgeInterfaceOnPodNetwork: false, so KubeVirt refuses it. Use ' +
         'masquerade: {} ' +
         'on the pod network.',
@@ -100,14 +101,14 @@ function networkCauses(iface: InterfaceView, settings: KubeVirtSettings, facts: 
     causes.push(
       ...versionedCauses(facts, (ver) => from(ver, 8) && gateEnabled(settings, 'PasstBinding', ver) === false, {
         message:
-          `interface ${name} uses passtBinding: {}, but feature gate PasstBinding is not enabled in the KubeVirt CR ` +
+          `interface ${quote(iface.name)} uses passtBinding: {}, but feature gate PasstBinding is not enabled in the KubeVirt CR ` +
           '(spec.configuration.developerConfiguration.featureGates; Beta and on by default only from v1.9.0). Enable ' +
           'the gate or use masquerade: {}.',
         field: iface.path.field('name'),
       }),
       ...versionedCauses(facts, (ver) => from(ver, 8) && !onPod, {
         message:
-          `interface ${name} uses passtBinding: {}, which KubeVirt implements only on the pod network. Put it ` +
+          `interface ${quote(iface.name)} uses passtBinding: {}, which KubeVirt implements only on the pod network. Put it ` +
           `on pod: {}.`,
         field: iface.path.field('name'),
       }),
@@ -120,7 +121,7 @@ function networkCauses(iface: InterfaceView, settings: KubeVirtSettings, facts: 
         (ver) => before(ver, 5) && gateEnabled(settings, 'NetworkBindingPlugins', ver) === false,
         {
           message:
-            `interface ${name} uses binding plugin ${quote(iface.pluginName ?? '')}, but KubeVirt v1.4 needs feature ` +
+            `interface ${quote(iface.name)} uses binding plugin ${quote(iface.pluginName ?? '')}, but KubeVirt v1.4 needs feature ` +
             `gate ` +
             'NetworkBindingPlugins in the KubeVirt CR (spec.configuration.developerConfiguration.featureGates) for ' +
             'binding plugins. Enable it.',
@@ -146,6 +147,7 @@ const DISCONTINUED_ADVICE: Record<Discontinued, string> = {
  */
 function discontinuedCauses(ctx: VmContext, iface: InterfaceView, settings: KubeVirtSettings): Cause[] {
   const causes: Cause[] = [];
+  if (!DISCONTINUED.some((b) => iface.bindings.includes(b))) return causes;
   const name = quote(iface.name);
   const net = iface.network;
   for (const b of DISCONTINUED) {

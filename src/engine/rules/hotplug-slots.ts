@@ -8,13 +8,13 @@ import {
   SLOT_COUNT_ANNOTATION,
   V2_PORTS,
   parseSlotCount,
-  slotBudget,
+  slotBudgetsIfAsked,
   type SlotBudget,
 } from '../pci-topology.js';
 import { describeVersions, formatVersion, HOW_TO_SET_VERSION } from '../kubevirt-version.js';
 import { defineRule, type RuleDescriptor, VALIDATION_SETTINGS, type Cause, type VmContext } from '../rule.js';
 import type { HotplugChange } from '../analysis.js';
-import { bounded, dig, plural, quote, stringMap } from '../values.js';
+import { asObject, bounded, dig, plural, quote } from '../values.js';
 import { isAbsent, vmiAnnotationsOf } from '../vm.js';
 import type { VmKind } from '../kinds.js';
 import { FieldPath as Path } from '../field-path.js';
@@ -119,10 +119,17 @@ function budgetCauses(ctx: VmContext, change: HotplugChange): Cause[] {
   const annotations = vmi
     ? vmiAnnotationsOf(vmi, 'VirtualMachineInstance')
     : vmiAnnotationsOf(change.old.object, ctx.kind);
-  const judged = ctx.facts.reservationRules.map((choice) => ({
-    choice,
-    budget: slotBudget(vm, change.old.vm, choice.rule, ctx.config, { annotations, ...(vmi ? { vmi } : {}) }),
-  }));
+  const choices = ctx.facts.reservationRules;
+  const budgets = slotBudgetsIfAsked(
+    vm,
+    change.old.vm,
+    choices.map((c) => c.rule),
+    ctx.config,
+    { annotations, ...(vmi ? { vmi } : {}) },
+  );
+  // Nothing asked (only other bindings added): every rule has room.
+  if (budgets.length === 0) return [];
+  const judged = choices.map((choice, i) => ({ choice, budget: budgets[i] }));
   const failing = judged.filter((j) => j.budget.asked > j.budget.free);
   if (failing.length === 0) return [];
   const field = (b: SlotBudget) => b.askedInterfaces[b.free]?.path;
@@ -154,6 +161,8 @@ function budgetCauses(ctx: VmContext, change: HotplugChange): Cause[] {
   ];
 }
 
+const SLOT_ANNOTATIONS = [SLOT_COUNT_ANNOTATION, ROOT_COMPLEX_ANNOTATION] as const;
+
 /** Annotation problems KubeVirt would only show when the VM starts. */
 function annotationCauses(ctx: VmContext): Cause[] {
   const causes: Cause[] = [];
@@ -171,10 +180,17 @@ function annotationCauses(ctx: VmContext): Cause[] {
   }
   if (ctx.kind !== 'VirtualMachine') return causes;
   // KubeVirt reads these from the VMI, which gets the template's annotations, not the VM's own.
-  const own = stringMap(dig(ctx.object, 'metadata', 'annotations'));
-  const ownBefore = stringMap(dig(ctx.old?.object, 'metadata', 'annotations'));
-  for (const key of [SLOT_COUNT_ANNOTATION, ROOT_COMPLEX_ANNOTATION]) {
-    if (own[key] === undefined || now[key] !== undefined || own[key] === ownBefore[key]) continue;
+  // Read in place (string values only, as stringMap would keep): nearly every VM has neither.
+  const own = asObject(dig(ctx.object, 'metadata', 'annotations'));
+  const ownBefore = asObject(dig(ctx.old?.object, 'metadata', 'annotations'));
+  for (const key of SLOT_ANNOTATIONS) {
+    const value = Object.hasOwn(own, key) ? own[key] : undefined;
+    if (
+      typeof value !== 'string' ||
+      now[key] !== undefined ||
+      (Object.hasOwn(ownBefore, key) && value === ownBefore[key])
+    )
+      continue;
     causes.push({
       message:
         `annotation ${key} is on the VirtualMachine's metadata, where KubeVirt does not read it; the VMI gets ` +

@@ -17,11 +17,15 @@ const PCI_ADDRESS = /^([\da-fA-F]{4}):([\da-fA-F]{2}):([\da-fA-F]{2})\.([0-7]{1}
 /** pkg/network/link/mac.go `IsReserved`: the in-pod bridge's MAC, compared as written. */
 const RESERVED_MAC = '02:00:00:00:00:00';
 
+const MAC6 = /^[0-9a-fA-F]{2}(?:([:-])[0-9a-fA-F]{2})(?:\1[0-9a-fA-F]{2}){4}$/;
+
 /**
  * The bytes of a MAC address as Go's net.ParseMAC reads it (colon, dash or dot form, 6, 8
  * or 20 bytes), or undefined where ParseMAC fails.
  */
 function parseMacLength(text: string): number | undefined {
+  // The common form, six colon- or dash-separated pairs, in one test.
+  if (MAC6.test(text)) return 6;
   const hex = (s: string) => /^[0-9a-fA-F]+$/.test(s);
   if (text.length < 14) return undefined;
   let groups: string[];
@@ -64,12 +68,11 @@ function isIpv4(text: string): boolean {
 
 function fieldCauses(iface: InterfaceView): Cause[] {
   const causes: Cause[] = [];
-  const name = quote(iface.name);
   const { model } = iface.fields;
   if (typeof model === 'string' && model !== '' && !MODELS.includes(model)) {
     causes.push({
       message:
-        `interface ${name} uses model ${quote(model)}, which KubeVirt does not support; use one of ` +
+        `interface ${quote(iface.name)} uses model ${quote(model)}, which KubeVirt does not support; use one of ` +
         `${MODELS.join(', ')}.`,
       field: iface.path.field('model'),
     });
@@ -80,14 +83,14 @@ function fieldCauses(iface: InterfaceView): Cause[] {
     if (bytes === undefined || bytes > 6) {
       causes.push({
         message:
-          `interface ${name} has ${bytes === undefined ? 'a malformed' : 'a too long'} MAC address ${quote(mac)}; ` +
+          `interface ${quote(iface.name)} has ${bytes === undefined ? 'a malformed' : 'a too long'} MAC address ${quote(mac)}; ` +
           'write six bytes as 02:00:00:ab:cd:ef (dashes or the 0200.00ab.cdef form also work).',
         field: iface.path.field('macAddress'),
       });
     } else if (mac === RESERVED_MAC && iface.bindings.includes('masquerade')) {
       causes.push({
         message:
-          `interface ${name} uses masquerade with MAC ${RESERVED_MAC}, which KubeVirt reserves for the in-pod ` +
+          `interface ${quote(iface.name)} uses masquerade with MAC ${RESERVED_MAC}, which KubeVirt reserves for the in-pod ` +
           `bridge; choose another.`,
         field: iface.path.field('macAddress'),
       });
@@ -97,7 +100,7 @@ function fieldCauses(iface: InterfaceView): Cause[] {
   if (typeof pci === 'string' && pci !== '' && !PCI_ADDRESS.test(pci)) {
     causes.push({
       message:
-        `interface ${name} has a malformed PCI address ${quote(pci)}; write it as dddd:bb:ss.f, e.g. ` +
+        `interface ${quote(iface.name)} has a malformed PCI address ${quote(pci)}; write it as dddd:bb:ss.f, e.g. ` +
         `0000:81:01.0.`,
       field: iface.path.field('pciAddress'),
     });

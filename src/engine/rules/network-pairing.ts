@@ -21,6 +21,11 @@ function sourcesUnder(net: NetworkView, version: KubeVirtVersion): NetworkSource
   return net.sources.filter((s) => s !== 'resourceClaim' || atLeast(version, 1, 9, 0));
 }
 
+/** How a message names a network: by name, else by its place in the list. */
+function networkLabel(net: NetworkView): string {
+  return net.name ? `network ${quote(net.name)}` : `networks[${net.index}]`;
+}
+
 function isMalformedList(v: unknown): boolean {
   return v !== undefined && v !== null && !Array.isArray(v);
 }
@@ -28,9 +33,9 @@ function isMalformedList(v: unknown): boolean {
 /** Where a list is present but not a list, the views see it as empty; say so rather than report every pairing. */
 function listShapes(vm: VmView): Cause[] {
   const causes: Cause[] = [];
-  const devicesPath: FieldPath = vm.specPath.field('domain', 'devices');
   if (isMalformedList(dig(vm.spec, 'domain', 'devices', 'interfaces'))) {
-    causes.push({ message: 'interfaces must be a list of interface objects', field: devicesPath.field('interfaces') });
+    const field: FieldPath = vm.specPath.field('domain', 'devices', 'interfaces');
+    causes.push({ message: 'interfaces must be a list of interface objects', field });
   }
   if (isMalformedList(vm.spec.networks)) {
     causes.push({ message: 'networks must be a list of network objects', field: vm.specPath.field('networks') });
@@ -42,7 +47,6 @@ function interfaceCauses(vm: VmView): Cause[] {
   const causes: Cause[] = [];
   const firstByName = new Map<string, InterfaceView>();
   for (const iface of vm.interfaces) {
-    const namePath = iface.path.field('name');
     if (iface.fields !== iface.raw) {
       causes.push({
         message:
@@ -54,26 +58,25 @@ function interfaceCauses(vm: VmView): Cause[] {
     if (iface.name === '') {
       causes.push({
         message: `interfaces[${iface.index}] has no name; name it after the network it connects to`,
-        field: namePath,
+        field: iface.path.field('name'),
       });
       continue;
     }
-    const name = quote(iface.name);
     if (!INTERFACE_NAME.test(iface.name)) {
       causes.push({
         message:
-          `interface name ${name} may contain only letters, digits, dashes (-) and underscores (_); rename ` +
+          `interface name ${quote(iface.name)} may contain only letters, digits, dashes (-) and underscores (_); rename ` +
           `the interface and its network`,
-        field: namePath,
+        field: iface.path.field('name'),
       });
     }
     const first = firstByName.get(iface.name);
     if (first) {
       causes.push({
         message:
-          `interface name ${name} is already used by interfaces[${first.index}]; one interface connects to ` +
+          `interface name ${quote(iface.name)} is already used by interfaces[${first.index}]; one interface connects to ` +
           `one network, so give each interface its own name`,
-        field: namePath,
+        field: iface.path.field('name'),
       });
     } else {
       firstByName.set(iface.name, iface);
@@ -84,10 +87,10 @@ function interfaceCauses(vm: VmView): Cause[] {
             : '';
         causes.push({
           message:
-            `interface ${name} has no network of the same name; add a network named ${name} (multus: ` +
+            `interface ${quote(iface.name)} has no network of the same name; add a network named ${quote(iface.name)} (multus: ` +
             `{networkName: <NetworkAttachmentDefinition>} or pod: {}) to ${vm.specPath}.networks, or remove the ` +
             `interface.${unplugging}`,
-          field: namePath,
+          field: iface.path.field('name'),
         });
       }
     }
@@ -109,19 +112,18 @@ function networkCauses(vm: VmView, facts: VmFacts): Cause[] {
       });
       continue;
     }
-    const namePath = net.path.field('name');
     const first = firstByName.get(net.name);
     if (net.name === '') {
       causes.push({
         message: `networks[${net.index}] has no name; name it after the interface that uses it`,
-        field: namePath,
+        field: net.path.field('name'),
       });
     } else if (first) {
       causes.push({
         message:
           `network name ${quote(net.name)} is already used by networks[${first.index}]; every network needs a ` +
           `unique name`,
-        field: namePath,
+        field: net.path.field('name'),
       });
     } else {
       firstByName.set(net.name, net);
@@ -130,28 +132,41 @@ function networkCauses(vm: VmView, facts: VmFacts): Cause[] {
           message:
             `network ${quote(net.name)} has no interface of the same name; add an interface named ` +
             `${quote(net.name)} to ${vm.specPath}.domain.devices.interfaces, or remove the network`,
-          field: namePath,
+          field: net.path.field('name'),
         });
       }
     }
-    const label = net.name ? `network ${quote(net.name)}` : `networks[${net.index}]`;
-    const dra = net.sources.includes('resourceClaim')
-      ? ' resourceClaim (a DRA network) exists only from KubeVirt v1.9.0; older releases drop the field.'
-      : '';
-    causes.push(
-      ...versionedCauses(facts, (v) => sourcesUnder(net, v).length === 0, {
-        message: `${label} has no source; set pod: {} or multus: {networkName: <NetworkAttachmentDefinition>}.${dra}`,
-        field: net.path,
-      }),
-      ...versionedCauses(facts, (v) => sourcesUnder(net, v).length > 1, {
-        message: `${label} has ${net.sources.join(' and ')}; a network has exactly one source, keep one.`,
-        field: net.path,
-      }),
-    );
+    // Without a resourceClaim every release sees the same sources: most networks have exactly
+    // one, and then no release refuses and no message is built.
+    const claim = net.sources.includes('resourceClaim');
+    if (claim || net.sources.length !== 1) {
+      const label = networkLabel(net);
+      const dra = claim
+        ? ' resourceClaim (a DRA network) exists only from KubeVirt v1.9.0; older releases drop the field.'
+        : '';
+      causes.push(
+        ...versionedCauses(
+          facts,
+          (v) => sourcesUnder(net, v).length === 0,
+          () => ({
+            message: `${label} has no source; set pod: {} or multus: {networkName: <NetworkAttachmentDefinition>}.${dra}`,
+            field: net.path,
+          }),
+        ),
+        ...versionedCauses(
+          facts,
+          (v) => sourcesUnder(net, v).length > 1,
+          () => ({
+            message: `${label} has ${net.sources.join(' and ')}; a network has exactly one source, keep one.`,
+            field: net.path,
+          }),
+        ),
+      );
+    }
     if (net.source === 'multus' && !net.networkName) {
       causes.push({
         message:
-          `${label} is a multus network without networkName; set it to the NetworkAttachmentDefinition's name ` +
+          `${networkLabel(net)} is a multus network without networkName; set it to the NetworkAttachmentDefinition's name ` +
           `("name" in the VM's namespace, or "namespace/name")`,
         field: net.path.field('multus', 'networkName'),
       });

@@ -3,7 +3,7 @@
 // pkg/virt-launcher/virtwrap/converter/pci-placement.go). On an UPDATE it speaks only when
 // the change makes things worse, so an edit of a VM that already exceeds an estimate is not
 // held hostage to it.
-import { bootPciUsage, RESERVED_ROOT_SLOTS, SLOT_COUNT_ANNOTATION, type PciDevices } from '../pci-topology.js';
+import { bootPciUsages, RESERVED_ROOT_SLOTS, SLOT_COUNT_ANNOTATION, type PciDevices } from '../pci-topology.js';
 import { defineRule, type RuleDescriptor, VALIDATION_SETTINGS } from '../rule.js';
 import { bounded } from '../values.js';
 import { describeVersions, HOW_TO_SET_VERSION } from '../kubevirt-version.js';
@@ -41,10 +41,13 @@ export const pciBus: RuleDescriptor<'pci-bus'> = defineRule({
       if (exempt) return [];
       const limit = config.pciSlotLimit - RESERVED_ROOT_SLOTS;
       // Per reservation rule that may apply: too many now, and more than before this change.
+      const usageNow = bootPciUsages(vm, vm.vmiAnnotations, config);
+      let usageBefore: ReturnType<typeof bootPciUsages> | undefined;
       const over = facts.reservationRules.flatMap((choice) => {
-        const next = bootPciUsage(vm, vm.vmiAnnotations, choice.rule, config);
+        const next = usageNow(choice.rule);
         if (next.used <= limit) return [];
-        if (old && next.used <= bootPciUsage(old.vm, old.vm.vmiAnnotations, choice.rule, config).used) return [];
+        usageBefore ??= old && bootPciUsages(old.vm, old.vm.vmiAnnotations, config);
+        if (usageBefore && next.used <= usageBefore(choice.rule).used) return [];
         return [{ choice, next }];
       });
       if (over.length === 0) return [];
