@@ -18,6 +18,7 @@
 // CPU per request <= 1.3x the parse-only server.
 import { admissionReview } from '../test/server-support.js';
 import { rssMb, stopChild } from './process.js';
+import { median } from './stats.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:https';
@@ -396,12 +397,6 @@ async function decisions(port: number, ca: string, requests: AutocannonRequest[]
 }
 
 const fmt = (n: number, digits = 2) => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
 
 /** Field by field median of several runs; totals and failures summed. */
 function medianOf(runs: Measured[]): Measured {
