@@ -16,6 +16,7 @@
 // the figures are the median of --runs rounds.
 //
 //   npm run build && node dist/bench/cli.js [--runs N] [--vms N] [--nads N] [--seed N] [--gator PATH] [--keep DIR]
+//     [--other-cli PATH]   also time another build's dist/src/cli/main.js (e.g. before a change) in the same rounds
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -47,6 +48,7 @@ const NADS = option('nads', 1000);
 const SEED = option('seed', 20261206);
 const GATOR = stringOption('gator');
 const KEEP = stringOption('keep');
+const OTHER_CLI = stringOption('other-cli');
 
 const random = prng(SEED);
 const int = (lo: number, hi: number) => lo + Math.floor(random() * (hi - lo + 1));
@@ -339,6 +341,13 @@ function main(): void {
       { label: 'read + YAML-parse only (yaml)', argv: [process.execPath, parseOnly, fileList], ok: [0] },
       { label: 'nicguard validate', argv: [process.execPath, CLI, ...validate, '-o', 'json'], ok: [1] },
     ];
+    if (OTHER_CLI) {
+      commands.push({
+        label: 'nicguard validate (--other-cli)',
+        argv: [process.execPath, OTHER_CLI, ...validate, '-o', 'json'],
+        ok: [1],
+      });
+    }
     if (GATOR) {
       const policy = join(dir, 'gator-policy');
       mkdirSync(policy);
@@ -374,7 +383,7 @@ function main(): void {
     const deniedBy = (kind: string) => report.results.filter((r) => r.kind === kind && !r.allowed).length;
     let gatorDenied: number | undefined;
     if (GATOR) {
-      const results = JSON.parse(samples[4].at(-1)!.stdout || '[]') as {
+      const results = JSON.parse(samples[commands.length - 1].at(-1)!.stdout || '[]') as {
         violatingObject?: { kind?: string; metadata?: { name?: string; namespace?: string } };
       }[];
       const objects = new Set(
@@ -392,7 +401,8 @@ function main(): void {
       rss: median(samples[i].map((s) => s.rssMb)),
     }));
     const [node, help, parse, nicguard] = rows;
-    const gator = rows[4];
+    const gator = GATOR ? rows.at(-1) : undefined;
+    const other = OTHER_CLI ? rows[4] : undefined;
 
     console.log(
       `nicguard CLI benchmark: ${VMS} VM updates (new YAML + running JSON) and ${NADS} NADs (YAML, 10 per file), ` +
@@ -414,6 +424,7 @@ function main(): void {
     console.log(
       `validate startup over Node's: ${(help.wall - node.wall).toFixed(0)} ms (validate --help / node -e 0: ${(help.wall / node.wall).toFixed(2)})`,
     );
+    if (other) console.log(`validate / --other-cli validate: ${(nicguard.wall / other.wall).toFixed(2)}`);
     if (gator) {
       const ratio = nicguard.wall / gator.wall;
       console.log(

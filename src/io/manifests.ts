@@ -13,7 +13,7 @@ import {
 import type { FieldPath } from '../engine/field-path.js';
 import type { KubeObject, PolicyRequest } from '../engine/types.js';
 import { GlobSet } from './glob.js';
-import { readPlainDocuments } from './plain-documents.js';
+import { blockLocator, readPlainDocuments } from './plain-documents.js';
 
 /** The file name used for standard input (`-f -`). */
 export const STDIN = '-';
@@ -384,15 +384,21 @@ function parsePlainManifests(text: string, file: string): ParsedManifests | unde
   let full: ReturnType<typeof parseYaml> | undefined;
   docs.forEach((doc, index) => {
     if (doc.value === null || doc.value === undefined) return;
+    // The document's lines, read on the first finding; the yaml library reads the file when they cannot say.
+    let lines: ReturnType<typeof blockLocator> | null | undefined;
     const locatorAt: LocatorAt = (prefix, fallback) => {
-      let locate: Locate | undefined;
+      let slow: Locate | undefined;
       return (field) => {
-        if (!locate) {
+        const path = [...prefix, ...(field ? field.keys() : [])];
+        if (lines === undefined) lines = (doc.end !== undefined && blockLocator(text, doc.offset, doc.end)) || null;
+        const offset = lines?.(path);
+        if (offset !== undefined) return positionOf(text, offset);
+        if (!slow) {
           full ??= parseYaml(text);
           const parsed = Array.isArray(full.docs) ? full.docs[index] : undefined;
-          locate = makeLocator((parsed?.contents as Node | null) ?? undefined, prefix, full.counter, fallback);
+          slow = makeLocator((parsed?.contents as Node | null) ?? undefined, prefix, full.counter, fallback);
         }
-        return locate(field);
+        return slow(field);
       };
     };
     const label = docs.length > 1 ? `document ${index + 1}` : 'the document';
@@ -411,7 +417,7 @@ export function parseManifests(text: string, file: string): ParsedManifests {
 }
 
 /** parseManifests the full way: the `yaml` library, every node's position kept. */
-function parseFullManifests(text: string, file: string): ParsedManifests {
+export function parseFullManifests(text: string, file: string): ParsedManifests {
   const out: ParsedManifests = { objects: [], errors: [] };
   const { errors } = out;
   const { docs, counter } = parseYaml(text);

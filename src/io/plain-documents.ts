@@ -14,44 +14,45 @@ export interface PlainDocument {
   value: unknown;
   /** 0-based offset in the text where the document's content starts (the yaml library's range[0]). */
   offset: number;
+  /** Where the document ends; set for YAML documents (blockLocator reads them), not for JSON. */
+  end?: number;
 }
 
 /** The YAML 1.2 core schema as the `yaml` library resolves plain scalars (its schema/core/*.js). */
-const CORE_SCHEMA = FAILSAFE_SCHEMA.extend({
-  implicit: [
-    new Type('tag:yaml.org,2002:null', {
-      kind: 'scalar',
-      resolve: (s: string) => /^(?:~|[Nn]ull|NULL)?$/.test(s),
-      construct: () => null,
-    }),
-    new Type('tag:yaml.org,2002:bool', {
-      kind: 'scalar',
-      resolve: (s: string) => /^(?:[Tt]rue|TRUE|[Ff]alse|FALSE)$/.test(s),
-      construct: (s: string) => s[0] === 't' || s[0] === 'T',
-    }),
-    new Type('tag:yaml.org,2002:int', {
-      kind: 'scalar',
-      resolve: (s: string) => /^(?:0o[0-7]+|[-+]?[0-9]+|0x[0-9a-fA-F]+)$/.test(s),
-      construct: (s: string) =>
-        s.startsWith('0o') ? parseInt(s.slice(2), 8) : s.startsWith('0x') ? parseInt(s.slice(2), 16) : parseInt(s, 10),
-    }),
-    new Type('tag:yaml.org,2002:float', {
-      kind: 'scalar',
-      resolve: (s: string) =>
-        /^(?:[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN)$/.test(s) ||
-        /^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)[eE][-+]?[0-9]+$/.test(s) ||
-        /^[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)$/.test(s),
-      construct: (s: string) =>
-        /^[-+]?\.(?:inf|Inf|INF)$/.test(s)
-          ? s[0] === '-'
-            ? Number.NEGATIVE_INFINITY
-            : Number.POSITIVE_INFINITY
-          : /^\.(?:nan|NaN|NAN)$/.test(s)
-            ? NaN
-            : parseFloat(s),
-    }),
-  ],
-});
+const CORE_TYPES = [
+  new Type('tag:yaml.org,2002:null', {
+    kind: 'scalar',
+    resolve: (s: string) => /^(?:~|[Nn]ull|NULL)?$/.test(s),
+    construct: () => null,
+  }),
+  new Type('tag:yaml.org,2002:bool', {
+    kind: 'scalar',
+    resolve: (s: string) => /^(?:[Tt]rue|TRUE|[Ff]alse|FALSE)$/.test(s),
+    construct: (s: string) => s[0] === 't' || s[0] === 'T',
+  }),
+  new Type('tag:yaml.org,2002:int', {
+    kind: 'scalar',
+    resolve: (s: string) => /^(?:0o[0-7]+|[-+]?[0-9]+|0x[0-9a-fA-F]+)$/.test(s),
+    construct: (s: string) =>
+      s.startsWith('0o') ? parseInt(s.slice(2), 8) : s.startsWith('0x') ? parseInt(s.slice(2), 16) : parseInt(s, 10),
+  }),
+  new Type('tag:yaml.org,2002:float', {
+    kind: 'scalar',
+    resolve: (s: string) =>
+      /^(?:[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN)$/.test(s) ||
+      /^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)[eE][-+]?[0-9]+$/.test(s) ||
+      /^[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)$/.test(s),
+    construct: (s: string) =>
+      /^[-+]?\.(?:inf|Inf|INF)$/.test(s)
+        ? s[0] === '-'
+          ? Number.NEGATIVE_INFINITY
+          : Number.POSITIVE_INFINITY
+        : /^\.(?:nan|NaN|NAN)$/.test(s)
+          ? NaN
+          : parseFloat(s),
+  }),
+];
+const CORE_SCHEMA = FAILSAFE_SCHEMA.extend({ implicit: CORE_TYPES });
 
 /**
  * What the fast reader leaves to the full one, by a look at the text (false alarms only cost
@@ -139,7 +140,7 @@ function readYaml(text: string): PlainDocument[] | undefined {
     } catch {
       return undefined;
     }
-    docs.push({ value: value ?? null, offset });
+    docs.push({ value: value ?? null, offset, end: b.to });
   }
   return docs;
 }
@@ -151,4 +152,194 @@ function readYaml(text: string): PlainDocument[] | undefined {
 export function readPlainDocuments(text: string): PlainDocument[] | undefined {
   if (/[\t\r]/.test(text) || text.includes('{{')) return undefined;
   return /^\s*[{[]/.test(text) ? readJson(text) : readYaml(text);
+}
+
+// ---- positions in plain block YAML, without the yaml library ----
+//
+// A finding names a field path; its line is where the deepest written node along the path
+// starts, as deepestOffset (./manifests.ts) finds it in the yaml library's document: a map
+// entry at its key, a list item at its content. For a document whose every line is simple
+// (block maps and lists, one-line scalars, block scalars, `{}` and `[]`) the lines alone say
+// that; any other document gives undefined and is read by the yaml library.
+
+interface Line {
+  /** Offset of the line's first character. */
+  start: number;
+  indent: number;
+  text: string;
+}
+
+/** Thrown when the lines say less than the yaml library's document would: the caller reads it that way. */
+const UNSURE = Symbol('unsure');
+
+/** A key written plainly or quoted without escapes: its text, and the column after its `:`; undefined if none. */
+function keyAt(text: string, col: number): { key: string; after: number } | undefined {
+  const c = text[col];
+  if (c === '"' || c === "'") {
+    const close = text.indexOf(c, col + 1);
+    if (close < 0 || text[close + 1] !== ':') return undefined;
+    const key = text.slice(col + 1, close);
+    if (key.includes('\\')) return undefined;
+    return { key, after: close + 2 };
+  }
+  // A plain key: no indicator first, up to the first `:` before a space or the line's end; ` #` starts a comment.
+  const m = /^(?:[^\s\-?:,[\]{}#&*!|>'"%@`]|-(?=\S))(.*?):(?=\s|$)/.exec(text.slice(col));
+  if (!m || m[0].includes(' #')) return undefined;
+  return { key: m[0].slice(0, -1).trimEnd(), after: col + m[0].length };
+}
+
+/** True when a plain key resolves to a string under the core schema (so `String(value)` is its text). */
+function plainKeyIsString(key: string): boolean {
+  return !CORE_TYPES.some((t) => t.resolve(key));
+}
+
+type Node = { line: number; col: number } | undefined;
+
+/** The lines of a document, or undefined when one is not simple. */
+function simpleLines(text: string, from: number, to: number): Line[] | undefined {
+  const lines: Line[] = [];
+  let blockIndent = -1; // inside a block scalar: lines indented more than this belong to it
+  let scalarIndent = -1; // after a one-line scalar value: the next line must not be indented more
+  for (let at = from; at < to;) {
+    const nl = text.indexOf('\n', at);
+    const end = nl < 0 || nl > to ? to : nl;
+    const line = text.slice(at, end);
+    const indent = line.length - line.trimStart().length;
+    const blank = indent === line.length || line[indent] === '#';
+    at = end + 1;
+    if (blockIndent >= 0) {
+      if (blank || indent > blockIndent) continue;
+      blockIndent = -1;
+    }
+    if (blank) continue;
+    if (scalarIndent >= 0 && indent > scalarIndent) return undefined;
+    scalarIndent = -1;
+    // Items opened on this line, then a key or a scalar.
+    let col = indent;
+    let dash = -1;
+    while (line[col] === '-' && (col + 1 === line.length || line[col + 1] === ' ')) {
+      dash = col++;
+      while (line[col] === ' ') col++;
+      if (col === line.length) break;
+    }
+    if (col === line.length) {
+      lines.push({ start: at - line.length - 1, indent, text: line });
+      continue;
+    }
+    let valueCol = col;
+    let owner = col; // the column a following line must not pass, if the value is a one-line scalar
+    const key = keyAt(line, col);
+    if (key) {
+      if (line[col] !== '"' && line[col] !== "'" && !plainKeyIsString(key.key)) return undefined;
+      valueCol = key.after;
+      while (line[valueCol] === ' ') valueCol++;
+      if (line[valueCol] === '-' && (valueCol + 1 === line.length || line[valueCol + 1] === ' ')) return undefined;
+      if (valueCol === line.length || line[valueCol] === '#') {
+        lines.push({ start: at - line.length - 1, indent, text: line });
+        continue;
+      }
+    } else {
+      owner = dash; // a list item's scalar: the next line is at most at the dash
+    }
+    const value = line.slice(valueCol);
+    if (/^[|>][-+1-9]{0,2}\s*(?:#.*)?$/.test(value)) blockIndent = key ? col : dash;
+    else if (/^(?:\{\}|\[\])\s*(?:#.*)?$/.test(value)) scalarIndent = owner;
+    else if (/^['"]/.test(value)) {
+      // One quoted scalar, closed on this line.
+      const q = value[0];
+      const m = q === '"' ? /^"(?:[^"\\]|\\.)*"\s*(?:#.*)?$/.exec(value) : /^'(?:[^']|'')*'\s*(?:#.*)?$/.exec(value);
+      if (!m) return undefined;
+      scalarIndent = owner;
+    } else if (/^[[{]/.test(value) || /:(?:\s|$)/.test(value)) return undefined;
+    else scalarIndent = owner;
+    lines.push({ start: at - line.length - 1, indent, text: line });
+  }
+  return lines;
+}
+
+/** Where a node starts (its first content character), from a line and column. */
+function contentAt(lines: Line[], i: number, col: number): Node {
+  const t = lines[i].text;
+  let c = col;
+  while (t[c] === ' ') c++;
+  if (c < t.length && t[c] !== '#') return { line: i, col: c };
+  return undefined;
+}
+
+/** The node a map entry's value or an item's content is, when written on the following lines. */
+function nextNode(lines: Line[], i: number, parentCol: number, sameColumnList: boolean): Node {
+  const next = lines[i + 1];
+  if (!next) return undefined;
+  if (next.indent > parentCol || (sameColumnList && next.indent === parentCol && next.text[next.indent] === '-'))
+    return { line: i + 1, col: next.indent };
+  return undefined;
+}
+
+function isDash(t: string, col: number): boolean {
+  return t[col] === '-' && (col + 1 === t.length || t[col + 1] === ' ');
+}
+
+/** One step along a path: the child node and the offset deepestOffset records for it. */
+function childOf(lines: Line[], node: Node, segment: string | number): { node: Node; offset: number } | undefined {
+  if (!node) return undefined;
+  const t = lines[node.line].text;
+  if (isDash(t, node.col)) {
+    if (typeof segment !== 'number') return undefined;
+    let n = -1;
+    for (let i = node.line; i < lines.length; i++) {
+      const l = lines[i];
+      if (i > node.line && l.indent < node.col) break;
+      if (i > node.line && l.indent === node.col && !isDash(l.text, node.col)) break;
+      if ((i === node.line || l.indent === node.col) && isDash(l.text, node.col)) {
+        if (++n < segment) continue;
+        const item = contentAt(lines, i, node.col + 1) ?? nextNode(lines, i, node.col, false);
+        if (!item) throw UNSURE; // an empty item
+        return { node: item, offset: lines[item.line].start + item.col };
+      }
+    }
+    return undefined;
+  }
+  const key = keyAt(t, node.col);
+  if (!key) return undefined;
+  for (let i = node.line; i < lines.length; i++) {
+    const l = lines[i];
+    if (i > node.line && l.indent < node.col) break;
+    if (i > node.line && (l.indent !== node.col || isDash(l.text, node.col))) continue;
+    const k = keyAt(l.text, node.col);
+    if (!k) throw UNSURE;
+    if (k.key !== String(segment)) continue;
+    const value = contentAt(lines, i, k.after) ?? nextNode(lines, i, node.col, true);
+    return { node: value, offset: l.start + node.col };
+  }
+  return undefined;
+}
+
+/**
+ * The deepestOffset of a path in the plain YAML document that starts at `offset` (a
+ * PlainDocument's) and ends at `to`; a function per document, undefined when its lines are not simple.
+ */
+export function blockLocator(
+  text: string,
+  offset: number,
+  to: number,
+): ((segments: (string | number)[]) => number | undefined) | undefined {
+  const lineStart = text.lastIndexOf('\n', offset - 1) + 1;
+  const lines = simpleLines(text, lineStart, to);
+  if (!lines?.length) return undefined;
+  return (segments) => {
+    let node: Node = { line: 0, col: offset - lineStart };
+    let found = offset;
+    try {
+      for (const segment of segments) {
+        const next = childOf(lines, node, segment);
+        if (!next) break;
+        node = next.node;
+        found = next.offset;
+      }
+    } catch (err) {
+      if (err === UNSURE) return undefined;
+      throw err;
+    }
+    return found;
+  };
 }
