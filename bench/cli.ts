@@ -287,6 +287,8 @@ spec:
 
 interface Sample {
   wallMs: number;
+  /** User + system CPU time of the child, which waiting for a core on a busy machine does not inflate. */
+  cpuMs: number;
   rssMb: number;
   status: number | null;
   stdout: string;
@@ -297,15 +299,22 @@ interface Sample {
 function measure(argv: string[]): Sample {
   const timeFile = join(tmpdir(), `nicguard-bench-cli-time-${process.pid}`);
   const started = performance.now();
-  const child = spawnSync('/usr/bin/time', ['-f', '%M', '-o', timeFile, ...argv], {
+  const child = spawnSync('/usr/bin/time', ['-f', '%M %U %S', '-o', timeFile, ...argv], {
     encoding: 'utf8',
     maxBuffer: 512 * 1024 * 1024,
   });
   const wallMs = performance.now() - started;
   if (child.error) throw child.error;
-  const rssKb = Number(readFileSync(timeFile, 'utf8').trim().split('\n').pop());
+  const [rssKb, user, system] = readFileSync(timeFile, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
   rmSync(timeFile, { force: true });
-  return { wallMs, rssMb: rssKb / 1024, status: child.status, stdout: child.stdout, stderr: child.stderr };
+  return {
+    wallMs,
+    cpuMs: (user + system) * 1000,
+    rssMb: rssKb / 1024,
+    status: child.status,
+    stdout: child.stdout,
+    stderr: child.stderr,
+  };
 }
 
 interface Command {
@@ -398,6 +407,7 @@ function main(): void {
     const rows = commands.map((c, i) => ({
       label: c.label,
       wall: median(samples[i].map((s) => s.wallMs)),
+      cpu: median(samples[i].map((s) => s.cpuMs)),
       rss: median(samples[i].map((s) => s.rssMb)),
     }));
     const [node, help, parse, nicguard] = rows;
@@ -416,20 +426,25 @@ function main(): void {
         (gatorDenied !== undefined ? `; gator ${gatorDenied}` : ''),
     );
     console.log('');
-    console.log('command                                  wall ms   peak RSS MB');
+    console.log('command                                  wall ms    CPU ms   peak RSS MB');
     for (const r of rows)
-      console.log(`${r.label.padEnd(38)} ${r.wall.toFixed(0).padStart(9)} ${r.rss.toFixed(0).padStart(13)}`);
+      console.log(
+        `${r.label.padEnd(38)} ${r.wall.toFixed(0).padStart(9)} ${r.cpu.toFixed(0).padStart(9)} ` +
+          `${r.rss.toFixed(0).padStart(13)}`,
+      );
     console.log('');
-    console.log(`validate / read+YAML-parse only: ${(nicguard.wall / parse.wall).toFixed(2)}`);
+    const ratios = (a: (typeof rows)[number], b: (typeof rows)[number]) =>
+      `${(a.wall / b.wall).toFixed(2)} wall, ${(a.cpu / b.cpu).toFixed(2)} CPU`;
+    console.log(`validate / read+YAML-parse only: ${ratios(nicguard, parse)}`);
     console.log(
       `validate startup over Node's: ${(help.wall - node.wall).toFixed(0)} ms (validate --help / node -e 0: ${(help.wall / node.wall).toFixed(2)})`,
     );
-    if (other) console.log(`validate / --other-cli validate: ${(nicguard.wall / other.wall).toFixed(2)}`);
+    if (other) console.log(`validate / --other-cli validate: ${ratios(nicguard, other)}`);
     if (gator) {
       const ratio = nicguard.wall / gator.wall;
       console.log(
         `nicguard / gator wall time: ${ratio.toFixed(2)} (aim: below 1.00) ${ratio < 1 ? 'met' : 'NOT met'}; ` +
-          `peak RSS ${(nicguard.rss / gator.rss).toFixed(2)}`,
+          `CPU time ${(nicguard.cpu / gator.cpu).toFixed(2)}; peak RSS ${(nicguard.rss / gator.rss).toFixed(2)}`,
       );
     }
     if (report.summary.denied !== expected || (gatorDenied !== undefined && gatorDenied !== expected)) {
