@@ -2,7 +2,8 @@
 // came from so that a finding can point at a file and line (text output, SARIF, JUnit).
 import { readFileSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join, relative, sep } from 'node:path';
-import { LineCounter, isCollection, isMap, isSeq, parseAllDocuments, visit, type Document, type Node } from 'yaml';
+import type { Document, LineCounter, Node } from 'yaml';
+import { yamlLibrary } from './yaml-library.js';
 import {
   AdmissionDecodeError,
   ADMISSION_API_VERSIONS,
@@ -188,6 +189,7 @@ export function listManifestFiles(
 
 /** The child node and where it is written: a map entry at its key, a list item at itself. */
 function childOf(node: unknown, key: string | number): { node: unknown; offset?: number } | undefined {
+  const { isMap, isSeq } = yamlLibrary();
   if (isSeq(node) && typeof key === 'number') {
     const item = node.items[key] as Node | undefined;
     return item ? { node: item, offset: item.range?.[0] } : undefined;
@@ -261,6 +263,7 @@ function unreadableTemplate(docs: readonly Document.Parsed[]): boolean {
   return docs.some((doc) => {
     if (doc.errors.length || doc.warnings.length) return true;
     let collectionKey = false;
+    const { isCollection, visit } = yamlLibrary();
     visit(doc, {
       Pair(_, pair) {
         if (!isCollection(pair.key)) return undefined;
@@ -284,7 +287,10 @@ function helmTemplateLine(text: string, docs: readonly Document.Parsed[], counte
 /** True for a document that means to be a Kubernetes object: a mapping with apiVersion, kind or metadata. */
 function looksLikeObject(doc: Document.Parsed): boolean {
   const root = doc.contents;
-  return doc.errors.length > 0 || (isMap(root) && ['apiVersion', 'kind', 'metadata'].some((key) => root.has(key)));
+  return (
+    doc.errors.length > 0 ||
+    (yamlLibrary().isMap(root) && ['apiVersion', 'kind', 'metadata'].some((key) => root.has(key)))
+  );
 }
 
 export interface ParsedManifests {
@@ -348,6 +354,7 @@ function addObject(
 
 /** The documents of a file as the `yaml` library reads them, with every node's position. */
 function parseYaml(text: string): { docs: Document.Parsed[] | { errors?: unknown }; counter: LineCounter } {
+  const { LineCounter, parseAllDocuments } = yamlLibrary();
   const counter = new LineCounter();
   // logLevel 'error': the library would print its warnings to stderr; problems are reported here instead.
   const docs = parseAllDocuments(text, { lineCounter: counter, logLevel: 'error' }) as

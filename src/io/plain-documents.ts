@@ -61,7 +61,7 @@ const CORE_SCHEMA = FAILSAFE_SCHEMA.extend({ implicit: CORE_TYPES });
  * `}:`); empty and null keys; merge keys.
  */
 const NOT_PLAIN =
-  /[\t\r]|\{\{|^%|^\.\.\.|^---[^\s#]|^--- +[^\s#]|(?:^|[\s,[{])[&*!]\S|^[ -]*\? |[\]}]\s*:(?:\s|$)|^[ -]*(?:~|null|Null|NULL|""|'')?\s*:(?:\s|$)|<<\s*:/m;
+  /[\t\r]|\{\{|^%|^\.\.\.|^---[^\s#]|^--- +[^\s#]|(?:^|[\s,[{])[&*!]\S|^[ -]*\? |[\]}]\s*:(?:\s|$)|^[ -]*(?::|(?:~|null|Null|NULL|""|'')[ ]*:)(?:\s|$)|<<\s*:/m;
 
 const MARKER = /^---(?:[ ]+#.*)?[ ]*$/;
 
