@@ -279,39 +279,45 @@ function isDash(t: string, col: number): boolean {
   return t[col] === '-' && (col + 1 === t.length || t[col + 1] === ' ');
 }
 
-/** One step along a path: the child node and the offset deepestOffset records for it. */
-function childOf(lines: Line[], node: Node, segment: string | number): { node: Node; offset: number } | undefined {
-  if (!node) return undefined;
-  const t = lines[node.line].text;
-  if (isDash(t, node.col)) {
-    if (typeof segment !== 'number') return undefined;
-    let n = -1;
-    for (let i = node.line; i < lines.length; i++) {
-      const l = lines[i];
-      if (i > node.line && l.indent < node.col) break;
-      if (i > node.line && l.indent === node.col && !isDash(l.text, node.col)) break;
-      if ((i === node.line || l.indent === node.col) && isDash(l.text, node.col)) {
-        if (++n < segment) continue;
-        const item = contentAt(lines, i, node.col + 1) ?? nextNode(lines, i, node.col, false);
-        if (!item) throw UNSURE; // an empty item
-        return { node: item, offset: lines[item.line].start + item.col };
-      }
-    }
-    return undefined;
-  }
-  const key = keyAt(t, node.col);
-  if (!key) return undefined;
-  for (let i = node.line; i < lines.length; i++) {
+type Child = { node: Node; offset: number } | undefined;
+
+/** The list item at `index` of the list whose first dash is at `list`. */
+function itemOf(lines: Line[], list: { line: number; col: number }, index: number): Child {
+  let n = -1;
+  for (let i = list.line; i < lines.length; i++) {
     const l = lines[i];
-    if (i > node.line && l.indent < node.col) break;
-    if (i > node.line && (l.indent !== node.col || isDash(l.text, node.col))) continue;
-    const k = keyAt(l.text, node.col);
-    if (!k) throw UNSURE;
-    if (k.key !== String(segment)) continue;
-    const value = contentAt(lines, i, k.after) ?? nextNode(lines, i, node.col, true);
-    return { node: value, offset: l.start + node.col };
+    if (i > list.line && (l.indent < list.col || (l.indent === list.col && !isDash(l.text, list.col)))) break;
+    if ((i === list.line || l.indent === list.col) && isDash(l.text, list.col) && ++n === index) {
+      const item = contentAt(lines, i, list.col + 1) ?? nextNode(lines, i, list.col, false);
+      if (!item) throw UNSURE; // an empty item
+      return { node: item, offset: lines[item.line].start + item.col };
+    }
   }
   return undefined;
+}
+
+/** The entry `key` of the map whose first key is at `map`. */
+function entryOf(lines: Line[], map: { line: number; col: number }, key: string): Child {
+  for (let i = map.line; i < lines.length; i++) {
+    const l = lines[i];
+    if (i > map.line && l.indent < map.col) break;
+    if (i > map.line && (l.indent !== map.col || isDash(l.text, map.col))) continue;
+    const k = keyAt(l.text, map.col);
+    if (!k) throw UNSURE;
+    if (k.key !== key) continue;
+    const value = contentAt(lines, i, k.after) ?? nextNode(lines, i, map.col, true);
+    return { node: value, offset: l.start + map.col };
+  }
+  return undefined;
+}
+
+/** One step along a path: the child node and the offset deepestOffset records for it. */
+function childOf(lines: Line[], node: Node, segment: string | number): Child {
+  if (!node) return undefined;
+  const t = lines[node.line].text;
+  if (isDash(t, node.col)) return typeof segment === 'number' ? itemOf(lines, node, segment) : undefined;
+  // A scalar, `{}` or `[]` has no children.
+  return keyAt(t, node.col) ? entryOf(lines, node, String(segment)) : undefined;
 }
 
 /**
