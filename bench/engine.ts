@@ -14,7 +14,7 @@ import { defaultConfig } from '../src/engine/config.js';
 import { evaluate } from '../src/engine/evaluate.js';
 import type { Operation, PolicyRequest } from '../src/engine/types.js';
 import type { Manifest as KubeObject } from '../test/support.js';
-import { median } from './stats.js';
+import { median, prng } from './stats.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -28,18 +28,6 @@ function option(name: string, fallback: number): number {
 const REVIEWS = option('reviews', 2000);
 const ROUNDS = option('rounds', 7);
 const SEED = option('seed', 20240611);
-
-/** mulberry32: small, fast, and the same corpus for the same seed on every machine. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const random = prng(SEED);
 const int = (lo: number, hi: number) => lo + Math.floor(random() * (hi - lo + 1));

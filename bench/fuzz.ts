@@ -14,6 +14,7 @@
 // throughput and the server's resident memory; writes each 5xx body to a folder for
 // replaying. Exits 1 if anything but a 2xx/4xx came back or the server died.
 import { rssMb, stopChild } from './process.js';
+import { percentile } from './stats.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
@@ -93,9 +94,8 @@ class CaseQueue {
 
 function percentiles(values: number[]): Record<string, number> {
   const sorted = Float64Array.from(values).sort();
-  const at = (q: number) =>
-    Math.round((sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0) * 10) / 10;
-  return { p50: at(0.5), p99: at(0.99), p999: at(0.999), max: at(1) };
+  const at = (p: number) => Math.round(percentile(sorted, p) * 10) / 10;
+  return { p50: at(50), p99: at(99), p999: at(99.9), max: at(100) };
 }
 
 function startServe(cwd: string): Promise<{ child: ChildProcess; port: number; ca: string }> {

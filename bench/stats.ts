@@ -1,4 +1,16 @@
-// The summary statistics the benchmarks report.
+// The summary statistics and the seeded random source the benchmarks share.
+
+/** mulberry32: small, fast, and the same corpus for the same seed on every machine. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
 
 /** The nearest-rank percentile `p` (0-100) of values sorted ascending; NaN when empty. */
 export function percentile(sorted: ArrayLike<number>, p: number): number {

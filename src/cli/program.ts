@@ -5,19 +5,32 @@
 // Exit codes: 0 nothing denied, 1 something denied, 2 bad input or usage, 3 nicguard failed.
 // A bug must never look like a denial (1) or like the user's mistake (2), and never print a
 // stack trace at someone who did nothing wrong: one line, the stack only with --debug.
+//
+// Each subcommand's module is imported only when it may run: `nicguard validate` loads neither
+// the Kubernetes client (audit, explain --cluster) nor the certificate code (certs), which
+// would be most of its start-up time.
 import { Command } from 'commander';
-import { registerValidate } from './validate.js';
-import { registerExplain } from './explain.js';
-import { registerServe } from './serve.js';
-import { registerCerts } from './certs.js';
-import { registerAudit } from './audit.js';
 import { VERSION } from './version.js';
 import { useCrdSchemas } from '../engine/crd-schemas.js';
 import { readCrdSchema } from '../io/crd-schemas.js';
 
 export const EXIT_INTERNAL_ERROR = 3;
 
-export function buildProgram(name: string): Command {
+type Register = (program: Command) => void;
+
+const COMMANDS: Record<string, () => Promise<Register>> = {
+  validate: async () => (await import('./validate.js')).registerValidate,
+  explain: async () => (await import('./explain.js')).registerExplain,
+  serve: async () => (await import('./serve.js')).registerServe,
+  certs: async () => (await import('./certs.js')).registerCerts,
+  audit: async () => (await import('./audit.js')).registerAudit,
+};
+
+/**
+ * The program with the subcommand named in `args` (arguments after the program name), or with
+ * every subcommand when none is named (help, a typo to suggest a command for).
+ */
+export async function buildProgram(name: string, args: readonly string[] = []): Promise<Command> {
   // Manifests are checked against the CRD schemas nicguard ships (rule schema).
   useCrdSchemas(readCrdSchema);
   const program = new Command(name)
@@ -31,11 +44,10 @@ export function buildProgram(name: string): Command {
         process.exit(0);
       process.exit(2);
     });
-  registerValidate(program);
-  registerExplain(program);
-  registerServe(program);
-  registerCerts(program);
-  registerAudit(program);
+  // The first argument that is no option names the subcommand (the only global option, --debug, takes no value).
+  const named = args.find((a) => !a.startsWith('-'));
+  const chosen = named !== undefined && Object.hasOwn(COMMANDS, named) ? [named] : Object.keys(COMMANDS);
+  for (const register of await Promise.all(chosen.map((c) => COMMANDS[c]()))) register(program);
   return program;
 }
 
@@ -58,7 +70,7 @@ export async function runCli(name: string): Promise<void> {
   process.on('uncaughtException', internalError);
   process.on('unhandledRejection', internalError);
   try {
-    await buildProgram(name).parseAsync(process.argv);
+    await (await buildProgram(name, process.argv.slice(2))).parseAsync(process.argv);
   } catch (err) {
     internalError(err);
   }

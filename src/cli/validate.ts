@@ -4,13 +4,9 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { EXIT_BAD_INPUT, loadConfigForCommand } from './config-option.js';
 import { formatManifestError } from '../io/manifests.js';
 import { KUBEVIRT_VERSION_HELP, collect, kubevirtVersionOption } from './options.js';
-import { contextNamespace, LiveCluster, LiveClusterError } from '../cluster/live.js';
-import { runValidation, type ValidationInputs } from '../offline/run-validation.js';
-import { formatJson } from './format/json.js';
-import { formatJunit } from './format/junit.js';
+import type { ValidationInputs } from '../offline/run-validation.js';
 import type { ValidationReport } from '../offline/report.js';
-import { formatSarif } from './format/sarif.js';
-import { formatText, reportNotes } from './format/text.js';
+import { reportNotes } from './format/text.js';
 import { STDIN } from '../io/manifests.js';
 import { globToRegExp } from '../io/glob.js';
 import { conciseUsageErrors, usageError } from './usage.js';
@@ -40,16 +36,17 @@ function exitCodeOf(report: ValidationReport, warnExitCode?: number): number {
   return EXIT_OK;
 }
 
-function formatReport(report: ValidationReport, format: OutputFormat): string {
+/** Only the chosen format's module is loaded. */
+async function formatReport(report: ValidationReport, format: OutputFormat): Promise<string> {
   switch (format) {
     case 'json':
-      return formatJson(report);
+      return (await import('./format/json.js')).formatJson(report);
     case 'junit':
-      return formatJunit(report);
+      return (await import('./format/junit.js')).formatJunit(report);
     case 'sarif':
-      return formatSarif(report);
+      return (await import('./format/sarif.js')).formatSarif(report);
     default:
-      return formatText(report);
+      return (await import('./format/text.js')).formatText(report);
   }
 }
 
@@ -167,6 +164,8 @@ export function registerValidate(program: Command): void {
       const config = loadConfigForCommand('validate', opts.config, opts.kubevirtVersion);
       if (!config) return;
       if (opts.clusterView) {
+        // The Kubernetes client is loaded only for a live cluster view: it is most of a cold start.
+        const { contextNamespace, LiveCluster, LiveClusterError } = await import('../cluster/live.js');
         try {
           const live = LiveCluster.connect({ kubeconfig: opts.kubeconfig, context: opts.context });
           // As kubectl apply: objects that name no namespace go to the context's, unless -n says otherwise.
@@ -183,13 +182,14 @@ export function registerValidate(program: Command): void {
           return;
         }
       }
+      const { runValidation } = await import('../offline/run-validation.js');
       const report = runValidation(opts, config);
       // Machine formats usually go to a file: their input errors and notes must still reach the log.
       if (opts.output !== 'text') {
         for (const e of report.errors) process.stderr.write(`nicguard: ${formatManifestError(e)}\n`);
         for (const note of reportNotes(report)) process.stderr.write(`nicguard: ${note}\n`);
       }
-      process.stdout.write(formatReport(report, opts.output));
+      process.stdout.write(await formatReport(report, opts.output));
       process.exitCode = exitCodeOf(report, opts.warnExitCode);
     });
   conciseUsageErrors(command);

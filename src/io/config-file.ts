@@ -2,7 +2,8 @@
 // Problems name the file and the line: a YAML error whole, with the library's excerpt of the
 // line, and a schema problem at the line where its field is written.
 import { readFileSync } from 'node:fs';
-import { LineCounter, parseDocument, type Node } from 'yaml';
+import type { Node } from 'yaml';
+import { yamlLibrary } from './yaml-library.js';
 import { ConfigError, defaultConfig, resolveConfig } from '../engine/config.js';
 import type { PolicyConfig } from '../engine/types.js';
 import { deepestOffset } from './manifests.js';
@@ -22,6 +23,7 @@ export function loadConfigFile(path: string | undefined): PolicyConfig {
 
 /** Parses and checks a configuration document; `path` names it in errors. */
 export function parseConfigText(text: string, path: string): PolicyConfig {
+  const { LineCounter, parseDocument } = yamlLibrary();
   const counter = new LineCounter();
   // logLevel 'error': the library's warnings would go to stderr; problems are thrown here instead.
   const doc = parseDocument(text, { lineCounter: counter, logLevel: 'error', prettyErrors: true });

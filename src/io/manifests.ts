@@ -2,7 +2,8 @@
 // came from so that a finding can point at a file and line (text output, SARIF, JUnit).
 import { readFileSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join, relative, sep } from 'node:path';
-import { LineCounter, isCollection, isMap, isSeq, parseAllDocuments, visit, type Document, type Node } from 'yaml';
+import type { Document, LineCounter, Node } from 'yaml';
+import { yamlLibrary } from './yaml-library.js';
 import {
   AdmissionDecodeError,
   ADMISSION_API_VERSIONS,
@@ -13,6 +14,7 @@ import {
 import type { FieldPath } from '../engine/field-path.js';
 import type { KubeObject, PolicyRequest } from '../engine/types.js';
 import { GlobSet } from './glob.js';
+import { blockLocator, readPlainDocuments } from './plain-documents.js';
 
 /** The file name used for standard input (`-f -`). */
 export const STDIN = '-';
@@ -187,6 +189,7 @@ export function listManifestFiles(
 
 /** The child node and where it is written: a map entry at its key, a list item at itself. */
 function childOf(node: unknown, key: string | number): { node: unknown; offset?: number } | undefined {
+  const { isMap, isSeq } = yamlLibrary();
   if (isSeq(node) && typeof key === 'number') {
     const item = node.items[key] as Node | undefined;
     return item ? { node: item, offset: item.range?.[0] } : undefined;
@@ -260,6 +263,7 @@ function unreadableTemplate(docs: readonly Document.Parsed[]): boolean {
   return docs.some((doc) => {
     if (doc.errors.length || doc.warnings.length) return true;
     let collectionKey = false;
+    const { isCollection, visit } = yamlLibrary();
     visit(doc, {
       Pair(_, pair) {
         if (!isCollection(pair.key)) return undefined;
@@ -283,7 +287,10 @@ function helmTemplateLine(text: string, docs: readonly Document.Parsed[], counte
 /** True for a document that means to be a Kubernetes object: a mapping with apiVersion, kind or metadata. */
 function looksLikeObject(doc: Document.Parsed): boolean {
   const root = doc.contents;
-  return doc.errors.length > 0 || (isMap(root) && ['apiVersion', 'kind', 'metadata'].some((key) => root.has(key)));
+  return (
+    doc.errors.length > 0 ||
+    (yamlLibrary().isMap(root) && ['apiVersion', 'kind', 'metadata'].some((key) => root.has(key)))
+  );
 }
 
 export interface ParsedManifests {
@@ -293,28 +300,144 @@ export interface ParsedManifests {
   skipped?: string;
 }
 
+type Position = { line: number; column: number };
+type Locate = LoadedObject['locate'];
+/** Makes the locator of an object written at `prefix` in a document (its fields, or `fallback`). */
+type LocatorAt = (prefix: (string | number)[], fallback: Position) => Locate;
+
+/**
+ * Checks one object of a document and adds it (or the reason it cannot be checked) to `out`.
+ * `prefix` is where the object is written in the document: [] or ['items', i].
+ */
+function addObject(
+  out: ParsedManifests,
+  file: string,
+  document: number,
+  obj: unknown,
+  prefix: (string | number)[],
+  pos: Position,
+  label: string,
+  locatorAt: LocatorAt,
+): void {
+  const { errors } = out;
+  if (!isRecord(obj)) {
+    errors.push({ file, ...pos, message: `${label} is not a Kubernetes object (a mapping with apiVersion and kind)` });
+    return;
+  }
+  const missing = ['apiVersion', 'kind'].filter((k) => typeof obj[k] !== 'string' || obj[k] === '');
+  if (missing.length) {
+    errors.push({ file, ...pos, message: `${label} has no ${missing.join(' and ')}` });
+    return;
+  }
+  const unfit = isAdmissionReview(obj as KubeObject) ? undefined : objectProblem(obj);
+  if (unfit) {
+    errors.push({ file, ...pos, message: `${label} cannot be checked: ${unfit}` });
+    return;
+  }
+  const loaded: LoadedObject = {
+    object: obj as KubeObject,
+    source: { file, line: pos.line, column: pos.column, document },
+    locate: locatorAt(prefix, pos),
+  };
+  if (isAdmissionReview(obj as KubeObject)) {
+    const request = admissionRequest(obj);
+    if (typeof request === 'string') {
+      errors.push({ file, ...pos, message: request });
+      return;
+    }
+    loaded.review = request;
+    // Fields of the reviewed object live under request.object.
+    loaded.locate = locatorAt(['request', 'object'], pos);
+  }
+  out.objects.push(loaded);
+}
+
+/** The documents of a file as the `yaml` library reads them, with every node's position. */
+function parseYaml(text: string): { docs: Document.Parsed[] | { errors?: unknown }; counter: LineCounter } {
+  const { LineCounter, parseAllDocuments } = yamlLibrary();
+  const counter = new LineCounter();
+  // logLevel 'error': the library would print its warnings to stderr; problems are reported here instead.
+  const docs = parseAllDocuments(text, { lineCounter: counter, logLevel: 'error' }) as
+    Document.Parsed[] | { errors?: unknown };
+  return { docs, counter };
+}
+
+/** 1-based line and column of an offset, as the `yaml` library's LineCounter counts them. */
+function positionOf(text: string, offset: number): Position {
+  let line = 1;
+  let lineStart = 0;
+  for (let at = text.indexOf('\n'); at >= 0 && at < offset; at = text.indexOf('\n', at + 1)) {
+    line++;
+    lineStart = at + 1;
+  }
+  return { line, column: offset - lineStart + 1 };
+}
+
+/**
+ * The fast way (./plain-documents.ts): JSON and plain YAML without the position of every node.
+ * A finding asks for positions: then, once per file, the `yaml` library reads it again.
+ */
+function parsePlainManifests(text: string, file: string): ParsedManifests | undefined {
+  const docs = readPlainDocuments(text);
+  if (!docs) return undefined;
+  // A List's items are located one by one: the full way does that.
+  if (docs.some((d) => isRecord(d.value) && isList(d.value as KubeObject))) return undefined;
+  const out: ParsedManifests = { objects: [], errors: [] };
+  const looksLikeObject = (v: unknown) =>
+    isRecord(v) && ['apiVersion', 'kind', 'metadata'].some((k) => Object.hasOwn(v, k));
+  if (docs.length > 0 && !docs.some((d) => looksLikeObject(d.value))) {
+    return { ...out, skipped: 'not a Kubernetes manifest: no document has apiVersion, kind or metadata' };
+  }
+  let full: ReturnType<typeof parseYaml> | undefined;
+  docs.forEach((doc, index) => {
+    if (doc.value === null || doc.value === undefined) return;
+    // The document's lines, read on the first finding; the yaml library reads the file when they cannot say.
+    let lines: ReturnType<typeof blockLocator> | null | undefined;
+    const locatorAt: LocatorAt = (prefix, fallback) => {
+      let slow: Locate | undefined;
+      return (field) => {
+        const path = [...prefix, ...(field ? field.keys() : [])];
+        if (lines === undefined) lines = (doc.end !== undefined && blockLocator(text, doc.offset, doc.end)) || null;
+        const offset = lines?.(path);
+        if (offset !== undefined) return positionOf(text, offset);
+        if (!slow) {
+          full ??= parseYaml(text);
+          const parsed = Array.isArray(full.docs) ? full.docs[index] : undefined;
+          slow = makeLocator((parsed?.contents as Node | null) ?? undefined, prefix, full.counter, fallback);
+        }
+        return slow(field);
+      };
+    };
+    const label = docs.length > 1 ? `document ${index + 1}` : 'the document';
+    addObject(out, file, index, doc.value, [], positionOf(text, doc.offset), label, locatorAt);
+  });
+  return out;
+}
+
 /**
  * Parses one file's text: every YAML document, lists flattened, AdmissionReviews recognised.
  * A Helm template is one error; a file none of whose documents looks like a Kubernetes object
  * (a values file, a CI config) is skipped, not an error.
  */
 export function parseManifests(text: string, file: string): ParsedManifests {
-  const objects: LoadedObject[] = [];
-  const errors: ManifestError[] = [];
-  const counter = new LineCounter();
-  // logLevel 'error': the library would print its warnings to stderr; problems are reported here instead.
-  const docs = parseAllDocuments(text, { lineCounter: counter, logLevel: 'error' }) as
-    Document.Parsed[] | { errors?: unknown };
-  if (!Array.isArray(docs)) return { objects, errors };
+  return parsePlainManifests(text, file) ?? parseFullManifests(text, file);
+}
+
+/** parseManifests the full way: the `yaml` library, every node's position kept. */
+export function parseFullManifests(text: string, file: string): ParsedManifests {
+  const out: ParsedManifests = { objects: [], errors: [] };
+  const { errors } = out;
+  const { docs, counter } = parseYaml(text);
+  if (!Array.isArray(docs)) return out;
   const helmLine = helmTemplateLine(text, docs, counter);
   if (helmLine !== undefined) {
     const message =
       'looks like a Helm template ({{ ... }}), not a manifest: render it first with ' +
       'helm template RELEASE CHART | nicguard validate -f -, or leave it out with --exclude';
-    return { objects, errors: [{ file, line: helmLine, message }] };
+    return { ...out, errors: [{ file, line: helmLine, message }] };
   }
   if (docs.length > 0 && !docs.some(looksLikeObject)) {
-    return { objects, errors, skipped: 'not a Kubernetes manifest: no document has apiVersion, kind or metadata' };
+    return { ...out, skipped: 'not a Kubernetes manifest: no document has apiVersion, kind or metadata' };
   }
   docs.forEach((doc, index) => {
     if (doc.errors.length) {
@@ -340,42 +463,7 @@ export function parseManifests(text: string, file: string): ParsedManifests {
       return;
     }
     if (value === null || value === undefined) return;
-    const add = (obj: unknown, prefix: (string | number)[], pos: { line: number; column: number }, label: string) => {
-      if (!isRecord(obj)) {
-        errors.push({
-          file,
-          ...pos,
-          message: `${label} is not a Kubernetes object (a mapping with apiVersion and kind)`,
-        });
-        return;
-      }
-      const missing = ['apiVersion', 'kind'].filter((k) => typeof obj[k] !== 'string' || obj[k] === '');
-      if (missing.length) {
-        errors.push({ file, ...pos, message: `${label} has no ${missing.join(' and ')}` });
-        return;
-      }
-      const unfit = isAdmissionReview(obj as KubeObject) ? undefined : objectProblem(obj);
-      if (unfit) {
-        errors.push({ file, ...pos, message: `${label} cannot be checked: ${unfit}` });
-        return;
-      }
-      const loaded: LoadedObject = {
-        object: obj as KubeObject,
-        source: { file, line: pos.line, column: pos.column, document: index },
-        locate: makeLocator(root, prefix, counter, pos),
-      };
-      if (isAdmissionReview(obj as KubeObject)) {
-        const request = admissionRequest(obj);
-        if (typeof request === 'string') {
-          errors.push({ file, ...pos, message: request });
-          return;
-        }
-        loaded.review = request;
-        // Fields of the reviewed object live under request.object.
-        loaded.locate = makeLocator(root, ['request', 'object'], counter, pos);
-      }
-      objects.push(loaded);
-    };
+    const locatorAt: LocatorAt = (prefix, fallback) => makeLocator(root, prefix, counter, fallback);
     const label = docs.length > 1 ? `document ${index + 1}` : 'the document';
     if (isRecord(value) && isList(value as KubeObject)) {
       const list = value as Record<string, any>;
@@ -388,13 +476,22 @@ export function parseManifests(text: string, file: string): ParsedManifests {
           item.kind ??= itemKind;
           item.apiVersion ??= list.apiVersion;
         }
-        add(item, ['items', i], { line: p.line, column: p.col }, `${list.kind} item ${i}`);
+        addObject(
+          out,
+          file,
+          index,
+          item,
+          ['items', i],
+          { line: p.line, column: p.col },
+          `${list.kind} item ${i}`,
+          locatorAt,
+        );
       });
       return;
     }
-    add(value, [], where, label);
+    addObject(out, file, index, value, [], where, label, locatorAt);
   });
-  return { objects, errors };
+  return out;
 }
 
 /** Reads standard input once, however often `-` is named. */
