@@ -10,6 +10,7 @@
 // there could only come from a difference between nicguard's copy and the cluster's release.
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { crdSchemaOf } from '../crd-schemas.js';
+import { precheck } from '../schema-precheck.js';
 import { FieldPath } from '../field-path.js';
 import { formatVersion, knownKubeVirtVersion } from '../kubevirt-version.js';
 import type { JudgedKind } from '../kinds.js';
@@ -138,15 +139,30 @@ interface Compiled {
   schema: Json;
 }
 
+const schemas = new Map<JudgedKind, Json>();
 const compiled = new Map<JudgedKind, Compiled>();
 
-/** The kind's validator, compiled on first use (VM and VMI schemas take tens of milliseconds). */
+/** The kind's JSON schema, converted from its CRD on first use; undefined without a source. */
+function schemaOf(kind: JudgedKind): Json | undefined {
+  let schema = schemas.get(kind);
+  if (!schema) {
+    const crd = crdSchemaOf(kind);
+    if (crd === undefined) return undefined;
+    schema = rootSchema(crd);
+    schemas.set(kind, schema);
+  }
+  return schema;
+}
+
+/**
+ * The kind's validator, compiled on first use (VM and VMI schemas take a few hundred
+ * milliseconds): only for an object the precheck could not vouch for.
+ */
 export function schemaValidator(kind: JudgedKind): Compiled | undefined {
   let entry = compiled.get(kind);
   if (!entry) {
-    const crd = crdSchemaOf(kind);
-    if (crd === undefined) return undefined;
-    const schema = rootSchema(crd);
+    const schema = schemaOf(kind);
+    if (!schema) return undefined;
     // verbose: errors carry the schema node and the data, for the messages.
     // code.optimize off: a third less compile time (once per process) for no measurable cost per object.
     const ajv = new Ajv({
@@ -475,6 +491,8 @@ export function schemaCauses(ctx: RuleContext, object: KubeObject): Cause[] {
   const source = SOURCES[ctx.kind];
   let validator: Compiled | undefined;
   try {
+    const schema = schemaOf(ctx.kind);
+    if (!schema || precheck(schema, object) === 'valid') return [];
     validator = schemaValidator(ctx.kind);
     if (!validator) return [];
   } catch (err) {
