@@ -277,8 +277,13 @@ async function runFakeApi(vmis: number): Promise<void> {
   });
   const pages = Math.ceil(vmis / 500);
   let served = 0;
+  let cpuAtStart = process.cpuUsage();
   api.beforePage = (res, page) => {
-    if (res === 'vmi' && page === pages) process.stdout.write(`vmi list complete ${++served}\n`);
+    if (res === 'vmi' && page === 2) cpuAtStart = process.cpuUsage();
+    if (res === 'vmi' && page === pages) {
+      const used = process.cpuUsage(cpuAtStart);
+      process.stdout.write(`vmi list complete ${++served} cpuMs ${Math.round((used.user + used.system) / 1000)}\n`);
+    }
   };
   await api.start();
   process.stdout.write(`listening ${api.port} vmi-bytes ${JSON.stringify(makeVmi(template, 1)).length}\n`);
@@ -455,6 +460,7 @@ async function measure(vmis: number, dir: string, certFile: string, keyFile: str
       'stdout',
       (line) => {
         if (line.startsWith('vmi list complete')) vmiListsDone++;
+        if (line.startsWith('vmi list complete')) console.log(`  N=${vmis} fake API: ${line}`);
       },
     );
     children.push(fake.child);
@@ -491,6 +497,7 @@ async function measure(vmis: number, dir: string, certFile: string, keyFile: str
       'stderr',
     );
     children.push(serve.child);
+    console.log(`  N=${vmis}: serve listening after ${fmt((performance.now() - started) / 1000)} s`);
     const metricsPort = Number(serve.match[2]);
     // The informer's own account of its longest page (CPU ms), from its log lines.
     const pageCpu: Record<string, number> = {};
@@ -503,6 +510,7 @@ async function measure(vmis: number, dir: string, certFile: string, keyFile: str
         if (!line.includes('virtualmachineinstances') || !line.includes('maxPageCpuMs')) continue;
         const entry = JSON.parse(line) as { msg: string; maxPageCpuMs: number };
         pageCpu[entry.msg.includes('relisted') ? 'relist' : 'initial list'] = entry.maxPageCpuMs;
+        console.log(`  N=${vmis} at ${fmt((performance.now() - started) / 1000)} s: ${line}`);
       }
     });
     const port = Number(serve.match[1]);
