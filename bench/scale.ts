@@ -16,13 +16,14 @@
 import { admissionReview } from '../test/server-support.js';
 import { rssMb, stopChild } from './process.js';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { generateCertificates } from '../src/certs/generate.js';
+import { splitListBody } from '../src/cluster/list-body.js';
 import { projectObject, Interner } from '../src/cluster/projection.js';
 import { update, type Manifest as KubeObject } from '../test/support.js';
 import { FakeApiServer } from '../test/support/fake-api.js';
@@ -35,11 +36,13 @@ const SELF = fileURLToPath(import.meta.url);
 const NODE_FLAGS = (process.argv.find((a) => a.startsWith('--node-flags='))?.slice('--node-flags='.length) ?? '')
   .split(' ')
   .filter(Boolean);
+/** --serve-log=DIR: nicguard serve's stdout (logs, and --trace-gc lines) goes to DIR/serve-N.log too. */
+const SERVE_LOG = process.argv.find((a) => a.startsWith('--serve-log='))?.slice('--serve-log='.length);
 const NADS = 2000;
 const SUBNETS = 500;
 const NAMESPACES = 500;
 
-function readExample(rel: string): KubeObject {
+export function readExample(rel: string): KubeObject {
   return parseAllDocuments(readFileSync(join(ROOT, 'examples', rel), 'utf8'))[0].toJS() as KubeObject;
 }
 
@@ -49,7 +52,7 @@ const nadName = (i: number) => `net-${i}`;
 // ---- the fleet ----
 
 /** The i-th VMI as a cluster returns it: ~6 KB with managed fields, status and guest info. */
-function makeVmi(template: KubeObject, i: number): KubeObject {
+export function makeVmi(template: KubeObject, i: number): KubeObject {
   const name = `vm-${i}`;
   const ns = nsOf(i);
   const spec = structuredClone(template.spec.template.spec);
@@ -502,7 +505,9 @@ async function measure(vmis: number, dir: string, certFile: string, keyFile: str
     // The informer's own account of its longest page (CPU ms), from its log lines.
     const pageCpu: Record<string, number> = {};
     let pending = '';
+    const logFile = SERVE_LOG ? join(SERVE_LOG, `serve-${vmis}.log`) : undefined;
     serve.child.stdout!.on('data', (c: string) => {
+      if (logFile) appendFileSync(logFile, c);
       pending += c;
       const lines = pending.split('\n');
       pending = lines.pop()!;
@@ -704,25 +709,40 @@ function runHeap(): void {
   const page = `{"apiVersion":"v1","kind":"List","metadata":{"resourceVersion":"1","continue":"x"},"items":[${Array.from({ length: 500 }, (_, i) => JSON.stringify(makeVmi(template, i))).join(',')}]}`;
   const parseMs: number[] = [];
   const sliceMs: number[] = [];
+  const splitMs: number[] = [];
+  const splitSliceMs: number[] = [];
   const cpuMs = () => {
     const u = process.cpuUsage();
     return (u.user + u.system) / 1000;
   };
   for (let run = 0; run < 40; run++) {
+    // As before: JSON.parse of the whole page, then projecting a slice of 100.
     let t = cpuMs();
     const items = (JSON.parse(page) as { items: KubeObject[] }).items;
     parseMs.push(cpuMs() - t);
     t = cpuMs();
     for (const item of items.slice(0, 100)) projectObject('VirtualMachineInstance', item, strings);
     sliceMs.push(cpuMs() - t);
+    // As the informer does now (list-body.ts): split the page, then parse and project a slice of 100.
+    t = cpuMs();
+    const body = splitListBody(page);
+    splitMs.push(cpuMs() - t);
+    t = cpuMs();
+    for (const item of body.items(0, 100)) projectObject('VirtualMachineInstance', item as KubeObject, strings);
+    splitSliceMs.push(cpuMs() - t);
   }
   const med = (v: number[]) => [...v].sort((a, b) => a - b)[v.length >> 1];
   console.log(
-    `\nsynchronous steps of a list (median of 40, CPU ms): parse a page of 500 VMIs (${fmt(page.length / 1e6)} MB) ${fmt(med(parseMs))}, project a slice of 100 ${fmt(med(sliceMs))}`,
+    `\nsynchronous steps of a list (median of 40, CPU ms), a page of 500 VMIs (${fmt(page.length / 1e6)} MB):` +
+      `\n  parsed whole: parse the page ${fmt(med(parseMs))}, project a slice of 100 ${fmt(med(sliceMs))}` +
+      `\n  split (list-body.ts): split the page ${fmt(med(splitMs))}, parse and project a slice of 100 ` +
+      fmt(med(splitSliceMs)),
   );
 }
 
-if (process.argv[2] === '--fake-api') {
+if (process.env.SCALE_NO_MAIN) {
+  // imported
+} else if (process.argv[2] === '--fake-api') {
   void runFakeApi(Number(process.argv[3]));
 } else if (process.argv[2] === '--heap') {
   runHeap();
