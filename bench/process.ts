@@ -13,6 +13,17 @@ export function rssMb(pid: number): number {
   }
 }
 
+/** CPU time (user + system, all threads) a process has used so far, in seconds, or NaN once it has gone. */
+export function cpuSeconds(pid: number): number {
+  try {
+    // Fields 14 and 15 of /proc/PID/stat, after the command name in parentheses, in clock ticks.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
 /** SIGTERM (serve drains and exits 0), SIGKILL after `graceMs`. */
 export function stopChild(child: ChildProcess, graceMs = 3000): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();

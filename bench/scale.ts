@@ -14,11 +14,11 @@
 // Aims at 100,000 VMIs: ready within 30 s, under 400 MB RSS, admission and /healthz p99
 // under 50 ms during the initial list and during a relist.
 import { admissionReview } from '../test/server-support.js';
-import { rssMb, stopChild } from './process.js';
+import { cpuSeconds, rssMb, stopChild } from './process.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
@@ -438,6 +438,14 @@ async function scrape(port: number): Promise<string> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** The fields of the informer's log line at the end of a list. */
+interface ListLog {
+  listMs: number;
+  fetchMs: number;
+  parseCpuMs: number;
+  ingestCpuMs: number;
+}
+
 interface Row {
   vmis: number;
   readyS: number;
@@ -456,14 +464,18 @@ async function measure(vmis: number, dir: string, certFile: string, keyFile: str
   const children: ChildProcess[] = [];
   try {
     let vmiListsDone = 0;
+    /** The fake API's CPU time for each VMI list (pages 2 to the last), s. */
+    const fakeCpuS: number[] = [];
     const fake = await startChild(
       [SELF, '--fake-api', String(vmis)],
       dir,
       /listening (\d+) vmi-bytes (\d+)/,
       'stdout',
       (line) => {
-        if (line.startsWith('vmi list complete')) vmiListsDone++;
-        if (line.startsWith('vmi list complete')) console.log(`  N=${vmis} fake API: ${line}`);
+        const done = /^vmi list complete \d+ cpuMs (\d+)/.exec(line);
+        if (!done) return;
+        vmiListsDone++;
+        fakeCpuS.push(Number(done[1]) / 1000);
       },
     );
     children.push(fake.child);
@@ -500,10 +512,12 @@ async function measure(vmis: number, dir: string, certFile: string, keyFile: str
       'stderr',
     );
     children.push(serve.child);
-    console.log(`  N=${vmis}: serve listening after ${fmt((performance.now() - started) / 1000)} s`);
+    const listeningS = (performance.now() - started) / 1000;
     const metricsPort = Number(serve.match[2]);
-    // The informer's own account of its longest page (CPU ms), from its log lines.
+    // The informer's own account of each VMI list, from its log lines: its longest step
+    // (CPU ms), and where its time went (waiting for pages, splitting them, their items).
     const pageCpu: Record<string, number> = {};
+    const lists: Record<string, ListLog> = {};
     let pending = '';
     const logFile = SERVE_LOG ? join(SERVE_LOG, `serve-${vmis}.log`) : undefined;
     serve.child.stdout!.on('data', (c: string) => {
@@ -513,13 +527,15 @@ async function measure(vmis: number, dir: string, certFile: string, keyFile: str
       pending = lines.pop()!;
       for (const line of lines) {
         if (!line.includes('virtualmachineinstances') || !line.includes('maxPageCpuMs')) continue;
-        const entry = JSON.parse(line) as { msg: string; maxPageCpuMs: number };
-        pageCpu[entry.msg.includes('relisted') ? 'relist' : 'initial list'] = entry.maxPageCpuMs;
-        console.log(`  N=${vmis} at ${fmt((performance.now() - started) / 1000)} s: ${line}`);
+        const entry = JSON.parse(line) as ListLog & { msg: string; maxPageCpuMs: number };
+        const phase = entry.msg.includes('relisted') ? 'relist' : 'initial list';
+        pageCpu[phase] = entry.maxPageCpuMs;
+        lists[phase] = entry;
       }
     });
     const port = Number(serve.match[1]);
     const pid = serve.child.pid!;
+    const loadAtStart = loadavg()[0];
     const template = readExample('old/vm-fedora.yaml');
     const reviews = Array.from({ length: 64 }, (_, k) => reviewFor(template, (k * 7919) % vmis));
     const admission = pace(port, ca, 100, (n) => ({ path: '/validate', body: reviews[n % reviews.length] }));
@@ -539,6 +555,7 @@ async function measure(vmis: number, dir: string, certFile: string, keyFile: str
       await sleep(100);
     }
     if (!Number.isFinite(readyS)) throw new Error(`not ready after 180 s with ${vmis} VMIs`);
+    const cpuAtReady = cpuSeconds(pid);
     setPhase('steady');
     await sleep(3000);
     const rssAfterSync = rssMb(pid);
@@ -551,12 +568,14 @@ async function measure(vmis: number, dir: string, certFile: string, keyFile: str
 
     setPhase('relist');
     const relistStarted = performance.now();
+    const cpuBeforeRelist = cpuSeconds(pid);
     const before = vmiListsDone;
     fake.child.kill('SIGUSR2');
     while (vmiListsDone === before && performance.now() - relistStarted < 180_000) await sleep(50);
     // The last page is served; give the informer the time to ingest it.
     await sleep(1000);
     const relistS = (performance.now() - relistStarted) / 1000;
+    const cpuRelist = cpuSeconds(pid) - cpuBeforeRelist;
     setPhase('after');
     admission.stop();
     healthz.stop();
@@ -566,6 +585,21 @@ async function measure(vmis: number, dir: string, certFile: string, keyFile: str
       Object.fromEntries(['initial list', 'steady', 'relist'].map((phase) => [phase, p99(p.samples.get(phase) ?? [])]));
     const answered = [...admission.statuses.entries()].map(([code, n]) => `${code}: ${n}`).join(', ');
     console.log(`  N=${vmis}: admission answers by status ${answered}`);
+    console.log(
+      `  N=${vmis}: listening after ${fmt(listeningS)} s; load average ${fmt(loadAtStart)} at the start, ` +
+        `${fmt(loadavg()[0])} at the end`,
+    );
+    const account = (phase: string, cpu: number, fake: number | undefined) => {
+      const l = lists[phase];
+      if (!l) return;
+      console.log(
+        `  N=${vmis} ${phase}: ${fmt(l.listMs / 1000)} s, of which fetching and splitting pages ${fmt(l.fetchMs / 1000)} s ` +
+          `(the fake API: ${fmt(fake ?? NaN)} s CPU); nicguard CPU: splitting pages ${fmt(l.parseCpuMs / 1000)} s, ` +
+          `items ${fmt(l.ingestCpuMs / 1000)} s, in all ${fmt(cpu)} s (with the requests it answered)`,
+      );
+    };
+    account('initial list', cpuAtReady, fakeCpuS[0]);
+    account('relist', cpuRelist, fakeCpuS[1]);
     return {
       vmis,
       readyS,

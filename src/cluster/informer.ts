@@ -4,9 +4,10 @@
 // objects in place while it is resumed.
 //
 // Lists are paginated as client-go's reflector does (`limit=500` and `continue`,
-// kubernetes/client-go v0.31.0 tools/pager/pager.go defaultPageSize): each page is parsed,
-// cut down to what the rules read (projection.ts) and indexed, then the loop yields to
-// the event loop so admission requests and probes are answered between pages. The watch
+// kubernetes/client-go v0.31.0 tools/pager/pager.go defaultPageSize): each page is split
+// into its items (list-body.ts), which are parsed, cut down to what the rules read
+// (projection.ts) and indexed 100 at a time, the loop yielding to the event loop between
+// so admission requests and probes are answered meanwhile (a step is a few ms). The watch
 // resumes from the list's resourceVersion. A 410 Gone (an expired continue token, or a
 // watch older than etcd's compacted history) lists again; a failed page is retried on its
 // own, so a flaky connection never pulls a whole large list again, and full relists that
@@ -239,6 +240,7 @@ class ResourceWatch {
   ): Promise<{ cpuUs: number; longestUs: number } | undefined> {
     let cpuUs = 0;
     let longestUs = 0;
+    if (this.stopped) return undefined;
     for (let start = 0; start < page.count; start += INGEST_SLICE) {
       await yieldToEventLoop();
       if (this.stopped) return undefined;
@@ -279,7 +281,6 @@ class ResourceWatch {
           page = await this.client.listPage(this.path, this.timing.pageSize, continueToken);
           fetchMs += performance.now() - fetchStarted;
           parseCpuUs += page.parseCpuUs;
-          if (this.stopped) return 'failed';
           const ingested = await this.ingestPage(page, seen);
           if (ingested === undefined) return 'failed';
           ingestCpuUs += ingested.cpuUs;

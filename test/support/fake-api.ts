@@ -253,9 +253,7 @@ current-context: fake
     const snap = this.snapshots.get(id)!;
     const total = Array.isArray(snap.items) ? snap.items.length : snap.items.count;
     const end = limit > 0 ? Math.min(total, offset + limit) : total;
-    const ahead = snap.ahead?.offset === offset && snap.ahead.end === end ? snap.ahead.items : undefined;
-    const items = ahead ?? Promise.resolve(FakeApiServer.render(snap.items, offset, end));
-    snap.ahead = undefined;
+    const items = FakeApiServer.pageItems(snap, offset, end);
     const more = end < total;
     if (!more) this.snapshots.delete(id);
     const next = more ? Buffer.from(JSON.stringify({ id, offset: end })).toString('base64') : undefined;
@@ -266,20 +264,30 @@ current-context: fake
     void items.then((text) => {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(`{"apiVersion":"v1","kind":"List","metadata":${metadata},"items":[${text}]}`);
-      // Generated objects cost this process CPU time a real API server spends on its own
-      // machine: the next page is made now, while the client reads this one, as an API
-      // server's watch cache has it at hand.
-      if (more && !Array.isArray(snap.items) && limit > 0) {
-        const from = end;
-        const to = Math.min(total, end + limit);
-        const generated = snap.items;
-        snap.ahead = {
-          offset: from,
-          end: to,
-          items: new Promise((resolve) => setImmediate(() => resolve(FakeApiServer.render(generated, from, to)))),
-        };
-      }
+      if (more && limit > 0) FakeApiServer.renderAhead(snap, end, Math.min(total, end + limit));
     });
+  }
+
+  /** The items of a page: rendered ahead, or now. */
+  private static pageItems(snap: Snapshot, offset: number, end: number): Promise<string> {
+    const ahead = snap.ahead;
+    snap.ahead = undefined;
+    if (ahead?.offset === offset && ahead.end === end) return ahead.items;
+    return Promise.resolve(FakeApiServer.render(snap.items, offset, end));
+  }
+
+  /**
+   * Generated objects cost this process CPU time a real API server spends on its own
+   * machine: the next page is made now, while the client reads this one, as an API
+   * server's watch cache has it at hand.
+   */
+  private static renderAhead(snap: Snapshot, offset: number, end: number): void {
+    const generated = snap.items;
+    if (Array.isArray(generated)) return;
+    const items = new Promise<string>((resolve) =>
+      setImmediate(() => resolve(FakeApiServer.render(generated, offset, end))),
+    );
+    snap.ahead = { offset, end, items };
   }
 
   /** Items offset to end of a snapshot, as the JSON text inside a list's `items` array. */
