@@ -456,7 +456,7 @@ interface Row {
   admission: Record<string, number>;
   healthz: Record<string, number>;
   admissionSent: number;
-  /** The longest page of the VMI list in CPU ms, by phase. */
+  /** The longest step of the VMI list in CPU ms, by phase. */
   pageCpu: Record<string, number>;
 }
 
@@ -657,9 +657,12 @@ async function main(): Promise<void> {
       'steady is the baseline measured in the same run: on a shared machine every p99 includes waiting for a core.',
     );
     console.log(
-      'page CPU ms: the longest a VMI page (parse + project + index) held the event loop, in CPU time, which',
+      'page CPU ms: the longest step of a VMI list (splitting a page, or parsing, projecting and indexing 100',
     );
-    console.log('does not grow when other processes compete for the cores: the added latency on an idle core.');
+    console.log(
+      'items) in process CPU time (GC threads included), which grows little when other processes compete for',
+    );
+    console.log('the cores: about the latency a list adds on an idle core.');
     const [l1, l5] = (await import('node:os')).loadavg();
     console.log(
       `machine: ${(await import('node:os')).cpus().length} cores, load average ${fmt(l1)} (1 min) ${fmt(l5)} (5 min)`,
