@@ -145,10 +145,12 @@ export function splitListBody(text: string): ListBody {
     count: spans.length / 2,
     split: true,
     items(start, end) {
-      const last = Math.min(end, spans.length / 2) - 1;
-      if (last < start) return [];
-      // One parse for the slice: the text from its first item to its last, with the commas between.
-      return JSON.parse(`[${text.slice(spans[2 * start], spans[2 * last + 1])}]`) as unknown[];
+      // Item by item: a slice of the page text is a view, not a copy, while one text for
+      // 100 items would be a ~0.5 MB copy, allocated straight in the old generation.
+      const out: unknown[] = [];
+      for (let i = start; i < Math.min(end, spans.length / 2); i++)
+        out.push(JSON.parse(text.slice(spans[2 * i], spans[2 * i + 1])));
+      return out;
     },
   };
 }
