@@ -29,6 +29,15 @@ export function contextSwitches(pid: number): { voluntary: number; involuntary: 
   return { voluntary: field('voluntary_ctxt_switches'), involuntary: field('nonvoluntary_ctxt_switches') };
 }
 
+/** CPU time (user + system, all threads) a process has used so far, in seconds, or NaN once it has gone. */
+export function cpuSeconds(pid: number): number {
+  try {
+    return cpuMs(pid) / 1000;
+  } catch {
+    return NaN;
+  }
+}
+
 /** SIGTERM (serve drains and exits 0), SIGKILL after `graceMs`. */
 export function stopChild(child: ChildProcess, graceMs = 3000): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();

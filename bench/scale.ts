@@ -14,15 +14,16 @@
 // Aims at 100,000 VMIs: ready within 30 s, under 400 MB RSS, admission and /healthz p99
 // under 50 ms during the initial list and during a relist.
 import { admissionReview } from '../test/server-support.js';
-import { rssMb, stopChild } from './process.js';
+import { cpuSeconds, rssMb, stopChild } from './process.js';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { generateCertificates } from '../src/certs/generate.js';
+import { splitListBody } from '../src/cluster/list-body.js';
 import { projectObject, Interner } from '../src/cluster/projection.js';
 import { update, type Manifest as KubeObject } from '../test/support.js';
 import { FakeApiServer } from '../test/support/fake-api.js';
@@ -35,11 +36,13 @@ const SELF = fileURLToPath(import.meta.url);
 const NODE_FLAGS = (process.argv.find((a) => a.startsWith('--node-flags='))?.slice('--node-flags='.length) ?? '')
   .split(' ')
   .filter(Boolean);
+/** --serve-log=DIR: nicguard serve's stdout (logs, and --trace-gc lines) goes to DIR/serve-N.log too. */
+const SERVE_LOG = process.argv.find((a) => a.startsWith('--serve-log='))?.slice('--serve-log='.length);
 const NADS = 2000;
 const SUBNETS = 500;
 const NAMESPACES = 500;
 
-function readExample(rel: string): KubeObject {
+export function readExample(rel: string): KubeObject {
   return parseAllDocuments(readFileSync(join(ROOT, 'examples', rel), 'utf8'))[0].toJS() as KubeObject;
 }
 
@@ -49,7 +52,7 @@ const nadName = (i: number) => `net-${i}`;
 // ---- the fleet ----
 
 /** The i-th VMI as a cluster returns it: ~6 KB with managed fields, status and guest info. */
-function makeVmi(template: KubeObject, i: number): KubeObject {
+export function makeVmi(template: KubeObject, i: number): KubeObject {
   const name = `vm-${i}`;
   const ns = nsOf(i);
   const spec = structuredClone(template.spec.template.spec);
@@ -277,8 +280,13 @@ async function runFakeApi(vmis: number): Promise<void> {
   });
   const pages = Math.ceil(vmis / 500);
   let served = 0;
+  let cpuAtStart = process.cpuUsage();
   api.beforePage = (res, page) => {
-    if (res === 'vmi' && page === pages) process.stdout.write(`vmi list complete ${++served}\n`);
+    if (res === 'vmi' && page === 2) cpuAtStart = process.cpuUsage();
+    if (res === 'vmi' && page === pages) {
+      const used = process.cpuUsage(cpuAtStart);
+      process.stdout.write(`vmi list complete ${++served} cpuMs ${Math.round((used.user + used.system) / 1000)}\n`);
+    }
   };
   await api.start();
   process.stdout.write(`listening ${api.port} vmi-bytes ${JSON.stringify(makeVmi(template, 1)).length}\n`);
@@ -430,6 +438,14 @@ async function scrape(port: number): Promise<string> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** The fields of the informer's log line at the end of a list. */
+interface ListLog {
+  listMs: number;
+  fetchMs: number;
+  parseCpuMs: number;
+  ingestCpuMs: number;
+}
+
 interface Row {
   vmis: number;
   readyS: number;
@@ -440,7 +456,7 @@ interface Row {
   admission: Record<string, number>;
   healthz: Record<string, number>;
   admissionSent: number;
-  /** The longest page of the VMI list in CPU ms, by phase. */
+  /** The longest step of the VMI list in CPU ms, by phase. */
   pageCpu: Record<string, number>;
 }
 
@@ -448,13 +464,18 @@ async function measure(vmis: number, dir: string, certFile: string, keyFile: str
   const children: ChildProcess[] = [];
   try {
     let vmiListsDone = 0;
+    /** The fake API's CPU time for each VMI list (pages 2 to the last), s. */
+    const fakeCpuS: number[] = [];
     const fake = await startChild(
       [SELF, '--fake-api', String(vmis)],
       dir,
       /listening (\d+) vmi-bytes (\d+)/,
       'stdout',
       (line) => {
-        if (line.startsWith('vmi list complete')) vmiListsDone++;
+        const done = /^vmi list complete \d+ cpuMs (\d+)/.exec(line);
+        if (!done) return;
+        vmiListsDone++;
+        fakeCpuS.push(Number(done[1]) / 1000);
       },
     );
     children.push(fake.child);
@@ -491,22 +512,30 @@ async function measure(vmis: number, dir: string, certFile: string, keyFile: str
       'stderr',
     );
     children.push(serve.child);
+    const listeningS = (performance.now() - started) / 1000;
     const metricsPort = Number(serve.match[2]);
-    // The informer's own account of its longest page (CPU ms), from its log lines.
+    // The informer's own account of each VMI list, from its log lines: its longest step
+    // (CPU ms), and where its time went (waiting for pages, splitting them, their items).
     const pageCpu: Record<string, number> = {};
+    const lists: Record<string, ListLog> = {};
     let pending = '';
+    const logFile = SERVE_LOG ? join(SERVE_LOG, `serve-${vmis}.log`) : undefined;
     serve.child.stdout!.on('data', (c: string) => {
+      if (logFile) appendFileSync(logFile, c);
       pending += c;
       const lines = pending.split('\n');
       pending = lines.pop()!;
       for (const line of lines) {
         if (!line.includes('virtualmachineinstances') || !line.includes('maxPageCpuMs')) continue;
-        const entry = JSON.parse(line) as { msg: string; maxPageCpuMs: number };
-        pageCpu[entry.msg.includes('relisted') ? 'relist' : 'initial list'] = entry.maxPageCpuMs;
+        const entry = JSON.parse(line) as ListLog & { msg: string; maxPageCpuMs: number };
+        const phase = entry.msg.includes('relisted') ? 'relist' : 'initial list';
+        pageCpu[phase] = entry.maxPageCpuMs;
+        lists[phase] = entry;
       }
     });
     const port = Number(serve.match[1]);
     const pid = serve.child.pid!;
+    const loadAtStart = loadavg()[0];
     const template = readExample('old/vm-fedora.yaml');
     const reviews = Array.from({ length: 64 }, (_, k) => reviewFor(template, (k * 7919) % vmis));
     const admission = pace(port, ca, 100, (n) => ({ path: '/validate', body: reviews[n % reviews.length] }));
@@ -526,6 +555,7 @@ async function measure(vmis: number, dir: string, certFile: string, keyFile: str
       await sleep(100);
     }
     if (!Number.isFinite(readyS)) throw new Error(`not ready after 180 s with ${vmis} VMIs`);
+    const cpuAtReady = cpuSeconds(pid);
     setPhase('steady');
     await sleep(3000);
     const rssAfterSync = rssMb(pid);
@@ -538,12 +568,14 @@ async function measure(vmis: number, dir: string, certFile: string, keyFile: str
 
     setPhase('relist');
     const relistStarted = performance.now();
+    const cpuBeforeRelist = cpuSeconds(pid);
     const before = vmiListsDone;
     fake.child.kill('SIGUSR2');
     while (vmiListsDone === before && performance.now() - relistStarted < 180_000) await sleep(50);
     // The last page is served; give the informer the time to ingest it.
     await sleep(1000);
     const relistS = (performance.now() - relistStarted) / 1000;
+    const cpuRelist = cpuSeconds(pid) - cpuBeforeRelist;
     setPhase('after');
     admission.stop();
     healthz.stop();
@@ -553,6 +585,21 @@ async function measure(vmis: number, dir: string, certFile: string, keyFile: str
       Object.fromEntries(['initial list', 'steady', 'relist'].map((phase) => [phase, p99(p.samples.get(phase) ?? [])]));
     const answered = [...admission.statuses.entries()].map(([code, n]) => `${code}: ${n}`).join(', ');
     console.log(`  N=${vmis}: admission answers by status ${answered}`);
+    console.log(
+      `  N=${vmis}: listening after ${fmt(listeningS)} s; load average ${fmt(loadAtStart)} at the start, ` +
+        `${fmt(loadavg()[0])} at the end`,
+    );
+    const account = (phase: string, cpu: number, fake: number | undefined) => {
+      const l = lists[phase];
+      if (!l) return;
+      console.log(
+        `  N=${vmis} ${phase}: ${fmt(l.listMs / 1000)} s, of which fetching and splitting pages ${fmt(l.fetchMs / 1000)} s ` +
+          `(the fake API: ${fmt(fake ?? NaN)} s CPU); nicguard CPU: splitting pages ${fmt(l.parseCpuMs / 1000)} s, ` +
+          `items ${fmt(l.ingestCpuMs / 1000)} s, in all ${fmt(cpu)} s (with the requests it answered)`,
+      );
+    };
+    account('initial list', cpuAtReady, fakeCpuS[0]);
+    account('relist', cpuRelist, fakeCpuS[1]);
     return {
       vmis,
       readyS,
@@ -610,9 +657,12 @@ async function main(): Promise<void> {
       'steady is the baseline measured in the same run: on a shared machine every p99 includes waiting for a core.',
     );
     console.log(
-      'page CPU ms: the longest a VMI page (parse + project + index) held the event loop, in CPU time, which',
+      'page CPU ms: the longest step of a VMI list (splitting a page, or parsing, projecting and indexing 100',
     );
-    console.log('does not grow when other processes compete for the cores: the added latency on an idle core.');
+    console.log(
+      'items) in process CPU time (GC threads included), which grows little when other processes compete for',
+    );
+    console.log('the cores: about the latency a list adds on an idle core.');
     const [l1, l5] = (await import('node:os')).loadavg();
     console.log(
       `machine: ${(await import('node:os')).cpus().length} cores, load average ${fmt(l1)} (1 min) ${fmt(l5)} (5 min)`,
@@ -696,25 +746,40 @@ function runHeap(): void {
   const page = `{"apiVersion":"v1","kind":"List","metadata":{"resourceVersion":"1","continue":"x"},"items":[${Array.from({ length: 500 }, (_, i) => JSON.stringify(makeVmi(template, i))).join(',')}]}`;
   const parseMs: number[] = [];
   const sliceMs: number[] = [];
+  const splitMs: number[] = [];
+  const splitSliceMs: number[] = [];
   const cpuMs = () => {
     const u = process.cpuUsage();
     return (u.user + u.system) / 1000;
   };
   for (let run = 0; run < 40; run++) {
+    // As before: JSON.parse of the whole page, then projecting a slice of 100.
     let t = cpuMs();
     const items = (JSON.parse(page) as { items: KubeObject[] }).items;
     parseMs.push(cpuMs() - t);
     t = cpuMs();
     for (const item of items.slice(0, 100)) projectObject('VirtualMachineInstance', item, strings);
     sliceMs.push(cpuMs() - t);
+    // As the informer does now (list-body.ts): split the page, then parse and project a slice of 100.
+    t = cpuMs();
+    const body = splitListBody(page);
+    splitMs.push(cpuMs() - t);
+    t = cpuMs();
+    for (const item of body.items(0, 100)) projectObject('VirtualMachineInstance', item as KubeObject, strings);
+    splitSliceMs.push(cpuMs() - t);
   }
   const med = (v: number[]) => [...v].sort((a, b) => a - b)[v.length >> 1];
   console.log(
-    `\nsynchronous steps of a list (median of 40, CPU ms): parse a page of 500 VMIs (${fmt(page.length / 1e6)} MB) ${fmt(med(parseMs))}, project a slice of 100 ${fmt(med(sliceMs))}`,
+    `\nsynchronous steps of a list (median of 40, CPU ms), a page of 500 VMIs (${fmt(page.length / 1e6)} MB):` +
+      `\n  parsed whole: parse the page ${fmt(med(parseMs))}, project a slice of 100 ${fmt(med(sliceMs))}` +
+      `\n  split (list-body.ts): split the page ${fmt(med(splitMs))}, parse and project a slice of 100 ` +
+      fmt(med(splitSliceMs)),
   );
 }
 
-if (process.argv[2] === '--fake-api') {
+if (process.env.SCALE_NO_MAIN) {
+  // imported
+} else if (process.argv[2] === '--fake-api') {
   void runFakeApi(Number(process.argv[3]));
 } else if (process.argv[2] === '--heap') {
   runHeap();

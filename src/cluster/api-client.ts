@@ -10,6 +10,7 @@ import { request as httpRequest, type ClientRequest, type IncomingMessage } from
 import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { StringDecoder } from 'node:string_decoder';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { splitListBody } from './list-body.js';
 
 /** An HTTP error answer (or an ERROR watch event) from the API server. */
 export class ApiError extends Error {
@@ -40,11 +41,14 @@ export function describeError(err: unknown): string {
 }
 
 export interface ListPage {
-  items: unknown[];
+  /** How many items the page holds. */
+  count: number;
+  /** Items start to end - 1, parsed now (a slice at a time); throws SyntaxError on one that is not JSON. */
+  items(start: number, end: number): unknown[];
   resourceVersion: string;
   /** Set while more pages follow. */
   continueToken?: string;
-  /** CPU time (µs) spent decoding and parsing the page, which blocks the event loop. */
+  /** CPU time (µs) spent decoding and splitting the page, which blocks the event loop. */
   parseCpuUs: number;
 }
 
@@ -105,16 +109,16 @@ export class KubeApiClient {
     const body = await KubeApiClient.readBuffer(res);
     if ((res.statusCode ?? 0) >= 300) throw new ApiError(res.statusCode ?? 0, statusMessage(body.toString('utf8')));
     const cpu = process.cpuUsage();
-    const list = JSON.parse(body.toString('utf8')) as {
-      items?: unknown[];
-      metadata?: { resourceVersion?: string; continue?: string };
-    };
+    // The items are parsed later, a slice at a time, by the caller (list-body.ts).
+    const list = splitListBody(body.toString('utf8'));
     const used = process.cpuUsage(cpu);
+    const metadata = list.envelope.metadata;
     return {
       parseCpuUs: used.user + used.system,
-      items: Array.isArray(list.items) ? list.items : [],
-      resourceVersion: list.metadata?.resourceVersion ?? '',
-      ...(list.metadata?.continue ? { continueToken: list.metadata.continue } : {}),
+      count: list.count,
+      items: list.items,
+      resourceVersion: metadata?.resourceVersion ?? '',
+      ...(metadata?.continue ? { continueToken: metadata.continue } : {}),
     };
   }
 

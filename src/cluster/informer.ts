@@ -4,9 +4,10 @@
 // objects in place while it is resumed.
 //
 // Lists are paginated as client-go's reflector does (`limit=500` and `continue`,
-// kubernetes/client-go v0.31.0 tools/pager/pager.go defaultPageSize): each page is parsed,
-// cut down to what the rules read (projection.ts) and indexed, then the loop yields to
-// the event loop so admission requests and probes are answered between pages. The watch
+// kubernetes/client-go v0.31.0 tools/pager/pager.go defaultPageSize): each page is split
+// into its items (list-body.ts), which are parsed, cut down to what the rules read
+// (projection.ts) and indexed 100 at a time, the loop yielding to the event loop between
+// so admission requests and probes are answered meanwhile (a step is a few ms). The watch
 // resumes from the list's resourceVersion. A 410 Gone (an expired continue token, or a
 // watch older than etcd's compacted history) lists again; a failed page is retried on its
 // own, so a flaky connection never pulls a whole large list again, and full relists that
@@ -21,7 +22,7 @@
 import { KubeConfig } from '@kubernetes/client-node';
 import { INDEXED_KINDS, KIND_FACTS, resourceName, type IndexedKind } from '../engine/kinds.js';
 import type { ClusterView, KubeObject } from '../engine/types.js';
-import { ApiError, describeError, KubeApiClient, type WatchEvent } from './api-client.js';
+import { ApiError, describeError, KubeApiClient, type ListPage, type WatchEvent } from './api-client.js';
 import { ObjectIndex, objectKey } from './object-index.js';
 import { projectObject, Interner } from './projection.js';
 
@@ -228,6 +229,35 @@ class ResourceWatch {
   }
 
   /**
+   * Parses, projects and indexes the items of a page a slice at a time, yielding to the
+   * event loop between slices so requests are answered meanwhile: each step is a few
+   * milliseconds, and the raw items of a slice are garbage before the next one is parsed.
+   * Undefined when the view stopped meanwhile; throws SyntaxError on an item that is not JSON.
+   */
+  private async ingestPage(
+    page: ListPage,
+    seen: Set<string>,
+  ): Promise<{ cpuUs: number; longestUs: number } | undefined> {
+    let cpuUs = 0;
+    let longestUs = 0;
+    if (this.stopped) return undefined;
+    for (let start = 0; start < page.count; start += INGEST_SLICE) {
+      await yieldToEventLoop();
+      if (this.stopped) return undefined;
+      const cpu = process.cpuUsage();
+      for (const raw of page.items(start, start + INGEST_SLICE)) {
+        const obj = this.ingest(raw);
+        if (!obj || !this.index.upsert(obj, this.kind)) continue;
+        seen.add(objectKey(obj));
+      }
+      const used = process.cpuUsage(cpu);
+      cpuUs += used.user + used.system;
+      longestUs = Math.max(longestUs, used.user + used.system);
+    }
+    return { cpuUs, longestUs };
+  }
+
+  /**
    * Lists page by page into the index. Objects are upserted as their page arrives and
    * those the list did not hold are dropped at the end, so a relist never empties the
    * kind meanwhile. A 410 on a continue token starts the list over.
@@ -236,12 +266,25 @@ class ResourceWatch {
     const seen = new Set<string>();
     let continueToken: string | undefined;
     let pageFailures = 0;
+    // Where the list's time went, for its closing log line: waiting for pages, parsing, indexing.
+    const listStarted = performance.now();
+    let fetchMs = 0;
+    let parseCpuUs = 0;
+    let ingestCpuUs = 0;
     Object.assign(this.progress, { listing: true, pages: 0, objects: 0, maxPageCpuMs: 0 });
     try {
       for (;;) {
         let page;
+        let longest: number | undefined;
+        const fetchStarted = performance.now();
         try {
           page = await this.client.listPage(this.path, this.timing.pageSize, continueToken);
+          fetchMs += performance.now() - fetchStarted;
+          parseCpuUs += page.parseCpuUs;
+          const ingested = await this.ingestPage(page, seen);
+          if (ingested === undefined) return 'failed';
+          ingestCpuUs += ingested.cpuUs;
+          longest = Math.max(page.parseCpuUs, ingested.longestUs);
         } catch (err) {
           if (this.stopped) return 'failed';
           if (isStatus(err, 404)) {
@@ -264,7 +307,8 @@ class ResourceWatch {
             this.listFailure = err;
             return 'failed';
           }
-          // Retry this page only; the pages read so far stay valid.
+          // Retry this page only (a broken connection, or an item that is not JSON); the
+          // pages read so far stay valid, and the objects of this one upserted so far too.
           const delay = this.backoff();
           this.lastError = describeError(err);
           this.log.warn(
@@ -275,22 +319,7 @@ class ResourceWatch {
           if (this.stopped) return 'failed';
           continue;
         }
-        if (this.stopped) return 'failed';
         pageFailures = 0;
-        // The parse was one block; indexing goes in slices, with requests answered between.
-        let longest = page.parseCpuUs;
-        for (let start = 0; start < page.items.length; start += INGEST_SLICE) {
-          if (start > 0 || page.items.length > INGEST_SLICE) await yieldToEventLoop();
-          if (this.stopped) return 'failed';
-          const cpu = process.cpuUsage();
-          for (const raw of page.items.slice(start, start + INGEST_SLICE)) {
-            const obj = this.ingest(raw);
-            if (!obj || !this.index.upsert(obj, this.kind)) continue;
-            seen.add(objectKey(obj));
-          }
-          const used = process.cpuUsage(cpu);
-          longest = Math.max(longest, used.user + used.system);
-        }
         this.progress.maxPageCpuMs = Math.max(this.progress.maxPageCpuMs, Math.round(longest / 100) / 10);
         this.progress.pages++;
         this.progress.objects = seen.size;
@@ -318,9 +347,14 @@ class ResourceWatch {
       this.log.info({ resource: this.name, objects: seen.size }, 'CRD is now installed; watching it');
     this.crdMissing = false;
     const { pages, maxPageCpuMs } = this.progress;
-    if (!this.synced)
-      this.log.info({ resource: this.name, objects: seen.size, pages, maxPageCpuMs }, 'cluster view: resource synced');
-    else this.log.info({ resource: this.name, objects: seen.size, pages, maxPageCpuMs }, 'cluster view: relisted');
+    const took = {
+      listMs: Math.round(performance.now() - listStarted),
+      fetchMs: Math.round(fetchMs),
+      parseCpuMs: Math.round(parseCpuUs / 1000),
+      ingestCpuMs: Math.round(ingestCpuUs / 1000),
+    };
+    const fields = { resource: this.name, objects: seen.size, pages, maxPageCpuMs, ...took };
+    this.log.info(fields, this.synced ? 'cluster view: relisted' : 'cluster view: resource synced');
     this.markSynced();
     return 'listed';
   }
