@@ -25,6 +25,7 @@ import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { stringify } from 'yaml';
 import type { Manifest as KubeObject } from '../test/support.js';
+import { runningVmStatus } from './corpus.js';
 import { median, prng } from './stats.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -172,19 +173,8 @@ function running(vm: KubeObject, id: number): KubeObject {
     creationTimestamp: '2026-01-14T09:21:07Z',
     finalizers: ['kubevirt.io/virtualMachineControllerFinalize'],
   });
-  copy.status = {
-    printableStatus: 'Running',
-    ready: true,
-    created: true,
-    runStrategy: 'Always',
-    desiredGeneration: 3,
-    observedGeneration: 3,
-    conditions: [
-      { type: 'Ready', status: 'True', lastProbeTime: null, lastTransitionTime: '2026-01-14T09:22:41Z' },
-      { type: 'LiveMigratable', status: 'True', lastProbeTime: null, lastTransitionTime: null },
-    ],
-    volumeSnapshotStatuses: [{ name: 'rootdisk', enabled: true }],
-  };
+  copy.status = runningVmStatus();
+
   return copy;
 }
 

@@ -14,6 +14,7 @@ import { defaultConfig } from '../src/engine/config.js';
 import { evaluate } from '../src/engine/evaluate.js';
 import type { Operation, PolicyRequest } from '../src/engine/types.js';
 import type { Manifest as KubeObject } from '../test/support.js';
+import { runningVmStatus } from './corpus.js';
 import { median, prng } from './stats.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -173,27 +174,7 @@ function virtualMachine(id: number, nicCount: number, running: boolean): KubeObj
       ],
     },
     status: running
-      ? {
-          printableStatus: 'Running',
-          ready: true,
-          created: true,
-          runStrategy: 'Always',
-          desiredGeneration: 3,
-          observedGeneration: 3,
-          conditions: [
-            { type: 'Ready', status: 'True', lastProbeTime: null, lastTransitionTime: '2025-01-14T09:22:41Z' },
-            { type: 'LiveMigratable', status: 'True', lastProbeTime: null, lastTransitionTime: null },
-            { type: 'AgentConnected', status: 'True', lastProbeTime: null, lastTransitionTime: '2025-01-14T09:23:05Z' },
-          ],
-          volumeSnapshotStatuses: [
-            { name: 'rootdisk', enabled: true },
-            {
-              name: 'cloudinitdisk',
-              enabled: false,
-              reason: 'Snapshot is not supported for this volumeSource type [cloudinitdisk]',
-            },
-          ],
-        }
+      ? runningVmStatus()
       : { printableStatus: 'Stopped', ready: false, created: false, runStrategy: 'Halted' },
   };
 }

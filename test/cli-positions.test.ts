@@ -7,21 +7,9 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { readPlainDocuments } from '../src/io/plain-documents.js';
 import { nicguard, tempDir, writeTree } from './cli-run.js';
+import { kubeOvnNad } from './support.js';
 
-function nad(name: string, provider: string) {
-  return {
-    apiVersion: 'k8s.cni.cncf.io/v1',
-    kind: 'NetworkAttachmentDefinition',
-    metadata: { name, namespace: 'default' },
-    spec: {
-      config: JSON.stringify(
-        { cniVersion: '0.3.1', type: 'kube-ovn', server_socket: '/run/openvswitch/kube-ovn-daemon.sock', provider },
-        null,
-        2,
-      ),
-    },
-  };
-}
+const nad = kubeOvnNad;
 
 function vm(hotplug: boolean) {
   const ifaces: object[] = [{ name: 'default', masquerade: {} }];

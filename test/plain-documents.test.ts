@@ -10,7 +10,7 @@ import { stringify } from 'yaml';
 import { FieldPath } from '../src/engine/field-path.js';
 import { parseFullManifests, parseManifests, type ParsedManifests } from '../src/io/manifests.js';
 import { blockLocator, readPlainDocuments } from '../src/io/plain-documents.js';
-import { ROOT } from './support.js';
+import { ROOT, kubeOvnNad } from './support.js';
 
 function fieldPath(keys: (string | number)[]): FieldPath {
   return keys.reduce<FieldPath>((p, k) => (typeof k === 'number' ? p.index(k) : p.key(k)), FieldPath.root);
@@ -91,18 +91,7 @@ const VM = {
   },
 };
 
-const NAD = (name: string, provider: string) => ({
-  apiVersion: 'k8s.cni.cncf.io/v1',
-  kind: 'NetworkAttachmentDefinition',
-  metadata: { name, namespace: 'default' },
-  spec: {
-    config: JSON.stringify(
-      { cniVersion: '0.3.1', type: 'kube-ovn', server_socket: '/run/openvswitch/kube-ovn-daemon.sock', provider },
-      null,
-      2,
-    ),
-  },
-});
+const NAD = kubeOvnNad;
 
 test('a JSON file is read by JSON.parse, with the same objects and positions', () => {
   for (const text of [JSON.stringify(VM, null, 2), JSON.stringify(VM), `\n\n  ${JSON.stringify(VM, null, 4)}\n`]) {

@@ -87,6 +87,22 @@ export function findingsOf(rule: RuleId, request: PolicyRequest, cluster = seedC
 }
 
 /** The VMI-spec part of a VM, for editing interfaces and networks in tests. */
+/** A Kube-OVN NetworkAttachmentDefinition in `default` with the given provider, config pretty-printed. */
+export function kubeOvnNad(name: string, provider: string) {
+  return {
+    apiVersion: 'k8s.cni.cncf.io/v1',
+    kind: 'NetworkAttachmentDefinition',
+    metadata: { name, namespace: 'default' },
+    spec: {
+      config: JSON.stringify(
+        { cniVersion: '0.3.1', type: 'kube-ovn', server_socket: '/run/openvswitch/kube-ovn-daemon.sock', provider },
+        null,
+        2,
+      ),
+    },
+  };
+}
+
 export function vmSpec(vm: Manifest): any {
   return vm.kind === 'VirtualMachine' ? vm.spec.template.spec : vm.spec;
 }

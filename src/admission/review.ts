@@ -8,6 +8,7 @@ import type { EvaluationResult, Finding, KubeObject, Operation, PolicyRequest } 
 import { bounded, dig } from '../engine/values.js';
 import { ADMISSION_REVIEW_SCHEMA, OBJECT_SCHEMA } from './review-schema.js';
 import { isJudged } from './judged.js';
+import { BACKSLASH, CLOSE_ARRAY, CLOSE_OBJECT, OPEN_ARRAY, OPEN_OBJECT, QUOTE } from '../json-text.js';
 
 export const ADMISSION_API_VERSION = 'admission.k8s.io/v1';
 /** Versions a review in a file may have; the webhook is registered for v1 only. */
@@ -109,13 +110,6 @@ export function objectProblem(obj: unknown): string | undefined {
  */
 const TEXT_DEPTH_SCAN_FROM = 64 * 1024;
 
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const OPEN_BRACKET = 0x5b;
-const OPEN_BRACE = 0x7b;
-const CLOSE_BRACKET = 0x5d;
-const CLOSE_BRACE = 0x7d;
-
 /**
  * Whether JSON text nests arrays and objects deeper than `limit`, read byte by byte and
  * stopping at the first level past it. Brackets inside strings do not count; UTF-8
@@ -131,9 +125,9 @@ export function textExceedsDepth(text: Buffer, limit: number): boolean {
       if (byte === BACKSLASH) i++;
       else if (byte === QUOTE) inString = false;
     } else if (byte === QUOTE) inString = true;
-    else if (byte === OPEN_BRACKET || byte === OPEN_BRACE) {
+    else if (byte === OPEN_ARRAY || byte === OPEN_OBJECT) {
       if (++depth > limit) return true;
-    } else if (byte === CLOSE_BRACKET || byte === CLOSE_BRACE) depth--;
+    } else if (byte === CLOSE_ARRAY || byte === CLOSE_OBJECT) depth--;
   }
   return false;
 }

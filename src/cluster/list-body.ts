@@ -10,12 +10,7 @@
 // array, unbalanced brackets) falls back to JSON.parse of the whole body, and each item's
 // text is parsed by JSON.parse, which rejects what is not JSON.
 
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const OPEN_OBJECT = 0x7b;
-const CLOSE_OBJECT = 0x7d;
-const OPEN_ARRAY = 0x5b;
-const CLOSE_ARRAY = 0x5d;
+import { BACKSLASH, CLOSE_ARRAY, CLOSE_OBJECT, COLON, COMMA, OPEN_ARRAY, OPEN_OBJECT, QUOTE } from '../json-text.js';
 
 export interface ListBody {
   /** The list without its items: metadata (resourceVersion, continue), kind, apiVersion. */
@@ -40,9 +35,6 @@ function endOfString(text: string, open: number): number {
     at = quote;
   }
 }
-
-const COLON = 0x3a;
-const COMMA = 0x2c;
 
 /** The first index at or after `at` that is not JSON whitespace. */
 function skipSpace(text: string, at: number): number {
