@@ -25,7 +25,7 @@ import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { stringify } from 'yaml';
 import type { Manifest as KubeObject } from '../test/support.js';
-import { runningVmStatus } from './corpus.js';
+import { bootVolumes, runningVmStatus } from './corpus.js';
 import { median, prng } from './stats.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -139,15 +139,7 @@ function virtualMachine(id: number, namespace: string, networks: string[]): Kube
           ],
           terminationGracePeriodSeconds: 180,
           evictionStrategy: 'LiveMigrate',
-          volumes: [
-            { name: 'rootdisk', dataVolume: { name: `${name}-root` } },
-            {
-              name: 'cloudinitdisk',
-              cloudInitNoCloud: {
-                userData: '#cloud-config\nuser: fedora\nchpasswd: { expire: False }\nssh_pwauth: True\n',
-              },
-            },
-          ],
+          volumes: bootVolumes(name),
         },
       },
       dataVolumeTemplates: [

@@ -24,3 +24,16 @@ export function runningVmStatus(): Record<string, unknown> {
     ],
   };
 }
+
+/** A VM's root disk (from its DataVolume template `<name>-root`) and cloud-init disk. */
+export function bootVolumes(name: string): Record<string, unknown>[] {
+  return [
+    { name: 'rootdisk', dataVolume: { name: `${name}-root` } },
+    {
+      name: 'cloudinitdisk',
+      cloudInitNoCloud: {
+        userData: '#cloud-config\nuser: fedora\npassword: fedora\nchpasswd: { expire: False }\nssh_pwauth: True\n',
+      },
+    },
+  ];
+}

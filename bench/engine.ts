@@ -14,7 +14,7 @@ import { defaultConfig } from '../src/engine/config.js';
 import { evaluate } from '../src/engine/evaluate.js';
 import type { Operation, PolicyRequest } from '../src/engine/types.js';
 import type { Manifest as KubeObject } from '../test/support.js';
-import { runningVmStatus } from './corpus.js';
+import { bootVolumes, runningVmStatus } from './corpus.js';
 import { median, prng } from './stats.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -150,17 +150,7 @@ function virtualMachine(id: number, nicCount: number, running: boolean): KubeObj
           networks: nics.map((n) => n.network),
           terminationGracePeriodSeconds: 180,
           evictionStrategy: 'LiveMigrate',
-          volumes: [
-            { name: 'rootdisk', dataVolume: { name: `${name}-root` } },
-            {
-              name: 'cloudinitdisk',
-              cloudInitNoCloud: {
-                userData:
-                  '#cloud-config\nuser: fedora\npassword: fedora\nchpasswd: { expire: False }\nssh_pwauth: True\n',
-              },
-            },
-            { name: 'datadisk', persistentVolumeClaim: { claimName: `${name}-data` } },
-          ],
+          volumes: [...bootVolumes(name), { name: 'datadisk', persistentVolumeClaim: { claimName: `${name}-data` } }],
         },
       },
       dataVolumeTemplates: [
