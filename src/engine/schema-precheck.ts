@@ -11,13 +11,8 @@ type Json = Record<string, unknown>;
 /** What the walk concluded: the object fits the schema, or ajv has to decide. */
 export type Precheck = 'valid' | 'unsure';
 
-/** The keywords a schema node may carry for the walk to vouch for it. */
-const KNOWN = new Set([
-  'type',
-  'properties',
-  'additionalProperties',
-  'required',
-  'items',
+/** The value checks of a structural schema this walk reads (the schema rule copies these and more). */
+export const CHECKED_VALUE_KEYWORDS = [
   'enum',
   'pattern',
   'minimum',
@@ -30,6 +25,16 @@ const KNOWN = new Set([
   'maxLength',
   'minProperties',
   'maxProperties',
+] as const;
+
+/** The keywords a schema node may carry for the walk to vouch for it. */
+const KNOWN = new Set<string>([
+  'type',
+  'properties',
+  'additionalProperties',
+  'required',
+  'items',
+  ...CHECKED_VALUE_KEYWORDS,
 ]);
 
 const patterns = new Map<string, RegExp | null>();

@@ -10,7 +10,7 @@
 // there could only come from a difference between nicguard's copy and the cluster's release.
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { crdSchemaOf } from '../crd-schemas.js';
-import { precheck } from '../schema-precheck.js';
+import { CHECKED_VALUE_KEYWORDS, precheck } from '../schema-precheck.js';
 import { FieldPath } from '../field-path.js';
 import { formatVersion, knownKubeVirtVersion } from '../kubevirt-version.js';
 import type { JudgedKind } from '../kinds.js';
@@ -38,23 +38,11 @@ const SOURCES: Record<JudgedKind, SchemaSource> = {
   Subnet: { origin: "Kube-OVN v1.15.24's Subnet schema" },
 };
 
-/** Value checks a structural schema may declare; descriptions, formats and CEL rules are left out. */
-const VALUE_KEYWORDS = [
-  'enum',
-  'pattern',
-  'minimum',
-  'maximum',
-  'exclusiveMinimum',
-  'exclusiveMaximum',
-  'multipleOf',
-  'minItems',
-  'maxItems',
-  'uniqueItems',
-  'minLength',
-  'maxLength',
-  'minProperties',
-  'maxProperties',
-] as const;
+/**
+ * Value checks a structural schema may declare; descriptions, formats and CEL rules are left
+ * out. The precheck reads all but multipleOf and uniqueItems, which send an object to ajv.
+ */
+const VALUE_KEYWORDS = [...CHECKED_VALUE_KEYWORDS, 'multipleOf', 'uniqueItems'] as const;
 
 function withNull(schema: Json): Json {
   const type = schema.type;
