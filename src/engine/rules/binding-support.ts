@@ -79,7 +79,8 @@ function networkCauses(iface: InterfaceView, settings: KubeVirtSettings, facts: 
     const hotplugged = facts.hotplug?.added.some((added) => added.name === iface.name) === true;
     causes.push({
       message:
-        `interface ${quote(iface.name)} uses masquerade: {}, which KubeVirt implements only on the pod network, but network ` +
+        `interface ${quote(iface.name)} ` +
+        `uses masquerade: {}, which KubeVirt implements only on the pod network, but network ` +
         `${quote(iface.name)} ` +
         'is not pod: {} (KubeVirt refuses this on every create and update, so moving a masquerade interface from the ' +
         'pod network to multus is refused too). Use bridge: {} on a multus network, or keep it on pod: {}.',
@@ -101,14 +102,16 @@ function networkCauses(iface: InterfaceView, settings: KubeVirtSettings, facts: 
     causes.push(
       ...versionedCauses(facts, (ver) => from(ver, 8) && gateEnabled(settings, 'PasstBinding', ver) === false, {
         message:
-          `interface ${quote(iface.name)} uses passtBinding: {}, but feature gate PasstBinding is not enabled in the KubeVirt CR ` +
+          `interface ${quote(iface.name)} ` +
+          `uses passtBinding: {}, but feature gate PasstBinding is not enabled in the KubeVirt CR ` +
           '(spec.configuration.developerConfiguration.featureGates; Beta and on by default only from v1.9.0). Enable ' +
           'the gate or use masquerade: {}.',
         field: iface.path.field('name'),
       }),
       ...versionedCauses(facts, (ver) => from(ver, 8) && !onPod, {
         message:
-          `interface ${quote(iface.name)} uses passtBinding: {}, which KubeVirt implements only on the pod network. Put it ` +
+          `interface ${quote(iface.name)} ` +
+          `uses passtBinding: {}, which KubeVirt implements only on the pod network. Put it ` +
           `on pod: {}.`,
         field: iface.path.field('name'),
       }),
@@ -121,7 +124,8 @@ function networkCauses(iface: InterfaceView, settings: KubeVirtSettings, facts: 
         (ver) => before(ver, 5) && gateEnabled(settings, 'NetworkBindingPlugins', ver) === false,
         {
           message:
-            `interface ${quote(iface.name)} uses binding plugin ${quote(iface.pluginName ?? '')}, but KubeVirt v1.4 needs feature ` +
+            `interface ${quote(iface.name)} ` +
+            `uses binding plugin ${quote(iface.pluginName ?? '')}, but KubeVirt v1.4 needs feature ` +
             `gate ` +
             'NetworkBindingPlugins in the KubeVirt CR (spec.configuration.developerConfiguration.featureGates) for ' +
             'binding plugins. Enable it.',

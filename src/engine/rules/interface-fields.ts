@@ -83,14 +83,16 @@ function fieldCauses(iface: InterfaceView): Cause[] {
     if (bytes === undefined || bytes > 6) {
       causes.push({
         message:
-          `interface ${quote(iface.name)} has ${bytes === undefined ? 'a malformed' : 'a too long'} MAC address ${quote(mac)}; ` +
+          `interface ${quote(iface.name)} ` +
+          `has ${bytes === undefined ? 'a malformed' : 'a too long'} MAC address ${quote(mac)}; ` +
           'write six bytes as 02:00:00:ab:cd:ef (dashes or the 0200.00ab.cdef form also work).',
         field: iface.path.field('macAddress'),
       });
     } else if (mac === RESERVED_MAC && iface.bindings.includes('masquerade')) {
       causes.push({
         message:
-          `interface ${quote(iface.name)} uses masquerade with MAC ${RESERVED_MAC}, which KubeVirt reserves for the in-pod ` +
+          `interface ${quote(iface.name)} ` +
+          `uses masquerade with MAC ${RESERVED_MAC}, which KubeVirt reserves for the in-pod ` +
           `bridge; choose another.`,
         field: iface.path.field('macAddress'),
       });

@@ -65,7 +65,8 @@ function interfaceCauses(vm: VmView): Cause[] {
     if (!INTERFACE_NAME.test(iface.name)) {
       causes.push({
         message:
-          `interface name ${quote(iface.name)} may contain only letters, digits, dashes (-) and underscores (_); rename ` +
+          `interface name ${quote(iface.name)} ` +
+          `may contain only letters, digits, dashes (-) and underscores (_); rename ` +
           `the interface and its network`,
         field: iface.path.field('name'),
       });
@@ -74,7 +75,8 @@ function interfaceCauses(vm: VmView): Cause[] {
     if (first) {
       causes.push({
         message:
-          `interface name ${quote(iface.name)} is already used by interfaces[${first.index}]; one interface connects to ` +
+          `interface name ${quote(iface.name)} ` +
+          `is already used by interfaces[${first.index}]; one interface connects to ` +
           `one network, so give each interface its own name`,
         field: iface.path.field('name'),
       });
@@ -87,7 +89,8 @@ function interfaceCauses(vm: VmView): Cause[] {
             : '';
         causes.push({
           message:
-            `interface ${quote(iface.name)} has no network of the same name; add a network named ${quote(iface.name)} (multus: ` +
+            `interface ${quote(iface.name)} ` +
+            `has no network of the same name; add a network named ${quote(iface.name)} (multus: ` +
             `{networkName: <NetworkAttachmentDefinition>} or pod: {}) to ${vm.specPath}.networks, or remove the ` +
             `interface.${unplugging}`,
           field: iface.path.field('name'),
@@ -149,7 +152,8 @@ function networkCauses(vm: VmView, facts: VmFacts): Cause[] {
           facts,
           (v) => sourcesUnder(net, v).length === 0,
           () => ({
-            message: `${label} has no source; set pod: {} or multus: {networkName: <NetworkAttachmentDefinition>}.${dra}`,
+            message:
+              `${label} has no source; ` + `set pod: {} or multus: {networkName: <NetworkAttachmentDefinition>}.${dra}`,
             field: net.path,
           }),
         ),
@@ -166,7 +170,8 @@ function networkCauses(vm: VmView, facts: VmFacts): Cause[] {
     if (net.source === 'multus' && !net.networkName) {
       causes.push({
         message:
-          `${networkLabel(net)} is a multus network without networkName; set it to the NetworkAttachmentDefinition's name ` +
+          `${networkLabel(net)} is a multus network without networkName; ` +
+          `set it to the NetworkAttachmentDefinition's name ` +
           `("name" in the VM's namespace, or "namespace/name")`,
         field: net.path.field('multus', 'networkName'),
       });
