@@ -2,11 +2,13 @@
 // never a crash, and work stays linear in the input.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import {
   AdmissionDecodeError,
   decodeAdmissionReview,
   encodeAdmissionResponse,
   MAX_NESTING_DEPTH,
+  NestingScanner,
   textExceedsDepth,
 } from '../src/admission/review.js';
 import { evaluate, FINDINGS_PER_RULE } from '../src/engine/evaluate.js';
@@ -105,6 +107,52 @@ describe('the decoder refuses what no rule can judge, with a 400', () => {
     const review = admissionReview(fedoraHotplug());
     review.request.object.metadata.annotations = { note: '[{'.repeat(50_000) };
     assert.equal(decodeAdmissionReview(Buffer.from(JSON.stringify(review))).request.operation, 'UPDATE');
+  });
+});
+
+/** Nesting past `limit`, counted byte by byte the plain way: what the scanner must agree with. */
+function plainlyExceeds(text: Uint8Array, limit: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = String.fromCharCode(text[i]);
+    if (inString) {
+      if (c === '\\') i++;
+      else if (c === '"') inString = false;
+    } else if (c === '"') inString = true;
+    else if (c === '[' || c === '{') {
+      if (++depth > limit) return true;
+    } else if (c === ']' || c === '}') depth--;
+  }
+  return false;
+}
+
+describe('the nesting scanner fed a body in pieces', () => {
+  it('agrees with a plain byte-by-byte count, however the text is cut', () => {
+    // Text dense in quotes, backslashes and brackets, cut at random points: escapes and
+    // strings split across pieces are the cases a chunked scan can get wrong.
+    const text = fc
+      .array(fc.constantFrom('[', ']', '{', '}', '"', '\\', 'a', 'ü', ','), { maxLength: 60 })
+      .map((parts) => Buffer.from(parts.join('')));
+    fc.assert(
+      fc.property(
+        text,
+        fc.nat(4),
+        fc.array(fc.integer({ min: 1, max: 6 }), { maxLength: 30 }),
+        (bytes, limit, cuts) => {
+          const scanner = new NestingScanner(limit);
+          let at = 0;
+          let exceeded = false;
+          for (const step of [...cuts, bytes.length]) {
+            if (exceeded || at >= bytes.length) break;
+            exceeded = scanner.feed(bytes.subarray(at, at + step));
+            at += step;
+          }
+          assert.equal(exceeded, plainlyExceeds(bytes, limit));
+        },
+      ),
+      { numRuns: 20_000, seed: 20261206 },
+    );
   });
 });
 

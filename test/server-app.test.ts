@@ -543,6 +543,23 @@ describe('webhook app: cap on request bodies in flight', () => {
     }
   });
 
+  it('refuses a large body nested too deep as it arrives, before the rest of it is sent', async () => {
+    const h = await harness();
+    try {
+      const deep = padded(70 * 1024).replace('"spec":{', `"spec":{"deep":${'['.repeat(1000)}`);
+      const a = open(h.port);
+      // All but the end is written and the request stays open: the answer cannot wait for it.
+      a.req.write(deep);
+      const refused = await a.answer;
+      assert.equal(refused.status, 400);
+      assert.match(JSON.parse(refused.text).message, /nested more than 100 levels deep/);
+      a.req.end(']'.repeat(1000));
+      await waitFor(() => h.inflight() === 0, 5000, 'the refused body let go');
+    } finally {
+      await h.close();
+    }
+  });
+
   it('takes a body larger than the cap (within the body limit) when nothing else is held', async () => {
     const h = await harness();
     try {

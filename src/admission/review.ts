@@ -108,28 +108,77 @@ export function objectProblem(obj: unknown): string | undefined {
  * stall every other request) only to be refused. Smaller bodies parse in well under a
  * millisecond whatever their shape, and skip the scan.
  */
-const TEXT_DEPTH_SCAN_FROM = 64 * 1024;
+export const TEXT_DEPTH_SCAN_FROM = 64 * 1024;
 
 /**
- * Whether JSON text nests arrays and objects deeper than `limit`, read byte by byte and
- * stopping at the first level past it. Brackets inside strings do not count; UTF-8
- * continuation bytes are never ASCII, so reading bytes is exact. Malformed text is left
- * to JSON.parse.
+ * Counts the nesting of JSON text fed to it in pieces (a request body as it arrives), and
+ * says at the first level past `limit`. The webhook feeds it each chunk as it comes off the
+ * socket, so the scan is spread over the body's arrival instead of one block after it, and a
+ * body nested too deep is refused before the rest of it is read. Brackets inside strings do
+ * not count; UTF-8 continuation bytes are never ASCII, so reading bytes is exact, and an
+ * escape split across two pieces is carried over. Malformed text is left to JSON.parse.
  */
-export function textExceedsDepth(text: Buffer, limit: number): boolean {
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const byte = text[i];
-    if (inString) {
-      if (byte === BACKSLASH) i++;
-      else if (byte === QUOTE) inString = false;
-    } else if (byte === QUOTE) inString = true;
-    else if (byte === OPEN_ARRAY || byte === OPEN_OBJECT) {
-      if (++depth > limit) return true;
-    } else if (byte === CLOSE_ARRAY || byte === CLOSE_OBJECT) depth--;
+export class NestingScanner {
+  private depth = 0;
+  private inString = false;
+  /** The previous piece ended on a backslash inside a string: this one starts escaped. */
+  private escaped = false;
+
+  constructor(private readonly limit: number = MAX_NESTING_DEPTH) {}
+
+  /** Reads one more piece; true once the text has gone past the limit. */
+  feed(piece: Uint8Array): boolean {
+    const n = piece.length;
+    if (n === 0) return false;
+    let { depth, inString } = this;
+    let i = 0;
+    if (this.escaped) {
+      i = 1;
+      this.escaped = false;
+    }
+    while (i < n) {
+      if (inString) {
+        const end = this.stringEnd(piece, i);
+        if (end < 0) break;
+        inString = false;
+        i = end + 1;
+        continue;
+      }
+      const byte = piece[i++];
+      if (byte === QUOTE) inString = true;
+      else if (byte === OPEN_ARRAY || byte === OPEN_OBJECT) {
+        if (++depth > this.limit) {
+          this.depth = depth;
+          return true;
+        }
+      } else if (byte === CLOSE_ARRAY || byte === CLOSE_OBJECT) depth--;
+    }
+    this.depth = depth;
+    this.inString = inString;
+    return false;
   }
-  return false;
+
+  /**
+   * Where the string running at `from` closes, or -1 if it runs past this piece. It is found
+   * with indexOf (a native search), not byte by byte, so a megabyte string costs next to
+   * nothing; each search starts past the last, so this stays linear however many backslashes.
+   */
+  private stringEnd(piece: Uint8Array, from: number): number {
+    let quote = piece.indexOf(QUOTE, from);
+    let backslash = piece.indexOf(BACKSLASH, from);
+    while (backslash >= 0 && (quote < 0 || backslash < quote)) {
+      const afterEscape = backslash + 2;
+      if (afterEscape > piece.length) this.escaped = true;
+      if (quote === backslash + 1) quote = piece.indexOf(QUOTE, afterEscape);
+      backslash = piece.indexOf(BACKSLASH, afterEscape);
+    }
+    return quote;
+  }
+}
+
+/** Whether JSON text nests arrays and objects deeper than `limit` (a NestingScanner over all of it). */
+export function textExceedsDepth(text: Uint8Array, limit: number): boolean {
+  return new NestingScanner(limit).feed(text);
 }
 
 /**
@@ -189,9 +238,11 @@ function explain(error: ErrorObject, doc: unknown): string {
 export interface DecodeOptions {
   /** admission.k8s.io versions accepted; the webhook takes v1 only, files may hold v1beta1 too. */
   apiVersions?: readonly string[];
+  /** The caller fed the bytes to a NestingScanner as they arrived: no need to scan them again. */
+  textNestingChecked?: boolean;
 }
 
-function tooDeep(): string {
+export function tooDeep(): string {
   return `the review is nested more than ${MAX_NESTING_DEPTH} levels deep; no Kubernetes object is`;
 }
 
@@ -203,7 +254,7 @@ export function decodeAdmissionReview(body: unknown, options: DecodeOptions = {}
     const text = Buffer.isBuffer(body) ? body.toString('utf8') : body;
     if (text.trim() === '')
       throw new AdmissionDecodeError('empty body: expected an AdmissionReview admission.k8s.io/v1');
-    if (text.length > TEXT_DEPTH_SCAN_FROM) {
+    if (text.length > TEXT_DEPTH_SCAN_FROM && !options.textNestingChecked) {
       const bytes = Buffer.isBuffer(body) ? body : Buffer.from(text);
       if (textExceedsDepth(bytes, MAX_NESTING_DEPTH)) throw new AdmissionDecodeError(tooDeep());
     }

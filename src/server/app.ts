@@ -13,6 +13,9 @@ import {
   allowUntouched,
   decodeAdmissionReview,
   encodeAdmissionResponse,
+  NestingScanner,
+  TEXT_DEPTH_SCAN_FROM,
+  tooDeep,
   validator,
   type AdmissionReviewResponse,
   type Webhook,
@@ -130,7 +133,7 @@ export function createWebhook(opts: AppOptions): WebhookHandlers {
     const started = performance.now();
     let decoded;
     try {
-      decoded = decodeAdmissionReview(body);
+      decoded = decodeAdmissionReview(body, { textNestingChecked: true });
     } catch (err) {
       if (err instanceof AdmissionDecodeError) return fail(req, res, webhook, 400, 'bad request', err.message);
       throw err;
@@ -252,6 +255,14 @@ export function createWebhook(opts: AppOptions): WebhookHandlers {
     if (inflight > 0 && inflight + (declared || 0) > inflightLimit) return busy();
     const chunks: Buffer[] = [];
     let done = false;
+    // A large body's nesting is counted chunk by chunk as it arrives (the decoder is told so):
+    // the scan never blocks in one piece, and a body nested too deep is refused unread.
+    // Small bodies parse in well under a millisecond whatever their shape and are not scanned.
+    let nesting: NestingScanner | undefined;
+    const refuseTooDeep = () => {
+      done = true;
+      refuse(400, 'bad request', tooDeep());
+    };
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > bodyLimit) {
@@ -265,6 +276,12 @@ export function createWebhook(opts: AppOptions): WebhookHandlers {
         return busy();
       }
       chunks.push(chunk);
+      if (nesting) {
+        if (nesting.feed(chunk)) return refuseTooDeep();
+      } else if (size > TEXT_DEPTH_SCAN_FROM) {
+        const scanner = (nesting = new NestingScanner());
+        if (chunks.some((piece) => scanner.feed(piece))) return refuseTooDeep();
+      }
     });
     req.on('end', () => {
       if (done) return;
