@@ -13,6 +13,7 @@ import {
   type InformerClusterViewOptions,
 } from '../src/cluster/informer.js';
 import { INDEXED_KINDS } from '../src/engine/kinds.js';
+import { dig } from '../src/engine/values.js';
 import type { Manifest as KubeObject } from './support.js';
 import { FakeApiServer, RESOURCES, type Res } from './support/fake-api.js';
 import { waitFor } from './support/wait.js';
@@ -490,8 +491,20 @@ test('the cache keeps only what the rules read, from lists and from watch events
     h.api.put('vmi', full('watched'));
     await waitFor('watched VMI', () => h.view.getVirtualMachineInstance('default', 'watched') !== undefined);
     for (const name of ['listed', 'watched']) {
-      assert.deepEqual(h.view.getVirtualMachineInstance('default', name), {
-        metadata: { name, namespace: 'default', annotations: { 'kubevirt.io/pci-interface-slot-count': '6' } },
+      const cached = h.view.getVirtualMachineInstance('default', name);
+      const resourceVersion = cached?.metadata?.resourceVersion;
+      assert.match(
+        String(resourceVersion),
+        /^\d+$/,
+        'the resourceVersion is kept, to tell unchanged objects on a relist',
+      );
+      assert.deepEqual(cached, {
+        metadata: {
+          name,
+          namespace: 'default',
+          resourceVersion,
+          annotations: { 'kubevirt.io/pci-interface-slot-count': '6' },
+        },
         spec: { domain: { devices: { interfaces: [{ name: 'default' }] } }, networks: [{ name: 'default', pod: {} }] },
         status: {
           phase: 'Running',
@@ -501,6 +514,35 @@ test('the cache keeps only what the rules read, from lists and from watch events
         kind: 'VirtualMachineInstance',
       });
     }
+  } finally {
+    await h.done();
+  }
+});
+
+test('a relist keeps the cached object of each item it lists unchanged, and takes the changed ones', async () => {
+  const h = await harness((api) => {
+    api.put('vmi', vmi('default', 'same', 'Running'));
+    api.put('vmi', vmi('default', 'changed', 'Running'));
+  });
+  try {
+    const { api, view } = h;
+    await waitFor('watch open', () => api.openWatches('vmi') === 1);
+    const same = view.getVirtualMachineInstance('default', 'same');
+    const before = view.getVirtualMachineInstance('default', 'changed');
+    // The API server goes away, the VMI changes, history is compacted: the resumed watch
+    // gets 410 and the informer lists again, so only the relist can bring the change.
+    api.down = true;
+    api.dropConnections();
+    api.put('vmi', vmi('default', 'changed', 'Succeeded'));
+    api.compact();
+    api.down = false;
+    await waitFor('relisted', () => api.fullLists.vmi === 2 && api.openWatches('vmi') === 1);
+    await waitFor(
+      'the change',
+      () => dig(view.getVirtualMachineInstance('default', 'changed'), 'status', 'phase') === 'Succeeded',
+    );
+    assert.equal(view.getVirtualMachineInstance('default', 'same'), same, 'the very object cached before');
+    assert.notEqual(view.getVirtualMachineInstance('default', 'changed'), before);
   } finally {
     await h.done();
   }

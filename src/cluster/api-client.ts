@@ -110,7 +110,7 @@ export class KubeApiClient {
     if ((res.statusCode ?? 0) >= 300) throw new ApiError(res.statusCode ?? 0, statusMessage(body.toString('utf8')));
     const cpu = process.cpuUsage();
     // The items are parsed later, a slice at a time, by the caller (list-body.ts).
-    const list = splitListBody(body.toString('utf8'));
+    const list = splitListBody(body);
     const used = process.cpuUsage(cpu);
     const metadata = list.envelope.metadata;
     return {

@@ -89,6 +89,11 @@ export class ObjectIndex implements ClusterView {
     return dropped;
   }
 
+  /** The cached object of a kind with this namespace/name key, if any. */
+  cached(kind: IndexedKind, key: string): KubeObject | undefined {
+    return this.byKind.get(kind)?.get(key);
+  }
+
   /** Objects of one kind. */
   count(kind: IndexedKind): number {
     return this.bucket(kind).size;

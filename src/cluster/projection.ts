@@ -87,6 +87,8 @@ function pickAnnotations(meta: Json, keys: readonly string[], strings: Interner)
 function metadataOf(obj: KubeObject, annotationKeys: readonly string[], strings: Interner): Json {
   const meta = (isObject(obj.metadata) ? obj.metadata : {}) as Json;
   const out: Json = { name: meta.name };
+  // Kept so that a relist can tell an unchanged object by it and keep the cached one.
+  if (typeof meta.resourceVersion === 'string') out.resourceVersion = meta.resourceVersion;
   if (meta.namespace !== undefined) out.namespace = strings.intern(meta.namespace);
   const annotations = annotationKeys.length ? pickAnnotations(meta, annotationKeys, strings) : undefined;
   if (annotations) out.annotations = strings.share(annotations);
