@@ -13,7 +13,7 @@ import {
 import { reservationRulesToJudge, type RuleChoice } from './pci-topology.js';
 import type { FieldPath } from './field-path.js';
 import { asArray, asObject, bounded, dig } from './values.js';
-import type { Cause } from './rule.js';
+import type { Cause, HotplugContext } from './rule.js';
 import type { VmKind } from './kinds.js';
 import { analyzeNad, ovnProviderProblems, type NadAnalysis, type ProviderProblem } from './nad.js';
 import {
@@ -71,6 +71,11 @@ export interface VmFacts {
   readonly networkUses: NetworkUse[];
   /** What the KubeVirt CR configures for admission: feature gates and network permissions. */
   readonly kubevirtSettings: KubeVirtSettings;
+  /**
+   * The hotplug context made from these facts, kept here by the engine once made (null: the
+   * request is no hotplug), since five rules ask for it per request (src/engine/evaluate.ts).
+   */
+  hotplugContext: HotplugContext | null | undefined;
 }
 
 /**
@@ -221,6 +226,7 @@ export function vmFacts(
 
 // A class rather than an object of closures: one allocation per request, getters on the prototype.
 class LazyVmFacts implements VmFacts {
+  hotplugContext: HotplugContext | null | undefined = undefined;
   private known: KnownVersion | undefined | null = null;
   private rules: RuleChoice[] | undefined;
   private change: HotplugChange | undefined | null = null;

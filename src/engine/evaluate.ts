@@ -68,12 +68,8 @@ export function buildContext(
     : { request, config, cluster, ref, exempt, kind, subnet: object, spec };
 }
 
-// One hotplug context per VM context, made when a rule first asks: five rules ask per request.
-// Requests are evaluated one at a time, so the last one made is the one asked for again; a
-// one-entry memo allocates nothing, where a WeakMap grew a table entry per request.
-let memoContext: VmContext | undefined;
-let memoHotplug: HotplugContext | undefined;
-
+// One hotplug context per VM context, made when a rule first asks (five rules ask per request)
+// and kept on the request's facts, so the engine holds no state between requests.
 /** A VM context and its change, as one literal (a spread of the context made a far larger object). */
 function withChange(ctx: VmContext, change: HotplugChange): HotplugContext {
   const { request, config, cluster, ref, exempt, kind, object, vm, old, facts } = ctx;
@@ -84,12 +80,12 @@ function withChange(ctx: VmContext, change: HotplugChange): HotplugContext {
 
 /** The hotplug context of a VM request: an update of a running VM or VMI by a user; else undefined. */
 function hotplugContext(ctx: VmContext): HotplugContext | undefined {
-  if (memoContext !== ctx) {
-    const change = ctx.facts.hotplug;
-    memoHotplug = change && !ctx.exempt ? withChange(ctx, change) : undefined;
-    memoContext = ctx;
+  const facts = ctx.facts;
+  if (facts.hotplugContext === undefined) {
+    const change = facts.hotplug;
+    facts.hotplugContext = change && !ctx.exempt ? withChange(ctx, change) : null;
   }
-  return memoHotplug;
+  return facts.hotplugContext ?? undefined;
 }
 
 /** Whether a rule has checks for objects of this kind (hotplug checks count for VMs and VMIs). */
@@ -206,8 +202,6 @@ export function evaluate(
       if (config.rules[rule.id] !== 'off') toFindings(rule, checkRule(rule, ctx), ctx, findings);
     }
   }
-  // The memo would otherwise hold this request's objects until the next one.
-  memoContext = memoHotplug = undefined;
   const allowed = !findings.some((f) => f.action === 'deny');
   return mutation.mutated
     ? { allowed, findings, mutated: mutation.mutated, patch: mutation.patch }
