@@ -267,7 +267,11 @@ describe('audit output', () => {
     assert.equal(r.status, 1, r.stderr);
     assert.match(
       r.stdout,
-      /^NetworkAttachmentDefinition default\/attachnet2 {2}\(.*nad-wrong-provider\.yaml:1\)\n {2}FAIL {2}ovn-provider {2}spec\.config\n/m,
+      new RegExp(
+        /^NetworkAttachmentDefinition default\/attachnet2 {2}\(.*nad-wrong-provider\.yaml:1\)\n/.source +
+          / {2}FAIL {2}ovn-provider {2}spec\.config\n/.source,
+        'm',
+      ),
     );
     assert.match(r.stderr, /nicguard audit: .*: 4 VMs, 4 VMIs, 5 NADs, 3 Subnets; 2 fail, 7 warn, 5 info\n$/);
   });

@@ -47,11 +47,13 @@ function variedVm(): string {
   return stringify(vm);
 }
 
-const ORPHAN_NAD = `apiVersion: k8s.cni.cncf.io/v1
+const ORPHAN_NAD =
+  `apiVersion: k8s.cni.cncf.io/v1
 kind: NetworkAttachmentDefinition
 metadata: {name: orphan-net, namespace: default}
 spec:
-  config: '{"cniVersion": "0.3.0", "type": "kube-ovn", "server_socket": "/run/openvswitch/kube-ovn-daemon.sock", "provider": "orphan-net.default.ovn"}'
+  config: '{"cniVersion": "0.3.0", "type": "kube-ovn", "server_socket": "/run/openvswitch/kube-ovn-daemon.sock", ` +
+  `"provider": "orphan-net.default.ovn"}'
 `;
 
 describe('nicguard explain', { concurrency: 2 }, () => {
@@ -216,7 +218,8 @@ describe('nicguard explain', { concurrency: 2 }, () => {
     const [first, pointer, ...rest] = run.stderr.trimEnd().split('\n');
     assert.equal(
       first,
-      `nicguard explain: explain shows one VM: give one -f (got 2: ${NEW_VM}, examples/old/vm-fedora.yaml), or check several with nicguard validate`,
+      `nicguard explain: explain shows one VM: give one -f (got 2: ${NEW_VM}, examples/old/vm-fedora.yaml), ` +
+        'or check several with nicguard validate',
     );
     assert.match(pointer, /--help/);
     assert.deepEqual(rest, []);

@@ -85,7 +85,8 @@ describe('nicguard validate as a CI gate', { concurrency: 2 }, () => {
     assert.match(
       text.stdout,
       new RegExp(
-        `^skipped ${join(dir, 'apps/kustomization.yaml')}: a kustomize file, not a manifest \\(to check what it builds: kubectl kustomize ${join(dir, 'apps')} \\| nicguard validate -f -\\)$`,
+        `^skipped ${join(dir, 'apps/kustomization.yaml')}: a kustomize file, not a manifest ` +
+          `\\(to check what it builds: kubectl kustomize ${join(dir, 'apps')} \\| nicguard validate -f -\\)$`,
         'm',
       ),
     );
@@ -139,7 +140,8 @@ describe('nicguard validate as a CI gate', { concurrency: 2 }, () => {
     const cm = join(dir, 'charts/web/templates/cm.yaml');
     assert.ok(
       run.stdout.includes(
-        `error: ${cm}:4: looks like a Helm template ({{ ... }}), not a manifest: render it first with helm template RELEASE CHART | nicguard validate -f -, or leave it out with --exclude`,
+        `error: ${cm}:4: looks like a Helm template ({{ ... }}), not a manifest: ` +
+          'render it first with helm template RELEASE CHART | nicguard validate -f -, or leave it out with --exclude',
       ),
       run.stdout,
     );
@@ -192,7 +194,11 @@ describe('nicguard validate as a CI gate', { concurrency: 2 }, () => {
     ]);
     assert.match(
       text.stdout,
-      /^note: no checked object matched a previous version from --old\/--base by kind, namespace and name: every object was checked as a CREATE$/m,
+      new RegExp(
+        /^note: no checked object matched a previous version from --old\/--base /.source +
+          /by kind, namespace and name: every object was checked as a CREATE$/.source,
+        'm',
+      ),
     );
     assert.ok(
       text.stdout.includes(`note: 1 previous-version source matched no input object: ${join(dir, 'old/renamed.yaml')}`),
@@ -256,7 +262,10 @@ describe('nicguard validate as a CI gate', { concurrency: 2 }, () => {
     assert.ok(text.stdout.includes(`  SKIP  ${skipped.join(', ')}\n`), text.stdout);
     assert.match(
       text.stdout,
-      /not running \(runStrategy "Manual", no status, and no VMI default\/vm-fedora in --objects\): the interface it adds or unplugs \("dyniface1"\) waits for the next start/,
+      new RegExp(
+        /not running \(runStrategy "Manual", no status, and no VMI default\/vm-fedora in --objects\): /.source +
+          /the interface it adds or unplugs \("dyniface1"\) waits for the next start/.source,
+      ),
     );
 
     const [vm] = json(machine).results;
@@ -326,7 +335,8 @@ spec:
     assert.deepEqual(
       words.map((l) => l.trim()),
       [
-        'interface "br1" kept with state: absent at spec.template.spec.domain.devices.interfaces[1] (KubeVirt unplugs it, then removes it)',
+        'interface "br1" kept with state: absent at spec.template.spec.domain.devices.interfaces[1] ' +
+          '(KubeVirt unplugs it, then removes it)',
         'network "br1" kept at spec.template.spec.networks[1] (KubeVirt needs it until the unplug is done)',
       ],
     );

@@ -221,7 +221,9 @@ test('the CLI reads every input form: file, folder, multi-document, List, Admiss
   const dir = writeTree(tempDir(), {
     'single.yaml': VM_OLD,
     'folder/nested/nads.yaml': NADS,
-    'list.yaml': `apiVersion: v1\nkind: List\nitems:\n- apiVersion: kubeovn.io/v1\n  kind: Subnet\n  metadata: {name: s1}\n  spec: {provider: attachnet.default.ovn, cidrBlock: 10.0.0.0/24, gateway: 10.0.0.1, protocol: IPv4}\n`,
+    'list.yaml':
+      'apiVersion: v1\nkind: List\nitems:\n- apiVersion: kubeovn.io/v1\n  kind: Subnet\n  metadata: {name: s1}\n' +
+      '  spec: {provider: attachnet.default.ovn, cidrBlock: 10.0.0.0/24, gateway: 10.0.0.1, protocol: IPv4}\n',
     'review.json': JSON.stringify(review),
   });
   const run = await nicguard(
@@ -245,7 +247,8 @@ test('the CLI reads every input form: file, folder, multi-document, List, Admiss
   const report = JSON.parse(run.stdout);
   const seen = report.results.map(
     (r: any) =>
-      `${r.kind} ${r.name} ${r.operation}${r.admissionReview ? ' review' : ''} ${r.file === '-' ? 'stdin' : r.file.slice(dir.length + 1)}`,
+      `${r.kind} ${r.name} ${r.operation}${r.admissionReview ? ' review' : ''} ` +
+      `${r.file === '-' ? 'stdin' : r.file.slice(dir.length + 1)}`,
   );
   assert.deepEqual(seen, [
     'VirtualMachine vm-fedora CREATE single.yaml',

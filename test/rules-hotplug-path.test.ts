@@ -66,7 +66,10 @@ describe('hotplug-path: SR-IOV hotplug', () => {
     assert.match(f.message, /SR-IOV interface "sriov1" attaches only after a live migration/);
     assert.match(
       f.message,
-      /KubeVirt live-migrates the VM by itself, as its rollout strategy is LiveUpdate and the KubeVirt CR's workloadUpdateMethods include LiveMigrate/,
+      new RegExp(
+        /KubeVirt live-migrates the VM by itself, as its rollout strategy is LiveUpdate /.source +
+          /and the KubeVirt CR's workloadUpdateMethods include LiveMigrate/.source,
+      ),
     );
   });
 
@@ -83,7 +86,10 @@ describe('hotplug-path: SR-IOV hotplug', () => {
     const [seed] = findingsOf('hotplug-path', update(fedora(), withSriov(fedora())));
     assert.match(
       seed.message,
-      /KubeVirt will not start it, as the KubeVirt CR's spec\.configuration\.vmRolloutStrategy is unset \(LiveUpdate from KubeVirt v1\.6\.0, Stage before\), so run `virtctl migrate vm-fedora -n default`/,
+      new RegExp(
+        /KubeVirt will not start it, as the KubeVirt CR's spec\.configuration\.vmRolloutStrategy is unset /.source +
+          /\(LiveUpdate from KubeVirt v1\.6\.0, Stage before\), so run `virtctl migrate vm-fedora -n default`/.source,
+      ),
     );
     const [stage] = findingsOf(
       'hotplug-path',
@@ -109,7 +115,10 @@ describe('hotplug-path: SR-IOV hotplug', () => {
     const [f] = findingsOf('hotplug-path', update(fedora(), withSriov(fedora())), clusterWithoutKubeVirt());
     assert.match(
       f.message,
-      /unless the KubeVirt CR sets vmRolloutStrategy: LiveUpdate and workloadUpdateMethods include LiveMigrate .*run `virtctl migrate vm-fedora -n default`/,
+      new RegExp(
+        /unless the KubeVirt CR sets vmRolloutStrategy: LiveUpdate and workloadUpdateMethods include LiveMigrate /
+          .source + /.*run `virtctl migrate vm-fedora -n default`/.source,
+      ),
     );
   });
 

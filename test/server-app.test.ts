@@ -673,15 +673,24 @@ describe('webhook app: logs and metrics', () => {
       const text = res.text;
       assert.match(
         text,
-        /nicguard_admission_requests_total\{webhook="validate",kind="VirtualMachine",operation="UPDATE",decision="denied",dry_run="false"\} 2/,
+        new RegExp(
+          /nicguard_admission_requests_total\{webhook="validate",kind="VirtualMachine",operation="UPDATE",/.source +
+            /decision="denied",dry_run="false"\} 2/.source,
+        ),
       );
       assert.match(
         text,
-        /nicguard_admission_requests_total\{webhook="mutate",kind="VirtualMachine",operation="UPDATE",decision="patched",dry_run="false"\} 1/,
+        new RegExp(
+          /nicguard_admission_requests_total\{webhook="mutate",kind="VirtualMachine",operation="UPDATE",/.source +
+            /decision="patched",dry_run="false"\} 1/.source,
+        ),
       );
       assert.match(
         text,
-        /nicguard_admission_requests_total\{webhook="validate",kind="VirtualMachine",operation="UPDATE",decision="allowed",dry_run="false"\} 1/,
+        new RegExp(
+          /nicguard_admission_requests_total\{webhook="validate",kind="VirtualMachine",operation="UPDATE",/.source +
+            /decision="allowed",dry_run="false"\} 1/.source,
+        ),
       );
       assert.match(text, /nicguard_findings_total\{rule="hotplug-binding",action="deny"\} 2/);
       assert.match(text, /nicguard_findings_total\{rule="unplug-by-removal",action="warn"\} 1/);

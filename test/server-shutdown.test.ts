@@ -127,7 +127,8 @@ function rawRequest(
       reject(new Error(`connection closed before an answer (got ${JSON.stringify(text.slice(0, 80))})`)),
     );
     socket.write(
-      `POST ${path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      `POST ${path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
     );
   });
 }
@@ -218,7 +219,8 @@ describe('nicguard serve: SIGTERM', () => {
       const body = reviewBody();
       const socket = await openTls(serve.port, ca);
       socket.write(
-        `POST /validate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body.slice(0, 50)}`,
+        'POST /validate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n' +
+          `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body.slice(0, 50)}`,
       );
       serve.child.kill('SIGTERM');
       await waitFor(() => serve.logged('shutting down: no new connections'), 3000, 'the listener to close');
@@ -323,7 +325,8 @@ describe('nicguard serve: SIGTERM', () => {
           }
           counts.failed++;
           failures.push(
-            `${Date.now() - signalledAt} ms after SIGTERM: ${(err as NodeJS.ErrnoException).code ?? ''} ${(err as Error).message}`,
+            `${Date.now() - signalledAt} ms after SIGTERM: ` +
+              `${(err as NodeJS.ErrnoException).code ?? ''} ${(err as Error).message}`,
           );
           return;
         }
