@@ -168,24 +168,27 @@ describe('audit model over examples/cluster and test/fixtures/audit', () => {
     assert.ok(!audit(withObject(snapshot(), vmi)).findings.some((f) => f.rule === 'unplug-pending'));
   });
 
-  test('liveInterfaces: plugged, hotplug pending, unplug pending and dropped-without-absent, from spec and status', () => {
-    const vm = fixture('vm-unplug.yaml', 'VirtualMachine', 'vm-unplug');
-    const vmi = fixture('vm-unplug.yaml', 'VirtualMachineInstance', 'vm-unplug');
-    // The VM drops hp1 outright (no absent) and asks for hp2, which the VMI has not got.
-    vm.spec.template.spec.domain.devices.interfaces = [
-      { masquerade: {}, name: 'defaultnetwork' },
-      { bridge: {}, name: 'hp2' },
-    ];
-    vmi.spec.domain.devices.interfaces[1].state = undefined;
-    const states = liveInterfaces(viewVm(vm, 'VirtualMachine'), vmi).map(
-      (i) => `${i.name}=${i.state}/${i.infoSource ?? '-'}`,
-    );
-    assert.deepEqual(states, [
-      'defaultnetwork=plugged/domain, guest-agent',
-      'hp2=hotplug-pending/-',
-      'hp1=unplug-pending/domain, multus-status',
-    ]);
-  });
+  test(
+    'liveInterfaces: plugged, hotplug pending, unplug pending and dropped-without-absent, ' + 'from spec and status',
+    () => {
+      const vm = fixture('vm-unplug.yaml', 'VirtualMachine', 'vm-unplug');
+      const vmi = fixture('vm-unplug.yaml', 'VirtualMachineInstance', 'vm-unplug');
+      // The VM drops hp1 outright (no absent) and asks for hp2, which the VMI has not got.
+      vm.spec.template.spec.domain.devices.interfaces = [
+        { masquerade: {}, name: 'defaultnetwork' },
+        { bridge: {}, name: 'hp2' },
+      ];
+      vmi.spec.domain.devices.interfaces[1].state = undefined;
+      const states = liveInterfaces(viewVm(vm, 'VirtualMachine'), vmi).map(
+        (i) => `${i.name}=${i.state}/${i.infoSource ?? '-'}`,
+      );
+      assert.deepEqual(states, [
+        'defaultnetwork=plugged/domain, guest-agent',
+        'hp2=hotplug-pending/-',
+        'hp1=unplug-pending/domain, multus-status',
+      ]);
+    },
+  );
 
   test('hotplug-ports: info with no port left, fail when pending hotplugs outnumber the free ports', () => {
     const byVm = (name: string) =>

@@ -230,72 +230,80 @@ describe('nicguard validate as a CI gate', { concurrency: 2 }, () => {
     assert.match(run.stderr, /no previous version was found: no input file existed at the --base revision/);
   });
 
-  test('a stopped VM: the hotplug rules it was not held to are named, with the reason, in text, JSON and JUnit', async () => {
-    const dir = writeTree(tempDir(), {
-      'manual.yaml': OLD_VM.replace('runStrategy: Always', 'runStrategy: Manual'),
-      'halted-running.yaml':
-        OLD_VM.replace('runStrategy: Always', 'runStrategy: Halted') + 'status:\n  printableStatus: Running\n',
-      'off.yaml': 'rules:\n  hotplug-path: off\n',
-    });
-    const args = (old: string) => [
-      'validate',
-      '-f',
-      join(ROOT, 'examples/bad/masquerade-hotplug.yaml'),
-      '--old',
-      join(dir, old),
-      ...SEED,
-    ];
-    const [text, machine, junit, running, unchanged, withOff] = await Promise.all([
-      nicguard(args('manual.yaml')),
-      nicguard([...args('manual.yaml'), '-o', 'json']),
-      nicguard([...args('manual.yaml'), '-o', 'junit']),
-      nicguard([...args('halted-running.yaml'), '-o', 'json']),
-      nicguard(['validate', '-f', join(dir, 'manual.yaml'), '--old', join(dir, 'manual.yaml'), '-o', 'json']),
-      nicguard([...args('manual.yaml'), '-o', 'json', '--config', join(dir, 'off.yaml')]),
-    ]);
-    // No hotplug rule speaks (the NIC waits for the next start); binding-support still refuses
-    // masquerade on a Multus network, as KubeVirt's admitter does for any VM.
-    assert.equal(text.status, 1, text.stdout);
-    assert.match(text.stdout, /DENY {2}binding-support/);
-    assert.doesNotMatch(text.stdout, /DENY {2}hotplug-/);
-    const skipped = HOTPLUG_ONLY.map((id) => (id === 'hotplug-slots' ? 'hotplug-slots (the hotplug port budget)' : id));
-    assert.ok(text.stdout.includes(`  SKIP  ${skipped.join(', ')}\n`), text.stdout);
-    assert.match(
-      text.stdout,
-      new RegExp(
-        /not running \(runStrategy "Manual", no status, and no VMI default\/vm-fedora in --objects\): /.source +
-          /the interface it adds or unplugs \("dyniface1"\) waits for the next start/.source,
-      ),
-    );
+  test(
+    'a stopped VM: the hotplug rules it was not held to are named, ' + 'with the reason, in text, JSON and JUnit',
+    async () => {
+      const dir = writeTree(tempDir(), {
+        'manual.yaml': OLD_VM.replace('runStrategy: Always', 'runStrategy: Manual'),
+        'halted-running.yaml':
+          OLD_VM.replace('runStrategy: Always', 'runStrategy: Halted') + 'status:\n  printableStatus: Running\n',
+        'off.yaml': 'rules:\n  hotplug-path: off\n',
+      });
+      const args = (old: string) => [
+        'validate',
+        '-f',
+        join(ROOT, 'examples/bad/masquerade-hotplug.yaml'),
+        '--old',
+        join(dir, old),
+        ...SEED,
+      ];
+      const [text, machine, junit, running, unchanged, withOff] = await Promise.all([
+        nicguard(args('manual.yaml')),
+        nicguard([...args('manual.yaml'), '-o', 'json']),
+        nicguard([...args('manual.yaml'), '-o', 'junit']),
+        nicguard([...args('halted-running.yaml'), '-o', 'json']),
+        nicguard(['validate', '-f', join(dir, 'manual.yaml'), '--old', join(dir, 'manual.yaml'), '-o', 'json']),
+        nicguard([...args('manual.yaml'), '-o', 'json', '--config', join(dir, 'off.yaml')]),
+      ]);
+      // No hotplug rule speaks (the NIC waits for the next start); binding-support still refuses
+      // masquerade on a Multus network, as KubeVirt's admitter does for any VM.
+      assert.equal(text.status, 1, text.stdout);
+      assert.match(text.stdout, /DENY {2}binding-support/);
+      assert.doesNotMatch(text.stdout, /DENY {2}hotplug-/);
+      const skipped = HOTPLUG_ONLY.map((id) =>
+        id === 'hotplug-slots' ? 'hotplug-slots (the hotplug port budget)' : id,
+      );
+      assert.ok(text.stdout.includes(`  SKIP  ${skipped.join(', ')}\n`), text.stdout);
+      assert.match(
+        text.stdout,
+        new RegExp(
+          /not running \(runStrategy "Manual", no status, and no VMI default\/vm-fedora in --objects\): /.source +
+            /the interface it adds or unplugs \("dyniface1"\) waits for the next start/.source,
+        ),
+      );
 
-    const [vm] = json(machine).results;
-    assert.deepEqual(
-      vm.skippedRules.map((s: any) => s.rule),
-      HOTPLUG_ONLY,
-    );
-    assert.equal(vm.skippedRules.find((s: any) => s.rule === 'hotplug-slots').part, 'the hotplug port budget');
-    assert.ok(!('skippedRules' in json(unchanged).results[0]), 'an unchanged stopped VM skipped nothing worth saying');
-    assert.deepEqual(
-      json(withOff).results[0].skippedRules.map((s: any) => s.rule),
-      HOTPLUG_ONLY.filter((id) => id !== 'hotplug-path'),
-    );
+      const [vm] = json(machine).results;
+      assert.deepEqual(
+        vm.skippedRules.map((s: any) => s.rule),
+        HOTPLUG_ONLY,
+      );
+      assert.equal(vm.skippedRules.find((s: any) => s.rule === 'hotplug-slots').part, 'the hotplug port budget');
+      assert.ok(
+        !('skippedRules' in json(unchanged).results[0]),
+        'an unchanged stopped VM skipped nothing worth saying',
+      );
+      assert.deepEqual(
+        json(withOff).results[0].skippedRules.map((s: any) => s.rule),
+        HOTPLUG_ONLY.filter((id) => id !== 'hotplug-path'),
+      );
 
-    // The status says Running: the rules apply, and the masquerade hotplug is denied.
-    const [live] = json(running).results;
-    assert.equal(running.status, 1);
-    assert.ok(!('skippedRules' in live));
-    assert.ok(live.findings.some((f: any) => f.rule === 'hotplug-binding' && f.action === 'deny'));
+      // The status says Running: the rules apply, and the masquerade hotplug is denied.
+      const [live] = json(running).results;
+      assert.equal(running.status, 1);
+      assert.ok(!('skippedRules' in live));
+      assert.ok(live.findings.some((f: any) => f.rule === 'hotplug-binding' && f.action === 'deny'));
 
-    const suite = childrenNamed(parseXml(junit.stdout), 'testsuite')[0];
-    const skippedCases = childrenNamed(suite, 'testcase').filter((c) => childrenNamed(c, 'skipped').length);
-    assert.deepEqual(
-      skippedCases.map((c) => c.attrs.name.split(': ')[1]),
-      HOTPLUG_ONLY.filter((id) => id !== 'hotplug-slots'),
-      'a rule skipped in part still ran its other checks',
-    );
-    assert.equal(suite.attrs.skipped, String(skippedCases.length));
-    assert.match(childrenNamed(skippedCases[0], 'skipped')[0].attrs.message, /^not running \(runStrategy "Manual"/);
-  });
+      const suite = childrenNamed(parseXml(junit.stdout), 'testsuite')[0];
+      const skippedCases = childrenNamed(suite, 'testcase').filter((c) => childrenNamed(c, 'skipped').length);
+      assert.deepEqual(
+        skippedCases.map((c) => c.attrs.name.split(': ')[1]),
+        HOTPLUG_ONLY.filter((id) => id !== 'hotplug-slots'),
+        'a rule skipped in part still ran its other checks',
+      );
+      assert.equal(suite.attrs.skipped, String(skippedCases.length));
+      assert.match(childrenNamed(skippedCases[0], 'skipped')[0].attrs.message, /^not running \(runStrategy "Manual"/);
+    },
+  );
 
   test('the mutation in words: a bridge NIC kept with state: absent, the SR-IOV NIC after it untouched', async () => {
     const old = `apiVersion: kubevirt.io/v1

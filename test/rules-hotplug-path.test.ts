@@ -73,13 +73,17 @@ describe('hotplug-path: SR-IOV hotplug', () => {
     );
   });
 
-  it('an unset rollout strategy is LiveUpdate from KubeVirt v1.6.0 and Stage before (pkg/virt-config/virt-config.go)', () => {
-    const request = update(fedora(), withSriov(fedora()));
-    const [v18] = findingsOf('hotplug-path', request, seedCluster(), config({ kubevirtVersion: 'v1.8.4' }));
-    assert.match(v18.message, /KubeVirt live-migrates the VM by itself/);
-    const [v15] = findingsOf('hotplug-path', request, seedCluster(), config({ kubevirtVersion: 'v1.5.3' }));
-    assert.match(v15.message, /vmRolloutStrategy is unset \(Stage before v1\.6\.0\), so run `virtctl migrate/);
-  });
+  it(
+    'an unset rollout strategy is LiveUpdate from KubeVirt v1.6.0 and Stage before ' +
+      '(pkg/virt-config/virt-config.go)',
+    () => {
+      const request = update(fedora(), withSriov(fedora()));
+      const [v18] = findingsOf('hotplug-path', request, seedCluster(), config({ kubevirtVersion: 'v1.8.4' }));
+      assert.match(v18.message, /KubeVirt live-migrates the VM by itself/);
+      const [v15] = findingsOf('hotplug-path', request, seedCluster(), config({ kubevirtVersion: 'v1.5.3' }));
+      assert.match(v15.message, /vmRolloutStrategy is unset \(Stage before v1\.6\.0\), so run `virtctl migrate/);
+    },
+  );
 
   it('tells the user to run virtctl migrate when KubeVirt will not migrate by itself, and why', () => {
     // The seed CR has LiveMigrate and leaves the rollout strategy unset, whose default changed in v1.6.0.
