@@ -8,6 +8,12 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
+    // Every line within 120 characters, strings, templates, regexes and comments included.
+    // Prettier wraps code at 120 but never splits those: split them by hand into pieces that
+    // build the same value ('a' + 'b', new RegExp(/a/.source + /b/.source, flags)).
+    rules: { 'max-len': ['error', { code: 120, ignoreUrls: true }] },
+  },
+  {
     files: ['**/*.ts'],
     rules: {
       '@typescript-eslint/no-unused-vars': [
@@ -15,10 +21,6 @@ export default tseslint.config(
         { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' },
       ],
       '@typescript-eslint/no-explicit-any': 'off',
-      'max-len': [
-        'error',
-        { code: 120, ignoreStrings: true, ignoreTemplateLiterals: true, ignoreRegExpLiterals: true, ignoreUrls: true },
-      ],
       // Guidance, not gates: pepr's limits, reported as warnings.
       complexity: ['warn', 15],
       'max-depth': ['warn', 4],

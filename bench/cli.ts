@@ -402,7 +402,8 @@ function main(): void {
         `rounds`,
     );
     console.log(
-      `denied: nicguard ${report.summary.denied} of ${report.summary.objects} objects (VMs ${deniedBy('VirtualMachine')}, ` +
+      `denied: nicguard ${report.summary.denied} of ${report.summary.objects} objects ` +
+        `(VMs ${deniedBy('VirtualMachine')}, ` +
         `NADs ${deniedBy('NetworkAttachmentDefinition')}; errors ${report.summary.errors}); by design ${expected} ` +
         `(VMs ${corpus.deniedVms}, NADs ${corpus.deniedNads})` +
         (gatorDenied !== undefined ? `; gator ${gatorDenied}` : ''),
@@ -419,7 +420,8 @@ function main(): void {
       `${(a.wall / b.wall).toFixed(2)} wall, ${(a.cpu / b.cpu).toFixed(2)} CPU`;
     console.log(`validate / read+YAML-parse only: ${ratios(nicguard, parse)}`);
     console.log(
-      `validate startup over Node's: ${(help.wall - node.wall).toFixed(0)} ms (validate --help / node -e 0: ${(help.wall / node.wall).toFixed(2)})`,
+      `validate startup over Node's: ${(help.wall - node.wall).toFixed(0)} ms ` +
+        `(validate --help / node -e 0: ${(help.wall / node.wall).toFixed(2)})`,
     );
     if (other) console.log(`validate / --other-cli validate: ${ratios(nicguard, other)}`);
     if (gator) {

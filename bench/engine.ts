@@ -341,16 +341,21 @@ function main(): void {
   const warned = outcomes.filter((o) => o.allowed && o.findings.length > 0).length;
 
   console.log(
-    `nicguard engine benchmark: ${REVIEWS} VM UPDATE reviews (seed ${SEED}), ${ROUNDS} rounds after warm-up, median per round`,
+    `nicguard engine benchmark: ${REVIEWS} VM UPDATE reviews (seed ${SEED}), ` +
+      `${ROUNDS} rounds after warm-up, median per round`,
   );
   console.log(
-    `corpus: ${(totalBytes / REVIEWS / 1024).toFixed(1)} KiB per review on average; outcomes: ${denied} denied, ${warned} allowed with warnings, ${patched} patched`,
+    `corpus: ${(totalBytes / REVIEWS / 1024).toFixed(1)} KiB per review on average; ` +
+      `outcomes: ${denied} denied, ${warned} allowed with warnings, ${patched} patched`,
   );
   console.log('');
   console.log('reviews      count   JSON.parse rev/s   engine rev/s   parse µs/rev   engine µs/rev   engine/parse');
   for (const row of [...rows, total]) {
     console.log(
-      `${row.label.padEnd(11)} ${fmt(row.count, 6)} ${fmt((row.count / row.parse) * 1000, 18)} ${fmt((row.count / row.engine) * 1000, 14)} ${fmt((row.parse / row.count) * 1000, 14, 1)} ${fmt((row.engine / row.count) * 1000, 15, 1)} ${fmt(row.engine / row.parse, 14, 2)}`,
+      `${row.label.padEnd(11)} ${fmt(row.count, 6)} ` +
+        `${fmt((row.count / row.parse) * 1000, 18)} ${fmt((row.count / row.engine) * 1000, 14)} ` +
+        `${fmt((row.parse / row.count) * 1000, 14, 1)} ${fmt((row.engine / row.count) * 1000, 15, 1)} ` +
+        `${fmt(row.engine / row.parse, 14, 2)}`,
     );
   }
   console.log('');

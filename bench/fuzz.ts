@@ -331,7 +331,8 @@ async function main(): Promise<void> {
       if (now - lastReport > 10_000) {
         lastReport = now;
         process.stderr.write(
-          `${counts.sent}/${COUNT} sent, ${Math.round(counts.sent / ((now - started) / 1000))}/s, 5xx ${counts['5xx']}\n`,
+          `${counts.sent}/${COUNT} sent, ${Math.round(counts.sent / ((now - started) / 1000))}/s, ` +
+            `5xx ${counts['5xx']}\n`,
         );
       }
     }

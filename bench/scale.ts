@@ -73,7 +73,13 @@ export function makeVmi(template: KubeObject, i: number): KubeObject {
   spec.volumes.push({
     name: 'cloudinitdisk',
     cloudInitNoCloud: {
-      userData: `#cloud-config\nhostname: ${name}\nuser: fedora\npassword: changeme\nchpasswd: { expire: False }\nssh_authorized_keys:\n  - ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI${String(i).padStart(40, '0')} ops@example.com\nruncmd:\n  - [systemctl, enable, --now, qemu-guest-agent]\n  - [sh, -c, "echo ${name} > /etc/motd"]\nwrite_files:\n  - path: /etc/sysctl.d/90-net.conf\n    content: |\n      net.ipv4.ip_forward = 1\n      net.core.somaxconn = 4096\n`,
+      userData:
+        `#cloud-config\nhostname: ${name}\nuser: fedora\npassword: changeme\nchpasswd: { expire: False }\n` +
+        'ssh_authorized_keys:\n' +
+        `  - ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI${String(i).padStart(40, '0')} ops@example.com\n` +
+        `runcmd:\n  - [systemctl, enable, --now, qemu-guest-agent]\n  - [sh, -c, "echo ${name} > /etc/motd"]\n` +
+        `write_files:\n  - path: /etc/sysctl.d/90-net.conf\n    content: |\n` +
+        `      net.ipv4.ip_forward = 1\n      net.core.somaxconn = 4096\n`,
     },
   });
   spec.domain.devices.disks.push({ name: 'cloudinitdisk', disk: { bus: 'virtio' } });
@@ -608,7 +614,8 @@ async function measure(vmis: number, dir: string, certFile: string, keyFile: str
       const l = lists[phase];
       if (!l) return;
       console.log(
-        `  N=${vmis} ${phase}: ${fmt(l.listMs / 1000)} s, of which fetching and splitting pages ${fmt(l.fetchMs / 1000)} s ` +
+        `  N=${vmis} ${phase}: ${fmt(l.listMs / 1000)} s, ` +
+          `of which fetching and splitting pages ${fmt(l.fetchMs / 1000)} s ` +
           `(the fake API: ${fmt(fake ?? NaN)} s CPU); nicguard CPU: splitting pages ${fmt(l.parseCpuMs / 1000)} s, ` +
           `items ${fmt(l.ingestCpuMs / 1000)} s, in all ${fmt(cpu)} s (with the requests it answered)`,
       );
@@ -658,13 +665,19 @@ async function main(): Promise<void> {
     for (const n of sizes) rows.push(await measure(n, dir, certFile, keyFile, bundle.caCert));
     console.log('');
     console.log(
-      '   VMIs  ready s  RSS MB  heap MB  peak MB  relist s | admission p99 ms: initial  steady  relist | /healthz p99 ms: initial  steady  relist | page CPU ms: initial relist',
+      '   VMIs  ready s  RSS MB  heap MB  peak MB  relist s' +
+        ' | admission p99 ms: initial  steady  relist' +
+        ' | /healthz p99 ms: initial  steady  relist' +
+        ' | page CPU ms: initial relist',
     );
     for (const r of rows) {
       console.log(
-        `${String(r.vmis).padStart(7)}${fmt(r.readyS).padStart(9)}${fmt(r.rssMb, 0).padStart(8)}${fmt(r.heapMb, 0).padStart(9)}${fmt(r.peakRssMb, 0).padStart(9)}${fmt(r.relistS).padStart(10)} |` +
-          `${fmt(r.admission['initial list']).padStart(26)}${fmt(r.admission.steady).padStart(8)}${fmt(r.admission.relist).padStart(8)} |` +
-          `${fmt(r.healthz['initial list']).padStart(25)}${fmt(r.healthz.steady).padStart(8)}${fmt(r.healthz.relist).padStart(8)} |` +
+        `${String(r.vmis).padStart(7)}${fmt(r.readyS).padStart(9)}${fmt(r.rssMb, 0).padStart(8)}` +
+          `${fmt(r.heapMb, 0).padStart(9)}${fmt(r.peakRssMb, 0).padStart(9)}${fmt(r.relistS).padStart(10)} |` +
+          `${fmt(r.admission['initial list']).padStart(26)}${fmt(r.admission.steady).padStart(8)}` +
+          `${fmt(r.admission.relist).padStart(8)} |` +
+          `${fmt(r.healthz['initial list']).padStart(25)}${fmt(r.healthz.steady).padStart(8)}` +
+          `${fmt(r.healthz.relist).padStart(8)} |` +
           `${fmt(r.pageCpu['initial list'] ?? NaN).padStart(21)}${fmt(r.pageCpu.relist ?? NaN).padStart(7)}`,
       );
     }
@@ -762,7 +775,9 @@ function runHeap(): void {
 
   // The synchronous steps of a list, in CPU time of this thread alone (median of 40 pages):
   // what each one adds to the latency of a request that arrives meanwhile on an idle core.
-  const page = `{"apiVersion":"v1","kind":"List","metadata":{"resourceVersion":"1","continue":"x"},"items":[${Array.from({ length: 500 }, (_, i) => JSON.stringify(makeVmi(template, i))).join(',')}]}`;
+  const page =
+    '{"apiVersion":"v1","kind":"List","metadata":{"resourceVersion":"1","continue":"x"},"items":[' +
+    `${Array.from({ length: 500 }, (_, i) => JSON.stringify(makeVmi(template, i))).join(',')}]}`;
   const parseMs: number[] = [];
   const sliceMs: number[] = [];
   const splitMs: number[] = [];

@@ -453,14 +453,14 @@ async function main(): Promise<void> {
     const sizes = requests.map((r) => Buffer.byteLength(r.body));
     const mix = await decisions(serve.port, bundle.caCert, requests);
     console.log(
-      `corpus: ${requests.length} VM UPDATE reviews, ${Math.min(...sizes)}-${Math.max(...sizes)} bytes; nicguard's answers: ${Object.entries(
-        mix,
-      )
-        .map(([k, v]) => `${v} ${k}`)
-        .join(', ')}`,
+      `corpus: ${requests.length} VM UPDATE reviews, ${Math.min(...sizes)}-${Math.max(...sizes)} bytes; ` +
+        `nicguard's answers: ${Object.entries(mix)
+          .map(([k, v]) => `${v} ${k}`)
+          .join(', ')}`,
     );
     console.log(
-      `client: autocannon, ${connections} keep-alive HTTPS connections on loopback; ${seconds} s per run after ${warmup} s warm-up\n`,
+      `client: autocannon, ${connections} keep-alive HTTPS connections on loopback; ` +
+        `${seconds} s per run after ${warmup} s warm-up\n`,
     );
 
     const targets = [
@@ -482,22 +482,29 @@ async function main(): Promise<void> {
     for (const t of targets) steady.push(await paced(t, bundle.caCert, requests, { seconds, connections, rate }));
 
     const row = (name: string, m: Measured) =>
-      `  ${name.padEnd(16)}${fmt(m.rps, 0).padStart(9)}${fmt(m.p50).padStart(10)}${fmt(m.p99).padStart(10)}${fmt(m.cpuUs, 0).padStart(12)}${String(m.failures).padStart(8)}`;
-    const header = `${'req/s'.padStart(9)}${'p50 ms'.padStart(10)}${'p99 ms'.padStart(10)}${'CPU µs/req'.padStart(12)}${'failed'.padStart(8)}`;
+      `  ${name.padEnd(16)}${fmt(m.rps, 0).padStart(9)}${fmt(m.p50).padStart(10)}${fmt(m.p99).padStart(10)}` +
+      `${fmt(m.cpuUs, 0).padStart(12)}${String(m.failures).padStart(8)}`;
+    const header =
+      `${'req/s'.padStart(9)}${'p50 ms'.padStart(10)}${'p99 ms'.padStart(10)}` +
+      `${'CPU µs/req'.padStart(12)}${'failed'.padStart(8)}`;
     console.log(`max throughput  ${header}   (median of ${runs} runs)`);
     targets.forEach((t, i) => console.log(row(t.name, max[i])));
     console.log(
-      `  CPU per request, each run: ${targets.map((t, i) => `${t.name} ${maxRuns[i].map((m) => fmt(m.cpuUs, 0)).join('/')}`).join('; ')} µs`,
+      `  CPU per request, each run: ` +
+        `${targets.map((t, i) => `${t.name} ${maxRuns[i].map((m) => fmt(m.cpuUs, 0)).join('/')}`).join('; ')} µs`,
     );
     console.log(
-      `  CPU per request serve/(bare + parse): ${fmt(max[SERVE].cpuUs / max[1].cpuUs)} (aim <= 1.30); serve ${fmt(max[SERVE].cpuUs, 0)} µs, parse-only ${fmt(max[1].cpuUs, 0)} µs`,
+      `  CPU per request serve/(bare + parse): ${fmt(max[SERVE].cpuUs / max[1].cpuUs)} (aim <= 1.30); ` +
+        `serve ${fmt(max[SERVE].cpuUs, 0)} µs, parse-only ${fmt(max[1].cpuUs, 0)} µs`,
     );
     const ratio = max[SERVE].rps / max[0].rps;
     console.log(
-      `  ratio serve/bare: ${fmt(ratio)} (aim >= 0.80); server CPU per request serve/bare: ${fmt(max[SERVE].cpuUs / max[0].cpuUs)}`,
+      `  ratio serve/bare: ${fmt(ratio)} (aim >= 0.80); ` +
+        `server CPU per request serve/bare: ${fmt(max[SERVE].cpuUs / max[0].cpuUs)}`,
     );
     console.log(
-      `  ratio serve/(bare + parse): ${fmt(max[SERVE].rps / max[1].rps)}: what nicguard costs beyond reading and parsing the review\n`,
+      `  ratio serve/(bare + parse): ${fmt(max[SERVE].rps / max[1].rps)}: ` +
+        'what nicguard costs beyond reading and parsing the review\n',
     );
     console.log(`${`${rate} req/s (ac)`.padEnd(16)}${header}`);
     targets.forEach((t, i) => console.log(row(t.name, fixed[i])));
@@ -508,10 +515,12 @@ async function main(): Promise<void> {
     targets.forEach((t, i) => console.log(row(t.name, steady[i])));
     console.log(`  one request due every ${fmt(1000 / rate)} ms (node https client), latency from when it was due`);
     console.log(
-      `  nicguard serve p99 at ${rate} req/s: ${fmt(fixed[SERVE].p99)} ms in bursts, ${fmt(steady[SERVE].p99)} ms paced (aim < 5 ms)\n`,
+      `  nicguard serve p99 at ${rate} req/s: ${fmt(fixed[SERVE].p99)} ms in bursts, ` +
+        `${fmt(steady[SERVE].p99)} ms paced (aim < 5 ms)\n`,
     );
     console.log(
-      `resident memory after the run: nicguard serve ${fmt(rssMb(serve.child.pid!), 1)} MB (aim < 150 MB), bare https ${fmt(rssMb(bare.child.pid!), 1)} MB`,
+      `resident memory after the run: nicguard serve ${fmt(rssMb(serve.child.pid!), 1)} MB (aim < 150 MB), ` +
+        `bare https ${fmt(rssMb(bare.child.pid!), 1)} MB`,
     );
   } finally {
     await Promise.all(children.map((c) => stopChild(c)));

@@ -85,7 +85,8 @@ describe('nicguard validate as a CI gate', { concurrency: 2 }, () => {
     assert.match(
       text.stdout,
       new RegExp(
-        `^skipped ${join(dir, 'apps/kustomization.yaml')}: a kustomize file, not a manifest \\(to check what it builds: kubectl kustomize ${join(dir, 'apps')} \\| nicguard validate -f -\\)$`,
+        `^skipped ${join(dir, 'apps/kustomization.yaml')}: a kustomize file, not a manifest ` +
+          `\\(to check what it builds: kubectl kustomize ${join(dir, 'apps')} \\| nicguard validate -f -\\)$`,
         'm',
       ),
     );
@@ -139,7 +140,8 @@ describe('nicguard validate as a CI gate', { concurrency: 2 }, () => {
     const cm = join(dir, 'charts/web/templates/cm.yaml');
     assert.ok(
       run.stdout.includes(
-        `error: ${cm}:4: looks like a Helm template ({{ ... }}), not a manifest: render it first with helm template RELEASE CHART | nicguard validate -f -, or leave it out with --exclude`,
+        `error: ${cm}:4: looks like a Helm template ({{ ... }}), not a manifest: ` +
+          'render it first with helm template RELEASE CHART | nicguard validate -f -, or leave it out with --exclude',
       ),
       run.stdout,
     );
@@ -192,7 +194,11 @@ describe('nicguard validate as a CI gate', { concurrency: 2 }, () => {
     ]);
     assert.match(
       text.stdout,
-      /^note: no checked object matched a previous version from --old\/--base by kind, namespace and name: every object was checked as a CREATE$/m,
+      new RegExp(
+        /^note: no checked object matched a previous version from --old\/--base /.source +
+          /by kind, namespace and name: every object was checked as a CREATE$/.source,
+        'm',
+      ),
     );
     assert.ok(
       text.stdout.includes(`note: 1 previous-version source matched no input object: ${join(dir, 'old/renamed.yaml')}`),
@@ -224,69 +230,80 @@ describe('nicguard validate as a CI gate', { concurrency: 2 }, () => {
     assert.match(run.stderr, /no previous version was found: no input file existed at the --base revision/);
   });
 
-  test('a stopped VM: the hotplug rules it was not held to are named, with the reason, in text, JSON and JUnit', async () => {
-    const dir = writeTree(tempDir(), {
-      'manual.yaml': OLD_VM.replace('runStrategy: Always', 'runStrategy: Manual'),
-      'halted-running.yaml':
-        OLD_VM.replace('runStrategy: Always', 'runStrategy: Halted') + 'status:\n  printableStatus: Running\n',
-      'off.yaml': 'rules:\n  hotplug-path: off\n',
-    });
-    const args = (old: string) => [
-      'validate',
-      '-f',
-      join(ROOT, 'examples/bad/masquerade-hotplug.yaml'),
-      '--old',
-      join(dir, old),
-      ...SEED,
-    ];
-    const [text, machine, junit, running, unchanged, withOff] = await Promise.all([
-      nicguard(args('manual.yaml')),
-      nicguard([...args('manual.yaml'), '-o', 'json']),
-      nicguard([...args('manual.yaml'), '-o', 'junit']),
-      nicguard([...args('halted-running.yaml'), '-o', 'json']),
-      nicguard(['validate', '-f', join(dir, 'manual.yaml'), '--old', join(dir, 'manual.yaml'), '-o', 'json']),
-      nicguard([...args('manual.yaml'), '-o', 'json', '--config', join(dir, 'off.yaml')]),
-    ]);
-    // No hotplug rule speaks (the NIC waits for the next start); binding-support still refuses
-    // masquerade on a Multus network, as KubeVirt's admitter does for any VM.
-    assert.equal(text.status, 1, text.stdout);
-    assert.match(text.stdout, /DENY {2}binding-support/);
-    assert.doesNotMatch(text.stdout, /DENY {2}hotplug-/);
-    const skipped = HOTPLUG_ONLY.map((id) => (id === 'hotplug-slots' ? 'hotplug-slots (the hotplug port budget)' : id));
-    assert.ok(text.stdout.includes(`  SKIP  ${skipped.join(', ')}\n`), text.stdout);
-    assert.match(
-      text.stdout,
-      /not running \(runStrategy "Manual", no status, and no VMI default\/vm-fedora in --objects\): the interface it adds or unplugs \("dyniface1"\) waits for the next start/,
-    );
+  test(
+    'a stopped VM: the hotplug rules it was not held to are named, ' + 'with the reason, in text, JSON and JUnit',
+    async () => {
+      const dir = writeTree(tempDir(), {
+        'manual.yaml': OLD_VM.replace('runStrategy: Always', 'runStrategy: Manual'),
+        'halted-running.yaml':
+          OLD_VM.replace('runStrategy: Always', 'runStrategy: Halted') + 'status:\n  printableStatus: Running\n',
+        'off.yaml': 'rules:\n  hotplug-path: off\n',
+      });
+      const args = (old: string) => [
+        'validate',
+        '-f',
+        join(ROOT, 'examples/bad/masquerade-hotplug.yaml'),
+        '--old',
+        join(dir, old),
+        ...SEED,
+      ];
+      const [text, machine, junit, running, unchanged, withOff] = await Promise.all([
+        nicguard(args('manual.yaml')),
+        nicguard([...args('manual.yaml'), '-o', 'json']),
+        nicguard([...args('manual.yaml'), '-o', 'junit']),
+        nicguard([...args('halted-running.yaml'), '-o', 'json']),
+        nicguard(['validate', '-f', join(dir, 'manual.yaml'), '--old', join(dir, 'manual.yaml'), '-o', 'json']),
+        nicguard([...args('manual.yaml'), '-o', 'json', '--config', join(dir, 'off.yaml')]),
+      ]);
+      // No hotplug rule speaks (the NIC waits for the next start); binding-support still refuses
+      // masquerade on a Multus network, as KubeVirt's admitter does for any VM.
+      assert.equal(text.status, 1, text.stdout);
+      assert.match(text.stdout, /DENY {2}binding-support/);
+      assert.doesNotMatch(text.stdout, /DENY {2}hotplug-/);
+      const skipped = HOTPLUG_ONLY.map((id) =>
+        id === 'hotplug-slots' ? 'hotplug-slots (the hotplug port budget)' : id,
+      );
+      assert.ok(text.stdout.includes(`  SKIP  ${skipped.join(', ')}\n`), text.stdout);
+      assert.match(
+        text.stdout,
+        new RegExp(
+          /not running \(runStrategy "Manual", no status, and no VMI default\/vm-fedora in --objects\): /.source +
+            /the interface it adds or unplugs \("dyniface1"\) waits for the next start/.source,
+        ),
+      );
 
-    const [vm] = json(machine).results;
-    assert.deepEqual(
-      vm.skippedRules.map((s: any) => s.rule),
-      HOTPLUG_ONLY,
-    );
-    assert.equal(vm.skippedRules.find((s: any) => s.rule === 'hotplug-slots').part, 'the hotplug port budget');
-    assert.ok(!('skippedRules' in json(unchanged).results[0]), 'an unchanged stopped VM skipped nothing worth saying');
-    assert.deepEqual(
-      json(withOff).results[0].skippedRules.map((s: any) => s.rule),
-      HOTPLUG_ONLY.filter((id) => id !== 'hotplug-path'),
-    );
+      const [vm] = json(machine).results;
+      assert.deepEqual(
+        vm.skippedRules.map((s: any) => s.rule),
+        HOTPLUG_ONLY,
+      );
+      assert.equal(vm.skippedRules.find((s: any) => s.rule === 'hotplug-slots').part, 'the hotplug port budget');
+      assert.ok(
+        !('skippedRules' in json(unchanged).results[0]),
+        'an unchanged stopped VM skipped nothing worth saying',
+      );
+      assert.deepEqual(
+        json(withOff).results[0].skippedRules.map((s: any) => s.rule),
+        HOTPLUG_ONLY.filter((id) => id !== 'hotplug-path'),
+      );
 
-    // The status says Running: the rules apply, and the masquerade hotplug is denied.
-    const [live] = json(running).results;
-    assert.equal(running.status, 1);
-    assert.ok(!('skippedRules' in live));
-    assert.ok(live.findings.some((f: any) => f.rule === 'hotplug-binding' && f.action === 'deny'));
+      // The status says Running: the rules apply, and the masquerade hotplug is denied.
+      const [live] = json(running).results;
+      assert.equal(running.status, 1);
+      assert.ok(!('skippedRules' in live));
+      assert.ok(live.findings.some((f: any) => f.rule === 'hotplug-binding' && f.action === 'deny'));
 
-    const suite = childrenNamed(parseXml(junit.stdout), 'testsuite')[0];
-    const skippedCases = childrenNamed(suite, 'testcase').filter((c) => childrenNamed(c, 'skipped').length);
-    assert.deepEqual(
-      skippedCases.map((c) => c.attrs.name.split(': ')[1]),
-      HOTPLUG_ONLY.filter((id) => id !== 'hotplug-slots'),
-      'a rule skipped in part still ran its other checks',
-    );
-    assert.equal(suite.attrs.skipped, String(skippedCases.length));
-    assert.match(childrenNamed(skippedCases[0], 'skipped')[0].attrs.message, /^not running \(runStrategy "Manual"/);
-  });
+      const suite = childrenNamed(parseXml(junit.stdout), 'testsuite')[0];
+      const skippedCases = childrenNamed(suite, 'testcase').filter((c) => childrenNamed(c, 'skipped').length);
+      assert.deepEqual(
+        skippedCases.map((c) => c.attrs.name.split(': ')[1]),
+        HOTPLUG_ONLY.filter((id) => id !== 'hotplug-slots'),
+        'a rule skipped in part still ran its other checks',
+      );
+      assert.equal(suite.attrs.skipped, String(skippedCases.length));
+      assert.match(childrenNamed(skippedCases[0], 'skipped')[0].attrs.message, /^not running \(runStrategy "Manual"/);
+    },
+  );
 
   test('the mutation in words: a bridge NIC kept with state: absent, the SR-IOV NIC after it untouched', async () => {
     const old = `apiVersion: kubevirt.io/v1
@@ -326,7 +343,8 @@ spec:
     assert.deepEqual(
       words.map((l) => l.trim()),
       [
-        'interface "br1" kept with state: absent at spec.template.spec.domain.devices.interfaces[1] (KubeVirt unplugs it, then removes it)',
+        'interface "br1" kept with state: absent at spec.template.spec.domain.devices.interfaces[1] ' +
+          '(KubeVirt unplugs it, then removes it)',
         'network "br1" kept at spec.template.spec.networks[1] (KubeVirt needs it until the unplug is done)',
       ],
     );

@@ -162,7 +162,9 @@ describe('conformance: KubeVirt network admission (pkg/network/admitter)', () =>
           const request = admitterRequest(v, kind);
           const result = evaluate(request, clusterWith(v.input.kubevirtConfig), config({ kubevirtVersion: release }));
           const denials = result.findings.filter((f) => f.action === 'deny');
-          const label = `${v.id} as ${kind} under ${release}: upstream ${v.expect.upstream}; nicguard:\n${describeFindings(result.findings)}`;
+          const label =
+            `${v.id} as ${kind} under ${release}: upstream ${v.expect.upstream}; ` +
+            `nicguard:\n${describeFindings(result.findings)}`;
           if (v.expect.upstream === 'accept') {
             assert.deepEqual(denials, [], label);
             continue;

@@ -111,7 +111,8 @@ function describeFindings(findings: Finding[]): string {
 /** upstream reject: a denial by subnet-shape; accept: no denial at all. */
 function assertOutcome(v: SubnetVector, findings: Finding[], reject: boolean, under: string): void {
   const denials = findings.filter((f) => f.action === 'deny');
-  const context = `${v.id} under ${under} (${v.source.test}${v.note ? `; ${v.note}` : ''})\n${describeFindings(findings)}`;
+  const context =
+    `${v.id} under ${under} (${v.source.test}${v.note ? `; ${v.note}` : ''})\n` + describeFindings(findings);
   if (reject)
     assert.ok(
       denials.some((f) => f.rule === 'subnet-shape'),

@@ -333,7 +333,10 @@ test('forbidden (403) keeps the view unsynced with an error naming RBAC, until a
     const { view, api } = h;
     await assert.rejects(
       view.waitForSync(300),
-      /not synced after 300 ms; waiting for virtualmachineinstances\.kubevirt\.io \(HTTP 403: virtualmachineinstances is forbidden|vmi is forbidden/,
+      new RegExp(
+        /not synced after 300 ms; waiting for virtualmachineinstances\.kubevirt\.io /.source +
+          /\(HTTP 403: virtualmachineinstances is forbidden|vmi is forbidden/.source,
+      ),
     );
     assert.equal(view.isSynced(), false);
     assert.equal(view.syncState()['virtualmachineinstances.kubevirt.io'], false);

@@ -70,11 +70,17 @@ test('requests are counted by dry_run, and cached objects per resource are a gau
   let text = (await metrics.render()).body;
   assert.match(
     text,
-    /nicguard_admission_requests_total\{webhook="validate",kind="VirtualMachine",operation="UPDATE",decision="allowed",dry_run="true"\} 1\n/,
+    new RegExp(
+      /nicguard_admission_requests_total\{webhook="validate",kind="VirtualMachine",operation="UPDATE",/.source +
+        /decision="allowed",dry_run="true"\} 1\n/.source,
+    ),
   );
   assert.match(
     text,
-    /nicguard_admission_requests_total\{webhook="validate",kind="VirtualMachine",operation="UPDATE",decision="allowed",dry_run="false"\} 2\n/,
+    new RegExp(
+      /nicguard_admission_requests_total\{webhook="validate",kind="VirtualMachine",operation="UPDATE",/.source +
+        /decision="allowed",dry_run="false"\} 2\n/.source,
+    ),
   );
   assert.match(text, /nicguard_cluster_cache_objects\{resource="virtualmachineinstances\.kubevirt\.io"\} 1500\n/);
   assert.match(text, /nicguard_cluster_cache_objects\{resource="subnets\.kubeovn\.io"\} 0\n/);

@@ -127,25 +127,28 @@ function namespaceSelected(selector: Obj, labels: Record<string, string>): boole
   });
 }
 
-test('namespaceSelector leaves out kube-system and nicguard-system by name only; a label cannot opt a namespace out', () => {
-  for (const kind of ['ValidatingWebhookConfiguration', 'MutatingWebhookConfiguration']) {
-    for (const w of one(baseObjects(), kind).webhooks as Obj[]) {
-      const ns = (name: string, extra: Record<string, string> = {}) =>
-        namespaceSelected(w.namespaceSelector, { 'kubernetes.io/metadata.name': name, ...extra });
-      assert.equal(ns('kube-system'), false, `${kind}: kube-system`);
-      assert.equal(ns('nicguard-system'), false, `${kind}: nicguard-system`);
-      assert.equal(ns('default'), true, `${kind}: default`);
-      assert.equal(ns('vms', { team: 'a' }), true, `${kind}: ordinary namespace`);
-      // Whoever may label a namespace must not be able to exempt it (docs/deploy.md).
-      assert.equal(ns('vms', { 'nicguard.io/ignore': 'true' }), true, `${kind}: ignore label has no effect`);
-      assert.deepEqual(
-        (w.namespaceSelector.matchExpressions as Obj[]).map((e) => e.key),
-        ['kubernetes.io/metadata.name'],
-        `${kind}: only the name label, which only the API server sets`,
-      );
+test(
+  'namespaceSelector leaves out kube-system and nicguard-system by name only; ' + 'a label cannot opt a namespace out',
+  () => {
+    for (const kind of ['ValidatingWebhookConfiguration', 'MutatingWebhookConfiguration']) {
+      for (const w of one(baseObjects(), kind).webhooks as Obj[]) {
+        const ns = (name: string, extra: Record<string, string> = {}) =>
+          namespaceSelected(w.namespaceSelector, { 'kubernetes.io/metadata.name': name, ...extra });
+        assert.equal(ns('kube-system'), false, `${kind}: kube-system`);
+        assert.equal(ns('nicguard-system'), false, `${kind}: nicguard-system`);
+        assert.equal(ns('default'), true, `${kind}: default`);
+        assert.equal(ns('vms', { team: 'a' }), true, `${kind}: ordinary namespace`);
+        // Whoever may label a namespace must not be able to exempt it (docs/deploy.md).
+        assert.equal(ns('vms', { 'nicguard.io/ignore': 'true' }), true, `${kind}: ignore label has no effect`);
+        assert.deepEqual(
+          (w.namespaceSelector.matchExpressions as Obj[]).map((e) => e.key),
+          ['kubernetes.io/metadata.name'],
+          `${kind}: only the name label, which only the API server sets`,
+        );
+      }
     }
-  }
-});
+  },
+);
 
 test('matchConditions skip exactly the service accounts the policy exempts', () => {
   const exempt = [...defaultConfig().exemptServiceAccounts].sort();

@@ -164,46 +164,54 @@ test('locate finds a field, falls back to the nearest written ancestor, and hand
   assert.equal(FieldPath.of('a', 'b').index(2).key('x.y').field('c').toString(), 'a.b[2]["x.y"].c');
 });
 
-test('folders are walked recursively for .yaml, .yml and .json, sorted, skipping hidden folders; a named file is read whatever its extension', () => {
-  const dir = writeTree(tempDir(), {
-    'b/vm.yml': VM_OLD,
-    'a.yaml': NADS,
-    'c/d/e.json': '{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}}',
-    'notes.txt': 'not a manifest',
-    '.git/config.yaml': 'broken: [',
-  });
-  const errors: ManifestError[] = [];
-  assert.deepEqual(
-    listManifestFiles(dir, errors).map((f) => f.slice(dir.length + 1)),
-    ['a.yaml', 'b/vm.yml', 'c/d/e.json'],
-  );
-  assert.deepEqual(errors, []);
-  assert.deepEqual(listManifestFiles(join(dir, 'notes.txt'), errors), [join(dir, 'notes.txt')]);
-  const missing = loadManifests([join(dir, 'nope')]);
-  assert.equal(missing.objects.length, 0);
-  assert.match(missing.errors[0].message, /cannot read \(ENOENT\)/);
-  assert.equal(missing.errors[0].file, join(dir, 'nope'));
-});
+test(
+  'folders are walked recursively for .yaml, .yml and .json, sorted, skipping hidden folders; ' +
+    'a named file is read whatever its extension',
+  () => {
+    const dir = writeTree(tempDir(), {
+      'b/vm.yml': VM_OLD,
+      'a.yaml': NADS,
+      'c/d/e.json': '{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}}',
+      'notes.txt': 'not a manifest',
+      '.git/config.yaml': 'broken: [',
+    });
+    const errors: ManifestError[] = [];
+    assert.deepEqual(
+      listManifestFiles(dir, errors).map((f) => f.slice(dir.length + 1)),
+      ['a.yaml', 'b/vm.yml', 'c/d/e.json'],
+    );
+    assert.deepEqual(errors, []);
+    assert.deepEqual(listManifestFiles(join(dir, 'notes.txt'), errors), [join(dir, 'notes.txt')]);
+    const missing = loadManifests([join(dir, 'nope')]);
+    assert.equal(missing.objects.length, 0);
+    assert.match(missing.errors[0].message, /cannot read \(ENOENT\)/);
+    assert.equal(missing.errors[0].file, join(dir, 'nope'));
+  },
+);
 
-test('the file-backed cluster view indexes NADs, Subnets, VMIs and the KubeVirt CR, and reports bad files instead of throwing', () => {
-  const view = loadFileClusterView(join(EXAMPLES, 'cluster'), () => assert.fail('no errors expected'));
-  assert.ok(view.getNetworkAttachmentDefinition('default', 'attachnet'));
-  assert.equal(view.findNetworkAttachmentDefinitionsByName('storage-net')[0]?.metadata?.namespace, 'shared-networks');
-  assert.equal(view.findSubnetsByProvider('attachnet.default.ovn')[0]?.metadata?.name, 'attachnet');
-  assert.equal(view.getKubeVirt()?.metadata?.name, 'kubevirt');
+test(
+  'the file-backed cluster view indexes NADs, Subnets, VMIs and the KubeVirt CR, ' +
+    'and reports bad files instead of throwing',
+  () => {
+    const view = loadFileClusterView(join(EXAMPLES, 'cluster'), () => assert.fail('no errors expected'));
+    assert.ok(view.getNetworkAttachmentDefinition('default', 'attachnet'));
+    assert.equal(view.findNetworkAttachmentDefinitionsByName('storage-net')[0]?.metadata?.namespace, 'shared-networks');
+    assert.equal(view.findSubnetsByProvider('attachnet.default.ovn')[0]?.metadata?.name, 'attachnet');
+    assert.equal(view.getKubeVirt()?.metadata?.name, 'kubevirt');
 
-  const dir = writeTree(tempDir(), { 'nads.yaml': NADS, 'vm.yaml': VM_OLD, 'broken.yaml': 'kind: [' });
-  const load = readFileCluster(dir);
-  assert.equal(load.indexed, 4);
-  assert.equal(load.ignored, 1, 'the VM is not part of a cluster view');
-  assert.equal(load.errors.length, 1);
-  assert.match(load.errors[0].file, /broken\.yaml$/);
+    const dir = writeTree(tempDir(), { 'nads.yaml': NADS, 'vm.yaml': VM_OLD, 'broken.yaml': 'kind: [' });
+    const load = readFileCluster(dir);
+    assert.equal(load.indexed, 4);
+    assert.equal(load.ignored, 1, 'the VM is not part of a cluster view');
+    assert.equal(load.errors.length, 1);
+    assert.match(load.errors[0].file, /broken\.yaml$/);
 
-  const seen: ManifestError[] = [];
-  const empty = loadFileClusterView(join(dir, 'missing'), (e) => seen.push(e));
-  assert.equal(empty.size, 0);
-  assert.equal(seen.length, 1);
-});
+    const seen: ManifestError[] = [];
+    const empty = loadFileClusterView(join(dir, 'missing'), (e) => seen.push(e));
+    assert.equal(empty.size, 0);
+    assert.equal(seen.length, 1);
+  },
+);
 
 test('refreshFileClusterView re-reads a folder into the same view', () => {
   const dir = writeTree(tempDir(), { 'nads.yaml': NADS });
@@ -221,7 +229,9 @@ test('the CLI reads every input form: file, folder, multi-document, List, Admiss
   const dir = writeTree(tempDir(), {
     'single.yaml': VM_OLD,
     'folder/nested/nads.yaml': NADS,
-    'list.yaml': `apiVersion: v1\nkind: List\nitems:\n- apiVersion: kubeovn.io/v1\n  kind: Subnet\n  metadata: {name: s1}\n  spec: {provider: attachnet.default.ovn, cidrBlock: 10.0.0.0/24, gateway: 10.0.0.1, protocol: IPv4}\n`,
+    'list.yaml':
+      'apiVersion: v1\nkind: List\nitems:\n- apiVersion: kubeovn.io/v1\n  kind: Subnet\n  metadata: {name: s1}\n' +
+      '  spec: {provider: attachnet.default.ovn, cidrBlock: 10.0.0.0/24, gateway: 10.0.0.1, protocol: IPv4}\n',
     'review.json': JSON.stringify(review),
   });
   const run = await nicguard(
@@ -245,7 +255,8 @@ test('the CLI reads every input form: file, folder, multi-document, List, Admiss
   const report = JSON.parse(run.stdout);
   const seen = report.results.map(
     (r: any) =>
-      `${r.kind} ${r.name} ${r.operation}${r.admissionReview ? ' review' : ''} ${r.file === '-' ? 'stdin' : r.file.slice(dir.length + 1)}`,
+      `${r.kind} ${r.name} ${r.operation}${r.admissionReview ? ' review' : ''} ` +
+      `${r.file === '-' ? 'stdin' : r.file.slice(dir.length + 1)}`,
   );
   assert.deepEqual(seen, [
     'VirtualMachine vm-fedora CREATE single.yaml',
@@ -293,87 +304,94 @@ test('globs: *, **, ?, sets and alternatives agree with path.matchesGlob where N
   assert.throws(() => globToRegExp('{a,b'), /unclosed \{/);
 });
 
-test('files that are not manifests are skipped with a reason: by name, or when no document looks like an object', () => {
-  for (const name of [
-    'kustomization.yaml',
-    'kustomization.yml',
-    'Kustomization',
-    'Chart.yaml',
-    'values.yaml',
-    'values-prod.yml',
-    'values.schema.json',
-    '.pre-commit-config.yaml',
-    'compose.yaml',
-  ]) {
-    assert.ok(notManifestByName(join('deploy', name)), name);
-  }
-  for (const name of ['vm.yaml', 'my-values.yaml', 'chart.yaml', 'kustomization-vm.yaml', '-'])
-    assert.equal(notManifestByName(name), undefined, name);
-  assert.match(
-    notManifestByName('apps/prod/kustomization.yaml')!,
-    /kubectl kustomize apps\/prod \| nicguard validate -f -/,
-  );
-
-  const values = parseManifests('replicas: 2\nimage:\n  repository: nginx\n---\n# nothing\n', 'settings.yaml');
-  assert.deepEqual([values.objects.length, values.errors.length], [0, 0]);
-  assert.equal(values.skipped, 'not a Kubernetes manifest: no document has apiVersion, kind or metadata');
-  // A document that means to be an object but lacks a field is still an error, not a skip.
-  const broken = parseManifests('metadata: {name: vm}\nspec: {}\n', 'vm.yaml');
-  assert.equal(broken.skipped, undefined);
-  assert.match(broken.errors[0].message, /has no apiVersion and kind/);
-
-  const dir = writeTree(tempDir(), {
-    'vm.yaml': VM_OLD,
-    'kustomization.yaml': 'resources: [vm.yaml]\n',
-    'base/values.yaml': 'x: 1\n',
-    'notes.yaml': 'owner: team-a\n',
-    'charts/a/templates/t.yaml': 'x: {{ .Values.x }}\n',
-  });
-  const load = loadManifests([dir], { exclude: ['charts'] });
-  assert.deepEqual(load.errors, []);
-  assert.deepEqual(
-    load.objects.map((o) => o.object.kind),
-    ['VirtualMachine'],
-  );
-  assert.deepEqual(
-    load.skipped.map((s) => s.file.slice(dir.length + 1)),
-    ['base/values.yaml', 'kustomization.yaml', 'notes.yaml'],
-  );
-  assert.deepEqual(load.excluded, [join(dir, 'charts')]);
-});
-
-test('a Helm template is one error at its first action; Go templates inside strings are data; the yaml library prints nothing', () => {
-  const emitted: string[] = [];
-  // Node's own glob (above) warns that it is experimental: only the yaml library's warnings count here.
-  const listener = (w: Error) => w.name !== 'ExperimentalWarning' && emitted.push(w.message);
-  process.on('warning', listener);
-  try {
-    const unquoted = parseManifests(
-      'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ include "x.name" . }}\n',
-      't.yaml',
+test(
+  'files that are not manifests are skipped with a reason: ' + 'by name, or when no document looks like an object',
+  () => {
+    for (const name of [
+      'kustomization.yaml',
+      'kustomization.yml',
+      'Kustomization',
+      'Chart.yaml',
+      'values.yaml',
+      'values-prod.yml',
+      'values.schema.json',
+      '.pre-commit-config.yaml',
+      'compose.yaml',
+    ]) {
+      assert.ok(notManifestByName(join('deploy', name)), name);
+    }
+    for (const name of ['vm.yaml', 'my-values.yaml', 'chart.yaml', 'kustomization-vm.yaml', '-'])
+      assert.equal(notManifestByName(name), undefined, name);
+    assert.match(
+      notManifestByName('apps/prod/kustomization.yaml')!,
+      /kubectl kustomize apps\/prod \| nicguard validate -f -/,
     );
-    assert.deepEqual(unquoted.objects, []);
+
+    const values = parseManifests('replicas: 2\nimage:\n  repository: nginx\n---\n# nothing\n', 'settings.yaml');
+    assert.deepEqual([values.objects.length, values.errors.length], [0, 0]);
+    assert.equal(values.skipped, 'not a Kubernetes manifest: no document has apiVersion, kind or metadata');
+    // A document that means to be an object but lacks a field is still an error, not a skip.
+    const broken = parseManifests('metadata: {name: vm}\nspec: {}\n', 'vm.yaml');
+    assert.equal(broken.skipped, undefined);
+    assert.match(broken.errors[0].message, /has no apiVersion and kind/);
+
+    const dir = writeTree(tempDir(), {
+      'vm.yaml': VM_OLD,
+      'kustomization.yaml': 'resources: [vm.yaml]\n',
+      'base/values.yaml': 'x: 1\n',
+      'notes.yaml': 'owner: team-a\n',
+      'charts/a/templates/t.yaml': 'x: {{ .Values.x }}\n',
+    });
+    const load = loadManifests([dir], { exclude: ['charts'] });
+    assert.deepEqual(load.errors, []);
     assert.deepEqual(
-      unquoted.errors.map((e) => [e.line, e.message.split(':')[0]]),
-      [[4, 'looks like a Helm template ({{ ... }}), not a manifest']],
+      load.objects.map((o) => o.object.kind),
+      ['VirtualMachine'],
     );
-    // Only quoted actions, but Helm's own objects: still a template.
-    const quoted = parseManifests(
-      'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata:\n  a: "{{ .Values.a }}"\n',
-      'q.yaml',
+    assert.deepEqual(
+      load.skipped.map((s) => s.file.slice(dir.length + 1)),
+      ['base/values.yaml', 'kustomization.yaml', 'notes.yaml'],
     );
-    assert.equal(quoted.errors[0]?.line, 5);
-    // A flow map as a key, which YAML reads but no manifest has: the library used to warn on stderr.
-    const key = parseManifests('apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ name }}\n', 'k.yaml');
-    assert.equal(key.errors[0]?.line, 4);
-    const alert = parseManifests(
-      'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata:\n  msg: "VM {{ $labels.name }} is down"\n',
-      'a.yaml',
-    );
-    assert.deepEqual(alert.errors, []);
-    assert.equal((alert.objects[0].object.data as Record<string, unknown>).msg, 'VM {{ $labels.name }} is down');
-  } finally {
-    process.off('warning', listener);
-  }
-  assert.deepEqual(emitted, [], 'no process warning from the yaml library');
-});
+    assert.deepEqual(load.excluded, [join(dir, 'charts')]);
+  },
+);
+
+test(
+  'a Helm template is one error at its first action; ' +
+    'Go templates inside strings are data; the yaml library prints nothing',
+  () => {
+    const emitted: string[] = [];
+    // Node's own glob (above) warns that it is experimental: only the yaml library's warnings count here.
+    const listener = (w: Error) => w.name !== 'ExperimentalWarning' && emitted.push(w.message);
+    process.on('warning', listener);
+    try {
+      const unquoted = parseManifests(
+        'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ include "x.name" . }}\n',
+        't.yaml',
+      );
+      assert.deepEqual(unquoted.objects, []);
+      assert.deepEqual(
+        unquoted.errors.map((e) => [e.line, e.message.split(':')[0]]),
+        [[4, 'looks like a Helm template ({{ ... }}), not a manifest']],
+      );
+      // Only quoted actions, but Helm's own objects: still a template.
+      const quoted = parseManifests(
+        'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata:\n  a: "{{ .Values.a }}"\n',
+        'q.yaml',
+      );
+      assert.equal(quoted.errors[0]?.line, 5);
+      // A flow map as a key, which YAML reads but no manifest has: the library used to warn on stderr.
+      const key = parseManifests('apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ name }}\n', 'k.yaml');
+      assert.equal(key.errors[0]?.line, 4);
+      const alert = parseManifests(
+        'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata:\n  msg: "VM {{ $labels.name }} is down"\n',
+        'a.yaml',
+      );
+      assert.deepEqual(alert.errors, []);
+      assert.equal((alert.objects[0].object.data as Record<string, unknown>).msg, 'VM {{ $labels.name }} is down');
+    } finally {
+      process.off('warning', listener);
+    }
+    assert.deepEqual(emitted, [], 'no process warning from the yaml library');
+  },
+);

@@ -66,24 +66,34 @@ describe('hotplug-path: SR-IOV hotplug', () => {
     assert.match(f.message, /SR-IOV interface "sriov1" attaches only after a live migration/);
     assert.match(
       f.message,
-      /KubeVirt live-migrates the VM by itself, as its rollout strategy is LiveUpdate and the KubeVirt CR's workloadUpdateMethods include LiveMigrate/,
+      new RegExp(
+        /KubeVirt live-migrates the VM by itself, as its rollout strategy is LiveUpdate /.source +
+          /and the KubeVirt CR's workloadUpdateMethods include LiveMigrate/.source,
+      ),
     );
   });
 
-  it('an unset rollout strategy is LiveUpdate from KubeVirt v1.6.0 and Stage before (pkg/virt-config/virt-config.go)', () => {
-    const request = update(fedora(), withSriov(fedora()));
-    const [v18] = findingsOf('hotplug-path', request, seedCluster(), config({ kubevirtVersion: 'v1.8.4' }));
-    assert.match(v18.message, /KubeVirt live-migrates the VM by itself/);
-    const [v15] = findingsOf('hotplug-path', request, seedCluster(), config({ kubevirtVersion: 'v1.5.3' }));
-    assert.match(v15.message, /vmRolloutStrategy is unset \(Stage before v1\.6\.0\), so run `virtctl migrate/);
-  });
+  it(
+    'an unset rollout strategy is LiveUpdate from KubeVirt v1.6.0 and Stage before ' +
+      '(pkg/virt-config/virt-config.go)',
+    () => {
+      const request = update(fedora(), withSriov(fedora()));
+      const [v18] = findingsOf('hotplug-path', request, seedCluster(), config({ kubevirtVersion: 'v1.8.4' }));
+      assert.match(v18.message, /KubeVirt live-migrates the VM by itself/);
+      const [v15] = findingsOf('hotplug-path', request, seedCluster(), config({ kubevirtVersion: 'v1.5.3' }));
+      assert.match(v15.message, /vmRolloutStrategy is unset \(Stage before v1\.6\.0\), so run `virtctl migrate/);
+    },
+  );
 
   it('tells the user to run virtctl migrate when KubeVirt will not migrate by itself, and why', () => {
     // The seed CR has LiveMigrate and leaves the rollout strategy unset, whose default changed in v1.6.0.
     const [seed] = findingsOf('hotplug-path', update(fedora(), withSriov(fedora())));
     assert.match(
       seed.message,
-      /KubeVirt will not start it, as the KubeVirt CR's spec\.configuration\.vmRolloutStrategy is unset \(LiveUpdate from KubeVirt v1\.6\.0, Stage before\), so run `virtctl migrate vm-fedora -n default`/,
+      new RegExp(
+        /KubeVirt will not start it, as the KubeVirt CR's spec\.configuration\.vmRolloutStrategy is unset /.source +
+          /\(LiveUpdate from KubeVirt v1\.6\.0, Stage before\), so run `virtctl migrate vm-fedora -n default`/.source,
+      ),
     );
     const [stage] = findingsOf(
       'hotplug-path',
@@ -109,7 +119,10 @@ describe('hotplug-path: SR-IOV hotplug', () => {
     const [f] = findingsOf('hotplug-path', update(fedora(), withSriov(fedora())), clusterWithoutKubeVirt());
     assert.match(
       f.message,
-      /unless the KubeVirt CR sets vmRolloutStrategy: LiveUpdate and workloadUpdateMethods include LiveMigrate .*run `virtctl migrate vm-fedora -n default`/,
+      new RegExp(
+        /unless the KubeVirt CR sets vmRolloutStrategy: LiveUpdate and workloadUpdateMethods include LiveMigrate /
+          .source + /.*run `virtctl migrate vm-fedora -n default`/.source,
+      ),
     );
   });
 

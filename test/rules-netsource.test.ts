@@ -177,7 +177,10 @@ describe('ovn-provider, from the VM', () => {
     assert.equal(f.field, `${NETS}[1].multus.networkName`);
     assert.match(
       f.message,
-      /Kube-OVN NetworkAttachmentDefinition default\/attachnet2, which is set up wrongly: "provider" in spec\.config is "attachnet2\.default"/,
+      new RegExp(
+        /Kube-OVN NetworkAttachmentDefinition default\/attachnet2, which is set up wrongly: /.source +
+          /"provider" in spec\.config is "attachnet2\.default"/.source,
+      ),
     );
     assert.match(f.message, /derives "attachnet2\.default\.ovn"/);
     assert.match(f.message, /Fix the NAD; the VM needs no change/);

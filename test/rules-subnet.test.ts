@@ -132,7 +132,10 @@ describe('subnet-shape: gateway', () => {
     assert.equal(w.action, 'warn');
     assert.match(
       w.message,
-      /Kube-OVN v1\.13, v1\.14, v1\.15\.0-v1\.15\.14, v1\.16 refuse it; v1\.15\.15-v1\.15\.24 accept it\..*kubeovnVersion/,
+      new RegExp(
+        /Kube-OVN v1\.13, v1\.14, v1\.15\.0-v1\.15\.14, v1\.16 refuse it; /.source +
+          /v1\.15\.15-v1\.15\.24 accept it\..*kubeovnVersion/.source,
+      ),
     );
   });
 

@@ -148,7 +148,8 @@ describe('nicguard serve --dev --objects', () => {
     assert.match(
       serve.stderr,
       new RegExp(
-        `curl -sS --cacert certs/ca\\.crt .*https://localhost:${serve.port}/validate -d '\\{"apiVersion":"admission\\.k8s\\.io/v1"`,
+        `curl -sS --cacert certs/ca\\.crt .*https://localhost:${serve.port}/validate ` +
+          `-d '\\{"apiVersion":"admission\\.k8s\\.io/v1"`,
       ),
     );
   });
@@ -190,7 +191,10 @@ describe('nicguard serve --dev --objects', () => {
     assert.equal(metrics.status, 200);
     assert.match(
       metrics.text,
-      /nicguard_admission_requests_total\{webhook="validate",kind="VirtualMachine",operation="UPDATE",decision="denied",dry_run="false"\} [1-9]/,
+      new RegExp(
+        /nicguard_admission_requests_total\{webhook="validate",kind="VirtualMachine",operation="UPDATE",/.source +
+          /decision="denied",dry_run="false"\} [1-9]/.source,
+      ),
     );
     assert.match(metrics.text, /nicguard_cluster_cache_synced\{resource="files"\} 1/);
     assert.match(metrics.text, /process_resident_memory_bytes \d+/);
@@ -327,7 +331,9 @@ describe('nicguard serve --objects (reload)', () => {
       assert.match(before.status.message, /\[nad-exists\]/);
       writeFileSync(
         join(objects, 'late.yaml'),
-        'apiVersion: k8s.cni.cncf.io/v1\nkind: NetworkAttachmentDefinition\nmetadata:\n  name: late-net\n  namespace: default\nspec:\n  config: \'{"cniVersion": "0.3.1", "type": "bridge", "name": "late-net"}\'\n',
+        'apiVersion: k8s.cni.cncf.io/v1\nkind: NetworkAttachmentDefinition\n' +
+          'metadata:\n  name: late-net\n  namespace: default\n' +
+          'spec:\n  config: \'{"cniVersion": "0.3.1", "type": "bridge", "name": "late-net"}\'\n',
       );
       await waitFor(() => serve.logs('cluster view reloaded from files').length > 0, 10_000, 'the folder reload');
       const after = (await send({ port: serve.port, path: '/validate', ca, body: review() })).json().response;

@@ -485,47 +485,50 @@ describe('webhook app: cap on request bodies in flight', () => {
     };
   }
 
-  it('answers 429 with Retry-After past the cap, declared or streamed, and serves again once bodies are answered', async () => {
-    const h = await harness();
-    try {
-      // A holds 40 KiB of its body and waits.
-      const a = open(h.port);
-      const body = padded(48 * 1024);
-      a.req.write(body.slice(0, 40 * 1024));
-      await waitFor(() => h.inflight() >= 40 * 1024, 5000, 'the first body held');
+  it(
+    'answers 429 with Retry-After past the cap, declared or streamed, ' + 'and serves again once bodies are answered',
+    async () => {
+      const h = await harness();
+      try {
+        // A holds 40 KiB of its body and waits.
+        const a = open(h.port);
+        const body = padded(48 * 1024);
+        a.req.write(body.slice(0, 40 * 1024));
+        await waitFor(() => h.inflight() >= 40 * 1024, 5000, 'the first body held');
 
-      // B declares 30 KiB: refused before a byte of it is kept.
-      const small = padded(30 * 1024);
-      const b = open(h.port, { 'content-length': String(Buffer.byteLength(small)) });
-      b.req.end(small);
-      const refused = await b.answer;
-      assert.equal(refused.status, 429);
-      assert.equal(refused.headers['retry-after'], String(RETRY_AFTER_SECONDS));
-      assert.match(JSON.parse(refused.text).message, /request bodies in flight exceed 0.1 MiB/);
+        // B declares 30 KiB: refused before a byte of it is kept.
+        const small = padded(30 * 1024);
+        const b = open(h.port, { 'content-length': String(Buffer.byteLength(small)) });
+        b.req.end(small);
+        const refused = await b.answer;
+        assert.equal(refused.status, 429);
+        assert.equal(refused.headers['retry-after'], String(RETRY_AFTER_SECONDS));
+        assert.match(JSON.parse(refused.text).message, /request bodies in flight exceed 0.1 MiB/);
 
-      // C streams without a declared length and is refused when it crosses the cap.
-      const c = open(h.port);
-      c.req.end(small);
-      assert.equal((await c.answer).status, 429);
-      assert.ok(h.inflight() < LIMIT, `refused bodies are not held (${h.inflight()} bytes)`);
+        // C streams without a declared length and is refused when it crosses the cap.
+        const c = open(h.port);
+        c.req.end(small);
+        assert.equal((await c.answer).status, 429);
+        assert.ok(h.inflight() < LIMIT, `refused bodies are not held (${h.inflight()} bytes)`);
 
-      // A completes and is judged; then nothing is held and B's retry goes through.
-      a.req.end(body.slice(40 * 1024));
-      const judged = await a.answer;
-      assert.equal(judged.status, 200);
-      assert.equal(JSON.parse(judged.text).response.allowed, false);
-      await waitFor(() => h.inflight() === 0, 5000, 'nothing held');
-      const retry = open(h.port);
-      retry.req.end(small);
-      assert.equal((await retry.answer).status, 200);
+        // A completes and is judged; then nothing is held and B's retry goes through.
+        a.req.end(body.slice(40 * 1024));
+        const judged = await a.answer;
+        assert.equal(judged.status, 200);
+        assert.equal(JSON.parse(judged.text).response.allowed, false);
+        await waitFor(() => h.inflight() === 0, 5000, 'nothing held');
+        const retry = open(h.port);
+        retry.req.end(small);
+        assert.equal((await retry.answer).status, 200);
 
-      const text = await h.metrics.registry.metrics();
-      assert.match(text, /nicguard_admission_bad_requests_total\{webhook="validate",code="429"\} 2/);
-      assert.match(text, /nicguard_admission_inflight_bytes 0/);
-    } finally {
-      await h.close();
-    }
-  });
+        const text = await h.metrics.registry.metrics();
+        assert.match(text, /nicguard_admission_bad_requests_total\{webhook="validate",code="429"\} 2/);
+        assert.match(text, /nicguard_admission_inflight_bytes 0/);
+      } finally {
+        await h.close();
+      }
+    },
+  );
 
   it('lets go of the bytes of a client that disconnects mid-body', async () => {
     const h = await harness();
@@ -659,41 +662,54 @@ describe('webhook app: logs and metrics', () => {
     }
   });
 
-  it('counts requests by webhook, kind, operation and decision, findings by rule and action, and serves them on /metrics', async () => {
-    const h = await start();
-    h.metrics.setSyncStateSource(() => ({ networkattachmentdefinitions: true, subnets: false }));
-    const metricsServer = createMetricsServer(h.metrics).listen(0, '127.0.0.1');
-    try {
-      await post(h, '/validate', admissionReview(masqueradeHotplug())).expect(200);
-      await post(h, '/validate', admissionReview(masqueradeHotplug())).expect(200);
-      await post(h, '/mutate', admissionReview(removal())).expect(200);
-      await post(h, '/validate', admissionReview(seedHotplug())).expect(200);
-      const res = await request(metricsServer).get('/metrics').expect(200);
-      assert.match(res.headers['content-type'], /text\/plain/);
-      const text = res.text;
-      assert.match(
-        text,
-        /nicguard_admission_requests_total\{webhook="validate",kind="VirtualMachine",operation="UPDATE",decision="denied",dry_run="false"\} 2/,
-      );
-      assert.match(
-        text,
-        /nicguard_admission_requests_total\{webhook="mutate",kind="VirtualMachine",operation="UPDATE",decision="patched",dry_run="false"\} 1/,
-      );
-      assert.match(
-        text,
-        /nicguard_admission_requests_total\{webhook="validate",kind="VirtualMachine",operation="UPDATE",decision="allowed",dry_run="false"\} 1/,
-      );
-      assert.match(text, /nicguard_findings_total\{rule="hotplug-binding",action="deny"\} 2/);
-      assert.match(text, /nicguard_findings_total\{rule="unplug-by-removal",action="warn"\} 1/);
-      assert.match(text, /nicguard_admission_duration_seconds_count\{webhook="validate"\} 3/);
-      assert.match(text, /nicguard_cluster_cache_synced\{resource="networkattachmentdefinitions"\} 1/);
-      assert.match(text, /nicguard_cluster_cache_synced\{resource="subnets"\} 0/);
-      await request(metricsServer).get('/other').expect(404);
-    } finally {
-      metricsServer.close();
-      await h.close();
-    }
-  });
+  it(
+    'counts requests by webhook, kind, operation and decision, findings by rule and action, ' +
+      'and serves them on /metrics',
+    async () => {
+      const h = await start();
+      h.metrics.setSyncStateSource(() => ({ networkattachmentdefinitions: true, subnets: false }));
+      const metricsServer = createMetricsServer(h.metrics).listen(0, '127.0.0.1');
+      try {
+        await post(h, '/validate', admissionReview(masqueradeHotplug())).expect(200);
+        await post(h, '/validate', admissionReview(masqueradeHotplug())).expect(200);
+        await post(h, '/mutate', admissionReview(removal())).expect(200);
+        await post(h, '/validate', admissionReview(seedHotplug())).expect(200);
+        const res = await request(metricsServer).get('/metrics').expect(200);
+        assert.match(res.headers['content-type'], /text\/plain/);
+        const text = res.text;
+        assert.match(
+          text,
+          new RegExp(
+            /nicguard_admission_requests_total\{webhook="validate",kind="VirtualMachine",operation="UPDATE",/.source +
+              /decision="denied",dry_run="false"\} 2/.source,
+          ),
+        );
+        assert.match(
+          text,
+          new RegExp(
+            /nicguard_admission_requests_total\{webhook="mutate",kind="VirtualMachine",operation="UPDATE",/.source +
+              /decision="patched",dry_run="false"\} 1/.source,
+          ),
+        );
+        assert.match(
+          text,
+          new RegExp(
+            /nicguard_admission_requests_total\{webhook="validate",kind="VirtualMachine",operation="UPDATE",/.source +
+              /decision="allowed",dry_run="false"\} 1/.source,
+          ),
+        );
+        assert.match(text, /nicguard_findings_total\{rule="hotplug-binding",action="deny"\} 2/);
+        assert.match(text, /nicguard_findings_total\{rule="unplug-by-removal",action="warn"\} 1/);
+        assert.match(text, /nicguard_admission_duration_seconds_count\{webhook="validate"\} 3/);
+        assert.match(text, /nicguard_cluster_cache_synced\{resource="networkattachmentdefinitions"\} 1/);
+        assert.match(text, /nicguard_cluster_cache_synced\{resource="subnets"\} 0/);
+        await request(metricsServer).get('/other').expect(404);
+      } finally {
+        metricsServer.close();
+        await h.close();
+      }
+    },
+  );
 
   it('includes the default process metrics unless turned off', async () => {
     const text = await new WebhookMetrics().registry.metrics();

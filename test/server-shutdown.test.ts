@@ -127,7 +127,8 @@ function rawRequest(
       reject(new Error(`connection closed before an answer (got ${JSON.stringify(text.slice(0, 80))})`)),
     );
     socket.write(
-      `POST ${path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      `POST ${path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
     );
   });
 }
@@ -151,63 +152,71 @@ describe('nicguard serve: SIGTERM', () => {
   });
   after(() => rmSync(cwd, { recursive: true, force: true }));
 
-  it('turns not ready at once, serves kept-alive and new connections through the delay, then closes quiet ones and exits 0', async () => {
-    const serve = await new ServeProcess(
-      ['--port', '0', '--shutdown-delay', '1.5', '--grace-period', '10'],
-      cwd,
-    ).listening();
-    try {
-      const kept = new Agent({ keepAlive: true, maxSockets: 1 });
-      const idle = new Agent({ keepAlive: true, maxSockets: 1 });
-      assert.equal((await send(serve.port, ca, { path: '/validate', body: reviewBody(), agent: kept })).status, 200);
-      assert.equal((await send(serve.port, ca, { path: '/healthz', agent: idle })).status, 200);
-      const idleSocket = (idle.freeSockets as Record<string, Socket[]>)[Object.keys(idle.freeSockets)[0]][0];
-      let idleClosedAt = 0;
-      idleSocket.once('close', () => (idleClosedAt = Date.now()));
+  it(
+    'turns not ready at once, serves kept-alive and new connections through the delay, ' +
+      'then closes quiet ones and exits 0',
+    async () => {
+      const serve = await new ServeProcess(
+        ['--port', '0', '--shutdown-delay', '1.5', '--grace-period', '10'],
+        cwd,
+      ).listening();
+      try {
+        const kept = new Agent({ keepAlive: true, maxSockets: 1 });
+        const idle = new Agent({ keepAlive: true, maxSockets: 1 });
+        assert.equal((await send(serve.port, ca, { path: '/validate', body: reviewBody(), agent: kept })).status, 200);
+        assert.equal((await send(serve.port, ca, { path: '/healthz', agent: idle })).status, 200);
+        const idleSocket = (idle.freeSockets as Record<string, Socket[]>)[Object.keys(idle.freeSockets)[0]][0];
+        let idleClosedAt = 0;
+        idleSocket.once('close', () => (idleClosedAt = Date.now()));
 
-      const signalledAt = Date.now();
-      serve.child.kill('SIGTERM');
-      await waitFor(async () => (await send(serve.port, ca, { path: '/readyz' })).status === 503, 1000, '/readyz 503');
-      const readyz = await send(serve.port, ca, { path: '/readyz' });
-      assert.equal(JSON.parse(readyz.body).checks.notShuttingDown, false);
-      assert.ok(Date.now() - signalledAt < 1000, 'not ready well within the delay');
+        const signalledAt = Date.now();
+        serve.child.kill('SIGTERM');
+        await waitFor(
+          async () => (await send(serve.port, ca, { path: '/readyz' })).status === 503,
+          1000,
+          '/readyz 503',
+        );
+        const readyz = await send(serve.port, ca, { path: '/readyz' });
+        assert.equal(JSON.parse(readyz.body).checks.notShuttingDown, false);
+        assert.ok(Date.now() - signalledAt < 1000, 'not ready well within the delay');
 
-      // A review on the connection kept alive from before the signal: answered, and the
-      // answer says to close it.
-      const onKept = await send(serve.port, ca, { path: '/validate', body: reviewBody(), agent: kept });
-      assert.equal(onKept.status, 200);
-      assert.equal(onKept.reusedSocket, true);
-      assert.equal(onKept.headers.connection, 'close');
-      assert.equal(JSON.parse(onKept.body).response.allowed, false);
-      // New connections are still taken during the delay.
-      const fresh = await send(serve.port, ca, { path: '/validate', body: reviewBody() });
-      assert.equal(fresh.status, 200);
-      assert.equal(fresh.headers.connection, 'close');
+        // A review on the connection kept alive from before the signal: answered, and the
+        // answer says to close it.
+        const onKept = await send(serve.port, ca, { path: '/validate', body: reviewBody(), agent: kept });
+        assert.equal(onKept.status, 200);
+        assert.equal(onKept.reusedSocket, true);
+        assert.equal(onKept.headers.connection, 'close');
+        assert.equal(JSON.parse(onKept.body).response.allowed, false);
+        // New connections are still taken during the delay.
+        const fresh = await send(serve.port, ca, { path: '/validate', body: reviewBody() });
+        assert.equal(fresh.status, 200);
+        assert.equal(fresh.headers.connection, 'close');
 
-      // Opened just before the listener closes, sending only after it has: still answered.
-      await sleep(Math.max(0, signalledAt + 1300 - Date.now()));
-      const late = await openTls(serve.port, ca);
-      await waitFor(() => serve.logged('shutting down: no new connections'), 3000, 'the listener to close');
-      await sleep(200);
-      const lateAnswer = await rawRequest(late, '/validate', reviewBody());
-      assert.equal(lateAnswer.status, 200);
-      assert.match(lateAnswer.head, /connection: close/i);
-      assert.equal(JSON.parse(lateAnswer.body).response.allowed, false);
+        // Opened just before the listener closes, sending only after it has: still answered.
+        await sleep(Math.max(0, signalledAt + 1300 - Date.now()));
+        const late = await openTls(serve.port, ca);
+        await waitFor(() => serve.logged('shutting down: no new connections'), 3000, 'the listener to close');
+        await sleep(200);
+        const lateAnswer = await rawRequest(late, '/validate', reviewBody());
+        assert.equal(lateAnswer.status, 200);
+        assert.match(lateAnswer.head, /connection: close/i);
+        assert.equal(JSON.parse(lateAnswer.body).response.allowed, false);
 
-      const { code, at } = await serve.exited;
-      assert.equal(code, 0);
-      assert.ok(idleClosedAt > 0, 'the idle kept-alive connection was closed by the server');
-      assert.ok(
-        idleClosedAt - signalledAt >= 1400,
-        `idle connection kept through the delay (closed after ${idleClosedAt - signalledAt} ms)`,
-      );
-      assert.ok(at - signalledAt < 8000, `exited within the grace period (${at - signalledAt} ms)`);
-      kept.destroy();
-      idle.destroy();
-    } finally {
-      await serve.kill();
-    }
-  });
+        const { code, at } = await serve.exited;
+        assert.equal(code, 0);
+        assert.ok(idleClosedAt > 0, 'the idle kept-alive connection was closed by the server');
+        assert.ok(
+          idleClosedAt - signalledAt >= 1400,
+          `idle connection kept through the delay (closed after ${idleClosedAt - signalledAt} ms)`,
+        );
+        assert.ok(at - signalledAt < 8000, `exited within the grace period (${at - signalledAt} ms)`);
+        kept.destroy();
+        idle.destroy();
+      } finally {
+        await serve.kill();
+      }
+    },
+  );
 
   it('finishes a review whose body is still arriving when the listener closes', async () => {
     const serve = await new ServeProcess(
@@ -218,7 +227,8 @@ describe('nicguard serve: SIGTERM', () => {
       const body = reviewBody();
       const socket = await openTls(serve.port, ca);
       socket.write(
-        `POST /validate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body.slice(0, 50)}`,
+        'POST /validate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n' +
+          `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body.slice(0, 50)}`,
       );
       serve.child.kill('SIGTERM');
       await waitFor(() => serve.logged('shutting down: no new connections'), 3000, 'the listener to close');
@@ -323,7 +333,8 @@ describe('nicguard serve: SIGTERM', () => {
           }
           counts.failed++;
           failures.push(
-            `${Date.now() - signalledAt} ms after SIGTERM: ${(err as NodeJS.ErrnoException).code ?? ''} ${(err as Error).message}`,
+            `${Date.now() - signalledAt} ms after SIGTERM: ` +
+              `${(err as NodeJS.ErrnoException).code ?? ''} ${(err as Error).message}`,
           );
           return;
         }

@@ -115,7 +115,9 @@ function formatExplanation(e: Explanation, oldFrom?: string, live?: LivePicture)
         : b.model === 'v2'
           ? 'memory-scaled count (KubeVirt v1.6.0-v1.6.3, v1.7.0-v1.7.1)'
           : b.model === 'v3'
-            ? `max(0, ${b.slotTotal}${b.slotTotalSource === 'annotation' ? ' from kubevirt.io/pci-interface-slot-count' : ''} - base), topped up to the memory-scaled count`
+            ? `max(0, ${b.slotTotal}` +
+              `${b.slotTotalSource === 'annotation' ? ' from kubevirt.io/pci-interface-slot-count' : ''}` +
+              ' - base), topped up to the memory-scaled count'
             : 'q35 without KubeVirt reservation: one hotplugged device';
   const m = e.slotModel;
   const version = m.kubevirtVersion
@@ -161,7 +163,9 @@ function formatExplanation(e: Explanation, oldFrom?: string, live?: LivePicture)
               '  asked for',
               String(b.asked),
               `hotplugged by this change (${b.askedInterfaces.join(', ')}): ` +
-                `${b.asked <= b.free ? `fits, ${b.free - b.asked} port${b.free - b.asked === 1 ? '' : 's'} left` : `${b.asked - b.free} more than fit`}`,
+                (b.asked <= b.free
+                  ? `fits, ${b.free - b.asked} port${b.free - b.asked === 1 ? '' : 's'} left`
+                  : `${b.asked - b.free} more than fit`),
             ],
           ]
         : []),
@@ -238,7 +242,8 @@ export function registerExplain(program: Command): void {
   const command = program
     .command('explain')
     .description(
-      "Show a VM's interfaces (binding, model, state, network, NAD, NAD type, Kube-OVN provider and Subnet) and its hotplug budget",
+      "Show a VM's interfaces (binding, model, state, network, NAD, NAD type, Kube-OVN provider and Subnet) " +
+        'and its hotplug budget',
     )
     .argument(
       '[name]',

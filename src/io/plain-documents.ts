@@ -60,8 +60,18 @@ const CORE_SCHEMA = FAILSAFE_SCHEMA.extend({ implicit: CORE_TYPES });
  * on a `---` line; anchors, aliases and tags; explicit keys (`? `); collection keys (`]:`,
  * `}:`); empty and null keys; merge keys.
  */
-const NOT_PLAIN =
-  /[\t\r]|\{\{|^%|^\.\.\.|^---[^\s#]|^--- +[^\s#]|(?:^|[\s,[{])[&*!]\S|^[ -]*\? |[\]}]\s*:(?:\s|$)|^[ -]*(?::|(?:~|null|Null|NULL|""|'')[ ]*:)(?:\s|$)|<<\s*:/m;
+const NOT_PLAIN = new RegExp(
+  [
+    /[\t\r]|\{\{/.source,
+    /^%|^\.\.\.|^---[^\s#]|^--- +[^\s#]/.source,
+    /(?:^|[\s,[{])[&*!]\S/.source,
+    /^[ -]*\? /.source,
+    /[\]}]\s*:(?:\s|$)/.source,
+    /^[ -]*(?::|(?:~|null|Null|NULL|""|'')[ ]*:)(?:\s|$)/.source,
+    /<<\s*:/.source,
+  ].join('|'),
+  'm',
+);
 
 const MARKER = /^---(?:[ ]+#.*)?[ ]*$/;
 

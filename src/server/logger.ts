@@ -85,10 +85,13 @@ export function logDecision(logger: Logger, entry: DecisionLog): void {
   let rules = '';
   for (let i = 0; i < entry.rules.length; i++) rules += (i ? ',' : '') + jsonString(entry.rules[i]);
   stream.write(
-    `{"level":${logger.levels.values.info},"time":${Date.now()}${chindings},"uid":${jsonString(entry.uid)},"webhook":${jsonString(entry.webhook)}` +
-      `,"kind":${jsonString(entry.kind)},"object":${jsonString(entry.object)},"operation":${jsonString(entry.operation)}` +
+    `{"level":${logger.levels.values.info},"time":${Date.now()}${chindings}` +
+      `,"uid":${jsonString(entry.uid)},"webhook":${jsonString(entry.webhook)}` +
+      `,"kind":${jsonString(entry.kind)},"object":${jsonString(entry.object)}` +
+      `,"operation":${jsonString(entry.operation)}` +
       `,"user":${jsonString(entry.user)}` +
-      `,"dryRun":${entry.dryRun},"decision":${jsonString(entry.decision)},"rules":[${rules}],"ms":${entry.ms},"msg":"admission decision"}\n`,
+      `,"dryRun":${entry.dryRun},"decision":${jsonString(entry.decision)},"rules":[${rules}]` +
+      `,"ms":${entry.ms},"msg":"admission decision"}\n`,
   );
 }
 

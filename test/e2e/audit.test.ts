@@ -286,7 +286,8 @@ describe('explain and validate read the cluster live', () => {
     const dir = join(work, 'dump');
     mkdirSync(dir);
     const kinds =
-      'virtualmachines.kubevirt.io,virtualmachineinstances.kubevirt.io,network-attachment-definitions.k8s.cni.cncf.io,subnets.kubeovn.io,kubevirts.kubevirt.io';
+      'virtualmachines.kubevirt.io,virtualmachineinstances.kubevirt.io,' +
+      'network-attachment-definitions.k8s.cni.cncf.io,subnets.kubeovn.io,kubevirts.kubevirt.io';
     writeFileSync(join(dir, 'cluster.yaml'), mustK(['get', kinds, '-A', '-o', 'yaml']));
     dump = dir;
   });

@@ -47,7 +47,8 @@ echo "build.sh: kubectl ($k8s_version): $(elapsed "$t")"
 kv_mod="$here/kubevirt"
 cd "$kv_mod"
 kv_version="$(go list -m -f '{{.Version}}' kubevirt.io/kubevirt)"
-kv_ldflags="-s -w -X kubevirt.io/client-go/version.gitVersion=$kv_version -X kubevirt.io/client-go/version.gitTreeState=clean"
+kv_ldflags="-s -w -X kubevirt.io/client-go/version.gitVersion=$kv_version"
+kv_ldflags+=" -X kubevirt.io/client-go/version.gitTreeState=clean"
 
 t="$(now)"
 go mod download

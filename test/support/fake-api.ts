@@ -241,7 +241,8 @@ current-context: fake
           res,
           410,
           'Expired',
-          'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.',
+          'The provided continue parameter is too old to display a consistent list result. ' +
+            'You can start a new list without the continue parameter.',
         );
       }
       id = parsed.id;

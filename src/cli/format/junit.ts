@@ -51,7 +51,8 @@ function objectCases(r: ObjectResult): { xml: string[]; failed: number; skipped:
         (f) => `${displayName(r.file)}:${f.line}: ${rule}${f.field ? ` at ${f.field}` : ''}\n${f.message}`,
       );
       body.push(
-        `      <failure${attrs({ type: rule, message: denials[0].message })}>${escapeXml(detail.join('\n\n'))}</failure>`,
+        `      <failure${attrs({ type: rule, message: denials[0].message })}>` +
+          `${escapeXml(detail.join('\n\n'))}</failure>`,
       );
     } else if (skip && !skip.part) {
       skipped++;
@@ -63,7 +64,14 @@ function objectCases(r: ObjectResult): { xml: string[]; failed: number; skipped:
       ...(rule === 'unplug-by-removal' ? r.changes.map((c) => `the mutating webhook would apply: ${c}`) : []),
     ];
     if (out.length) body.push(`      <system-out>${escapeXml(out.join('\n'))}</system-out>`);
-    const head = `    <testcase${attrs({ classname: displayName(r.file), name: `${r.ref} (${r.operation})${rule ? `: ${rule}` : ''}`, file: displayName(r.file), line: r.line, time })}`;
+    const testcase = {
+      classname: displayName(r.file),
+      name: `${r.ref} (${r.operation})${rule ? `: ${rule}` : ''}`,
+      file: displayName(r.file),
+      line: r.line,
+      time,
+    };
+    const head = `    <testcase${attrs(testcase)}`;
     xml.push(body.length ? `${head}>\n${body.join('\n')}\n    </testcase>` : `${head}/>`);
   }
   return { xml, failed, skipped };

@@ -429,7 +429,8 @@ function valueCause(
         message:
           `${name} ${kindOfValue(value)} does not have the form ${origin} requires (pattern ` +
           `${bounded(String(params.pattern), 120)})` +
-          `${String(params.pattern).includes('KMGTPE') ? '; write a quantity such as 2Gi or 500m' : ''}.${strict.values === 'warn' ? strict.caveat : ''}`,
+          `${String(params.pattern).includes('KMGTPE') ? '; write a quantity such as 2Gi or 500m' : ''}.` +
+          `${strict.values === 'warn' ? strict.caveat : ''}`,
         field,
         action: strict.values,
       };
