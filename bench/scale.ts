@@ -689,10 +689,10 @@ async function main(): Promise<void> {
       'steady is the baseline measured in the same run: on a shared machine every p99 includes waiting for a core.',
     );
     console.log(
-      'page CPU ms: the longest step of a VMI list (splitting a page, or parsing, projecting and indexing 100',
+      'page CPU ms: the longest step of a VMI list (splitting a page, or parsing, projecting and indexing items',
     );
     console.log(
-      'items) in process CPU time (GC threads included), which grows little when other processes compete for',
+      'for up to 4 ms) in process CPU time (GC threads included), which grows little when other processes compete for',
     );
     console.log('the cores: about the latency a list adds on an idle core.');
     const [l1, l5] = (await import('node:os')).loadavg();
