@@ -13,7 +13,7 @@
 // thread, so generating them never delays the timing of an answer),
 // throughput and the server's resident memory; writes each 5xx body to a folder for
 // replaying. Exits 1 if anything but a 2xx/4xx came back or the server died.
-import { rssMb, stopChild } from './process.js';
+import { rssMb, stopChild, LOOPBACK_ANY_PORTS } from './process.js';
 import { percentile } from './stats.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -111,12 +111,7 @@ function startServe(cwd: string): Promise<{ child: ChildProcess; port: number; m
     '--dev',
     '--objects',
     join(ROOT, 'examples', 'cluster'),
-    '--host',
-    '127.0.0.1',
-    '--port',
-    '0',
-    '--metrics-port',
-    '0',
+    ...LOOPBACK_ANY_PORTS,
     '--log-level',
     'error',
   ];

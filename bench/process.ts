@@ -3,6 +3,9 @@
 import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
+/** `nicguard serve` flags for a benchmark: on loopback, on ports the kernel picks. */
+export const LOOPBACK_ANY_PORTS = ['--host', '127.0.0.1', '--port', '0', '--metrics-port', '0'];
+
 /** Resident memory of a process in MB, or NaN once it has gone. */
 export function rssMb(pid: number): number {
   try {

@@ -14,7 +14,7 @@
 // Aims at 100,000 VMIs: ready within 30 s, under 400 MB RSS, admission and /healthz p99
 // under 50 ms during the initial list and during a relist.
 import { admissionReview } from '../test/server-support.js';
-import { cpuSeconds, rssMb, stopChild } from './process.js';
+import { cpuSeconds, rssMb, stopChild, LOOPBACK_ANY_PORTS } from './process.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
@@ -504,12 +504,7 @@ async function measure(vmis: number, dir: string, certFile: string, keyFile: str
         keyFile,
         '--kubeconfig',
         kubeconfig,
-        '--host',
-        '127.0.0.1',
-        '--port',
-        '0',
-        '--metrics-port',
-        '0',
+        ...LOOPBACK_ANY_PORTS,
         '--log-level',
         'info',
       ],

@@ -17,7 +17,7 @@
 // Aims on a 2-core machine: ratio >= 0.8, p99 < 5 ms at 1,000 requests/s, RSS < 150 MB,
 // CPU per request <= 1.3x the parse-only server.
 import { admissionReview } from '../test/server-support.js';
-import { cpuMs, rssMb, stopChild } from './process.js';
+import { cpuMs, rssMb, stopChild, LOOPBACK_ANY_PORTS } from './process.js';
 import { median, percentile } from './stats.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -417,23 +417,7 @@ async function main(): Promise<void> {
     if (readdirSync(objects).length === 0) throw new Error(`${objects} is empty`);
     const nodeFlags = process.env.NICGUARD_BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? [];
     const serve = await startChild(
-      [
-        ...nodeFlags,
-        CLI,
-        'serve',
-        '--cert',
-        certFile,
-        '--key',
-        keyFile,
-        '--objects',
-        objects,
-        '--host',
-        '127.0.0.1',
-        '--port',
-        '0',
-        '--metrics-port',
-        '0',
-      ],
+      [...nodeFlags, CLI, 'serve', '--cert', certFile, '--key', keyFile, '--objects', objects, ...LOOPBACK_ANY_PORTS],
       dir,
       /listening on https:\/\/127\.0\.0\.1:(\d+)/,
       'stderr',

@@ -1,11 +1,10 @@
 // `nicguard explain`, run as users run it: the built CLI in a child process.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { EXAMPLES, example, vmSpec } from './support.js';
-import { exampleText, hasStackTrace, nicguard, tempDir, writeTree, type CliRun } from './cli-run.js';
+import { exampleText, hasStackTrace, nicguard, gitRepo, tempDir, writeTree, type CliRun } from './cli-run.js';
 
 const NEW_VM = 'examples/new/vm-fedora.yaml';
 const SEED = ['--objects', 'examples/cluster'];
@@ -244,13 +243,7 @@ describe('nicguard explain', { concurrency: 2 }, () => {
   test(
     '--base takes the previous version from git, as --old does; ' + 'a VM new at the revision is said to be new',
     async () => {
-      const repo = tempDir('nicguard-git-');
-      const git = (...args: string[]) =>
-        execFileSync('git', ['-c', 'user.email=ci@example.com', '-c', 'user.name=CI', ...args], {
-          cwd: repo,
-          encoding: 'utf8',
-        });
-      git('init', '-q');
+      const { repo, git } = gitRepo();
       writeTree(repo, { 'vm.yaml': exampleText('old/vm-fedora.yaml') });
       git('add', '.');
       git('commit', '-q', '-m', 'running version');

@@ -1,5 +1,5 @@
 // Runs the built CLI as a child process, and a strict little XML reader for checking JUnit output.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, mkdirSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -36,6 +36,18 @@ export function nicguard(args: string[], options: { cwd?: string; input?: string
 
 export function tempDir(prefix = 'nicguard-cli-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** A fresh git repository in a temporary folder, and a function that runs git in it. */
+export function gitRepo(): { repo: string; git: (...args: string[]) => string } {
+  const repo = tempDir('nicguard-git-');
+  const git = (...args: string[]) =>
+    execFileSync('git', ['-c', 'user.email=ci@example.com', '-c', 'user.name=CI', ...args], {
+      cwd: repo,
+      encoding: 'utf8',
+    });
+  git('init', '-q');
+  return { repo, git };
 }
 
 /** Writes files (path -> text) under dir, creating folders; returns dir. */

@@ -1,7 +1,6 @@
 // `nicguard validate`, run as users run it: the built CLI in a child process.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
@@ -15,6 +14,7 @@ import {
   hasStackTrace,
   nicguard,
   parseXml,
+  gitRepo,
   tempDir,
   writeTree,
   type CliRun,
@@ -472,13 +472,7 @@ describe('nicguard validate', { concurrency: 2 }, () => {
   });
 
   test("--base takes each file's previous version from git: changed files are UPDATEs, new files CREATEs", async () => {
-    const repo = tempDir('nicguard-git-');
-    const git = (...args: string[]) =>
-      execFileSync('git', ['-c', 'user.email=ci@example.com', '-c', 'user.name=CI', ...args], {
-        cwd: repo,
-        encoding: 'utf8',
-      });
-    git('init', '-q');
+    const { repo, git } = gitRepo();
     writeTree(repo, { 'vms/vm-fedora.yaml': exampleText('old/vm-fedora.yaml'), 'vms/unchanged.yaml': VM_WITH_BRIDGE });
     git('add', '.');
     git('commit', '-q', '-m', 'running versions');
