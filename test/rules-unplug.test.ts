@@ -127,6 +127,26 @@ describe('unplug-by-removal (mutate)', () => {
     assert.match(mine[0].message, /Next time set state: absent/);
     assert.ok(result.allowed);
     assert.deepEqual(applyPatch(request.object!, result.patch), result.mutated);
+    // Copied and diffed along the edited lists only: the patch is still the whole difference.
+    assert.deepEqual(result.patch, fastJsonPatch.compare(request.object!, result.mutated!));
+  });
+
+  it('leaves the request object untouched and copies none of what it does not edit', () => {
+    const now = removeNic(fedoraWithBridge(), 'dyniface1');
+    (now.spec as any).template.spec.domain.resources = { requests: { junk: Array.from({ length: 90_000 }, () => 1) } };
+    const request = update(fedoraWithBridge(), now);
+    const before = clone(request.object!);
+    const result = evaluate(request, seedCluster(), config(), 'mutate');
+    assert.deepEqual(request.object, before, 'the request object is not changed');
+    assert.equal(result.patch.length, 2);
+    const mutated = result.mutated as any;
+    assert.equal(
+      mutated.spec.template.spec.domain.resources,
+      (request.object as any).spec.template.spec.domain.resources,
+      'an untouched part is shared, not copied',
+    );
+    assert.notEqual(mutated.spec.template.spec.networks, (request.object as any).spec.template.spec.networks);
+    assert.deepEqual(result.patch, fastJsonPatch.compare(request.object!, mutated));
   });
 
   it('is idempotent: evaluating the mutated object again changes nothing', () => {

@@ -1,9 +1,9 @@
 // The engine's single entry point: (request, cluster view, config) -> findings and patch.
 // It builds the typed context for the request's kind, runs each registered rule's check
 // for that kind, and turns causes into findings under the configured settings.
-import fastJsonPatch from 'fast-json-patch';
 import { judgedKindOf } from '../admission/judged.js';
 import { vmFacts, type HotplugChange } from './analysis.js';
+import { draftAlong, patchAlong } from './draft.js';
 import { isVmKind, type JudgedKind } from './kinds.js';
 import type { Cause, HotplugContext, RuleChecks, RuleContext, VmContext } from './rule.js';
 import { RULES, type Rule } from './rules/index.js';
@@ -168,10 +168,11 @@ function runMutations(vmCtx: VmContext, findings: Finding[]): { mutated?: KubeOb
   // Cloning and diffing the object costs more than all rules together: only when a rule will edit.
   const active = MUTATING_RULES.filter((rule) => ctx.config.rules[rule.id] === 'mutate' && rule.mutation?.applies(ctx));
   if (active.length === 0) return { patch: [] };
-  const draft = structuredClone(ctx.object);
+  const edited = active.flatMap((rule) => rule.mutation?.edits(ctx) ?? []);
+  const draft = draftAlong(ctx.object, edited);
   for (const rule of active) toFindings(rule, rule.mutation?.mutate(ctx, draft) ?? [], ctx, findings);
   // As controller-runtime's PatchResponseFromRaw: the patch is the difference, never hand-built.
-  const patch = fastJsonPatch.compare(ctx.object, draft) as PatchOperation[];
+  const patch = patchAlong(ctx.object, draft, edited);
   return patch.length ? { mutated: draft, patch } : { patch: [] };
 }
 

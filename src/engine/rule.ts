@@ -14,6 +14,7 @@ import type {
   KubeOvnSubnet,
 } from './types.js';
 import type { HotplugChange, VmFacts } from './analysis.js';
+import type { EditedPaths } from './draft.js';
 import type { VmView } from './vm.js';
 
 /** What every context holds. */
@@ -116,10 +117,12 @@ export interface RuleDescriptor<Id extends string = string> {
   hotplugPart?: string;
   /**
    * For a rule whose setting is `mutate`: the cheap test whether it would change anything
-   * (so the evaluator skips cloning and diffing otherwise) and the edit itself; both run
-   * only on a hotplug, as the `hotplug` checks do.
+   * (so the evaluator skips cloning and diffing otherwise), the paths of the containers the
+   * edit may change (the draft is copied and diffed along those only: src/engine/draft.ts;
+   * an edit anywhere else would be lost from the patch), and the edit itself; all run only
+   * on a hotplug, as the `hotplug` checks do.
    */
-  mutation?: { applies(ctx: HotplugContext): boolean; mutate: Mutation };
+  mutation?: { applies(ctx: HotplugContext): boolean; edits(ctx: HotplugContext): EditedPaths; mutate: Mutation };
 }
 
 export const VALIDATION_SETTINGS = ['deny', 'warn', 'off'] as const satisfies readonly RuleSetting[];

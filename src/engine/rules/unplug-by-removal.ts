@@ -62,6 +62,15 @@ function listsEditable(ctx: HotplugContext): boolean {
   return absentOr(devices, isObject) && absentOr(isObject(devices) ? devices.interfaces : undefined, Array.isArray);
 }
 
+/** The two lists the repair edits (draftLists): the draft is copied and diffed along these only. */
+function editedLists({ kind }: HotplugContext): string[][] {
+  const spec = kind === 'VirtualMachine' ? ['spec', 'template', 'spec'] : ['spec'];
+  return [
+    [...spec, 'domain', 'devices', 'interfaces'],
+    [...spec, 'networks'],
+  ];
+}
+
 /** Whether the mutation would repair anything; false for nearly every request. */
 function repairable(ctx: HotplugContext): boolean {
   const change = ctx.change;
@@ -135,7 +144,7 @@ export const unplugByRemoval: RuleDescriptor<'unplug-by-removal'> = defineRule({
     'state: absent (and its network), so the removal does what was meant.',
   defaultSetting: 'mutate',
   settings: MUTATION_SETTINGS,
-  mutation: { applies: repairable, mutate },
+  mutation: { applies: repairable, edits: editedLists, mutate },
   check: {
     hotplug: (ctx) => {
       // With `mutate`, the mutation has already put these back when both phases run; a removal
