@@ -13,11 +13,10 @@
 // thread, so generating them never delays the timing of an answer),
 // throughput and the server's resident memory; writes each 5xx body to a folder for
 // replaying. Exits 1 if anything but a 2xx/4xx came back or the server died.
-import { rssMb, stopChild, LOOPBACK_ANY_PORTS } from './process.js';
+import { rssMb, stopChild, LOOPBACK_ANY_PORTS, scrapeMetrics } from './process.js';
 import { percentile } from './stats.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { get as httpGet } from 'node:http';
 import { Agent, request } from 'node:https';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { loadavg, tmpdir } from 'node:os';
@@ -133,10 +132,6 @@ function startServe(cwd: string): Promise<{ child: ChildProcess; port: number; m
   });
 }
 
-function byteLength(body: string | Uint8Array): number {
-  return typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
-}
-
 interface Answer {
   status: number;
   text: string;
@@ -153,7 +148,7 @@ function post(port: number, ca: string, agent: Agent, path: string, body: string
         ca,
         servername: 'localhost',
         agent,
-        headers: { 'content-type': 'application/json', 'content-length': byteLength(body) },
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
       },
       (res) => {
         const chunks: Buffer[] = [];
@@ -164,20 +159,6 @@ function post(port: number, ca: string, agent: Agent, path: string, body: string
     req.setTimeout(30_000, () => req.destroy(new Error('no answer within 30 s')));
     req.on('error', reject);
     req.end(body);
-  });
-}
-
-/** The server's /metrics text, or '' if it does not answer (it may be gone). */
-function scrape(metricsPort: number): Promise<string> {
-  return new Promise((resolve) => {
-    const req = httpGet({ host: '127.0.0.1', port: metricsPort, path: '/metrics' }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (text += c));
-      res.on('end', () => resolve(text));
-    });
-    req.setTimeout(10_000, () => req.destroy());
-    req.on('error', () => resolve(''));
   });
 }
 
@@ -211,7 +192,7 @@ class StallWatch {
   }
 
   private async read(): Promise<void> {
-    const lagMs = sample(await scrape(this.metricsPort), 'nodejs_eventloop_lag_max_seconds') * 1000;
+    const lagMs = sample(await scrapeMetrics(this.metricsPort), 'nodejs_eventloop_lag_max_seconds') * 1000;
     this.serverLoopMaxMs = Math.max(this.serverLoopMaxMs, lagMs);
     if (lagMs > ANSWER_BOUND_MS) this.serverSecondsOverBound++;
   }
@@ -219,7 +200,7 @@ class StallWatch {
   async summary(): Promise<Record<string, number>> {
     clearInterval(this.timer);
     this.clientLoop.disable();
-    const text = await scrape(this.metricsPort);
+    const text = await scrapeMetrics(this.metricsPort);
     const bound = `le="${ANSWER_BOUND_MS / 1000}"`;
     const handled = sample(text, 'nicguard_admission_duration_seconds_count');
     const gcs = sample(text, 'nodejs_gc_duration_seconds_count');
@@ -292,7 +273,7 @@ async function main(): Promise<void> {
       const ms = performance.now() - t0;
       latencies.push(ms);
       if (slowest.length < 5 || ms > slowest[slowest.length - 1].ms) {
-        slowest.push({ ms, what: `${path} ${what}`, bytes: byteLength(body), status: answer.status });
+        slowest.push({ ms, what: `${path} ${what}`, bytes: Buffer.byteLength(body), status: answer.status });
         slowest = slowest.sort((a, b) => b.ms - a.ms).slice(0, 5);
       }
       statuses.set(answer.status, (statuses.get(answer.status) ?? 0) + 1);

@@ -1,6 +1,7 @@
 // Child-process helpers the benchmarks share: resident memory, CPU time and context switches
 // from /proc, and a stop that lets nicguard serve drain (SIGTERM) before it gives up (SIGKILL).
 import type { ChildProcess } from 'node:child_process';
+import { get as httpGet } from 'node:http';
 import { readFileSync } from 'node:fs';
 
 /** `nicguard serve` flags for a benchmark: on loopback, on ports the kernel picks. */
@@ -51,5 +52,19 @@ export function stopChild(child: ChildProcess, graceMs = 3000): Promise<void> {
       resolve();
     });
     child.kill('SIGTERM');
+  });
+}
+
+/** A server's /metrics text on 127.0.0.1, or '' if it does not answer within 10 s (it may be gone). */
+export function scrapeMetrics(port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const req = httpGet({ host: '127.0.0.1', port, path: '/metrics' }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
+      res.on('end', () => resolve(text));
+    });
+    req.setTimeout(10_000, () => req.destroy());
+    req.on('error', () => resolve(''));
   });
 }

@@ -14,7 +14,7 @@
 // Aims at 100,000 VMIs: ready within 30 s, under 400 MB RSS, admission and /healthz p99
 // under 50 ms during the initial list and during a relist.
 import { admissionReview } from '../test/server-support.js';
-import { cpuSeconds, rssMb, stopChild, LOOPBACK_ANY_PORTS } from './process.js';
+import { cpuSeconds, rssMb, stopChild, LOOPBACK_ANY_PORTS, scrapeMetrics } from './process.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
@@ -429,19 +429,6 @@ async function get(port: number, ca: string, path: string): Promise<{ status: nu
   });
 }
 
-async function scrape(port: number): Promise<string> {
-  const { request: httpGet } = await import('node:http');
-  return new Promise((resolve, reject) => {
-    const req = httpGet({ host: '127.0.0.1', port, path: '/metrics' }, (res) => {
-      let text = '';
-      res.on('data', (c) => (text += c));
-      res.on('end', () => resolve(text));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The fields of the informer's log line at the end of a list. */
@@ -552,7 +539,7 @@ async function measure(vmis: number, dir: string, certFile: string, keyFile: str
     const stallMs: Record<string, number> = {};
     const stallTimer = setInterval(() => {
       const phase = admission.phase;
-      void scrape(metricsPort).then(
+      void scrapeMetrics(metricsPort).then(
         (text) => {
           const lag = Number(/^nodejs_eventloop_lag_max_seconds (\S+)/m.exec(text)?.[1]) * 1000;
           if (Number.isFinite(lag)) stallMs[phase] = Math.max(stallMs[phase] ?? 0, lag);
@@ -574,7 +561,7 @@ async function measure(vmis: number, dir: string, certFile: string, keyFile: str
     setPhase('steady');
     await sleep(3000);
     const rssAfterSync = rssMb(pid);
-    const metrics = await scrape(metricsPort);
+    const metrics = await scrapeMetrics(metricsPort);
     const heapMb = Number(/^nodejs_heap_size_used_bytes (\S+)/m.exec(metrics)?.[1]) / 1024 / 1024;
     const cachedVmis = Number(
       /^nicguard_cluster_cache_objects\{resource="virtualmachineinstances\.kubevirt\.io"\} (\S+)/m.exec(metrics)?.[1],
