@@ -33,7 +33,7 @@ export function dig(v: unknown, ...keys: string[]): unknown {
 export function stringMap(v: unknown): Record<string, string> {
   if (!isObject(v)) return {};
   const out: Record<string, string> = {};
-  for (const [k, value] of Object.entries(v)) if (typeof value === 'string') out[k] = value;
+  for (const k in v) if (typeof v[k] === 'string') out[k] = v[k];
   return out;
 }
 

@@ -76,37 +76,38 @@ function resolveNetworkName(networkName: string, vmNamespace: string): { namespa
   return { namespace: networkName.slice(0, slash), name: networkName.slice(slash + 1) };
 }
 
-function present(fields: Record<string, unknown>, key: string): boolean {
-  return fields[key] !== undefined && fields[key] !== null;
-}
-
 /**
- * The keys of `names` present in `fields`, in the order of `names`. One key (nearly every
- * interface and network) gives a shared one-element list rather than a new array.
+ * The keys of `names` present (not null) in `fields`, in the order of `names`. It walks the
+ * object's own keys, two or three on nearly every interface and network, rather than probing
+ * for each of the eight binding names; one key gives a shared one-element list, not a new array.
  */
 function presentKeys<T extends string>(
   fields: Record<string, unknown>,
-  names: readonly T[],
+  rank: ReadonlyMap<string, number>,
   single: ReadonlyMap<T, readonly T[]>,
 ): readonly T[] {
   let found: T | undefined;
   let many: T[] | undefined;
-  for (const name of names) {
-    if (!present(fields, name)) continue;
-    if (found === undefined) found = name;
-    else (many ??= [found]).push(name);
+  for (const key in fields) {
+    if (!rank.has(key) || fields[key] === undefined || fields[key] === null) continue;
+    if (found === undefined) found = key as T;
+    else (many ??= [found]).push(key as T);
   }
-  return many ?? (found === undefined ? NONE : (single.get(found) as readonly T[]));
+  if (many) return many.sort((a, b) => (rank.get(a) ?? 0) - (rank.get(b) ?? 0));
+  return found === undefined ? NONE : (single.get(found) as readonly T[]);
 }
 const NONE: readonly never[] = Object.freeze([]);
 const singles = <T extends string>(names: readonly T[]): ReadonlyMap<T, readonly T[]> =>
   new Map(names.map((n) => [n, Object.freeze([n])]));
+const ranks = (names: readonly string[]): ReadonlyMap<string, number> => new Map(names.map((n, i) => [n, i]));
+const SOURCE_RANK = ranks(NETWORK_SOURCES);
+const BINDING_RANK = ranks(BINDINGS);
 const SINGLE_SOURCE = singles(NETWORK_SOURCES);
 const SINGLE_BINDING = singles(BINDINGS);
 
 function viewNetwork(raw: unknown, index: number, listPath: FieldPath, namespace: string): NetworkView {
   const fields = asObject(raw);
-  const sources = presentKeys(fields, NETWORK_SOURCES, SINGLE_SOURCE);
+  const sources = presentKeys(fields, SOURCE_RANK, SINGLE_SOURCE);
   const source = sources.length > 1 ? 'multiple' : (sources[0] ?? 'none');
   const multus = sources.includes('multus') ? asObject(fields.multus) : {};
   const claim = sources.includes('resourceClaim') ? asObject(fields.resourceClaim) : undefined;
@@ -119,11 +120,10 @@ function viewNetwork(raw: unknown, index: number, listPath: FieldPath, namespace
     fields,
     source,
     sources,
-    ...(claim
-      ? {
-          resourceClaim: { claimName: stringOf(claim.claimName) ?? '', requestName: stringOf(claim.requestName) ?? '' },
-        }
-      : {}),
+    // One object shape for every network view (a spread made two).
+    resourceClaim: claim
+      ? { claimName: stringOf(claim.claimName) ?? '', requestName: stringOf(claim.requestName) ?? '' }
+      : undefined,
     networkName,
     isMultusDefault: multus.default === true,
     nad: networkName ? resolveNetworkName(networkName, namespace) : undefined,
@@ -138,7 +138,7 @@ function viewInterface(
 ): InterfaceView {
   const fields = asObject(raw);
   const name = stringOf(fields.name) ?? '';
-  const bindings = presentKeys(fields, BINDINGS, SINGLE_BINDING);
+  const bindings = presentKeys(fields, BINDING_RANK, SINGLE_BINDING);
   const binding: Binding = bindings.length === 0 ? 'none' : bindings.length > 1 ? 'multiple' : bindings[0];
   return {
     name,
