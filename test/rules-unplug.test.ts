@@ -291,20 +291,19 @@ describe('unplug-by-removal on an object it cannot repair', () => {
     // The object was copied and diffed (60-75 ms) only for draftLists to give up.
     const now = removeNic(fedoraWithBridge(), 'dyniface1');
     (now.spec as any).template.spec.domain = Array.from({ length: 20_000 }, (_, i) => ({ name: `x${i}` }));
-    const copy = globalThis.structuredClone;
-    let copies = 0;
-    globalThis.structuredClone = ((value: unknown, options?: StructuredSerializeOptions) => {
-      copies++;
-      return copy(value, options);
-    }) as typeof structuredClone;
-    let result;
-    try {
-      result = evaluate(update(fedoraWithBridge(), now), seedCluster(), config(), 'mutate');
-    } finally {
-      globalThis.structuredClone = copy;
-    }
+    const request = update(fedoraWithBridge(), now);
+    // Any copy or diff of the list reads its items: the first one counts its reads.
+    let reads = 0;
+    Object.defineProperty((request.object!.spec as any).template.spec.domain[0], 'name', {
+      get: () => {
+        reads++;
+        return 'x0';
+      },
+      enumerable: true,
+    });
+    const result = evaluate(request, seedCluster(), config(), 'mutate');
     assert.deepEqual(result.patch, []);
-    assert.equal(copies, 0, 'no copy of the object');
+    assert.equal(reads, 0, 'no copy or diff of the object');
   });
 });
 

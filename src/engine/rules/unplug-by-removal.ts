@@ -6,6 +6,7 @@
 // state: absent, and validation refuses (or warns about) a removal it did not repair.
 import { defineRule, type RuleDescriptor, MUTATION_SETTINGS, type Cause, type HotplugContext } from '../rule.js';
 import type { KubeObject } from '../types.js';
+import { copyJson } from '../draft.js';
 import { asObject, isObject, quote } from '../values.js';
 import { shortRef, vmiSpecOf } from '../vm.js';
 
@@ -88,13 +89,13 @@ function mutate(ctx: HotplugContext, draft: KubeObject): Cause[] {
   const restoreNetwork = (name: string): void => {
     const oldNet = oldVm.networks.find((n) => n.name === name);
     if (!oldNet || indexByName(lists.networks, name) >= 0) return;
-    insertAtOldPosition(lists.networks, structuredClone(oldNet.raw), oldNetworks, oldNet.index);
+    insertAtOldPosition(lists.networks, copyJson(oldNet.raw), oldNetworks, oldNet.index);
     restoredNetworks.add(name);
   };
   for (const old of change.removedBridge) {
     insertAtOldPosition(
       lists.interfaces,
-      { ...asObject(structuredClone(old.raw)), state: 'absent' },
+      { ...asObject(copyJson(old.raw)), state: 'absent' },
       oldInterfaces,
       old.index,
     );
