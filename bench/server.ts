@@ -208,6 +208,9 @@ function corpus(size: number): AutocannonRequest[] {
 
 // ---- running the two servers and the load ----
 
+/** No drain delay on SIGTERM: the bench stops serve when done, and a --cpu-prof in its flags gets written. */
+const NO_DRAIN = ['--shutdown-delay', '0'];
+
 function startChild(
   args: string[],
   cwd: string,
@@ -416,8 +419,9 @@ async function main(): Promise<void> {
     const objects = join(ROOT, 'examples', 'cluster');
     if (readdirSync(objects).length === 0) throw new Error(`${objects} is empty`);
     const nodeFlags = process.env.NICGUARD_BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? [];
+    const tls = ['--cert', certFile, '--key', keyFile];
     const serve = await startChild(
-      [...nodeFlags, CLI, 'serve', '--cert', certFile, '--key', keyFile, '--objects', objects, ...LOOPBACK_ANY_PORTS],
+      [...nodeFlags, CLI, 'serve', ...tls, '--objects', objects, ...NO_DRAIN, ...LOOPBACK_ANY_PORTS],
       dir,
       /listening on https:\/\/127\.0\.0\.1:(\d+)/,
       'stderr',
