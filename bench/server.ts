@@ -13,6 +13,8 @@
 //
 //   npm run build && node dist/bench/server.js [--duration S] [--connections N] [--rate R] [--runs N]
 //   node dist/bench/server.js --print-corpus     (the requests as JSON, for replaying)
+//   NICGUARD_BENCH_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" node dist/bench/server.js
+//                                                (Node flags for serve: here a CPU profile, written when it stops)
 //
 // Aims on a 2-core machine: ratio >= 0.8, p99 < 5 ms at 1,000 requests/s, RSS < 150 MB,
 // CPU per request <= 1.3x the parse-only server.
