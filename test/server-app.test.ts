@@ -563,6 +563,26 @@ describe('webhook app: cap on request bodies in flight', () => {
     }
   });
 
+  it('refuses well-formed JSON nested too deep, in a body too small to scan and in a scanned one', async () => {
+    // A small body is not scanned as it arrives: the decoder walks the parsed value. A large
+    // one is scanned and then not walked again: both must end in the same 400.
+    const h = await harness();
+    try {
+      for (const bytes of [1024, 70 * 1024]) {
+        const nested = `${'['.repeat(150)}1${']'.repeat(150)}`;
+        const deep = padded(bytes).replace('"spec":{', `"spec":{"deep":${nested},`);
+        JSON.parse(deep);
+        const a = open(h.port);
+        a.req.end(deep);
+        const refused = await a.answer;
+        assert.equal(refused.status, 400, `${deep.length} bytes`);
+        assert.match(JSON.parse(refused.text).message, /nested more than 100 levels deep/);
+      }
+    } finally {
+      await h.close();
+    }
+  });
+
   it('takes a body larger than the cap (within the body limit) when nothing else is held', async () => {
     const h = await harness();
     try {

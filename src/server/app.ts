@@ -129,11 +129,18 @@ export function createWebhook(opts: AppOptions): WebhookHandlers {
     sendJson(res, status, { error, message }, draining());
   }
 
-  function judge(webhook: Webhook, req: IncomingMessage, res: ServerResponse, body: Buffer): void {
+  /** `nestingChecked`: the body went through a NestingScanner as it arrived. */
+  function judge(
+    webhook: Webhook,
+    req: IncomingMessage,
+    res: ServerResponse,
+    body: Buffer,
+    nestingChecked: boolean,
+  ): void {
     const started = performance.now();
     let decoded;
     try {
-      decoded = decodeAdmissionReview(body, { textNestingChecked: true });
+      decoded = decodeAdmissionReview(body, { textNestingChecked: nestingChecked });
     } catch (err) {
       if (err instanceof AdmissionDecodeError) return fail(req, res, webhook, 400, 'bad request', err.message);
       throw err;
@@ -287,7 +294,7 @@ export function createWebhook(opts: AppOptions): WebhookHandlers {
       if (done) return;
       done = true;
       try {
-        judge(webhook, req, res, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
+        judge(webhook, req, res, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size), nesting !== undefined);
       } catch (err) {
         logger?.error({ err, path: pathOf(req.url) }, 'request failed');
         if (!res.headersSent)
