@@ -167,13 +167,13 @@ export class NestingScanner {
   }
 
   /**
-   * Where the string running at `from` closes, or -1 if it runs past this piece. It is found
-   * with indexOf (a native search), not byte by byte, so a megabyte string costs next to
-   * nothing; each search starts past the last, so this stays linear however many backslashes.
+   * Where the string running at `from` closes, or -1 if it runs past this piece. Its first
+   * SHORT_STRING bytes are read one by one: nearly every string is a key or a name, and a
+   * native search costs more to call than to run on a few bytes. Past them the end is found
+   * with indexOf, so a megabyte string costs next to nothing; no search goes back over bytes
+   * another has passed, so this stays linear in the piece however many strings and backslashes.
    */
   private stringEnd(piece: Uint8Array, from: number): number {
-    // Nearly every string is short (a key, a name): read byte by byte, since a native search
-    // costs more to call than to run on a few bytes; a longer one goes to the native search.
     const n = piece.length;
     const shortEnd = Math.min(n, from + SHORT_STRING);
     let at = from;
