@@ -2,6 +2,8 @@
 // reviews (megabyte strings, 100,000-element lists) takes the generating thread hundreds
 // of milliseconds, and were it the thread that times the answers, every answer in flight
 // meanwhile would look that much slower than the server made it.
+import { readlinkSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import fc from 'fast-check';
 import {
@@ -37,6 +39,33 @@ function uidOf(body: string): unknown {
   } catch {
     return undefined;
   }
+}
+
+/** The nice value the generating thread asks for: the lowest priority there is. */
+export const GENERATOR_NICE = 19;
+
+/**
+ * Lowers this thread's priority to GENERATOR_NICE, so that on a machine the fuzzer shares
+ * with the server (two cores in CI) the generator yields the cores to the server and the
+ * timing thread, rather than make answers queue behind case generation: it is the load
+ * generator, not the system under test, and only needs to keep ahead. Linux's setpriority
+ * applies to one thread when given its id (/proc/thread-self names it). Returns whether it
+ * took; elsewhere the generator runs at normal priority and the summary says so.
+ */
+function lowerOwnPriority(): boolean {
+  try {
+    const threadId = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    if (!Number.isInteger(threadId)) return false;
+    setPriority(threadId, GENERATOR_NICE);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The worker's first message: whether its priority was lowered. Every later one is a batch. */
+export interface GeneratorStarted {
+  lowPriority: boolean;
 }
 
 export interface CaseStreamOptions {
@@ -101,6 +130,7 @@ export function* caseStream({ count, seed }: CaseStreamOptions): Generator<Case>
 // As a worker: answer each `{ want: n }` with the next n cases.
 if (parentPort) {
   const port = parentPort;
+  port.postMessage({ lowPriority: lowerOwnPriority() } satisfies GeneratorStarted);
   const cases = caseStream(workerData as CaseStreamOptions);
   port.on('message', ({ want }: { want: number }) => {
     const batch: PreparedCase[] = [];

@@ -10,7 +10,8 @@
 //
 // Prints counts of 2xx/4xx/5xx, uid mismatches, connection errors, answer-time percentiles,
 // the count over 100 ms and the five slowest answers (cases are generated in a worker
-// thread, so generating them never delays the timing of an answer),
+// thread at the lowest priority, so generating them neither delays the timing of an answer
+// nor takes a core the server needs),
 // throughput and the server's resident memory; writes each 5xx body to a folder for
 // replaying. Exits 1 if anything but a 2xx/4xx came back or the server died.
 import { rssMb, stopChild, LOOPBACK_ANY_PORTS, scrapeMetrics } from './process.js';
@@ -24,7 +25,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { PROPERTY_SEED, seedReviews } from '../test/property-support.js';
-import type { CaseStreamOptions, PreparedCase } from './fuzz-cases.js';
+import { GENERATOR_NICE, type CaseStreamOptions, type GeneratorStarted, type PreparedCase } from './fuzz-cases.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
@@ -54,10 +55,16 @@ class CaseQueue {
   private asked = false;
   private ended = false;
   private waiting: (() => void)[] = [];
+  /** Whether the generating thread runs at the lowest priority (see fuzz-cases.ts). */
+  generatorLowPriority = false;
 
   constructor(options: CaseStreamOptions) {
     this.worker = new Worker(new URL('./fuzz-cases.js', import.meta.url), { workerData: options });
-    this.worker.on('message', (batch: PreparedCase[]) => {
+    this.worker.on('message', (batch: PreparedCase[] | GeneratorStarted) => {
+      if (!Array.isArray(batch)) {
+        this.generatorLowPriority = batch.lowPriority;
+        return;
+      }
       this.asked = false;
       if (batch.length === 0) this.ended = true;
       this.ready.push(...batch);
@@ -343,6 +350,9 @@ async function main(): Promise<void> {
     serverRssMbEnd: finalRss,
     serverAliveAndAnswering: healthy,
     seed: SEED,
+    caseGenerator: cases.generatorLowPriority
+      ? `worker thread at nice ${GENERATOR_NICE}`
+      : 'worker thread, normal priority',
   };
   process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
   if (serverMessages.size) {
