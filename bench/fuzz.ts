@@ -181,10 +181,26 @@ function sample(text: string, name: string, labels = ''): number {
 }
 
 /**
+ * CPU time the hypervisor gave to other guests (the steal column of /proc/stat), in ms;
+ * undefined where there is no /proc/stat. Linux counts it in USER_HZ ticks, 100 a second on
+ * every mainstream architecture.
+ */
+function hostStealMs(): number | undefined {
+  try {
+    const cpu = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0].trim().split(/\s+/);
+    const steal = Number(cpu[8]);
+    return cpu[0] === 'cpu' && Number.isFinite(steal) ? steal * 10 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * Where answers over the bound come from: the server's own event-loop stalls and GC pauses
  * (prom-client's default metrics; the lag maximum resets at each scrape, so it is read every
- * second), its admission handler times, and this process's own stalls, which delay how an
- * answer is read and timed although the server sent it in time.
+ * second), its admission handler times, this process's own stalls, which delay how an
+ * answer is read and timed although the server sent it in time, and time the hypervisor
+ * took from this virtual machine (steal), which stalls the server and the fuzzer alike.
  */
 class StallWatch {
   private readonly clientLoop = monitorEventLoopDelay({ resolution: 10 });
@@ -192,31 +208,62 @@ class StallWatch {
   serverLoopMaxMs = 0;
   /** Seconds in which the server's event loop stalled for longer than the bound. */
   serverSecondsOverBound = 0;
+  private lastRead = performance.now();
+  private lastSteal = hostStealMs();
+  private stealTotalMs = 0;
+  private stealMaxMs = 0;
+  /** The stretches between two reads in which the host took CPU time. */
+  private readonly stolen: { from: number; to: number }[] = [];
+  /** When each answer over the bound was waited for. */
+  private readonly slow: { from: number; to: number }[] = [];
 
   constructor(private readonly metricsPort: number) {
     this.clientLoop.enable();
     this.timer = setInterval(() => void this.read(), 1000);
   }
 
+  answerOverBound(from: number, to: number): void {
+    this.slow.push({ from, to });
+  }
+
+  private readSteal(): void {
+    const now = performance.now();
+    const steal = hostStealMs();
+    if (steal !== undefined && this.lastSteal !== undefined && steal > this.lastSteal) {
+      this.stealTotalMs += steal - this.lastSteal;
+      this.stealMaxMs = Math.max(this.stealMaxMs, steal - this.lastSteal);
+      this.stolen.push({ from: this.lastRead, to: now });
+    }
+    this.lastSteal = steal;
+    this.lastRead = now;
+  }
+
   private async read(): Promise<void> {
+    this.readSteal();
     const lagMs = sample(await scrapeMetrics(this.metricsPort), 'nodejs_eventloop_lag_max_seconds') * 1000;
     this.serverLoopMaxMs = Math.max(this.serverLoopMaxMs, lagMs);
     if (lagMs > ANSWER_BOUND_MS) this.serverSecondsOverBound++;
   }
 
-  async summary(): Promise<Record<string, number>> {
+  async summary(): Promise<Record<string, number | string>> {
     clearInterval(this.timer);
+    this.readSteal();
     this.clientLoop.disable();
     const text = await scrapeMetrics(this.metricsPort);
     const bound = `le="${ANSWER_BOUND_MS / 1000}"`;
     const handled = sample(text, 'nicguard_admission_duration_seconds_count');
     const gcs = sample(text, 'nodejs_gc_duration_seconds_count');
+    const overlapsSteal = (a: { from: number; to: number }) => this.stolen.some((s) => a.from < s.to && s.from < a.to);
+    const hasSteal = this.lastSteal !== undefined;
     return {
       serverEventLoopStallMaxMs: Math.round(this.serverLoopMaxMs),
       serverSecondsWithStallOverBound: this.serverSecondsOverBound,
       serverGcPausesOverBound: gcs - sample(text, 'nodejs_gc_duration_seconds_bucket', bound),
       serverHandlerTimesOverBound: handled - sample(text, 'nicguard_admission_duration_seconds_bucket', bound),
       fuzzerEventLoopStallMaxMs: Math.round(this.clientLoop.max / 1e6),
+      hostStealMsTotal: hasSteal ? this.stealTotalMs : 'n/a (no /proc/stat)',
+      hostStealMsMaxInASecond: hasSteal ? this.stealMaxMs : 'n/a',
+      [`answersOver${ANSWER_BOUND_MS}msInASecondOfSteal`]: hasSteal ? this.slow.filter(overlapsSteal).length : 'n/a',
     };
   }
 }
@@ -277,8 +324,10 @@ async function main(): Promise<void> {
           process.stderr.write(`connection error on ${what}: ${(err as Error).message}\n`);
         continue;
       }
-      const ms = performance.now() - t0;
+      const t1 = performance.now();
+      const ms = t1 - t0;
       latencies.push(ms);
+      if (ms > ANSWER_BOUND_MS) stalls.answerOverBound(t0, t1);
       if (slowest.length < 5 || ms > slowest[slowest.length - 1].ms) {
         slowest.push({ ms, what: `${path} ${what}`, bytes: Buffer.byteLength(body), status: answer.status });
         slowest = slowest.sort((a, b) => b.ms - a.ms).slice(0, 5);
