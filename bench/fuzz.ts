@@ -7,6 +7,7 @@
 //   npm run fuzz                 100,000 reviews
 //   npm run fuzz -- --count N    N reviews (npm run fuzz:ci: 2,000)
 //   --seed S                     another sequence of random mutations (default: fixed)
+//   --shared-cpus                server and fuzzer run on any CPU (default: a core each, see cpuPlan)
 //
 // Prints counts of 2xx/4xx/5xx, uid mismatches, connection errors, answer-time percentiles,
 // the count over 100 ms and the five slowest answers (cases are generated in a worker
@@ -16,7 +17,7 @@
 // replaying. Exits 1 if anything but a 2xx/4xx came back or the server died.
 import { rssMb, stopChild, LOOPBACK_ANY_PORTS, scrapeMetrics } from './process.js';
 import { percentile } from './stats.js';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -36,6 +37,35 @@ function option(name: string, fallback: number): number {
   const n = Number(process.argv[at + 1]);
   if (!Number.isInteger(n) || n < 0) throw new Error(`${name} takes a whole number`);
   return n;
+}
+
+/**
+ * The CPUs this process may run on ("0-3,6"), as taskset lists them; undefined where there
+ * is no taskset (not Linux, or util-linux missing).
+ */
+function allowedCpus(): number[] | undefined {
+  const out = spawnSync('taskset', ['-c', '-p', String(process.pid)], { encoding: 'utf8' });
+  const list = out.status === 0 ? /:\s*([\d,-]+)\s*$/.exec(out.stdout)?.[1] : undefined;
+  if (!list) return undefined;
+  return list.split(',').flatMap((range) => {
+    const [from, to = from] = range.split('-').map(Number);
+    return Array.from({ length: to - from + 1 }, (_, i) => from + i);
+  });
+}
+
+/**
+ * Where the server and the fuzzer run. The Deployment gives the webhook at most one CPU
+ * (manifests/base/deployment.yaml) and the API server that sends it reviews runs elsewhere;
+ * here the sender shares the machine. With two CPUs or more, the server gets one to itself
+ * and this process (senders, case generator) the rest, so an answer's time is the server's
+ * work and not its wait for a core the fuzzer holds (measured: a server thread waiting
+ * 25-45 ms for a core in a 60-120 ms stall). `--shared-cpus` keeps the earlier set-up.
+ */
+function cpuPlan(): { server: number; fuzzer: number[] } | undefined {
+  if (process.argv.includes('--shared-cpus')) return undefined;
+  const cpus = allowedCpus();
+  if (!cpus || cpus.length < 2) return undefined;
+  return { server: cpus[cpus.length - 1], fuzzer: cpus.slice(0, -1) };
 }
 
 const COUNT = option('--count', 100_000);
@@ -106,10 +136,14 @@ function percentiles(values: number[]): Record<string, number> {
   return { p50: at(50), p99: at(99), p999: at(99.9), max: at(100) };
 }
 
-function startServe(cwd: string): Promise<{ child: ChildProcess; port: number; metricsPort: number; ca: string }> {
+function startServe(
+  cwd: string,
+  serverCpu: number | undefined,
+): Promise<{ child: ChildProcess; port: number; metricsPort: number; ca: string }> {
   // The heap limit the Deployment sets (manifests/base/deployment.yaml): hostile input
-  // must not run the pod out of memory as deployed.
+  // must not run the pod out of memory as deployed. taskset execs node: the pid is the server's.
   const command = [
+    ...(serverCpu === undefined ? [] : ['taskset', '-c', String(serverCpu)]),
     process.execPath,
     '--max-old-space-size=192',
     CLI,
@@ -272,7 +306,11 @@ async function main(): Promise<void> {
   const cwd = mkdtempSync(join(tmpdir(), 'nicguard-fuzz-'));
   const failures = join(cwd, 'failures');
   mkdirSync(failures);
-  const { child, port, metricsPort, ca } = await startServe(cwd);
+  const cpus = cpuPlan();
+  // Every thread this process has now, and those it starts later (they inherit it).
+  if (cpus && spawnSync('taskset', ['-a', '-c', '-p', cpus.fuzzer.join(','), String(process.pid)]).status !== 0)
+    throw new Error('taskset could not pin the fuzzer; run with --shared-cpus');
+  const { child, port, metricsPort, ca } = await startServe(cwd, cpus?.server);
   let died = false;
   child.on('exit', () => (died = true));
   // Never leave the server behind, whatever happens to this process.
@@ -399,6 +437,9 @@ async function main(): Promise<void> {
     serverRssMbEnd: finalRss,
     serverAliveAndAnswering: healthy,
     seed: SEED,
+    cpus: cpus
+      ? `server alone on CPU ${cpus.server}, fuzzer on ${cpus.fuzzer.join(',')}`
+      : 'shared: server and fuzzer on any CPU',
     caseGenerator: cases.generatorLowPriority
       ? `worker thread at nice ${GENERATOR_NICE}`
       : 'worker thread, normal priority',
