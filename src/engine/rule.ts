@@ -76,6 +76,38 @@ export interface Cause {
    * is not off, this cause is dropped, so one mistake is reported once.
    */
   reportedBy?: string;
+  /**
+   * As many more causes like this one (same action) that the check counted but did not build:
+   * a list of 50,000 bad entries costs a message per listed entry, not one per entry.
+   */
+  more?: number;
+}
+
+/** Findings one rule lists in one request; past this they are counted, not listed. */
+export const FINDINGS_PER_RULE = 20;
+
+/**
+ * Collects a cause per bad entry of a list, building at most FINDINGS_PER_RULE of each action
+ * (a deny is never hidden behind warnings) and counting the rest on the last one built.
+ */
+export class ListCauses {
+  readonly causes: Cause[] = [];
+  private readonly last = new Map<Action, Cause>();
+  private readonly built = new Map<Action, number>();
+
+  /** Adds the cause `make` builds, or counts it when enough of its action are built. */
+  add(action: Action, make: () => Cause): void {
+    const built = this.built.get(action) ?? 0;
+    const last = this.last.get(action);
+    if (built >= FINDINGS_PER_RULE && last) {
+      last.more = (last.more ?? 0) + 1;
+      return;
+    }
+    const cause = make();
+    this.causes.push(cause);
+    this.last.set(action, cause);
+    this.built.set(action, built + 1);
+  }
 }
 
 /** Edits `draft` (a copy of the request object) in place; returns the causes that explain each edit. */

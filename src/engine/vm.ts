@@ -165,6 +165,28 @@ function vmPaths(spec: FieldPath) {
   return { spec, networks: spec.field('networks'), interfaces: spec.field('domain', 'devices', 'interfaces') };
 }
 
+/**
+ * KubeVirt's CRDs cap spec.networks and spec.domain.devices.interfaces at 256 entries
+ * (`+kubebuilder:validation:MaxItems:=256` in kubevirt/kubevirt
+ * staging/src/kubevirt.io/api/core/v1/types.go and schema.go, from v1.3.0, commit 2c2c86b6c7,
+ * to v1.9.0), and the API server checks them before any validating webhook and before it stores
+ * an object. Past it the rules, whose work grows with every entry, are not run.
+ */
+export const KUBEVIRT_LIST_LIMIT = 256;
+
+/** The network lists of a VM or VMI longer than KubeVirt allows, with their lengths. */
+export function overlongLists(obj: KubeObject, kind: VmKind): { path: FieldPath; length: number }[] {
+  const spec = asObject(vmiSpecOf(obj, kind));
+  const paths = PATHS[kind];
+  const lists = [
+    { path: paths.interfaces, value: dig(spec, 'domain', 'devices', 'interfaces') },
+    { path: paths.networks, value: spec.networks },
+  ];
+  return lists
+    .filter(({ value }) => Array.isArray(value) && value.length > KUBEVIRT_LIST_LIMIT)
+    .map(({ path, value }) => ({ path, length: (value as unknown[]).length }));
+}
+
 /** The VMI spec inside a VM or VMI, as written (may be of any type). */
 export function vmiSpecOf(obj: KubeObject, kind: VmKind): unknown {
   return kind === 'VirtualMachine' ? dig(obj, 'spec', 'template', 'spec') : obj.spec;

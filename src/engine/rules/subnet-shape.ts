@@ -29,7 +29,14 @@ import {
   restrictsVpcChange,
 } from '../kubeovn-version.js';
 import { analyzeNad, isOvnProvider } from '../nad.js';
-import { defineRule, type RuleDescriptor, VALIDATION_SETTINGS, type Cause, type SubnetContext } from '../rule.js';
+import {
+  defineRule,
+  ListCauses,
+  type RuleDescriptor,
+  VALIDATION_SETTINGS,
+  type Cause,
+  type SubnetContext,
+} from '../rule.js';
 import type { Version } from '../semver.js';
 import { asArray, bounded, dig, quote, stringOf } from '../values.js';
 
@@ -264,7 +271,7 @@ function excludeProblem(item: unknown, blocks: Blocks): Cause | undefined {
   return undefined;
 }
 
-/** A cause per bad entry, each at its own index (the evaluator bounds how many are listed). */
+/** A cause per bad entry, each at its own index; past FINDINGS_PER_RULE of an action, counted. */
 function excludeIpsCauses(excludeIps: unknown, blocks: Blocks): Cause[] {
   if (!isSet(excludeIps)) return [];
   if (!Array.isArray(excludeIps)) {
@@ -275,19 +282,20 @@ function excludeIpsCauses(excludeIps: unknown, blocks: Blocks): Cause[] {
       },
     ];
   }
-  const causes: Cause[] = [];
+  const causes = new ListCauses();
   excludeIps.forEach((item: unknown, index) => {
     const problem = excludeProblem(item, blocks);
-    if (problem) {
+    if (!problem) return;
+    causes.add(problem.action ?? 'deny', () => {
       const fix = problem.action === 'warn' ? ' Check which address was meant.' : ' Correct the address or range.';
-      causes.push({
+      return {
         ...problem,
         message: `spec.excludeIps[${index}] ${problem.message}.${fix}`,
         field: EXCLUDE_IPS.index(index),
-      });
-    }
+      };
+    });
   });
-  return causes;
+  return causes.causes;
 }
 
 function protocolCause(protocol: unknown, blocks: Blocks | undefined): Cause | undefined {
