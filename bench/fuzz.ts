@@ -230,11 +230,35 @@ function hostStealMs(): number | undefined {
 }
 
 /**
+ * A thread's time on a CPU and waiting for one (runnable, not running), in ms, from
+ * /proc/<pid>/task/<tid>/schedstat; undefined without it (not Linux, or no schedstats).
+ */
+function threadSchedMs(pid: number, tid: number): { ran: number; waited: number } | undefined {
+  try {
+    const [ran, waited] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ').map(Number);
+    return Number.isFinite(ran) && Number.isFinite(waited) ? { ran: ran / 1e6, waited: waited / 1e6 } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** One second between two reads: what the server's main thread did and what the host took. */
+interface Second {
+  from: number;
+  to: number;
+  stealMs: number;
+  mainRanMs: number;
+  mainWaitedMs: number;
+}
+
+/**
  * Where answers over the bound come from: the server's own event-loop stalls and GC pauses
  * (prom-client's default metrics; the lag maximum resets at each scrape, so it is read every
  * second), its admission handler times, this process's own stalls, which delay how an
- * answer is read and timed although the server sent it in time, and time the hypervisor
- * took from this virtual machine (steal), which stalls the server and the fuzzer alike.
+ * answer is read and timed although the server sent it in time, time the hypervisor
+ * took from this virtual machine (steal), which stalls the server and the fuzzer alike, and
+ * the server's main thread's time on a CPU and waiting for one, each second: an answer can
+ * be late because the server worked, or because it was ready and no core was free.
  */
 class StallWatch {
   private readonly clientLoop = monitorEventLoopDelay({ resolution: 10 });
@@ -244,15 +268,17 @@ class StallWatch {
   serverSecondsOverBound = 0;
   private lastRead = performance.now();
   private lastSteal = hostStealMs();
-  private stealTotalMs = 0;
-  private stealMaxMs = 0;
-  /** The stretches between two reads in which the host took CPU time. */
-  private readonly stolen: { from: number; to: number }[] = [];
-  /** When each answer over the bound was waited for. */
+  private lastSched: { ran: number; waited: number } | undefined;
+  private readonly seconds: Second[] = [];
+  /** When each answer over the bound was waited for, and how long. */
   private readonly slow: { from: number; to: number }[] = [];
 
-  constructor(private readonly metricsPort: number) {
+  constructor(
+    private readonly metricsPort: number,
+    private readonly serverPid: number,
+  ) {
     this.clientLoop.enable();
+    this.lastSched = threadSchedMs(serverPid, serverPid);
     this.timer = setInterval(() => void this.read(), 1000);
   }
 
@@ -260,44 +286,82 @@ class StallWatch {
     this.slow.push({ from, to });
   }
 
-  private readSteal(): void {
+  /** The steal and the server's main thread's scheduling since the last read. */
+  private readSecond(): void {
     const now = performance.now();
     const steal = hostStealMs();
-    if (steal !== undefined && this.lastSteal !== undefined && steal > this.lastSteal) {
-      this.stealTotalMs += steal - this.lastSteal;
-      this.stealMaxMs = Math.max(this.stealMaxMs, steal - this.lastSteal);
-      this.stolen.push({ from: this.lastRead, to: now });
-    }
+    const sched = threadSchedMs(this.serverPid, this.serverPid);
+    this.seconds.push({
+      from: this.lastRead,
+      to: now,
+      stealMs: steal !== undefined && this.lastSteal !== undefined ? steal - this.lastSteal : 0,
+      mainRanMs: sched && this.lastSched ? sched.ran - this.lastSched.ran : 0,
+      mainWaitedMs: sched && this.lastSched ? sched.waited - this.lastSched.waited : 0,
+    });
     this.lastSteal = steal;
+    this.lastSched = sched;
     this.lastRead = now;
   }
 
   private async read(): Promise<void> {
-    this.readSteal();
+    this.readSecond();
     const lagMs = sample(await scrapeMetrics(this.metricsPort), 'nodejs_eventloop_lag_max_seconds') * 1000;
     this.serverLoopMaxMs = Math.max(this.serverLoopMaxMs, lagMs);
     if (lagMs > ANSWER_BOUND_MS) this.serverSecondsOverBound++;
   }
 
-  async summary(): Promise<Record<string, number | string>> {
+  /** The seconds an answer was waited through, summed (a slow answer spans one or two). */
+  private around(a: { from: number; to: number }): Omit<Second, 'from' | 'to'> {
+    const sum = { stealMs: 0, mainRanMs: 0, mainWaitedMs: 0 };
+    for (const s of this.seconds) {
+      if (!(a.from < s.to && s.from < a.to)) continue;
+      sum.stealMs += s.stealMs;
+      sum.mainRanMs += s.mainRanMs;
+      sum.mainWaitedMs += s.mainWaitedMs;
+    }
+    return sum;
+  }
+
+  async summary(): Promise<Record<string, number | string | string[]>> {
     clearInterval(this.timer);
-    this.readSteal();
+    this.readSecond();
     this.clientLoop.disable();
     const text = await scrapeMetrics(this.metricsPort);
     const bound = `le="${ANSWER_BOUND_MS / 1000}"`;
     const handled = sample(text, 'nicguard_admission_duration_seconds_count');
     const gcs = sample(text, 'nodejs_gc_duration_seconds_count');
-    const overlapsSteal = (a: { from: number; to: number }) => this.stolen.some((s) => a.from < s.to && s.from < a.to);
     const hasSteal = this.lastSteal !== undefined;
+    const hasSched = this.lastSched !== undefined;
+    const steals = this.seconds.map((s) => s.stealMs);
+    const waits = Float64Array.from(this.seconds, (s) => s.mainWaitedMs).sort();
+    const ms = (n: number) => Math.round(n);
+    const overlapsSteal = (a: { from: number; to: number }) => this.around(a).stealMs > 0;
     return {
       serverEventLoopStallMaxMs: Math.round(this.serverLoopMaxMs),
       serverSecondsWithStallOverBound: this.serverSecondsOverBound,
       serverGcPausesOverBound: gcs - sample(text, 'nodejs_gc_duration_seconds_bucket', bound),
       serverHandlerTimesOverBound: handled - sample(text, 'nicguard_admission_duration_seconds_bucket', bound),
       fuzzerEventLoopStallMaxMs: Math.round(this.clientLoop.max / 1e6),
-      hostStealMsTotal: hasSteal ? this.stealTotalMs : 'n/a (no /proc/stat)',
-      hostStealMsMaxInASecond: hasSteal ? this.stealMaxMs : 'n/a',
+      // Time the server's thread was ready to run but had no CPU: the fuzzer, or the server's own
+      // GC and compiler threads, held them.
+      serverMainThreadWaitedForCpuMs: hasSched
+        ? `${ms(waits.reduce((a, b) => a + b, 0))} in all; per second: median ${ms(percentile(waits, 50))}, ` +
+          `p99 ${ms(percentile(waits, 99))}, worst ${ms(percentile(waits, 100))}`
+        : 'n/a (no /proc/<pid>/task/<tid>/schedstat)',
+      hostStealMsTotal: hasSteal ? steals.reduce((a, b) => a + b, 0) : 'n/a (no /proc/stat)',
+      hostStealMsMaxInASecond: hasSteal ? Math.max(0, ...steals) : 'n/a',
       [`answersOver${ANSWER_BOUND_MS}msInASecondOfSteal`]: hasSteal ? this.slow.filter(overlapsSteal).length : 'n/a',
+      // The slowest answers' seconds, against the median second above.
+      [`secondsOfAnswersOver${ANSWER_BOUND_MS}ms`]: this.slow
+        .sort((a, b) => b.to - b.from - (a.to - a.from))
+        .slice(0, 5)
+        .map((a) => {
+          const s = this.around(a);
+          return (
+            `${ms(a.to - a.from)} ms answer: server's main thread ran ${ms(s.mainRanMs)} ms, ` +
+            `waited ${ms(s.mainWaitedMs)} ms for a CPU; host steal ${ms(s.stealMs)} ms`
+          );
+        }),
     };
   }
 }
@@ -336,7 +400,7 @@ async function main(): Promise<void> {
     Array.from({ length: CONCURRENCY }, () => post(port, ca, agent, '/validate', JSON.stringify(warmup))),
   );
   const connectionSetupMs = Math.round(performance.now() - handshakeStarted);
-  const stalls = new StallWatch(metricsPort);
+  const stalls = new StallWatch(metricsPort, child.pid!);
   const started = performance.now();
   let lastReport = started;
 
