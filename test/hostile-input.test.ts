@@ -11,7 +11,8 @@ import {
   NestingScanner,
   textExceedsDepth,
 } from '../src/admission/review.js';
-import { evaluate, FINDINGS_PER_RULE } from '../src/engine/evaluate.js';
+import { buildContext, checkRule, evaluate, FINDINGS_PER_RULE } from '../src/engine/evaluate.js';
+import { RULES } from '../src/engine/rules/index.js';
 import { QUOTE_LIMIT } from '../src/engine/values.js';
 import { KUBEVIRT_LIST_LIMIT } from '../src/engine/vm.js';
 import { admissionReview } from './server-support.js';
@@ -234,6 +235,16 @@ describe('lists longer than KubeVirt allows', () => {
     assert.match(result.findings[0].message, /previous version lists 70000 entries/);
   });
 
+  it('leaves the refusal to validation: the mutate phase neither reads nor denies the lists', () => {
+    const result = evaluate(
+      create(withInterfaces(example('new/vm-fedora.yaml'), 70_000)),
+      seedCluster(),
+      config(),
+      'mutate',
+    );
+    assert.deepEqual(result, { allowed: true, findings: [], patch: [] });
+  });
+
   it('judges a list of exactly 256 as usual', () => {
     const vm = withInterfaces(example('new/vm-fedora.yaml'), KUBEVIRT_LIST_LIMIT);
     const result = evaluate(create(vm), seedCluster(), config());
@@ -255,6 +266,21 @@ describe('a rule with thousands of causes', () => {
     const shape = result.findings.filter((f) => f.rule === 'subnet-shape');
     assert.equal(shape.length, FINDINGS_PER_RULE);
     assert.match(shape[FINDINGS_PER_RULE - 1].message, /\(and 49980 more subnet-shape findings not listed\)$/);
+  });
+
+  it('does the same for 50,000 bad vips and 50,000 bad natOutgoingPolicyRules', () => {
+    const subnet = subnetWith([]);
+    delete subnet.spec.excludeIps;
+    subnet.spec.vips = Array.from({ length: 50_000 }, (_, i) => i);
+    subnet.spec.natOutgoingPolicyRules = Array.from({ length: 50_000 }, () => ({ match: { srcIPs: 1 } }));
+    // The rule builds 20 causes per list and counts the rest on them, rather than 100,000.
+    const rule = RULES.find((r) => r.id === 'subnet-shape')!;
+    const causes = checkRule(rule, buildContext(create(subnet), subnet, seedCluster(), config())!);
+    assert.equal(causes.length, 2 * FINDINGS_PER_RULE);
+    const shape = evaluate(create(subnet), seedCluster(), config()).findings.filter((f) => f.rule === 'subnet-shape');
+    assert.equal(shape.length, FINDINGS_PER_RULE);
+    assert.match(shape[0].message, /^spec\.vips\[0\] must be a string\.$/);
+    assert.match(shape[FINDINGS_PER_RULE - 1].message, /\(and 99980 more subnet-shape findings not listed\)$/);
   });
 
   it('never hides a denial behind the warnings listed before it', () => {

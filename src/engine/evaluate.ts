@@ -151,17 +151,18 @@ function toFindings(
   let unlistedDeny: Cause | undefined;
   let count = 0;
   let unlisted = 0;
-  const list = (cause: Cause, field: string | undefined) => {
+  const list = (cause: Cause, field: string | undefined): Finding => {
     const action = actionOf(cause);
     listedDeny ||= action === 'deny';
-    listed = {
+    const finding: Finding = {
       rule: rule.id,
       action,
       object: ctx.ref,
       ...(field && cause.field ? { field, fieldPath: cause.field } : {}),
       message: cut(cause.message),
     };
-    findings.push(listed);
+    findings.push(finding);
+    return finding;
   };
   for (const cause of causes) {
     if (cause.reportedBy && ctx.config.rules[cause.reportedBy as Rule['id']] !== 'off') continue;
@@ -175,16 +176,15 @@ function toFindings(
     perField.set(field ?? '', atField + 1);
     count++;
     unlisted += cause.more ?? 0;
-    list(cause, field);
+    listed = list(cause, field);
   }
   if (unlistedDeny && !listedDeny) {
     unlisted--;
-    list(unlistedDeny, unlistedDeny.field?.toString());
+    listed = list(unlistedDeny, unlistedDeny.field?.toString());
   }
-  const last = listed as Finding | undefined;
-  if (last && unlisted > 0) {
-    last.message =
-      `${last.message} (and ${unlisted} more ${rule.id} ${unlisted === 1 ? 'finding' : 'findings'} ` + `not listed)`;
+  if (listed && unlisted > 0) {
+    listed.message =
+      `${listed.message} (and ${unlisted} more ${rule.id} ${unlisted === 1 ? 'finding' : 'findings'} ` + `not listed)`;
   }
 }
 
@@ -269,7 +269,8 @@ export function evaluate(
 ): EvaluationResult {
   const object = request.object;
   const refused = object && overlongListsResult(request, object, config);
-  if (refused) return refused;
+  // The mutate phase validates nothing: the validating webhook (and the API server) refuse it.
+  if (refused) return phase === 'mutate' ? { allowed: true, findings: [], patch: [] } : refused;
   let ctx = object ? buildContext(request, object, cluster, config) : undefined;
   if (!ctx) return { allowed: true, findings: [], patch: [] };
   const findings: Finding[] = [];

@@ -440,26 +440,25 @@ function egressGatewayCause(spec: Record<string, unknown>, blocks: Blocks | unde
 }
 
 /** spec.vips: lower case and inside the CIDR (validator.go). */
+/** What follows `spec.vips[i]` in the message for a bad VIP; undefined for a good one. */
+function vipProblem(vip: unknown, blocks: Blocks): string | undefined {
+  if (typeof vip !== 'string') return ' must be a string.';
+  if (hasUpperCase(vip)) return ` ${quote(vip)} has upper-case letters; Kube-OVN accepts IPv6 in lower case only.`;
+  const outside = notInside(vip, blocks);
+  return outside && `: ${outside}; Kube-OVN refuses a VIP outside the Subnet.`;
+}
+
 function vipsCauses(vips: unknown, blocks: Blocks): Cause[] {
   const field = SPEC.field('vips');
   if (!isSet(vips)) return [];
   if (!Array.isArray(vips)) return [{ message: 'spec.vips must be a list of addresses.', field }];
-  return vips.flatMap((vip: unknown, index): Cause[] => {
-    const at = field.index(index);
-    if (typeof vip !== 'string') return [{ message: `spec.vips[${index}] must be a string.`, field: at }];
-    if (hasUpperCase(vip))
-      return [
-        {
-          message:
-            `spec.vips[${index}] ${quote(vip)} has upper-case letters; Kube-OVN accepts IPv6 in lower case ` + `only.`,
-          field: at,
-        },
-      ];
-    const problem = notInside(vip, blocks);
-    return problem
-      ? [{ message: `spec.vips[${index}]: ${problem}; Kube-OVN refuses a VIP outside the Subnet.`, field: at }]
-      : [];
+  // A cause per bad VIP; past FINDINGS_PER_RULE, counted.
+  const causes = new ListCauses();
+  vips.forEach((vip: unknown, index) => {
+    const problem = vipProblem(vip, blocks);
+    if (problem) causes.add('deny', () => ({ message: `spec.vips[${index}]${problem}`, field: field.index(index) }));
   });
+  return causes.causes;
 }
 
 /** spec.u2oInterconnectionIP: lower case, inside the CIDR, and (v1.15.18+) not the gateway. */
@@ -548,37 +547,41 @@ function policyIpsFamily(text: string): IpFamily | string {
   return family ?? 'is blank';
 }
 
+/** What is wrong with one natOutgoingPolicyRules entry: a match list and its problem, or mixed families. */
+function natPolicyProblem(rule: unknown): { key: string; problem: string } | 'mixed families' | undefined {
+  const families: IpFamily[] = [];
+  for (const key of ['srcIPs', 'dstIPs']) {
+    const value = dig(rule, 'match', key);
+    if (!isSet(value)) continue;
+    const family = typeof value === 'string' ? policyIpsFamily(value) : 'must be a string';
+    if (typeof family === 'string') return { key, problem: family };
+    families.push(family);
+  }
+  return families.length === 2 && families[0] !== families[1] ? 'mixed families' : undefined;
+}
+
+/** A cause per bad rule; past FINDINGS_PER_RULE, counted. */
 function natPolicyCauses(rules: unknown): Cause[] {
   const field = SPEC.field('natOutgoingPolicyRules');
-  return asArray(rules).flatMap((rule: unknown, index): Cause[] => {
-    const families: IpFamily[] = [];
-    for (const key of ['srcIPs', 'dstIPs']) {
-      const value = dig(rule, 'match', key);
-      if (!isSet(value)) continue;
-      const family = typeof value === 'string' ? policyIpsFamily(value) : 'must be a string';
-      if (typeof family === 'string') {
-        const at = field.index(index).field('match', key);
-        return [
-          {
-            message: `spec.natOutgoingPolicyRules[${index}].match.${key} ${family}; Kube-OVN refuses the rule.`,
-            field: at,
+  const causes = new ListCauses();
+  asArray(rules).forEach((rule: unknown, index) => {
+    const found = natPolicyProblem(rule);
+    if (!found) return;
+    causes.add('deny', () =>
+      found === 'mixed families'
+        ? {
+            message:
+              `spec.natOutgoingPolicyRules[${index}]: match.srcIPs and match.dstIPs are of different families; ` +
+              `Kube-OVN refuses the rule.`,
+            field: field.index(index).field('match'),
+          }
+        : {
+            message: `spec.natOutgoingPolicyRules[${index}].match.${found.key} ${found.problem}; Kube-OVN refuses the rule.`,
+            field: field.index(index).field('match', found.key),
           },
-        ];
-      }
-      families.push(family);
-    }
-    if (families.length === 2 && families[0] !== families[1]) {
-      return [
-        {
-          message:
-            `spec.natOutgoingPolicyRules[${index}]: match.srcIPs and match.dstIPs are of different families; ` +
-            `Kube-OVN refuses the rule.`,
-          field: field.index(index).field('match'),
-        },
-      ];
-    }
-    return [];
+    );
   });
+  return causes.causes;
 }
 
 /** Goes further, as a warning: Kube-OVN does not check the MTU, but Linux turns IPv6 off on a link below 1280. */
