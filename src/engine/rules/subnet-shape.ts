@@ -576,7 +576,9 @@ function natPolicyCauses(rules: unknown): Cause[] {
             field: field.index(index).field('match'),
           }
         : {
-            message: `spec.natOutgoingPolicyRules[${index}].match.${found.key} ${found.problem}; Kube-OVN refuses the rule.`,
+            message:
+              `spec.natOutgoingPolicyRules[${index}].match.${found.key} ${found.problem}; ` +
+              `Kube-OVN refuses the rule.`,
             field: field.index(index).field('match', found.key),
           },
     );
