@@ -7,6 +7,12 @@ import { readFileSync } from 'node:fs';
 /** `nicguard serve` flags for a benchmark: on loopback, on ports the kernel picks. */
 export const LOOPBACK_ANY_PORTS = ['--host', '127.0.0.1', '--port', '0', '--metrics-port', '0'];
 
+/** `--node-flags=F`: Node flags for the nicguard serve a bench starts, space-separated (none if not given). */
+export function nodeFlagsOption(argv: readonly string[] = process.argv): string[] {
+  const value = argv.find((a) => a.startsWith('--node-flags='))?.slice('--node-flags='.length) ?? '';
+  return value.split(' ').filter(Boolean);
+}
+
 /** Resident memory of a process in MB, or NaN once it has gone. */
 export function rssMb(pid: number): number {
   try {

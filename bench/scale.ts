@@ -14,7 +14,7 @@
 // Aims at 100,000 VMIs: ready within 30 s, under 400 MB RSS, admission and /healthz p99
 // under 50 ms during the initial list and during a relist.
 import { admissionReview } from '../test/server-support.js';
-import { cpuSeconds, rssMb, stopChild, LOOPBACK_ANY_PORTS, scrapeMetrics } from './process.js';
+import { cpuSeconds, nodeFlagsOption, rssMb, stopChild, LOOPBACK_ANY_PORTS, scrapeMetrics } from './process.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
@@ -33,9 +33,7 @@ const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
 const SELF = fileURLToPath(import.meta.url);
 
 /** Node flags for nicguard serve, e.g. the Deployment's heap cap: --node-flags=--max-old-space-size=320 */
-const NODE_FLAGS = (process.argv.find((a) => a.startsWith('--node-flags='))?.slice('--node-flags='.length) ?? '')
-  .split(' ')
-  .filter(Boolean);
+const NODE_FLAGS = nodeFlagsOption();
 /** --serve-log=DIR: nicguard serve's stdout (logs, and --trace-gc lines) goes to DIR/serve-N.log too. */
 const SERVE_LOG = process.argv.find((a) => a.startsWith('--serve-log='))?.slice('--serve-log='.length);
 const NADS = 2000;
