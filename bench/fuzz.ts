@@ -9,6 +9,7 @@
 //   --seed S                     another sequence of random mutations (default: fixed)
 //   --shared-cpus                server and fuzzer run on any CPU (default: a core each, see cpuPlan)
 //   --node-flags=F               more Node flags for nicguard serve, e.g. --node-flags=--single-threaded-gc
+//   --cpu-limit N                serve in a cgroup with N CPUs of CFS quota, as limits.cpu sets (root; cpu-limit.ts)
 //
 // Prints counts of 2xx/4xx/5xx, uid mismatches, connection errors, answer-time percentiles,
 // the count over 100 ms and the five slowest answers (cases are generated in a worker
@@ -16,6 +17,7 @@
 // nor takes a core the server needs),
 // throughput and the server's resident memory; writes each 5xx body to a folder for
 // replaying. Exits 1 if anything but a 2xx/4xx came back or the server died.
+import { createCpuLimitGroup, type CpuLimitGroup, type CpuThrottling } from './cpu-limit.js';
 import { nodeFlagsOption, rssMb, stopChild, LOOPBACK_ANY_PORTS, scrapeMetrics } from './process.js';
 import { percentile } from './stats.js';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -62,11 +64,27 @@ function allowedCpus(): number[] | undefined {
  * work and not its wait for a core the fuzzer holds (measured: a server thread waiting
  * 25-45 ms for a core in a 60-120 ms stall). `--shared-cpus` keeps the earlier set-up.
  */
-function cpuPlan(): { server: number; fuzzer: number[] } | undefined {
+function cpuPlan(): { server: number[]; fuzzer: number[] } | undefined {
   if (process.argv.includes('--shared-cpus')) return undefined;
   const cpus = allowedCpus();
   if (!cpus || cpus.length < 2) return undefined;
-  return { server: cpus[cpus.length - 1], fuzzer: cpus.slice(0, -1) };
+  // Under a CPU limit the server may run on any CPU, as in a pod; the quota bounds it.
+  return { server: CPU_LIMIT ? cpus : cpus.slice(-1), fuzzer: cpus.slice(0, -1) };
+}
+
+/** `--cpu-limit N`: CPUs of CFS quota for the server (the Deployment's limits.cpu is 1); 0 for none. */
+const CPU_LIMIT = (() => {
+  const at = process.argv.indexOf('--cpu-limit');
+  const n = at < 0 ? 0 : Number(process.argv[at + 1]);
+  if (!(n >= 0) || !Number.isFinite(n)) throw new Error('--cpu-limit takes a number of CPUs, e.g. 1 or 0.5');
+  return n;
+})();
+
+function describeCpus(cpus: { server: number[]; fuzzer: number[] } | undefined): string {
+  const fuzzer = cpus ? `fuzzer on ${cpus.fuzzer.join(',')}` : '';
+  if (CPU_LIMIT) return `server limited to ${CPU_LIMIT} CPU by CFS quota, on any CPU; ${fuzzer || 'fuzzer anywhere'}`;
+  if (cpus) return `server alone on CPU ${cpus.server.join(',')}, ${fuzzer}`;
+  return 'shared: server and fuzzer on any CPU';
 }
 
 const COUNT = option('--count', 100_000);
@@ -142,12 +160,16 @@ const NODE_FLAGS = ['--max-old-space-size=192', ...nodeFlagsOption()];
 
 function startServe(
   cwd: string,
-  serverCpu: number | undefined,
+  serverCpus: number[] | undefined,
+  limit: CpuLimitGroup | undefined,
 ): Promise<{ child: ChildProcess; port: number; metricsPort: number; ca: string }> {
   // The heap limit the Deployment sets (manifests/base/deployment.yaml): hostile input
-  // must not run the pod out of memory as deployed. taskset execs node: the pid is the server's.
+  // must not run the pod out of memory as deployed. taskset and the cgroup's shell exec
+  // node: the pid is the server's.
   const command = [
-    ...(serverCpu === undefined ? [] : ['taskset', '-c', String(serverCpu)]),
+    ...(limit?.prefix ?? []),
+    // Set even where it is every CPU: the server would otherwise inherit the fuzzer's.
+    ...(serverCpus === undefined ? [] : ['taskset', '-c', serverCpus.join(',')]),
     process.execPath,
     ...NODE_FLAGS,
     CLI,
@@ -253,6 +275,8 @@ interface Second {
   stealMs: number;
   mainRanMs: number;
   mainWaitedMs: number;
+  /** Time the server's CFS quota was used up (with --cpu-limit; else 0). */
+  throttledMs: number;
 }
 
 /**
@@ -262,7 +286,8 @@ interface Second {
  * answer is read and timed although the server sent it in time, time the hypervisor
  * took from this virtual machine (steal), which stalls the server and the fuzzer alike, and
  * the server's main thread's time on a CPU and waiting for one, each second: an answer can
- * be late because the server worked, or because it was ready and no core was free.
+ * be late because the server worked, or because it was ready and no core was free. Under
+ * --cpu-limit, also the time its cgroup was throttled, its quota for the period spent.
  */
 class StallWatch {
   private readonly clientLoop = monitorEventLoopDelay({ resolution: 10 });
@@ -273,6 +298,8 @@ class StallWatch {
   private lastRead = performance.now();
   private lastSteal = hostStealMs();
   private lastSched: { ran: number; waited: number } | undefined;
+  private readonly throttlingAtStart: CpuThrottling | undefined;
+  private lastThrottling: CpuThrottling | undefined;
   private readonly seconds: Second[] = [];
   /** When each answer over the bound was waited for, and how long. */
   private readonly slow: { from: number; to: number }[] = [];
@@ -280,9 +307,11 @@ class StallWatch {
   constructor(
     private readonly metricsPort: number,
     private readonly serverPid: number,
+    private readonly limit?: CpuLimitGroup,
   ) {
     this.clientLoop.enable();
     this.lastSched = threadSchedMs(serverPid, serverPid);
+    this.throttlingAtStart = this.lastThrottling = limit?.throttling();
     this.timer = setInterval(() => void this.read(), 1000);
   }
 
@@ -295,13 +324,16 @@ class StallWatch {
     const now = performance.now();
     const steal = hostStealMs();
     const sched = threadSchedMs(this.serverPid, this.serverPid);
+    const throttling = this.limit?.throttling();
     this.seconds.push({
       from: this.lastRead,
       to: now,
       stealMs: steal !== undefined && this.lastSteal !== undefined ? steal - this.lastSteal : 0,
       mainRanMs: sched && this.lastSched ? sched.ran - this.lastSched.ran : 0,
       mainWaitedMs: sched && this.lastSched ? sched.waited - this.lastSched.waited : 0,
+      throttledMs: throttling && this.lastThrottling ? throttling.throttledMs - this.lastThrottling.throttledMs : 0,
     });
+    this.lastThrottling = throttling;
     this.lastSteal = steal;
     this.lastSched = sched;
     this.lastRead = now;
@@ -316,12 +348,13 @@ class StallWatch {
 
   /** The seconds an answer was waited through, summed (a slow answer spans one or two). */
   private around(a: { from: number; to: number }): Omit<Second, 'from' | 'to'> {
-    const sum = { stealMs: 0, mainRanMs: 0, mainWaitedMs: 0 };
+    const sum = { stealMs: 0, mainRanMs: 0, mainWaitedMs: 0, throttledMs: 0 };
     for (const s of this.seconds) {
       if (!(a.from < s.to && s.from < a.to)) continue;
       sum.stealMs += s.stealMs;
       sum.mainRanMs += s.mainRanMs;
       sum.mainWaitedMs += s.mainWaitedMs;
+      sum.throttledMs += s.throttledMs;
     }
     return sum;
   }
@@ -337,8 +370,16 @@ class StallWatch {
     const hasSteal = this.lastSteal !== undefined;
     const hasSched = this.lastSched !== undefined;
     const steals = this.seconds.map((s) => s.stealMs);
-    const waits = Float64Array.from(this.seconds, (s) => s.mainWaitedMs).sort();
     const ms = (n: number) => Math.round(n);
+    const perSecond = (pick: (s: Second) => number) => {
+      const values = Float64Array.from(this.seconds, pick).sort();
+      return (
+        `${ms(values.reduce((a, b) => a + b, 0))} in all; per second: median ${ms(percentile(values, 50))}, ` +
+        `p99 ${ms(percentile(values, 99))}, worst ${ms(percentile(values, 100))}`
+      );
+    };
+    const start = this.throttlingAtStart;
+    const end = this.lastThrottling;
     const overlapsSteal = (a: { from: number; to: number }) => this.around(a).stealMs > 0;
     return {
       serverEventLoopStallMaxMs: Math.round(this.serverLoopMaxMs),
@@ -349,9 +390,15 @@ class StallWatch {
       // Time the server's thread was ready to run but had no CPU: the fuzzer, or the server's own
       // GC and compiler threads, held them.
       serverMainThreadWaitedForCpuMs: hasSched
-        ? `${ms(waits.reduce((a, b) => a + b, 0))} in all; per second: median ${ms(percentile(waits, 50))}, ` +
-          `p99 ${ms(percentile(waits, 99))}, worst ${ms(percentile(waits, 100))}`
+        ? perSecond((s) => s.mainWaitedMs)
         : 'n/a (no /proc/<pid>/task/<tid>/schedstat)',
+      ...(start && end
+        ? {
+            serverCpuThrottledMs:
+              `${perSecond((s) => s.throttledMs)}; ${end.throttledPeriods - start.throttledPeriods} of ` +
+              `${end.periods - start.periods} periods of 100 ms`,
+          }
+        : {}),
       hostStealMsTotal: hasSteal ? steals.reduce((a, b) => a + b, 0) : 'n/a (no /proc/stat)',
       hostStealMsMaxInASecond: hasSteal ? Math.max(0, ...steals) : 'n/a',
       [`answersOver${ANSWER_BOUND_MS}msInASecondOfSteal`]: hasSteal ? this.slow.filter(overlapsSteal).length : 'n/a',
@@ -363,7 +410,8 @@ class StallWatch {
           const s = this.around(a);
           return (
             `${ms(a.to - a.from)} ms answer: server's main thread ran ${ms(s.mainRanMs)} ms, ` +
-            `waited ${ms(s.mainWaitedMs)} ms for a CPU; host steal ${ms(s.stealMs)} ms`
+            `waited ${ms(s.mainWaitedMs)} ms for a CPU; host steal ${ms(s.stealMs)} ms` +
+            (this.limit ? `; CPU quota throttled ${ms(s.throttledMs)} ms` : '')
           );
         }),
     };
@@ -378,7 +426,8 @@ async function main(): Promise<void> {
   // Every thread this process has now, and those it starts later (they inherit it).
   if (cpus && spawnSync('taskset', ['-a', '-c', '-p', cpus.fuzzer.join(','), String(process.pid)]).status !== 0)
     throw new Error('taskset could not pin the fuzzer; run with --shared-cpus');
-  const { child, port, metricsPort, ca } = await startServe(cwd, cpus?.server);
+  const limit = CPU_LIMIT ? createCpuLimitGroup(CPU_LIMIT) : undefined;
+  const { child, port, metricsPort, ca } = await startServe(cwd, cpus?.server, limit);
   let died = false;
   child.on('exit', () => (died = true));
   // Never leave the server behind, whatever happens to this process.
@@ -404,7 +453,7 @@ async function main(): Promise<void> {
     Array.from({ length: CONCURRENCY }, () => post(port, ca, agent, '/validate', JSON.stringify(warmup))),
   );
   const connectionSetupMs = Math.round(performance.now() - handshakeStarted);
-  const stalls = new StallWatch(metricsPort, child.pid!);
+  const stalls = new StallWatch(metricsPort, child.pid!, limit);
   const started = performance.now();
   let lastReport = started;
 
@@ -509,9 +558,7 @@ async function main(): Promise<void> {
     serverAliveAndAnswering: healthy,
     seed: SEED,
     serverNodeFlags: NODE_FLAGS.join(' '),
-    cpus: cpus
-      ? `server alone on CPU ${cpus.server}, fuzzer on ${cpus.fuzzer.join(',')}`
-      : 'shared: server and fuzzer on any CPU',
+    cpus: describeCpus(cpus),
     caseGenerator: cases.generatorLowPriority
       ? `worker thread at nice ${GENERATOR_NICE}`
       : 'worker thread, normal priority',
@@ -528,6 +575,7 @@ async function main(): Promise<void> {
   process.exitCode = bad ? 1 : 0;
   // The server's pipes keep this process alive until it is gone.
   await stopChild(child, 10_000);
+  limit?.remove();
 }
 
 await main();
