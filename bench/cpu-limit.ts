@@ -22,7 +22,7 @@ export interface CpuLimitGroup {
   remove(): void;
 }
 
-/** The cgroup folder to make the group in, and its version; undefined where there is none writable. */
+/** The cgroup folder to make the group in, and its version; undefined where none is mounted (writes may fail). */
 function cpuController(): { root: string; version: 1 | 2 } | undefined {
   if (existsSync('/sys/fs/cgroup/cpu/cpu.cfs_quota_us')) return { root: '/sys/fs/cgroup/cpu', version: 1 };
   const controllers = '/sys/fs/cgroup/cgroup.controllers';
