@@ -1,5 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import {
   AdmissionDecodeError,
   WARNINGS_TOTAL_LIMIT,
@@ -238,6 +239,29 @@ describe('warnings within the API server limits', () => {
     assert.ok(Buffer.byteLength(cut) <= 101);
     assert.match(cut, /^(é)+\.\.\.$/);
     assert.equal(truncateBytes('short', 10), 'short');
+  });
+
+  it('cuts where a walk over code points measured with Buffer.byteLength cuts, lone surrogates too', () => {
+    // The plain definition truncateBytes replaced (one Buffer.byteLength per character).
+    const byCodePoint = (text: string, limit: number) => {
+      if (Buffer.byteLength(text) <= limit) return text;
+      let out = '';
+      let size = 0;
+      for (const ch of text) {
+        if (size + Buffer.byteLength(ch) > limit - 3) break;
+        out += ch;
+        size += Buffer.byteLength(ch);
+      }
+      return `${out}...`;
+    };
+    // 'binary' units include lone surrogates and astral characters as surrogate pairs.
+    const text = fc.string({ unit: 'binary', maxLength: 80 });
+    fc.assert(
+      fc.property(text, fc.integer({ min: 0, max: 120 }), (t, limit) => {
+        assert.equal(truncateBytes(t, limit), byCodePoint(t, limit));
+      }),
+      { numRuns: 2000, seed: 20261207 },
+    );
   });
 
   it('keeps a huge denial bounded but says how many there were', () => {

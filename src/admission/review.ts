@@ -371,15 +371,25 @@ function oneLine(text: string): string {
 export function truncateBytes(text: string, limit: number): string {
   if (Buffer.byteLength(text) <= limit) return text;
   const marker = '...';
-  let out = '';
+  const room = limit - marker.length;
+  // UTF-8 sizes from the UTF-16 code units, as Buffer.byteLength counts them (a lone surrogate
+  // is 3 bytes, a pair 4), so the cut falls between code points without a call per character:
+  // nearly every warning is cut here.
   let size = 0;
-  for (const ch of text) {
-    const n = Buffer.byteLength(ch);
-    if (size + n > limit - marker.length) break;
-    out += ch;
+  let end = 0;
+  while (end < text.length) {
+    const code = text.charCodeAt(end);
+    const pair = code >= 0xd800 && code <= 0xdbff && isLowSurrogate(text.charCodeAt(end + 1));
+    const n = code < 0x80 ? 1 : code < 0x800 ? 2 : pair ? 4 : 3;
+    if (size + n > room) break;
     size += n;
+    end += pair ? 2 : 1;
   }
-  return out + marker;
+  return text.slice(0, end) + marker;
+}
+
+function isLowSurrogate(code: number): boolean {
+  return code >= 0xdc00 && code <= 0xdfff;
 }
 
 const MORE_LINE_ROOM = 100;
