@@ -18,7 +18,7 @@
 // throughput and the server's resident memory; writes each 5xx body to a folder for
 // replaying. Exits 1 if anything but a 2xx/4xx came back or the server died.
 import { createCpuLimitGroup, type CpuLimitGroup, type CpuThrottling } from './cpu-limit.js';
-import { nodeFlagsOption, rssMb, stopChild, LOOPBACK_ANY_PORTS, scrapeMetrics } from './process.js';
+import { deployedNodeFlags, nodeFlagsOption, rssMb, stopChild, LOOPBACK_ANY_PORTS, scrapeMetrics } from './process.js';
 import { percentile } from './stats.js';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -155,8 +155,8 @@ function percentiles(values: number[]): Record<string, number> {
   return { p50: at(50), p99: at(99), p999: at(99.9), max: at(100) };
 }
 
-/** The Deployment's heap cap (manifests/base/deployment.yaml), then any --node-flags. */
-const NODE_FLAGS = ['--max-old-space-size=192', ...nodeFlagsOption()];
+/** The Deployment's NODE_OPTIONS (heap cap, one V8 background thread), then any --node-flags. */
+const NODE_FLAGS = [...deployedNodeFlags(ROOT), ...nodeFlagsOption()];
 
 function startServe(
   cwd: string,

@@ -3,9 +3,26 @@
 import type { ChildProcess } from 'node:child_process';
 import { get as httpGet } from 'node:http';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
 
 /** `nicguard serve` flags for a benchmark: on loopback, on ports the kernel picks. */
 export const LOOPBACK_ANY_PORTS = ['--host', '127.0.0.1', '--port', '0', '--metrics-port', '0'];
+
+/**
+ * The Node flags the Deployment gives nicguard serve (its NODE_OPTIONS in
+ * manifests/base/deployment.yaml, which the chart's values repeat and a chart test holds equal):
+ * benchmarks that run the server "as deployed" read them here rather than copy them.
+ */
+export function deployedNodeFlags(root: string): string[] {
+  const deployment = parse(readFileSync(join(root, 'manifests', 'base', 'deployment.yaml'), 'utf8')) as {
+    spec: { template: { spec: { containers: { env?: { name: string; value?: string }[] }[] } } };
+  };
+  const env = deployment.spec.template.spec.containers.flatMap((c) => c.env ?? []);
+  const value = env.find((e) => e.name === 'NODE_OPTIONS')?.value;
+  if (value === undefined) throw new Error('manifests/base/deployment.yaml sets no NODE_OPTIONS');
+  return value.split(' ').filter(Boolean);
+}
 
 /** `--node-flags=F`: Node flags for the nicguard serve a bench starts, space-separated (none if not given). */
 export function nodeFlagsOption(argv: readonly string[] = process.argv): string[] {

@@ -9,12 +9,22 @@
 //   npm run bench:scale                        (N = 1,000, 10,000 and 100,000)
 //   node dist/bench/scale.js --vmis 1000,10000 (choose N)
 //   node dist/bench/scale.js --heap            (retained heap per VMI for candidate projections)
-//   node dist/bench/scale.js --node-flags=--max-old-space-size=320   (as the Deployment runs it)
+//   node dist/bench/scale.js --node-flags=--single-threaded-gc   (more Node flags for serve)
+//
+// nicguard serve runs with the Deployment's NODE_OPTIONS (manifests/base/deployment.yaml), then --node-flags.
 //
 // Aims at 100,000 VMIs: ready within 30 s, under 400 MB RSS, admission and /healthz p99
 // under 50 ms during the initial list and during a relist.
 import { admissionReview } from '../test/server-support.js';
-import { cpuSeconds, nodeFlagsOption, rssMb, stopChild, LOOPBACK_ANY_PORTS, scrapeMetrics } from './process.js';
+import {
+  cpuSeconds,
+  deployedNodeFlags,
+  nodeFlagsOption,
+  rssMb,
+  stopChild,
+  LOOPBACK_ANY_PORTS,
+  scrapeMetrics,
+} from './process.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
@@ -32,8 +42,8 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
 const SELF = fileURLToPath(import.meta.url);
 
-/** Node flags for nicguard serve, e.g. the Deployment's heap cap: --node-flags=--max-old-space-size=320 */
-const NODE_FLAGS = nodeFlagsOption();
+/** Node flags for nicguard serve: the Deployment's NODE_OPTIONS, then any --node-flags. */
+const NODE_FLAGS = [...deployedNodeFlags(ROOT), ...nodeFlagsOption()];
 /** --serve-log=DIR: nicguard serve's stdout (logs, and --trace-gc lines) goes to DIR/serve-N.log too. */
 const SERVE_LOG = process.argv.find((a) => a.startsWith('--serve-log='))?.slice('--serve-log='.length);
 const NADS = 2000;
@@ -679,6 +689,7 @@ async function main(): Promise<void> {
     console.log(
       `machine: ${(await import('node:os')).cpus().length} cores, load average ${fmt(l1)} (1 min) ${fmt(l5)} (5 min)`,
     );
+    console.log(`nicguard serve's Node flags: ${NODE_FLAGS.join(' ')}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

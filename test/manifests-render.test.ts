@@ -3,6 +3,7 @@
 // runs as root) fails here rather than in a cluster.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
@@ -253,6 +254,26 @@ test('the Deployment runs locked down, probed, spread, with the serve arguments 
   assert.ok(grace >= delay + 10, 'the drain after the delay has time for requests in flight');
   assert.ok(pod.terminationGracePeriodSeconds >= grace + 5, 'the kubelet waits for the whole drain before SIGKILL');
   assert.equal(c.lifecycle?.preStop, undefined, "the delay is the server's own, so it also fails /readyz");
+});
+
+test('NODE_OPTIONS of the Deployment and the audit CronJob: Node starts with them; heap cap under the limit', () => {
+  const containers = [
+    one(baseObjects(), 'Deployment', 'nicguard').spec.template.spec.containers[0],
+    one(docs('overlays/audit/cronjob.yaml'), 'CronJob').spec.jobTemplate.spec.template.spec.containers[0],
+  ];
+  for (const c of containers) {
+    const value = (c.env as Obj[]).find((e) => e.name === 'NODE_OPTIONS')?.value as string;
+    // Node refuses some flags in NODE_OPTIONS (--single-threaded-gc among them) and exits 9: a crash-looping pod.
+    const run = spawnSync(process.execPath, ['-e', '0'], { env: { ...process.env, NODE_OPTIONS: value } });
+    assert.equal(run.status, 0, `${c.name}: node refused NODE_OPTIONS="${value}": ${String(run.stderr)}`);
+    const heapMb = Number(/--max-old-space-size=(\d+)/.exec(value)?.[1]);
+    const limitMi = Number(/^(\d+)Mi$/.exec(c.resources.limits.memory)?.[1]);
+    // Room beside the old generation for the young one, code and buffers, or the OOM killer acts before V8's GC.
+    assert.ok(heapMb > 0 && heapMb + 64 <= limitMi, `${c.name}: heap cap ${heapMb} MB under the ${limitMi}Mi limit`);
+    // One V8 background thread under a 1-CPU limit (docs/server.md, Performance).
+    assert.match(value, /(^| )--v8-pool-size=1( |$)/);
+    assert.equal(c.resources.limits.cpu, '1');
+  }
 });
 
 test('the NetworkPolicy admits only the webhook and metrics ports to the nicguard pods', () => {
