@@ -7,11 +7,13 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
+import forge from 'node-forge';
 import { parseAllDocuments } from 'yaml';
 import {
   generateCa,
   generateCertificates,
   issueServingCertificate,
+  randomSerial,
   serviceDnsNames,
   writeCertificates,
 } from '../src/certs/generate.js';
@@ -196,6 +198,25 @@ test('a serving certificate issued by an existing CA never outlives it', () => {
   const leaf = issueServingCertificate(ca, { commonName: 'svc', dnsNames: ['svc'], days: 365 });
   assert.equal(new X509Certificate(leaf.cert).validTo, new X509Certificate(ca.caCert).validTo);
   assert.ok(new X509Certificate(leaf.cert).verify(new X509Certificate(ca.caCert).publicKey));
+});
+
+test('serial numbers are positive 16-byte DER integers with no padding, whatever the random bytes', () => {
+  // Bytes 00 00 11 (or 80 00 11, 00 once the sign bit is cleared): forge dropped one 0 and the
+  // certificate kept a padded INTEGER that OpenSSL refuses ("illegal padding").
+  for (const first of [0x00, 0x80, 0x01, 0x7f, 0xff]) {
+    const serial = Buffer.from(randomSerial(Buffer.from([first, 0x00, ...Array<number>(14).fill(0x11)])), 'hex');
+    assert.equal(serial.length, 16);
+    assert.ok(serial[0] >= 0x01 && serial[0] <= 0x7f, `first byte ${serial[0]} from ${first}`);
+  }
+  // And through forge into a certificate that OpenSSL reads, as `nicguard certs` makes them.
+  const keys = forge.pki.rsa.generateKeyPair(512);
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = keys.publicKey;
+  cert.serialNumber = randomSerial(Buffer.from([0x80, 0x00, ...Array<number>(14).fill(0x11)]));
+  cert.setSubject([{ name: 'commonName', value: 'x' }]);
+  cert.setIssuer([{ name: 'commonName', value: 'x' }]);
+  cert.sign(keys.privateKey, forge.md.sha256.create());
+  assert.equal(new X509Certificate(forge.pki.certificateToPem(cert)).serialNumber, '0100' + '11'.repeat(14));
 });
 
 test('unfitReason spots a certificate close to expiry and a foreign signer', () => {

@@ -62,10 +62,17 @@ function newKeyPair(): {
   };
 }
 
-/** A positive, random 128-bit serial number (the top bit cleared so DER keeps it positive). */
-function randomSerial(): string {
-  const bytes = randomBytes(16);
+/**
+ * A positive, random serial number of 16 bytes in DER's minimal form: the top bit cleared so
+ * the INTEGER stays positive, and the first byte never 0. forge drops one leading 0 byte, not
+ * two: a serial of 00 00 and a byte under 0x80 kept a padding byte, which OpenSSL ("illegal
+ * padding") and Go's x509 parser refuse (golang.org/x/crypto/cryptobyte asn1.go
+ * checkASN1Integer, vendored in Go's standard library): one certificate in 65,536 unreadable,
+ * seen once in a test run.
+ */
+export function randomSerial(bytes: Buffer = randomBytes(16)): string {
   bytes[0] &= 0x7f;
+  if (bytes[0] === 0) bytes[0] = 1;
   return bytes.toString('hex');
 }
 
