@@ -270,7 +270,7 @@ test('NODE_OPTIONS of the Deployment and the audit CronJob: Node starts with the
     const limitMi = Number(/^(\d+)Mi$/.exec(c.resources.limits.memory)?.[1]);
     // Room beside the old generation for the young one, code and buffers, or the OOM killer acts before V8's GC.
     assert.ok(heapMb > 0 && heapMb + 64 <= limitMi, `${c.name}: heap cap ${heapMb} MB under the ${limitMi}Mi limit`);
-    // One V8 background thread under a 1-CPU limit (docs/server.md, Performance).
+    // One V8 background thread under a 1-CPU limit (docs/server.md, Hostile input).
     assert.match(value, /(^| )--v8-pool-size=1( |$)/);
     assert.equal(c.resources.limits.cpu, '1');
   }
