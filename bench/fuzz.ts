@@ -10,7 +10,6 @@
 //   --shared-cpus                server and fuzzer run on any CPU (default: a core each, see cpuPlan)
 //   --node-flags=F               more Node flags for nicguard serve, e.g. --node-flags=--single-threaded-gc
 //   --cpu-limit N                serve in a cgroup with N CPUs of CFS quota, as limits.cpu sets (root; cpu-limit.ts)
-//   --sender-nice N              the nice value of the fuzzer's own threads (default 10; 0: as before)
 //
 // Prints counts of 2xx/4xx/5xx, uid mismatches, connection errors, answer-time percentiles,
 // the count over 100 ms and the five slowest answers (cases are generated in a worker
@@ -22,10 +21,10 @@ import { createCpuLimitGroup, type CpuLimitGroup, type CpuThrottling } from './c
 import { deployedNodeFlags, nodeFlagsOption, rssMb, stopChild, LOOPBACK_ANY_PORTS, scrapeMetrics } from './process.js';
 import { percentile } from './stats.js';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { loadavg, setPriority, tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -86,30 +85,6 @@ function describeCpus(cpus: { server: number[]; fuzzer: number[] } | undefined):
   if (CPU_LIMIT) return `server limited to ${CPU_LIMIT} CPU by CFS quota, on any CPU; ${fuzzer || 'fuzzer anywhere'}`;
   if (cpus) return `server alone on CPU ${cpus.server.join(',')}, ${fuzzer}`;
   return 'shared: server and fuzzer on any CPU';
-}
-
-/**
- * `--sender-nice N`: the nice value of this process's threads (the senders that time the
- * answers, and Node's helpers); the case generator lowers itself further, to 19. The server
- * keeps nice 0. The API server that sends reviews in a cluster runs on another machine, so
- * here the sender yields a core the server is ready to use instead of sharing it evenly.
- * Timing stays honest: a sender kept waiting only makes an answer look slower, never faster.
- */
-const SENDER_NICE = option('--sender-nice', 10);
-
-/**
- * Sets every thread of this process to SENDER_NICE (Linux's setpriority acts on one thread
- * when given its id; threads started later inherit their creator's value). Returns whether
- * it took, for the summary.
- */
-function lowerSenderPriority(): boolean {
-  if (SENDER_NICE === 0) return false;
-  try {
-    for (const tid of readdirSync('/proc/self/task')) setPriority(Number(tid), SENDER_NICE);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 const COUNT = option('--count', 100_000);
@@ -453,8 +428,6 @@ async function main(): Promise<void> {
     throw new Error('taskset could not pin the fuzzer; run with --shared-cpus');
   const limit = CPU_LIMIT ? createCpuLimitGroup(CPU_LIMIT) : undefined;
   const { child, port, metricsPort, ca } = await startServe(cwd, cpus?.server, limit);
-  // After the server has started: it would inherit the value.
-  const sendersLowered = lowerSenderPriority();
   let died = false;
   child.on('exit', () => (died = true));
   // Never leave the server behind, whatever happens to this process.
@@ -586,7 +559,6 @@ async function main(): Promise<void> {
     seed: SEED,
     serverNodeFlags: NODE_FLAGS.join(' '),
     cpus: describeCpus(cpus),
-    senders: sendersLowered ? `nice ${SENDER_NICE}` : 'normal priority',
     caseGenerator: cases.generatorLowPriority
       ? `worker thread at nice ${GENERATOR_NICE}`
       : 'worker thread, normal priority',
