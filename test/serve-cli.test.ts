@@ -3,7 +3,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { Agent, request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -153,6 +153,25 @@ describe('nicguard serve --dev --objects', () => {
       ),
     );
   });
+
+  // Under a 1-CPU limit V8's background thread shares a core with the thread that answers
+  // (docs/server.md, Helper threads). Nice values are per thread on Linux: field 19 of stat.
+  it(
+    'runs its helper threads at nice 10 and the thread that answers at 0',
+    { skip: process.platform !== 'linux' },
+    () => {
+      const niceOf = (tid: string) =>
+        Number(readFileSync(`/proc/${serve.child.pid}/task/${tid}/stat`, 'utf8').split(') ')[1].split(' ')[16]);
+      const threads = readdirSync(`/proc/${serve.child.pid}/task`);
+      assert.equal(niceOf(String(serve.child.pid)), 0);
+      const helpers = threads.filter((t) => t !== String(serve.child.pid));
+      const lowered = helpers.filter((t) => niceOf(t) === 10);
+      const [line] = serve.logs('helper threads run at a lower priority than the thread that answers');
+      assert.equal(line.nice, 10);
+      // V8's background thread and Node's task scheduler at least; libuv's pool, if started.
+      assert.ok(line.threads >= 2 && lowered.length >= line.threads, `${lowered.length} of ${helpers.length}`);
+    },
+  );
 
   it('answers a real AdmissionReview over HTTPS with the printed CA', async () => {
     const review = masquerade();
@@ -368,6 +387,7 @@ describe('nicguard serve: bad flags and files', () => {
       [['--dev', '--objects', OBJECTS, '--config', join(cwd, 'none.yaml')], /none\.yaml: cannot read config file/],
       [['--dev', '--objects', OBJECTS, '--port', '70000'], /--port <port>.*expected a port number/],
       [['--dev', '--objects', OBJECTS, '--log-level', 'loud'], /--log-level <level>.*expected one of/],
+      [['--dev', '--objects', OBJECTS, '--helper-thread-nice', '20'], /--helper-thread-nice <n>.*nice value 0-19/],
     ];
     const results = await Promise.all(cases.map(([args]) => run(args)));
     for (const [i, [args, message]] of cases.entries()) {

@@ -5,6 +5,7 @@ import { isLogLevel, LOG_LEVELS } from '../server/log-levels.js';
 import { InvalidArgumentError, type Command } from 'commander';
 import { ConfigError } from '../engine/config.js';
 import type { ServeOptions } from '../server/run.js';
+import { DEFAULT_HELPER_NICE } from '../server/helper-threads.js';
 
 const DEV_CERT_DIR = 'certs';
 
@@ -45,6 +46,12 @@ function delaySeconds(value: string): number {
 function count(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number >= 1');
+  return n;
+}
+
+function niceValue(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 19) throw new InvalidArgumentError('expected a nice value 0-19');
   return n;
 }
 
@@ -104,6 +111,13 @@ export function registerServe(program: Command): void {
       5,
     )
     .option('--max-connections <n>', 'cap on open HTTPS connections; further ones are closed right away', count, 512)
+    .option(
+      '--helper-thread-nice <n>',
+      "nice value (0-19) for Node's helper threads (V8's GC and compiler), so that under a CPU limit the " +
+        "thread that answers comes first (Linux; 0 leaves them at the main thread's priority)",
+      niceValue,
+      DEFAULT_HELPER_NICE,
+    )
     .option('--tls-min-version <version>', 'VersionTLS12 or VersionTLS13', 'VersionTLS12')
     .option(
       '--tls-cipher-suites <names>',

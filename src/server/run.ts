@@ -16,6 +16,7 @@ import { createWebhook } from './app.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetricsServer, WebhookMetrics } from './metrics.js';
 import { trackConnections } from './drain.js';
+import { lowerHelperThreads } from './helper-threads.js';
 import { createTlsServer, tlsPolicy, type TlsPolicy, type WebhookTlsServer } from './tls.js';
 import { watchFiles, type FileWatch } from './watch.js';
 
@@ -37,6 +38,8 @@ export interface ServeOptions {
   /** Seconds to keep serving (not ready, `Connection: close`) after SIGTERM before the listener closes. */
   shutdownDelay: number;
   maxConnections: number;
+  /** Nice value for Node's helper threads (V8's GC and compiler, libuv's pool); 0 leaves them. */
+  helperThreadNice: number;
   tlsMinVersion?: string;
   tlsCipherSuites?: string[];
 }
@@ -291,6 +294,11 @@ export async function runServe(o: ServeOptions): Promise<void> {
     await cluster.stop();
     throw new UsageError((err as Error).message);
   }
+
+  // After start-up, when V8's and Node's helper threads exist.
+  const helpers = lowerHelperThreads(o.helperThreadNice);
+  if ('skipped' in helpers) logger.info({ reason: helpers.skipped }, 'helper threads left at normal priority');
+  else logger.info(helpers, 'helper threads run at a lower priority than the thread that answers');
 
   const shown = o.host ?? 'localhost';
   const webhookUrl = `https://${shown.includes(':') ? `[${shown}]` : shown}:${webhookAddress.port}`;
