@@ -9,6 +9,7 @@
 //   --seed S                     another sequence of random mutations (default: fixed)
 //   --shared-cpus                server and fuzzer run on any CPU (default: a core each, see cpuPlan)
 //   --node-flags=F               more Node flags for nicguard serve, e.g. --node-flags=--single-threaded-gc
+//   --serve-flags=F              more flags for nicguard serve, e.g. --serve-flags=--helper-thread-nice=0
 //   --cpu-limit N                serve in a cgroup with N CPUs of CFS quota, as limits.cpu sets (root; cpu-limit.ts)
 //
 // Prints counts of 2xx/4xx/5xx, uid mismatches, connection errors, answer-time percentiles,
@@ -18,7 +19,15 @@
 // throughput and the server's resident memory; writes each 5xx body to a folder for
 // replaying. Exits 1 if anything but a 2xx/4xx came back or the server died.
 import { createCpuLimitGroup, type CpuLimitGroup, type CpuThrottling } from './cpu-limit.js';
-import { deployedNodeFlags, nodeFlagsOption, rssMb, stopChild, LOOPBACK_ANY_PORTS, scrapeMetrics } from './process.js';
+import {
+  deployedNodeFlags,
+  nodeFlagsOption,
+  rssMb,
+  serveFlagsOption,
+  stopChild,
+  LOOPBACK_ANY_PORTS,
+  scrapeMetrics,
+} from './process.js';
 import { percentile } from './stats.js';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -180,6 +189,7 @@ function startServe(
     ...LOOPBACK_ANY_PORTS,
     '--log-level',
     'error',
+    ...serveFlagsOption(),
   ];
   const child = spawn(command[0], command.slice(1), { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
@@ -558,6 +568,7 @@ async function main(): Promise<void> {
     serverAliveAndAnswering: healthy,
     seed: SEED,
     serverNodeFlags: NODE_FLAGS.join(' '),
+    serveFlags: serveFlagsOption().join(' '),
     cpus: describeCpus(cpus),
     caseGenerator: cases.generatorLowPriority
       ? `worker thread at nice ${GENERATOR_NICE}`

@@ -30,6 +30,12 @@ export function nodeFlagsOption(argv: readonly string[] = process.argv): string[
   return value.split(' ').filter(Boolean);
 }
 
+/** `--serve-flags="F ..."`: more flags for `nicguard serve`, e.g. `--serve-flags=--helper-thread-nice=0`. */
+export function serveFlagsOption(argv: readonly string[] = process.argv): string[] {
+  const value = argv.find((a) => a.startsWith('--serve-flags='))?.slice('--serve-flags='.length) ?? '';
+  return value.split(' ').filter(Boolean);
+}
+
 /** Resident memory of a process in MB, or NaN once it has gone. */
 export function rssMb(pid: number): number {
   try {

@@ -10,6 +10,7 @@
 //   node dist/bench/scale.js --vmis 1000,10000 (choose N)
 //   node dist/bench/scale.js --heap            (retained heap per VMI for candidate projections)
 //   node dist/bench/scale.js --node-flags=--single-threaded-gc   (more Node flags for serve)
+//   node dist/bench/scale.js --serve-flags=--helper-thread-nice=0   (more flags for serve)
 //
 // nicguard serve runs with the Deployment's NODE_OPTIONS (manifests/base/deployment.yaml), then --node-flags.
 //
@@ -20,6 +21,7 @@ import {
   cpuSeconds,
   deployedNodeFlags,
   nodeFlagsOption,
+  serveFlagsOption,
   rssMb,
   stopChild,
   LOOPBACK_ANY_PORTS,
@@ -502,6 +504,7 @@ async function measure(vmis: number, dir: string, certFile: string, keyFile: str
         ...LOOPBACK_ANY_PORTS,
         '--log-level',
         'info',
+        ...serveFlagsOption(),
       ],
       dir,
       /listening on https:\/\/127\.0\.0\.1:(\d+).*metrics on http:\/\/127\.0\.0\.1:(\d+)/,
@@ -689,7 +692,9 @@ async function main(): Promise<void> {
     console.log(
       `machine: ${(await import('node:os')).cpus().length} cores, load average ${fmt(l1)} (1 min) ${fmt(l5)} (5 min)`,
     );
-    console.log(`nicguard serve's Node flags: ${NODE_FLAGS.join(' ')}`);
+    console.log(
+      `nicguard serve's Node flags: ${NODE_FLAGS.join(' ')}; more serve flags: ${serveFlagsOption().join(' ') || 'none'}`,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
