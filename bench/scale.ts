@@ -692,9 +692,8 @@ async function main(): Promise<void> {
     console.log(
       `machine: ${(await import('node:os')).cpus().length} cores, load average ${fmt(l1)} (1 min) ${fmt(l5)} (5 min)`,
     );
-    console.log(
-      `nicguard serve's Node flags: ${NODE_FLAGS.join(' ')}; more serve flags: ${serveFlagsOption().join(' ') || 'none'}`,
-    );
+    const serveFlags = serveFlagsOption().join(' ') || 'none';
+    console.log(`nicguard serve's Node flags: ${NODE_FLAGS.join(' ')}; more serve flags: ${serveFlags}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
