@@ -3,7 +3,7 @@
 // and Node's task scheduler. With one CPU of quota (the Deployment's limits.cpu) they share a
 // core with the main thread, and the scheduler splits it evenly: answers wait while the
 // helper marks. A higher nice value lets the main thread take the core when it is ready;
-// the helpers run whenever it waits for input. Docs: docs/server.md, "Helper threads".
+// the helpers run whenever it waits for input. Measured: docs/server.md, Hostile input.
 import { readdirSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
 
@@ -27,7 +27,7 @@ export function lowerHelperThreads(
   taskDir = '/proc/self/task',
   mainThreadId = process.pid,
 ): HelperPriority {
-  if (nice <= 0) return { skipped: 'helper thread nice 0: left at the main thread’s priority' };
+  if (nice <= 0) return { skipped: 'helper thread nice 0: left at the priority of the main thread' };
   if (process.platform !== 'linux') return { skipped: `per-thread priority is Linux-only (${process.platform})` };
   let threads: string[];
   try {
@@ -36,15 +36,25 @@ export function lowerHelperThreads(
     return { skipped: `cannot list threads in ${taskDir}: ${(err as Error).message}` };
   }
   let atNice = 0;
+  let refused: string | undefined;
   for (const name of threads) {
     const threadId = Number(name);
     if (!Number.isInteger(threadId) || threadId === mainThreadId) continue;
-    try {
-      if (getPriority(threadId) < nice) setPriority(threadId, nice);
-      atNice++;
-    } catch {
-      // The thread ended between the listing and the call.
-    }
+    const outcome = lowerThread(threadId, nice);
+    if (outcome === 'lowered') atNice++;
+    else if (outcome !== 'gone') refused ??= outcome;
   }
+  if (atNice === 0 && refused) return { skipped: `the system refused: ${refused}` };
   return { threads: atNice, nice };
+}
+
+/** One thread to at least `nice`: 'lowered', 'gone' (it ended since the listing), or why not. */
+function lowerThread(threadId: number, nice: number): 'lowered' | 'gone' | string {
+  try {
+    if (getPriority(threadId) < nice) setPriority(threadId, nice);
+    return 'lowered';
+  } catch (err) {
+    // Anything but ESRCH is a refusal, e.g. a seccomp profile without setpriority.
+    return (err as { info?: { code?: string } }).info?.code === 'ESRCH' ? 'gone' : (err as Error).message;
+  }
 }

@@ -297,8 +297,9 @@ export async function runServe(o: ServeOptions): Promise<void> {
 
   // After start-up, when V8's and Node's helper threads exist.
   const helpers = lowerHelperThreads(o.helperThreadNice);
-  if ('skipped' in helpers) logger.info({ reason: helpers.skipped }, 'helper threads left at normal priority');
-  else logger.info(helpers, 'helper threads run at a lower priority than the thread that answers');
+  if (!('skipped' in helpers))
+    logger.info(helpers, 'helper threads run at a lower priority than the thread that answers');
+  else if (o.helperThreadNice > 0) logger.warn({ reason: helpers.skipped }, 'helper threads left at normal priority');
 
   const shown = o.host ?? 'localhost';
   const webhookUrl = `https://${shown.includes(':') ? `[${shown}]` : shown}:${webhookAddress.port}`;
