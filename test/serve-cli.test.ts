@@ -160,7 +160,10 @@ describe('nicguard serve --dev --objects', () => {
   it(
     'runs its helper threads at nice 10 and the thread that answers as it was started',
     { skip: process.platform !== 'linux' },
-    () => {
+    async () => {
+      // The JSON log on stdout may arrive after the listening line on stderr.
+      const message = 'helper threads run at a lower priority than the thread that answers';
+      await waitFor(() => serve.logs(message).length > 0, 5000, 'the helper threads log line');
       const niceOf = (tid: string) =>
         Number(readFileSync(`/proc/${serve.child.pid}/task/${tid}/stat`, 'utf8').split(') ')[1].split(' ')[16]);
       const started = getPriority();
@@ -168,7 +171,7 @@ describe('nicguard serve --dev --objects', () => {
       assert.equal(niceOf(String(serve.child.pid)), started);
       const helpers = threads.filter((t) => t !== String(serve.child.pid));
       const lowered = helpers.filter((t) => niceOf(t) === Math.max(10, started));
-      const [line] = serve.logs('helper threads run at a lower priority than the thread that answers');
+      const [line] = serve.logs(message);
       assert.equal(line.nice, 10);
       // V8's background thread and Node's task scheduler at least; libuv's pool, if started.
       assert.ok(line.threads >= 2 && lowered.length >= line.threads, `${lowered.length} of ${helpers.length}`);
