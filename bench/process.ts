@@ -24,16 +24,21 @@ export function deployedNodeFlags(root: string): string[] {
   return value.split(' ').filter(Boolean);
 }
 
+/** The space-separated words of `--name=W1 W2 ...` in argv (none if not given). */
+function wordsOption(name: string, argv: readonly string[]): string[] {
+  const prefix = `${name}=`;
+  const value = argv.find((a) => a.startsWith(prefix))?.slice(prefix.length) ?? '';
+  return value.split(' ').filter(Boolean);
+}
+
 /** `--node-flags=F`: Node flags for the nicguard serve a bench starts, space-separated (none if not given). */
 export function nodeFlagsOption(argv: readonly string[] = process.argv): string[] {
-  const value = argv.find((a) => a.startsWith('--node-flags='))?.slice('--node-flags='.length) ?? '';
-  return value.split(' ').filter(Boolean);
+  return wordsOption('--node-flags', argv);
 }
 
 /** `--serve-flags="F ..."`: more flags for `nicguard serve`, e.g. `--serve-flags=--helper-thread-nice=0`. */
 export function serveFlagsOption(argv: readonly string[] = process.argv): string[] {
-  const value = argv.find((a) => a.startsWith('--serve-flags='))?.slice('--serve-flags='.length) ?? '';
-  return value.split(' ').filter(Boolean);
+  return wordsOption('--serve-flags', argv);
 }
 
 /** Resident memory of a process in MB, or NaN once it has gone. */
