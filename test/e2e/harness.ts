@@ -24,15 +24,31 @@ export function requireBinaries(names: string[] = E2E_BINARIES): void {
   }
 }
 
+/**
+ * n distinct free loopback ports. All n stay bound until every one is known: a port closed and asked for again can
+ * come back at once, and two services on one port fail to start (seen in CI).
+ */
+export async function freePorts(n: number): Promise<number[]> {
+  const servers = Array.from({ length: n }, () => createServer());
+  try {
+    return await Promise.all(
+      servers.map(
+        (srv) =>
+          new Promise<number>((resolve, reject) => {
+            srv.once('error', reject);
+            srv.listen(0, '127.0.0.1', () => resolve((srv.address() as { port: number }).port));
+          }),
+      ),
+    );
+  } finally {
+    await Promise.all(
+      servers.map((srv) => new Promise((resolve) => (srv.listening ? srv.close(resolve) : resolve(0)))),
+    );
+  }
+}
+
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
+  return (await freePorts(1))[0];
 }
 
 /** The shared poll helper, failing with the tail of the child's log when one is named. */
@@ -153,8 +169,7 @@ export class Nicguard {
   }
 
   async start(kubeconfig: string): Promise<void> {
-    this.port = await freePort();
-    this.metricsPort = await freePort();
+    [this.port, this.metricsPort] = await freePorts(2);
     this.child = startLogged(
       process.execPath,
       [

@@ -9,7 +9,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
-import { BIN, NICGUARD, freePort, kubectl, startLogged, stopChild, waitFor } from './harness.js';
+import { BIN, NICGUARD, freePort, freePorts, kubectl, startLogged, stopChild, waitFor } from './harness.js';
 import { KubeApi } from './kube-api.js';
 
 type Obj = Record<string, any>;
@@ -128,7 +128,8 @@ export class KubeVirtControlPlane {
     ).trim();
     const cert = join(this.certDir, 'tls.crt');
     const key = join(this.certDir, 'tls.key');
-    this.virtApiPort = await freePort();
+    const [virtApiPort, consoleServerPort] = await freePorts(2);
+    this.virtApiPort = virtApiPort;
     this.virtApi = startLogged(
       join(BIN, 'virt-api'),
       [
@@ -140,7 +141,7 @@ export class KubeVirtControlPlane {
         String(this.virtApiPort),
         // virt-api dials virt-handler's console server on this port; nothing listens.
         '--console-server-port',
-        String(await freePort()),
+        String(consoleServerPort),
         '--tls-cert-file',
         cert,
         '--tls-key-file',

@@ -218,25 +218,31 @@ func resolvePorts(dir string, want ports) (ports, error) {
 	if b, err := os.ReadFile(file); err == nil {
 		_ = json.Unmarshal(b, &saved)
 	}
-	pick := func(flagValue, savedValue int) (int, error) {
-		if flagValue != 0 {
-			return flagValue, nil
-		}
-		if savedValue != 0 {
-			return savedValue, nil
-		}
-		return freePort()
-	}
+	// Fresh ports are taken while all of them stay bound: a port closed and asked for
+	// again can come back at once (CI once gave etcd's client and peer the same one).
 	var p ports
-	var err error
-	if p.Secure, err = pick(want.Secure, saved.Secure); err != nil {
+	chosen := []*int{&p.Secure, &p.Etcd, &p.EtcdPeer}
+	asked := []int{want.Secure, want.Etcd, want.EtcdPeer}
+	remembered := []int{saved.Secure, saved.Etcd, saved.EtcdPeer}
+	var unset []*int
+	taken := map[int]bool{}
+	for i, port := range chosen {
+		switch {
+		case asked[i] != 0:
+			*port = asked[i]
+		case remembered[i] != 0:
+			*port = remembered[i]
+		default:
+			unset = append(unset, port)
+		}
+		taken[*port] = *port != 0
+	}
+	fresh, err := freePorts(len(unset), taken)
+	if err != nil {
 		return p, err
 	}
-	if p.Etcd, err = pick(want.Etcd, saved.Etcd); err != nil {
-		return p, err
-	}
-	if p.EtcdPeer, err = pick(want.EtcdPeer, saved.EtcdPeer); err != nil {
-		return p, err
+	for i, port := range unset {
+		*port = fresh[i]
 	}
 	if p.Secure == p.Etcd || p.Secure == p.EtcdPeer || p.Etcd == p.EtcdPeer {
 		return p, fmt.Errorf("ports must differ: %+v", p)
@@ -245,13 +251,21 @@ func resolvePorts(dir string, want ports) (ports, error) {
 	return p, writeFileAtomic(file, append(b, '\n'), 0o600)
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", net.JoinHostPort(loopback, "0"))
-	if err != nil {
-		return 0, err
+// freePorts returns n distinct free loopback ports not in taken, holding each until all
+// are known (one in taken is held too, so the next try gets another).
+func freePorts(n int, taken map[int]bool) ([]int, error) {
+	var found []int
+	for len(found) < n {
+		l, err := net.Listen("tcp", net.JoinHostPort(loopback, "0"))
+		if err != nil {
+			return nil, err
+		}
+		defer l.Close()
+		if port := l.Addr().(*net.TCPAddr).Port; !taken[port] {
+			found = append(found, port)
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return found, nil
 }
 
 func ensureServiceAccountKey(path string) (string, error) {
