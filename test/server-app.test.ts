@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, request as httpRequest, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import fastJsonPatch from 'fast-json-patch';
 import request from 'supertest';
@@ -77,6 +77,38 @@ const masqueradeHotplug = (extra: Partial<PolicyRequest> = {}) =>
   update(fedora(), example('bad/masquerade-hotplug.yaml'), extra);
 /** The user deletes dyniface1 (interface and network) from the running VM. */
 const removal = (extra: Partial<PolicyRequest> = {}) => update(fedoraWithBridge(), fedora(), extra);
+
+/** Sends the bodies as pipelined POSTs to /validate in one write on one connection; resolves with the answers. */
+function pipelined(port: number, bodies: string[]): Promise<{ status: number; body: string }[]> {
+  const requests = bodies.map(
+    (body) =>
+      `POST /validate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write(requests.join('')));
+    let received = Buffer.alloc(0);
+    const answers: { status: number; body: string }[] = [];
+    socket.on('data', (chunk: Buffer) => {
+      received = Buffer.concat([received, chunk]);
+      for (;;) {
+        const headEnd = received.indexOf('\r\n\r\n');
+        if (headEnd < 0) break;
+        const head = received.subarray(0, headEnd).toString('latin1');
+        const length = Number(/content-length: (\d+)/i.exec(head)?.[1] ?? 0);
+        if (received.length < headEnd + 4 + length) break;
+        const status = Number(head.split(' ')[1]);
+        answers.push({ status, body: received.subarray(headEnd + 4, headEnd + 4 + length).toString('utf8') });
+        received = received.subarray(headEnd + 4 + length);
+      }
+      if (answers.length === bodies.length) {
+        socket.destroy();
+        resolve(answers);
+      }
+    });
+    socket.on('error', reject);
+  });
+}
 
 function assertNoStack(text: string): void {
   assert.doesNotMatch(text, /\n\s+at |node_modules|\.js:\d+|\.ts:\d+/);
@@ -625,6 +657,52 @@ describe('webhook app: failures inside', () => {
       assert.equal(logged.uid, review.request.uid);
       useBroken = false;
       await post(h, '/validate', admissionReview(seedHotplug())).expect(200);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('answers pipelined reviews in order, each its own; a throw in evaluation fails one alone', async () => {
+    // The reviews arrive in one write on one connection, so their bodies complete in the same turn and are
+    // judged as one batch (src/server/batch.ts).
+    const cluster = seedCluster();
+    const broken: ClusterView = Object.assign(Object.create(Object.getPrototypeOf(cluster)), cluster, {
+      getNetworkAttachmentDefinition(namespace: string, name: string) {
+        if (name === 'boom-net') throw new TypeError('boom in a lookup');
+        return cluster.getNetworkAttachmentDefinition(namespace, name);
+      },
+    });
+    const h = await start({ getClusterView: () => broken });
+    try {
+      const reviews = [
+        admissionReview(update(fedora(), fedoraWithBridge(), { uid: 'allowed-1' })),
+        admissionReview(masqueradeHotplug({ uid: 'denied-2' })),
+        admissionReview(
+          update(fedora(), addMultusNic(fedora(), 'boomnic', { bridge: {} }, 'boom-net'), { uid: 'throws-3' }),
+        ),
+        admissionReview(update(fedora(), fedoraWithBridge(), { uid: 'allowed-4' })),
+      ];
+      const answers = await pipelined(
+        (h.server.address() as AddressInfo).port,
+        reviews.map((r) => JSON.stringify(r)),
+      );
+      assert.deepEqual(
+        answers.map((a) => a.status),
+        [200, 200, 500, 200],
+      );
+      assert.deepEqual(
+        answers.map((a) => JSON.parse(a.body).response?.uid),
+        ['allowed-1', 'denied-2', undefined, 'allowed-4'],
+      );
+      assert.deepEqual(
+        answers.map((a) => JSON.parse(a.body).response?.allowed),
+        [true, false, undefined, true],
+      );
+      assert.match(JSON.parse(answers[2].body).message, /uid throws-3/);
+      assert.deepEqual(
+        h.logs.messages('admission decision').map((l) => l.uid),
+        ['allowed-1', 'denied-2', 'allowed-4'],
+      );
     } finally {
       await h.close();
     }

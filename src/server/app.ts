@@ -18,8 +18,10 @@ import {
   tooDeep,
   validator,
   type AdmissionReviewResponse,
+  type DecodedReview,
   type Webhook,
 } from '../admission/review.js';
+import { Batcher } from './batch.js';
 import { logBodies, logDecision, type Logger } from './logger.js';
 import type { Decision, WebhookMetrics } from './metrics.js';
 
@@ -66,6 +68,41 @@ export interface WebhookHandlers {
 }
 
 const NO_RULES: string[] = [];
+
+/**
+ * Bytes of reviews judged in one batch: about 60 of a typical VM. Reviews over TEXT_DEPTH_SCAN_FROM (64 KiB) are
+ * judged at once with what is queued, so small reviews never wait in a batch for many large ones.
+ */
+const BATCH_BYTES = 256 * 1024;
+
+/** An admission request whose body has been read whole, waiting to be judged. */
+interface ReadReview {
+  webhook: Webhook;
+  req: IncomingMessage;
+  res: ServerResponse;
+  body: Buffer;
+  /** The body went through a NestingScanner as it arrived. */
+  nestingChecked: boolean;
+  /** Gives back the body's bytes to the cap on bodies in flight. */
+  release: () => void;
+  /** When the body was complete (performance.now()): the latency histogram starts here. */
+  started: number;
+}
+
+interface DecodedRead extends DecodedReview {
+  read: ReadReview;
+}
+
+/** A review's answer and what it is recorded with. */
+interface Judgement {
+  read: ReadReview;
+  request: PolicyRequest;
+  answer: AdmissionReviewResponse;
+  findings: Finding[];
+  patch: PatchOperation[];
+  /** From the complete body to the answer handed to the socket; set when it is sent. */
+  seconds: number;
+}
 
 function sendJson(res: ServerResponse, status: number, body: unknown, draining: boolean): void {
   const text = JSON.stringify(body);
@@ -129,90 +166,117 @@ export function createWebhook(opts: AppOptions): WebhookHandlers {
     sendJson(res, status, { error, message }, draining());
   }
 
-  /** `nestingChecked`: the body went through a NestingScanner as it arrived. */
-  function judge(
-    webhook: Webhook,
-    req: IncomingMessage,
-    res: ServerResponse,
-    body: Buffer,
-    nestingChecked: boolean,
-  ): void {
-    const started = performance.now();
-    let decoded;
+  /** Reviews judged together, stage by stage (see batch.ts): 123 -> 84-95 µs of CPU per review in bench:server. */
+  const batches = new Batcher(judgeBatch, { flushFrom: TEXT_DEPTH_SCAN_FROM, maxBytes: BATCH_BYTES });
+
+  /** All decoded, then all evaluated, then all answered, then all logged. */
+  function judgeBatch(batch: ReadReview[]): void {
     try {
-      decoded = decodeAdmissionReview(body, { textNestingChecked: nestingChecked });
-    } catch (err) {
-      if (err instanceof AdmissionDecodeError) return fail(req, res, webhook, 400, 'bad request', err.message);
-      throw err;
+      const decoded = stage(
+        batch.map((read) => ({ read })),
+        ({ read }) => decode(read),
+      );
+      const judged = stage(decoded, evaluateDecoded);
+      stage(stage(judged, send), record);
+    } finally {
+      for (const read of batch) read.release();
     }
-    const { review, request, subResource } = decoded;
-    const kind = judgedKindOf(request);
-    const judged = isJudged(request, subResource);
+  }
 
-    let answer: AdmissionReviewResponse;
-    let findings: Finding[] = [];
-    let patch: PatchOperation[] = [];
-    if (!judged) {
-      answer = allowUntouched(review);
-    } else {
-      const cluster = opts.getClusterView();
-      if (!cluster)
-        return fail(req, res, webhook, 503, 'not ready', 'the cluster view has not synced yet; try again shortly');
-      let result;
+  /** One stage over a batch: a throw fails that review alone (500 if not yet answered) and drops it from the rest. */
+  function stage<T extends { read: ReadReview }, U>(items: T[], step: (item: T) => U | undefined): U[] {
+    const out: U[] = [];
+    for (const item of items) {
       try {
-        result = evaluate(request, cluster, opts.getConfig(), webhook);
+        const next = step(item);
+        if (next !== undefined) out.push(next);
       } catch (err) {
-        // A rule that throws is a bug in nicguard, not in the request: 500 lets the webhook's
-        // failurePolicy decide. The caller gets a generic body; the log has the error and the uid.
-        logger?.error({ uid: request.uid, kind: request.kind, object: objectName(request), err }, 'evaluation failed');
-        return fail(
-          req,
-          res,
-          webhook,
-          500,
-          'internal error',
-          `nicguard failed to evaluate this request (uid ${request.uid}); see its log`,
-        );
+        const { req, res, webhook } = item.read;
+        logger?.error({ err, path: pathOf(req.url) }, 'request failed');
+        if (!res.headersSent)
+          fail(req, res, webhook, 500, 'internal error', 'the webhook failed to handle this request; see its log');
       }
-      answer = encodeAdmissionResponse(review, result, webhook);
-      findings = result.findings;
-      patch = result.patch;
     }
+    return out;
+  }
 
-    sendJson(res, 200, answer, draining());
+  function decode(read: ReadReview): DecodedRead | undefined {
+    try {
+      const { review, request, subResource } = decodeAdmissionReview(read.body, {
+        textNestingChecked: read.nestingChecked,
+      });
+      return { read, review, request, subResource };
+    } catch (err) {
+      if (!(err instanceof AdmissionDecodeError)) throw err;
+      fail(read.req, read.res, read.webhook, 400, 'bad request', err.message);
+      return undefined;
+    }
+  }
 
+  function evaluateDecoded(decoded: DecodedRead): Judgement | undefined {
+    const { read, review, request, subResource } = decoded;
+    const { req, res, webhook } = read;
+    if (!isJudged(request, subResource))
+      return { read, request, answer: allowUntouched(review), findings: [], patch: [], seconds: 0 };
+    const cluster = opts.getClusterView();
+    if (!cluster) {
+      fail(req, res, webhook, 503, 'not ready', 'the cluster view has not synced yet; try again shortly');
+      return undefined;
+    }
+    let result;
+    try {
+      result = evaluate(request, cluster, opts.getConfig(), webhook);
+    } catch (err) {
+      // A rule that throws is a bug in nicguard, not in the request: 500 lets the webhook's
+      // failurePolicy decide. The caller gets a generic body; the log has the error and the uid.
+      logger?.error({ uid: request.uid, kind: request.kind, object: objectName(request), err }, 'evaluation failed');
+      const message = `nicguard failed to evaluate this request (uid ${request.uid}); see its log`;
+      fail(req, res, webhook, 500, 'internal error', message);
+      return undefined;
+    }
+    const answer = encodeAdmissionResponse(review, result, webhook);
+    return { read, request, answer, findings: result.findings, patch: result.patch, seconds: 0 };
+  }
+
+  function send(judgement: Judgement): Judgement {
+    sendJson(judgement.read.res, 200, judgement.answer, draining());
+    judgement.seconds = (performance.now() - judgement.read.started) / 1000;
+    return judgement;
+  }
+
+  /** Metrics and the decision line of an answered review. */
+  function record({ read, request, answer, findings, patch, seconds }: Judgement): undefined {
+    const { webhook } = read;
     const decision: Decision = !answer.response.allowed ? 'denied' : answer.response.patch ? 'patched' : 'allowed';
-    const seconds = (performance.now() - started) / 1000;
     metrics?.recordDecision({
       webhook,
-      kind: kind ?? 'other',
+      kind: judgedKindOf(request) ?? 'other',
       operation: request.operation,
       dryRun: request.dryRun === true,
       decision,
       seconds,
       findings,
     });
-    if (logger) {
-      logDecision(logger, {
-        uid: request.uid ?? '',
-        webhook,
-        kind: request.kind,
-        object: objectName(request),
-        operation: request.operation,
-        user: request.userInfo?.username ?? '',
-        dryRun: request.dryRun === true,
-        decision,
-        rules: findings.length ? [...new Set(findings.map((f) => f.rule))] : NO_RULES,
-        ms: Math.round(seconds * 1e6) / 1e3,
+    if (!logger) return;
+    logDecision(logger, {
+      uid: request.uid ?? '',
+      webhook,
+      kind: request.kind,
+      object: objectName(request),
+      operation: request.operation,
+      user: request.userInfo?.username ?? '',
+      dryRun: request.dryRun === true,
+      decision,
+      rules: findings.length ? [...new Set(findings.map((f) => f.rule))] : NO_RULES,
+      ms: Math.round(seconds * 1e6) / 1e3,
+    });
+    // The bodies object is built only when debug lines are written.
+    if (logger.isLevelEnabled('debug')) {
+      logBodies(logger, request.uid ?? '', {
+        object: request.object,
+        oldObject: request.oldObject,
+        ...(patch.length ? { patch } : {}),
       });
-      // The bodies object is built only when debug lines are written.
-      if (logger.isLevelEnabled('debug')) {
-        logBodies(logger, request.uid ?? '', {
-          object: request.object,
-          oldObject: request.oldObject,
-          ...(patch.length ? { patch } : {}),
-        });
-      }
     }
   }
 
@@ -293,15 +357,9 @@ export function createWebhook(opts: AppOptions): WebhookHandlers {
     req.on('end', () => {
       if (done) return;
       done = true;
-      try {
-        judge(webhook, req, res, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size), nesting !== undefined);
-      } catch (err) {
-        logger?.error({ err, path: pathOf(req.url) }, 'request failed');
-        if (!res.headersSent)
-          fail(req, res, webhook, 500, 'internal error', 'the webhook failed to handle this request; see its log');
-      } finally {
-        release();
-      }
+      const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
+      const started = performance.now();
+      batches.add({ webhook, req, res, body, nestingChecked: nesting !== undefined, release, started }, body.length);
     });
     // A client that goes away mid-body gets no answer; its bytes are no longer held.
     req.on('close', release);
