@@ -4,16 +4,16 @@
 // between one review and the next. This gathers them.
 
 export interface BatchLimits {
-  /** An item larger than this is handed over at once, with whatever is queued before it. */
-  flushFrom: number;
-  /** Bytes queued at most: the item that takes the batch past this hands it over at once. */
+  /** An item larger than this is handed over alone, at once, after what is queued before it. */
+  aloneFrom: number;
+  /** Bytes in a batch at most: the item that takes it there hands the batch over at once. */
   maxBytes: number;
 }
 
 /**
  * Gathers items that arrive in one turn of the event loop and hands them to `handle` together, in arrival order, on
- * the next setImmediate. A batch's items wait for each other, so a large item, or one that fills the batch, hands
- * the batch over at once rather than make the small ones queued with it wait for more.
+ * the next setImmediate. The items of a batch wait for each other (the first is answered when the last is judged),
+ * so batches are kept small in bytes, and a large item goes alone: small items never wait for a large one.
  */
 export class Batcher<T> {
   private queued: T[] = [];
@@ -26,9 +26,14 @@ export class Batcher<T> {
   ) {}
 
   add(item: T, bytes: number): void {
+    if (bytes > this.limits.aloneFrom) {
+      this.flush();
+      this.handle([item]);
+      return;
+    }
     this.queued.push(item);
     this.queuedBytes += bytes;
-    if (bytes > this.limits.flushFrom || this.queuedBytes > this.limits.maxBytes) this.flush();
+    if (this.queuedBytes >= this.limits.maxBytes) this.flush();
     else if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(() => {
