@@ -16,8 +16,9 @@
 //   NICGUARD_BENCH_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" node dist/bench/server.js
 //                                                (Node flags for serve: here a CPU profile, written when it stops)
 //
-// Aims on a 2-core machine: ratio >= 0.8, p99 < 5 ms at 1,000 requests/s, RSS < 150 MB,
-// CPU per request <= 1.3x the parse-only server.
+// Aims on a 2-core machine: p99 < 5 ms at 1,000 requests/s, RSS < 150 MB, CPU per request
+// <= 1.3x the parse-only server (issue 11). Throughput against the bare server, which reads the body
+// but does not parse it, is printed for scale only.
 import { admissionReview } from '../test/server-support.js';
 import { cpuMs, rssMb, stopChild, LOOPBACK_ANY_PORTS } from './process.js';
 import { median, percentile } from './stats.js';
@@ -489,7 +490,7 @@ async function main(): Promise<void> {
     );
     const ratio = max[SERVE].rps / max[0].rps;
     console.log(
-      `  ratio serve/bare: ${fmt(ratio)} (aim >= 0.80); ` +
+      `  ratio serve/bare: ${fmt(ratio)} (for scale: the bare server does not parse the review); ` +
         `server CPU per request serve/bare: ${fmt(max[SERVE].cpuUs / max[0].cpuUs)}`,
     );
     console.log(
