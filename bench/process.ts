@@ -9,19 +9,44 @@ import { parse } from 'yaml';
 /** `nicguard serve` flags for a benchmark: on loopback, on ports the kernel picks. */
 export const LOOPBACK_ANY_PORTS = ['--host', '127.0.0.1', '--port', '0', '--metrics-port', '0'];
 
+/** The NODE_OPTIONS a manifest's containers set, as words; the first found (containers at any depth). */
+function nodeOptionsIn(file: string): string[] {
+  const found: string[] = [];
+  const walk = (node: unknown): void => {
+    if (Array.isArray(node)) node.forEach(walk);
+    else if (node && typeof node === 'object') {
+      const entry = node as { name?: unknown; value?: unknown };
+      if (entry.name === 'NODE_OPTIONS' && typeof entry.value === 'string') found.push(entry.value);
+      Object.values(node).forEach(walk);
+    }
+  };
+  walk(parse(readFileSync(file, 'utf8')));
+  if (found.length === 0) throw new Error(`${file} sets no NODE_OPTIONS`);
+  return found[0].split(' ').filter(Boolean);
+}
+
 /**
  * The Node flags the Deployment gives nicguard serve (its NODE_OPTIONS in
  * manifests/base/deployment.yaml, which the chart's values repeat and a chart test holds equal):
  * benchmarks that run the server "as deployed" read them here rather than copy them.
  */
 export function deployedNodeFlags(root: string): string[] {
-  const deployment = parse(readFileSync(join(root, 'manifests', 'base', 'deployment.yaml'), 'utf8')) as {
-    spec: { template: { spec: { containers: { env?: { name: string; value?: string }[] }[] } } };
-  };
-  const env = deployment.spec.template.spec.containers.flatMap((c) => c.env ?? []);
-  const value = env.find((e) => e.name === 'NODE_OPTIONS')?.value;
-  if (value === undefined) throw new Error('manifests/base/deployment.yaml sets no NODE_OPTIONS');
-  return value.split(' ').filter(Boolean);
+  return nodeOptionsIn(join(root, 'manifests', 'base', 'deployment.yaml'));
+}
+
+/** The Node flags the audit CronJob gives `nicguard audit` (manifests/overlays/audit/cronjob.yaml). */
+export function auditCronJobNodeFlags(root: string): string[] {
+  return nodeOptionsIn(join(root, 'manifests', 'overlays', 'audit', 'cronjob.yaml'));
+}
+
+/** Peak resident memory of a process so far (VmHWM), in MB; NaN once it is gone. */
+export function peakRssMb(pid: number): number {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : NaN;
+  } catch {
+    return NaN;
+  }
 }
 
 /** The space-separated words of `--name=W1 W2 ...` in argv (none if not given). */

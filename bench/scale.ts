@@ -9,6 +9,8 @@
 //   npm run bench:scale                        (N = 1,000, 10,000 and 100,000)
 //   node dist/bench/scale.js --vmis 1000,10000 (choose N)
 //   node dist/bench/scale.js --heap            (retained heap per VMI for candidate projections)
+//   node dist/bench/scale.js --audit --vmis 1000,5000   (nicguard audit over the fleet, as the CronJob runs it:
+//                                                       exit, time, peak RSS)
 //   node dist/bench/scale.js --node-flags=--single-threaded-gc   (more Node flags for serve)
 //   node dist/bench/scale.js --serve-flags=--helper-thread-nice=0   (more flags for serve)
 //
@@ -18,9 +20,11 @@
 // under 50 ms during the initial list and during a relist.
 import { admissionReview } from '../test/server-support.js';
 import {
+  auditCronJobNodeFlags,
   cpuSeconds,
   deployedNodeFlags,
   nodeFlagsOption,
+  peakRssMb,
   serveFlagsOption,
   rssMb,
   stopChild,
@@ -28,6 +32,7 @@ import {
   scrapeMetrics,
 } from './process.js';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import { loadavg, tmpdir } from 'node:os';
@@ -643,6 +648,7 @@ async function main(): Promise<void> {
   const sizes = (at >= 0 ? process.argv[at + 1] : '1000,10000,100000').split(',').map(Number);
   if (sizes.some((n) => !Number.isInteger(n) || n <= 0))
     throw new Error('--vmis takes a comma-separated list of positive integers');
+  if (process.argv.includes('--audit')) return mainAudit(sizes);
   const dir = mkdtempSync(join(tmpdir(), 'nicguard-scale-'));
   try {
     const bundle = generateCertificates({ commonName: 'localhost', dnsNames: ['localhost'], ips: ['127.0.0.1'] });
@@ -694,6 +700,71 @@ async function main(): Promise<void> {
     );
     const serveFlags = serveFlagsOption().join(' ') || 'none';
     console.log(`nicguard serve's Node flags: ${NODE_FLAGS.join(' ')}; more serve flags: ${serveFlags}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// ---- --audit: `nicguard audit` over the same fleet, as the audit CronJob runs it ----
+
+/** Node flags of the audit CronJob (its heap cap), then any --node-flags. */
+const AUDIT_NODE_FLAGS = [...auditCronJobNodeFlags(ROOT), ...nodeFlagsOption()];
+
+interface AuditRow {
+  vmis: number;
+  seconds: number;
+  peakRssMb: number;
+  /** The exit code, or the signal that ended it. */
+  exit: string;
+  /** The last line of stderr when it failed (a heap out of memory, say). */
+  failure?: string;
+}
+
+async function measureAudit(vmis: number, dir: string): Promise<AuditRow> {
+  const fake = await startChild([SELF, '--fake-api', String(vmis)], dir, /listening (\d+) vmi-bytes (\d+)/, 'stdout');
+  try {
+    const api = new FakeApiServer();
+    api.port = Number(fake.match[1]);
+    const kubeconfig = join(dir, `kubeconfig-audit-${vmis}`);
+    writeFileSync(kubeconfig, api.kubeconfig());
+    const started = performance.now();
+    // As the CronJob runs it, but printing JSON instead of writing PolicyReports (the fake API has no such resource).
+    const audit = spawn(
+      process.execPath,
+      [...AUDIT_NODE_FLAGS, CLI, 'audit', '--kubeconfig', kubeconfig, '-o', 'json', '--fail-exit-code', '0'],
+      { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let stderr = '';
+    audit.stderr!.setEncoding('utf8');
+    audit.stderr!.on('data', (c: string) => (stderr = (stderr + c).slice(-4000)));
+    let peak = 0;
+    const timer = setInterval(() => (peak = Math.max(peak, peakRssMb(audit.pid!) || 0)), 50);
+    const [code, signal] = (await once(audit, 'exit')) as [number | null, string | null];
+    clearInterval(timer);
+    const exit = code === null ? String(signal) : String(code);
+    const lines = stderr.split('\n').filter((l) => l.trim());
+    const failure = code === 0 ? undefined : (lines.find((l) => /heap out of memory/i.test(l)) ?? lines.at(-1));
+    return { vmis, seconds: (performance.now() - started) / 1000, peakRssMb: peak, exit, failure };
+  } finally {
+    await stopChild(fake.child);
+  }
+}
+
+async function mainAudit(sizes: number[]): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'nicguard-audit-scale-'));
+  try {
+    console.log(
+      `fleet: N VMIs (no VMs: the fake API serves none), ${NADS} NADs, ${SUBNETS} Subnets; lists in pages of 500`,
+    );
+    console.log(`nicguard audit -o json with the CronJob's Node flags: ${AUDIT_NODE_FLAGS.join(' ')}\n`);
+    console.log('   VMIs  exit  seconds  peak RSS MB');
+    for (const n of sizes) {
+      const r = await measureAudit(n, dir);
+      console.log(
+        `${String(r.vmis).padStart(7)}${r.exit.padStart(6)}${fmt(r.seconds, 1).padStart(9)}` +
+          `${fmt(r.peakRssMb, 0).padStart(13)}${r.failure ? `  ${r.failure.slice(0, 100)}` : ''}`,
+      );
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
