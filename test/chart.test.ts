@@ -372,6 +372,13 @@ test('the audit CronJob is off by default and runs `nicguard audit --apply` when
     .find((o) => o?.kind === 'ClusterRole');
   assert.deepEqual(rules('nicguard-audit'), overlay.rules);
   assert.deepEqual(rules('nicguard'), one(render(), 'ClusterRole', 'nicguard').rules);
+  // Memory as the overlay sizes it: the audit keeps whole objects, so it has its own heap cap and limit.
+  const overlayJob = parseAllDocuments(readFileSync(join(ROOT, 'manifests/overlays/audit/cronjob.yaml'), 'utf8'))
+    .map((d) => d.toJS())
+    .find((o) => o?.kind === 'CronJob');
+  const container = (j: any) => j.spec.jobTemplate.spec.template.spec.containers[0];
+  assert.deepEqual(container(job).env, container(overlayJob).env);
+  assert.deepEqual(container(job).resources, container(overlayJob).resources);
 });
 
 test('namespace.create adds the restricted Namespace of the base', () => {
