@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
 import { serviceDnsNames } from '../src/certs/generate.js';
 import { defaultConfig, resolveConfig } from '../src/engine/config.js';
+import { parseQuantity } from '../src/engine/quantity.js';
 import { ROOT } from './support.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -267,7 +268,7 @@ test('NODE_OPTIONS of the Deployment and the audit CronJob: Node starts with the
     const run = spawnSync(process.execPath, ['-e', '0'], { env: { ...process.env, NODE_OPTIONS: value } });
     assert.equal(run.status, 0, `${c.name}: node refused NODE_OPTIONS="${value}": ${String(run.stderr)}`);
     const heapMb = Number(/--max-old-space-size=(\d+)/.exec(value)?.[1]);
-    const limitMi = Number(/^(\d+)Mi$/.exec(c.resources.limits.memory)?.[1]);
+    const limitMi = (parseQuantity(c.resources.limits.memory) ?? NaN) / 2 ** 20;
     // Room beside the old generation for the young one, code and buffers, or the OOM killer acts before V8's GC.
     assert.ok(heapMb > 0 && heapMb + 64 <= limitMi, `${c.name}: heap cap ${heapMb} MB under the ${limitMi}Mi limit`);
     // One V8 background thread under a 1-CPU limit (docs/server.md, Hostile input).
