@@ -39,16 +39,6 @@ export function auditCronJobNodeFlags(root: string): string[] {
   return nodeOptionsIn(join(root, 'manifests', 'overlays', 'audit', 'cronjob.yaml'));
 }
 
-/** Peak resident memory of a process so far (VmHWM), in MB; NaN once it is gone. */
-export function peakRssMb(pid: number): number {
-  try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) / 1024 : NaN;
-  } catch {
-    return NaN;
-  }
-}
-
 /** The space-separated words of `--name=W1 W2 ...` in argv (none if not given). */
 function wordsOption(name: string, argv: readonly string[]): string[] {
   const prefix = `${name}=`;
@@ -66,14 +56,24 @@ export function serveFlagsOption(argv: readonly string[] = process.argv): string
   return wordsOption('--serve-flags', argv);
 }
 
-/** Resident memory of a process in MB, or NaN once it has gone. */
-export function rssMb(pid: number): number {
+/** A memory line of /proc/<pid>/status (VmRSS, VmHWM) in MB, or NaN once the process has gone. */
+function statusMb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m ? Number(m[1]) / 1024 : NaN;
   } catch {
     return NaN;
   }
+}
+
+/** Resident memory of a process in MB, or NaN once it has gone. */
+export function rssMb(pid: number): number {
+  return statusMb(pid, 'VmRSS');
+}
+
+/** Peak resident memory of a process so far (VmHWM), in MB; NaN once it has gone. */
+export function peakRssMb(pid: number): number {
+  return statusMb(pid, 'VmHWM');
 }
 
 /** CPU time (user + system) a process has used so far, in ms, from /proc/<pid>/stat. */
