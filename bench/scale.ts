@@ -10,7 +10,7 @@
 //   node dist/bench/scale.js --vmis 1000,10000 (choose N)
 //   node dist/bench/scale.js --heap            (retained heap per VMI for candidate projections)
 //   node dist/bench/scale.js --audit --vmis 1000,5000   (nicguard audit over the fleet, as the CronJob runs it:
-//                                                       exit, time, peak RSS)
+//                                                       exit, time, peak RSS; --with-vms: a VM for each VMI)
 //   node dist/bench/scale.js --node-flags=--single-threaded-gc   (more Node flags for serve)
 //   node dist/bench/scale.js --serve-flags=--helper-thread-nice=0   (more flags for serve)
 //
@@ -240,6 +240,35 @@ export function makeVmi(template: KubeObject, i: number): KubeObject {
   };
 }
 
+/** The VM owning the i-th VMI, as a cluster returns it: the VMI's spec as its template, managed fields, a status. */
+export function makeVm(template: KubeObject, i: number): KubeObject {
+  const vmi = makeVmi(template, i);
+  const { ownerReferences: _owners, finalizers: _finalizers, ...metadata } = vmi.metadata!;
+  return {
+    metadata: { ...metadata, uid: `9a8b7c6d-${String(i).padStart(8, '0')}-4000-8000-000000000000` },
+    spec: {
+      runStrategy: 'Always',
+      template: { metadata: { labels: { 'kubevirt.io/domain': metadata.name } }, spec: vmi.spec },
+    },
+    status: {
+      created: true,
+      ready: true,
+      printableStatus: 'Running',
+      desiredGeneration: 4,
+      observedGeneration: 4,
+      runStrategy: 'Always',
+      conditions: [
+        { type: 'Ready', status: 'True', lastProbeTime: null, lastTransitionTime: '2026-10-01T08:00:30Z' },
+        { type: 'LiveMigratable', status: 'True', lastProbeTime: null, lastTransitionTime: null },
+      ],
+      volumeSnapshotStatuses: [
+        { name: 'containerdisk', enabled: false, reason: 'Snapshot is not supported for this volumeSource type' },
+        { name: 'cloudinitdisk', enabled: false, reason: 'Snapshot is not supported for this volumeSource type' },
+      ],
+    },
+  };
+}
+
 function makeNad(i: number): KubeObject {
   const name = nadName(i);
   const ns = nsOf(i);
@@ -283,10 +312,11 @@ function makeSubnet(i: number): KubeObject {
 
 // ---- the fake API child: `node dist/bench/scale.js --fake-api N` ----
 
-async function runFakeApi(vmis: number): Promise<void> {
+async function runFakeApi(vmis: number, withVms: boolean): Promise<void> {
   const template = readExample('old/vm-fedora.yaml');
   const api = new FakeApiServer();
   api.generate('vmi', { count: vmis, make: (i) => makeVmi(template, i) });
+  if (withVms) api.generate('vm', { count: vmis, make: (i) => makeVm(template, i) });
   api.generate('nad', { count: NADS, make: makeNad });
   api.generate('subnet', { count: SUBNETS, make: makeSubnet });
   api.put('kubevirt', {
@@ -720,8 +750,13 @@ interface AuditRow {
   failure?: string;
 }
 
-async function measureAudit(vmis: number, dir: string): Promise<AuditRow> {
-  const fake = await startChild([SELF, '--fake-api', String(vmis)], dir, /listening (\d+) vmi-bytes (\d+)/, 'stdout');
+async function measureAudit(vmis: number, dir: string, withVms: boolean): Promise<AuditRow> {
+  const fake = await startChild(
+    [SELF, '--fake-api', String(vmis), ...(withVms ? ['vms'] : [])],
+    dir,
+    /listening (\d+) vmi-bytes (\d+)/,
+    'stdout',
+  );
   try {
     const api = new FakeApiServer();
     api.port = Number(fake.match[1]);
@@ -752,14 +787,14 @@ async function measureAudit(vmis: number, dir: string): Promise<AuditRow> {
 
 async function mainAudit(sizes: number[]): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'nicguard-audit-scale-'));
+  const withVms = process.argv.includes('--with-vms');
   try {
-    console.log(
-      `fleet: N VMIs (no VMs: the fake API serves none), ${NADS} NADs, ${SUBNETS} Subnets; lists in pages of 500`,
-    );
+    const fleet = withVms ? 'N running VMs (a VM and its VMI each)' : 'N VMIs (no VMs)';
+    console.log(`fleet: ${fleet}, ${NADS} NADs, ${SUBNETS} Subnets; lists in pages of 500`);
     console.log(`nicguard audit -o json with the CronJob's Node flags: ${AUDIT_NODE_FLAGS.join(' ')}\n`);
-    console.log('   VMIs  exit  seconds  peak RSS MB');
+    console.log(`${withVms ? '      N' : '   VMIs'}  exit  seconds  peak RSS MB`);
     for (const n of sizes) {
-      const r = await measureAudit(n, dir);
+      const r = await measureAudit(n, dir, withVms);
       console.log(
         `${String(r.vmis).padStart(7)}${r.exit.padStart(6)}${fmt(r.seconds, 1).padStart(9)}` +
           `${fmt(r.peakRssMb, 0).padStart(13)}${r.failure ? `  ${r.failure.slice(0, 100)}` : ''}`,
@@ -880,7 +915,7 @@ function runHeap(): void {
 if (process.env.SCALE_NO_MAIN) {
   // imported
 } else if (process.argv[2] === '--fake-api') {
-  void runFakeApi(Number(process.argv[3]));
+  void runFakeApi(Number(process.argv[3]), process.argv[4] === 'vms');
 } else if (process.argv[2] === '--heap') {
   runHeap();
 } else {

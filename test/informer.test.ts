@@ -152,7 +152,7 @@ test('the first list fills the view, adds kind/apiVersion, and marks every resou
     assert.equal(view.getKubeVirt()?.metadata?.name, 'kubevirt');
     assert.equal(view.getNetworkAttachmentDefinition('default', 'nope'), undefined);
     assert.equal(api.authorization, 'Bearer sekret', 'credentials from the kubeconfig are used');
-    assert.deepEqual(api.lists, { nad: 1, subnet: 1, vmi: 1, kubevirt: 1 });
+    assert.deepEqual(api.lists, { nad: 1, subnet: 1, vmi: 1, kubevirt: 1, vm: 0 }, 'each indexed kind once; VMs never');
     await waitFor('a watch on each resource', () => ALL_RES.every((r) => api.openWatches(r) === 1));
   } finally {
     await h.done();

@@ -6,21 +6,23 @@
 // test and bench/scale.ts (which serves generated objects instead of stored ones).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { KIND_FACTS, type IndexedKind } from '../../src/engine/kinds.js';
+import { KIND_FACTS, type IndexedKind, type KnownKind } from '../../src/engine/kinds.js';
 import type { KubeObject } from '../../src/engine/types.js';
 
-/** Short names the tests use for the indexed kinds. */
+/** Short names the tests use for the indexed kinds: the informers list and watch each. */
 export const RESOURCES = {
   nad: 'NetworkAttachmentDefinition',
   subnet: 'Subnet',
   vmi: 'VirtualMachineInstance',
   kubevirt: 'KubeVirt',
 } as const satisfies Record<string, IndexedKind>;
-export type Res = keyof typeof RESOURCES;
-const ALL_RES = Object.keys(RESOURCES) as Res[];
+/** What the server serves: the indexed kinds, and VMs (which `nicguard audit` lists; no informer does). */
+const SERVED = { ...RESOURCES, vm: 'VirtualMachine' } as const satisfies Record<string, KnownKind>;
+export type Res = keyof typeof SERVED;
+const ALL_RES = Object.keys(SERVED) as Res[];
 
 export function pathOf(res: Res): string {
-  const f = KIND_FACTS[RESOURCES[res]];
+  const f = KIND_FACTS[SERVED[res]];
   return `/apis/${f.group}/${f.version}/${f.plural}`;
 }
 
@@ -155,7 +157,7 @@ current-context: fake
 
   /** Sends a BOOKMARK at the current resourceVersion to the open watches of a resource. */
   bookmark(res: Res): void {
-    const f = KIND_FACTS[RESOURCES[res]];
+    const f = KIND_FACTS[SERVED[res]];
     const event = {
       type: 'BOOKMARK',
       object: { kind: f.kind, apiVersion: `${f.group}/${f.version}`, metadata: { resourceVersion: String(this.rv) } },
