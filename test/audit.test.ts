@@ -18,11 +18,15 @@ import { buildPolicyReports } from '../src/cli/format/policyreport.js';
 import {
   liveInterfaces,
   runAudit,
+  snapshotFromCluster,
   snapshotFromFiles,
   type AuditReport,
   type ClusterSnapshot,
 } from '../src/offline/audit.js';
 import { viewVm } from '../src/engine/vm.js';
+import { kindOfObject } from '../src/engine/kinds.js';
+import { ObjectIndex } from '../src/cluster/object-index.js';
+import { keptForAudit } from '../src/offline/audit-trim.js';
 import { nicguard, tempDir, writeTree } from './cli-run.js';
 import { clone, EXAMPLES, readYaml, ROOT, type Manifest } from './support.js';
 
@@ -262,6 +266,79 @@ function crdValidators(): Record<string, (doc: unknown) => boolean> {
   );
 }
 
+describe('what the audit keeps of a listed object', () => {
+  /** VMs and VMIs as the API server returns them: field sets in managedFields, a full status. */
+  function asListed(object: KubeObject): KubeObject {
+    const o = clone(object as Manifest) as KubeObject;
+    if (o.kind !== 'VirtualMachine' && o.kind !== 'VirtualMachineInstance') return o;
+    const fieldsV1 = { 'f:spec': { 'f:template': { 'f:spec': { 'f:domain': {}, 'f:networks': {} } } } };
+    o.metadata!.managedFields ??= [
+      { manager: 'kubectl', operation: 'Update', time: '2026-01-01T08:50:00Z', fieldsType: 'FieldsV1', fieldsV1 },
+    ];
+    const status = (o.status ??= {}) as Obj;
+    if (o.kind === 'VirtualMachineInstance') {
+      status.conditions = [
+        ...(status.conditions ?? []),
+        { type: 'Ready', status: 'True', lastTransitionTime: '2026-01-01T07:00:00Z' },
+      ];
+      status.guestOSInfo = { id: 'fedora', kernelRelease: '6.8.5' };
+      status.volumeStatus = [{ name: 'containerdisk', target: 'vda' }];
+    } else {
+      status.conditions = [{ type: 'Ready', status: 'True' }];
+      status.volumeSnapshotStatuses = [{ name: 'containerdisk', enabled: false }];
+    }
+    return o;
+  }
+
+  function snapshotOf(objects: KubeObject[], keep: (o: KubeObject) => KubeObject): ClusterSnapshot {
+    const base = snapshot();
+    const view = new ObjectIndex();
+    for (const o of base.view.list('NetworkAttachmentDefinition')) view.upsert(keep(asListed(o)));
+    for (const o of base.view.list('Subnet')) view.upsert(keep(asListed(o)));
+    for (const o of base.view.list('KubeVirt')) view.upsert(keep(asListed(o)));
+    for (const o of base.view.list('VirtualMachineInstance')) view.upsert(keep(asListed(o)));
+    return { ...base, view, objects: objects.map((o) => ({ object: keep(asListed(o)) })) };
+  }
+
+  test('the report over trimmed objects equals the report over whole ones', () => {
+    const objects = snapshot().objects.map((o) => o.object);
+    const whole = snapshotOf(objects, (o) => o);
+    const trimmed = snapshotOf(objects, (o) => keptForAudit(kindOfObject(o)!, o));
+    // Before the threshold, after it, and dated by managedFields alone (no MigrationRequired condition).
+    for (const now of [CONDITION_TIME + 60_000, CONDITION_TIME + HOUR, CONDITION_TIME + 30 * HOUR]) {
+      assert.deepEqual(audit(trimmed, { now }), audit(whole, { now }), `at ${new Date(now).toISOString()}`);
+    }
+    const undated = (snap: ClusterSnapshot) =>
+      snap.objects.forEach(({ object }) => {
+        if (object.kind === 'VirtualMachineInstance') delete (object.status as Obj).conditions;
+      });
+    undated(whole);
+    undated(trimmed);
+    const report = audit(trimmed, { now: CONDITION_TIME + HOUR });
+    assert.deepEqual(report, audit(whole, { now: CONDITION_TIME + HOUR }));
+    assert.ok(
+      report.findings.some((f) => f.rule === 'hotplug-pending'),
+      'the checks that read status still fire',
+    );
+  });
+
+  test('keeps spec and metadata, the dates of managedFields, and only the status the checks read', () => {
+    const vmi = asListed(fixture('vm-pending.yaml', 'VirtualMachineInstance', 'vm-pending'));
+    const kept = keptForAudit('VirtualMachineInstance', vmi) as Obj;
+    assert.deepEqual(kept.spec, vmi.spec);
+    assert.deepEqual(kept.metadata.managedFields, [{ time: '2026-01-01T08:50:00Z' }]);
+    assert.deepEqual(Object.keys(kept.status).sort(), ['conditions', 'interfaces', 'phase']);
+    assert.deepEqual(
+      kept.status.conditions.map((c: Obj) => c.type),
+      ['MigrationRequired'],
+    );
+    assert.ok(JSON.stringify(kept).length < JSON.stringify(vmi).length);
+    assert.ok((vmi.status as Obj).guestOSInfo, 'the listed object itself is left as it was');
+    const vm = keptForAudit('VirtualMachine', asListed(fixture('vm-pending.yaml', 'VirtualMachine', 'vm-pending')));
+    assert.deepEqual(vm.status, { printableStatus: 'Running', ready: true });
+  });
+});
+
 describe('audit output', () => {
   const args = ['audit', '--objects', CLUSTER, '--objects', FIXTURES];
 
@@ -414,7 +491,11 @@ describe('live read', () => {
   async function pagingServer(total: number): Promise<{ url: string; requests: URL[]; close: () => Promise<void> }> {
     const requests: URL[] = [];
     const nads = Array.from({ length: total }, (_, i) => ({
-      metadata: { name: `nad${i}`, namespace: 'default' },
+      metadata: {
+        name: `nad${i}`,
+        namespace: 'default',
+        managedFields: [{ manager: 'kubectl', time: '2026-01-01T08:00:00Z', fieldsV1: { 'f:spec': {} } }],
+      },
       spec: { config: '{}' },
     }));
     const server = createServer((req, res) => {
@@ -484,6 +565,24 @@ describe('live read', () => {
       );
       for (const u of nadLists) assert.equal(u.searchParams.get('limit'), String(LIST_PAGE_SIZE));
       assert.equal(nadLists[0].pathname, '/apis/k8s.cni.cncf.io/v1/network-attachment-definitions');
+    } finally {
+      await api.close();
+    }
+  });
+
+  test('the audit trims each object as its page arrives; other readers get objects whole', async () => {
+    const api = await pagingServer(3);
+    try {
+      const live = LiveCluster.connect({ kubeconfig: kubeconfigFor(api.url), context: 'test' });
+      const snap = await snapshotFromCluster(live);
+      assert.equal(snap.objects.length, 3);
+      assert.deepEqual(snap.view.getNetworkAttachmentDefinition('default', 'nad2')?.metadata?.managedFields, [
+        { time: '2026-01-01T08:00:00Z' },
+      ]);
+      assert.ok(snap.missing.includes('virtualmachines.kubevirt.io'));
+      const { view } = await live.readView();
+      const whole = view.getNetworkAttachmentDefinition('default', 'nad2')?.metadata?.managedFields as Obj[];
+      assert.equal(whole[0].manager, 'kubectl');
     } finally {
       await api.close();
     }

@@ -106,6 +106,9 @@ export interface LiveRead {
 
 type WrittenReport = 'created' | 'updated';
 
+/** The part of a listed object a reader keeps (e.g. the audit's trim); the object itself is left as it is. */
+export type KeepOf = (kind: KnownKind, obj: KubeObject) => KubeObject;
+
 export class LiveCluster {
   private readonly api: CustomObjectsApi;
 
@@ -126,10 +129,15 @@ export class LiveCluster {
     return new LiveClusterError(`${what} on ${this.server}: ${reasonOf(err)}`, statusOf(err));
   }
 
-  /** Every page of a list, as one array; undefined when the resource (its CRD) does not exist. */
+  /**
+   * Every page of a list, as one array, each item passed through `keep` as its page arrives (so a
+   * caller that keeps part of each object never holds more than one page whole); undefined when
+   * the resource (its CRD) does not exist.
+   */
   private async listPages(
     resource: { group: string; version: string; plural: string },
     filter: { namespace?: string; labelSelector?: string } = {},
+    keep: (item: KubeObject) => KubeObject = (item) => item,
   ): Promise<KubeObject[] | undefined> {
     const items: KubeObject[] = [];
     let token: string | undefined;
@@ -149,7 +157,7 @@ export class LiveCluster {
         if (statusOf(err) === 404) return undefined;
         throw this.fail(`listing ${resource.plural}.${resource.group}`, err);
       }
-      items.push(...(list.items ?? []));
+      for (const item of list.items ?? []) items.push(keep(item));
       token = list.metadata?.continue || undefined;
     } while (token);
     return items;
@@ -157,12 +165,16 @@ export class LiveCluster {
 
   /**
    * Every object of a kind (in one namespace, or all), each with kind and apiVersion set
-   * (list items lack them). undefined when the CRD is not installed.
+   * (list items lack them) and passed through `keep`. undefined when the CRD is not installed.
    */
-  async list(kind: KnownKind, namespace?: string): Promise<KubeObject[] | undefined> {
+  async list(kind: KnownKind, namespace?: string, keep?: KeepOf): Promise<KubeObject[] | undefined> {
     const { group, version, plural, namespaced } = KIND_FACTS[kind];
-    const items = await this.listPages({ group, version, plural }, namespaced && namespace ? { namespace } : {});
-    return items?.map((item) => ({ ...item, apiVersion: `${group}/${version}`, kind }));
+    const typed = (item: KubeObject): KubeObject => ({ ...item, apiVersion: `${group}/${version}`, kind });
+    return this.listPages(
+      { group, version, plural },
+      namespaced && namespace ? { namespace } : {},
+      keep ? (item) => keep(kind, typed(item)) : typed,
+    );
   }
 
   /** One object, or undefined when it (or its CRD) does not exist. */
@@ -183,12 +195,12 @@ export class LiveCluster {
    * The cluster view the webhook's informers build, read once: NADs, Subnets, VMIs and the
    * KubeVirt CR of the whole cluster (a VM may use a NAD of another namespace).
    */
-  async readView(): Promise<LiveRead> {
+  async readView(keep?: KeepOf): Promise<LiveRead> {
     const view = new ObjectIndex();
     const missing: string[] = [];
     // One kind after the other: a CLI read should not burst the API server.
     for (const kind of INDEXED_KINDS) {
-      const items = await this.list(kind);
+      const items = await this.list(kind, undefined, keep);
       if (items === undefined) missing.push(`${KIND_FACTS[kind].plural}.${KIND_FACTS[kind].group}`);
       else view.replaceAll(kind, items);
     }

@@ -17,6 +17,7 @@ import type { Action, KubeObject, PolicyConfig } from '../engine/types.js';
 import { asArray, dig, isObject, plural, quote, stringOf } from '../engine/values.js';
 import { isAbsent, objectRef, viewVm, vmiAnnotationsOf, type InterfaceView, type VmView } from '../engine/vm.js';
 import { loadManifests, type ManifestError } from '../io/manifests.js';
+import { keptForAudit } from './audit-trim.js';
 
 export const AUDIT_API_VERSION = 'nicguard.io/v1alpha1';
 
@@ -157,8 +158,9 @@ export function snapshotFromFiles(paths: readonly string[]): ClusterSnapshot {
 
 /** The snapshot of a live cluster: the view as the webhook builds it, and every VM. */
 export async function snapshotFromCluster(live: LiveCluster): Promise<ClusterSnapshot> {
-  const { view, missing } = await live.readView();
-  const vms = await live.list('VirtualMachine');
+  // Trimmed page by page: whole objects held the fleet's status and managedFields, most of their size.
+  const { view, missing } = await live.readView(keptForAudit);
+  const vms = await live.list('VirtualMachine', undefined, keptForAudit);
   if (vms === undefined) missing.push(`${KIND_FACTS.VirtualMachine.plural}.${KIND_FACTS.VirtualMachine.group}`);
   const objects = [
     ...(vms ?? []),
