@@ -17,14 +17,14 @@ import { parseLiveTarget } from '../src/cli/explain-live.js';
 import { buildPolicyReports } from '../src/cli/format/policyreport.js';
 import {
   liveInterfaces,
+  auditCluster,
   runAudit,
-  snapshotFromCluster,
   snapshotFromFiles,
   type AuditReport,
   type ClusterSnapshot,
 } from '../src/offline/audit.js';
 import { viewVm } from '../src/engine/vm.js';
-import { kindOfObject } from '../src/engine/kinds.js';
+import { KIND_FACTS, kindOfObject } from '../src/engine/kinds.js';
 import { ObjectIndex } from '../src/cluster/object-index.js';
 import { keptForAudit } from '../src/offline/audit-trim.js';
 import { nicguard, tempDir, writeTree } from './cli-run.js';
@@ -266,30 +266,30 @@ function crdValidators(): Record<string, (doc: unknown) => boolean> {
   );
 }
 
-describe('what the audit keeps of a listed object', () => {
-  /** VMs and VMIs as the API server returns them: field sets in managedFields, a full status. */
-  function asListed(object: KubeObject): KubeObject {
-    const o = clone(object as Manifest) as KubeObject;
-    if (o.kind !== 'VirtualMachine' && o.kind !== 'VirtualMachineInstance') return o;
-    const fieldsV1 = { 'f:spec': { 'f:template': { 'f:spec': { 'f:domain': {}, 'f:networks': {} } } } };
-    o.metadata!.managedFields ??= [
-      { manager: 'kubectl', operation: 'Update', time: '2026-01-01T08:50:00Z', fieldsType: 'FieldsV1', fieldsV1 },
+/** VMs and VMIs as the API server returns them: field sets in managedFields, a full status. */
+function asListed(object: KubeObject): KubeObject {
+  const o = clone(object as Manifest) as KubeObject;
+  if (o.kind !== 'VirtualMachine' && o.kind !== 'VirtualMachineInstance') return o;
+  const fieldsV1 = { 'f:spec': { 'f:template': { 'f:spec': { 'f:domain': {}, 'f:networks': {} } } } };
+  o.metadata!.managedFields ??= [
+    { manager: 'kubectl', operation: 'Update', time: '2026-01-01T08:50:00Z', fieldsType: 'FieldsV1', fieldsV1 },
+  ];
+  const status = (o.status ??= {}) as Obj;
+  if (o.kind === 'VirtualMachineInstance') {
+    status.conditions = [
+      ...(status.conditions ?? []),
+      { type: 'Ready', status: 'True', lastTransitionTime: '2026-01-01T07:00:00Z' },
     ];
-    const status = (o.status ??= {}) as Obj;
-    if (o.kind === 'VirtualMachineInstance') {
-      status.conditions = [
-        ...(status.conditions ?? []),
-        { type: 'Ready', status: 'True', lastTransitionTime: '2026-01-01T07:00:00Z' },
-      ];
-      status.guestOSInfo = { id: 'fedora', kernelRelease: '6.8.5' };
-      status.volumeStatus = [{ name: 'containerdisk', target: 'vda' }];
-    } else {
-      status.conditions = [{ type: 'Ready', status: 'True' }];
-      status.volumeSnapshotStatuses = [{ name: 'containerdisk', enabled: false }];
-    }
-    return o;
+    status.guestOSInfo = { id: 'fedora', kernelRelease: '6.8.5' };
+    status.volumeStatus = [{ name: 'containerdisk', target: 'vda' }];
+  } else {
+    status.conditions = [{ type: 'Ready', status: 'True' }];
+    status.volumeSnapshotStatuses = [{ name: 'containerdisk', enabled: false }];
   }
+  return o;
+}
 
+describe('what the audit keeps of a listed object', () => {
   function snapshotOf(objects: KubeObject[], keep: (o: KubeObject) => KubeObject): ClusterSnapshot {
     const base = snapshot();
     const view = new ObjectIndex();
@@ -491,11 +491,7 @@ describe('live read', () => {
   async function pagingServer(total: number): Promise<{ url: string; requests: URL[]; close: () => Promise<void> }> {
     const requests: URL[] = [];
     const nads = Array.from({ length: total }, (_, i) => ({
-      metadata: {
-        name: `nad${i}`,
-        namespace: 'default',
-        managedFields: [{ manager: 'kubectl', time: '2026-01-01T08:00:00Z', fieldsV1: { 'f:spec': {} } }],
-      },
+      metadata: { name: `nad${i}`, namespace: 'default' },
       spec: { config: '{}' },
     }));
     const server = createServer((req, res) => {
@@ -570,19 +566,69 @@ describe('live read', () => {
     }
   });
 
-  test('the audit trims each object as its page arrives; other readers get objects whole', async () => {
-    const api = await pagingServer(3);
+  /** A stand-in API server serving these objects, each kind at its path in pages of two; other paths 404. */
+  async function clusterServer(
+    objects: KubeObject[],
+  ): Promise<{ url: string; requests: URL[]; close: () => Promise<void> }> {
+    const requests: URL[] = [];
+    const byPath = new Map<string, KubeObject[]>();
+    for (const o of objects) {
+      const facts = KIND_FACTS[kindOfObject(o)!];
+      const path = `/apis/${facts.group}/${facts.version}/${facts.plural}`;
+      // Like real list items, without kind and apiVersion.
+      const { kind: _kind, apiVersion: _apiVersion, ...item } = o;
+      byPath.set(path, [...(byPath.get(path) ?? []), item]);
+    }
+    const server = createServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+      requests.push(url);
+      res.setHeader('Content-Type', 'application/json');
+      const items = byPath.get(url.pathname);
+      if (!items) {
+        res.statusCode = 404;
+        res.end(JSON.stringify({ kind: 'Status', message: 'the server could not find the requested resource' }));
+        return;
+      }
+      const from = Number(url.searchParams.get('continue') ?? 0);
+      const to = Math.min(from + 2, items.length);
+      const metadata = to < items.length ? { continue: String(to) } : {};
+      res.end(JSON.stringify({ kind: 'List', items: items.slice(from, to), metadata }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    return {
+      url: `http://127.0.0.1:${port}`,
+      requests,
+      close: () => new Promise((resolve) => server.close(() => resolve())),
+    };
+  }
+
+  test('a live audit judges VMs page by page and reports what the same objects whole give', async () => {
+    const files = snapshot();
+    const served = [...files.objects.map((o) => o.object), ...files.view.list('KubeVirt')].map(asListed);
+    const api = await clusterServer(served);
     try {
       const live = LiveCluster.connect({ kubeconfig: kubeconfigFor(api.url), context: 'test' });
-      const snap = await snapshotFromCluster(live);
-      assert.equal(snap.objects.length, 3);
-      assert.deepEqual(snap.view.getNetworkAttachmentDefinition('default', 'nad2')?.metadata?.managedFields, [
-        { time: '2026-01-01T08:00:00Z' },
-      ]);
-      assert.ok(snap.missing.includes('virtualmachines.kubevirt.io'));
-      const { view } = await live.readView();
-      const whole = view.getNetworkAttachmentDefinition('default', 'nad2')?.metadata?.managedFields as Obj[];
-      assert.equal(whole[0].manager, 'kubectl');
+      const opts = { now: new Date(CONDITION_TIME + HOUR), pendingThresholdMs: 10 * 60_000 };
+      const { report, missing, view } = await auditCluster(live, defaultConfig(), opts);
+      assert.deepEqual(missing, []);
+      // The same objects whole, judged at once.
+      const wholeView = new ObjectIndex();
+      for (const o of served) if (o.kind !== 'VirtualMachine') wholeView.upsert(o);
+      const objects = served.filter((o) => o.kind !== 'KubeVirt').map((object) => ({ object }));
+      const expected = runAudit({ view: wholeView, objects, errors: [] }, defaultConfig(), opts);
+      assert.deepEqual(report, expected);
+      assert.ok(report.summary.objects.VirtualMachine > 2 && report.findings.some((f) => f.rule === 'hotplug-pending'));
+      const vmLists = api.requests.filter((u) => u.pathname === '/apis/kubevirt.io/v1/virtualmachines');
+      assert.equal(vmLists.length, Math.ceil(report.summary.objects.VirtualMachine / 2), 'one request per page');
+      // Trimmed as the pages arrived: the view's VMIs keep the status the checks read, and no more.
+      const vmi = view.list('VirtualMachineInstance').find((o) => o.metadata?.name === 'vm-pending') as Obj;
+      assert.deepEqual(vmi.metadata.managedFields, [{ time: '2026-01-01T08:50:00Z' }]);
+      assert.equal(vmi.status.guestOSInfo, undefined);
+      const whole = (await live.readView()).view
+        .list('VirtualMachineInstance')
+        .find((o) => o.metadata?.name === 'vm-pending');
+      assert.ok((whole?.status as Obj).guestOSInfo, 'other readers get objects whole');
     } finally {
       await api.close();
     }

@@ -3,16 +3,16 @@
 // cluster (--apply) for Policy Reporter and `kubectl get policyreports`.
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { LiveCluster, LiveClusterError } from '../cluster/live.js';
-import { formatManifestError } from '../io/manifests.js';
+import type { PolicyConfig } from '../engine/types.js';
+import { formatManifestError, type ManifestError } from '../io/manifests.js';
 import {
   AUDIT_CATALOGUE,
+  auditCluster,
   describeObjects,
   runAudit,
-  snapshotFromCluster,
   snapshotFromFiles,
   type AuditLevel,
   type AuditReport,
-  type ClusterSnapshot,
 } from '../offline/audit.js';
 import { EXIT_BAD_INPUT, loadConfigForCommand } from './config-option.js';
 import {
@@ -91,7 +91,7 @@ function summaryCounts(report: AuditReport): string {
 const SARIF_LEVEL: Record<AuditLevel, string> = { fail: 'error', warn: 'warning', info: 'note' };
 
 /** SARIF 2.1.0: objects, not files, are the subjects; a file location where the object came from one. */
-function formatSarif(report: AuditReport, snapshot: ClusterSnapshot): string {
+function formatSarif(report: AuditReport, errors: readonly ManifestError[]): string {
   const ruleIndex = new Map(AUDIT_CATALOGUE.map((c, i) => [c.id, i]));
   const results = report.findings.map((f) => ({
     ruleId: f.rule,
@@ -127,8 +127,8 @@ function formatSarif(report: AuditReport, snapshot: ClusterSnapshot): string {
         },
         invocations: [
           {
-            executionSuccessful: snapshot.errors.length === 0,
-            toolExecutionNotifications: snapshot.errors.map((e) => ({
+            executionSuccessful: errors.length === 0,
+            toolExecutionNotifications: errors.map((e) => ({
               level: 'error',
               message: { text: formatManifestError(e) },
             })),
@@ -141,12 +141,12 @@ function formatSarif(report: AuditReport, snapshot: ClusterSnapshot): string {
   return JSON.stringify(sarif, null, 2) + '\n';
 }
 
-function render(report: AuditReport, snapshot: ClusterSnapshot, format: AuditFormat): string {
+function render(report: AuditReport, errors: readonly ManifestError[], format: AuditFormat): string {
   switch (format) {
     case 'json':
       return JSON.stringify(report, null, 2) + '\n';
     case 'sarif':
-      return formatSarif(report, snapshot);
+      return formatSarif(report, errors);
     case 'policyreport':
       return formatPolicyReports(buildPolicyReports(report));
     default:
@@ -209,8 +209,20 @@ Exit codes:
   2  bad input or usage: unreadable files, a cluster that cannot be read, bad config
 `;
 
-async function readSnapshot(opts: AuditOptions, live: LiveCluster | undefined): Promise<ClusterSnapshot> {
-  return live ? snapshotFromCluster(live) : snapshotFromFiles(opts.objects ?? []);
+/** The report, and the file errors (files) or the missing CRDs (a cluster) to tell on stderr. */
+async function audit(
+  opts: AuditOptions,
+  live: LiveCluster | undefined,
+  config: PolicyConfig,
+): Promise<{ report: AuditReport; errors: ManifestError[]; missing: string[] }> {
+  const auditOpts = {
+    ...(opts.namespace ? { namespace: opts.namespace } : {}),
+    pendingThresholdMs: opts.pendingThreshold,
+    now: new Date(),
+  };
+  if (live) return { ...(await auditCluster(live, config, auditOpts)), errors: [] };
+  const snapshot = snapshotFromFiles(opts.objects ?? []);
+  return { report: runAudit(snapshot, config, auditOpts), errors: snapshot.errors, missing: [] };
 }
 
 export function registerAudit(program: Command): void {
@@ -266,16 +278,11 @@ export function registerAudit(program: Command): void {
           ? undefined
           : LiveCluster.connect({ kubeconfig: opts.kubeconfig, context: opts.context });
         const where = live ? `cluster ${live.server}` : (opts.objects ?? []).join(', ');
-        const snapshot = await readSnapshot(opts, live);
-        for (const e of snapshot.errors) process.stderr.write(`nicguard: ${formatManifestError(e)}\n`);
-        for (const m of snapshot.missing)
+        const { report, errors, missing } = await audit(opts, live, config);
+        for (const e of errors) process.stderr.write(`nicguard: ${formatManifestError(e)}\n`);
+        for (const m of missing)
           process.stderr.write(`nicguard audit: ${m} is not installed in the cluster; read as empty\n`);
-        const report = runAudit(snapshot, config, {
-          ...(opts.namespace ? { namespace: opts.namespace } : {}),
-          pendingThresholdMs: opts.pendingThreshold,
-          now: new Date(),
-        });
-        process.stdout.write(render(report, snapshot, opts.output));
+        process.stdout.write(render(report, errors, opts.output));
         let appliedNote = '';
         if (opts.apply && live) {
           const applied = await applyReports(live, buildPolicyReports(report), opts.namespace);
@@ -287,7 +294,7 @@ export function registerAudit(program: Command): void {
           `nicguard audit: ${where}: ${describeObjects(report.summary.objects)}; ` +
             `${summaryCounts(report)}${appliedNote}\n`,
         );
-        process.exitCode = snapshot.errors.length ? EXIT_BAD_INPUT : report.summary.fail ? opts.failExitCode : EXIT_OK;
+        process.exitCode = errors.length ? EXIT_BAD_INPUT : report.summary.fail ? opts.failExitCode : EXIT_OK;
       } catch (err) {
         if (!(err instanceof LiveClusterError)) throw err;
         usage(err.message);

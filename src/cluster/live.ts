@@ -130,16 +130,15 @@ export class LiveCluster {
   }
 
   /**
-   * Every page of a list, as one array, each item passed through `keep` as its page arrives (so a
-   * caller that keeps part of each object never holds more than one page whole); undefined when
-   * the resource (its CRD) does not exist.
+   * Hands each page of a list to `onPage` as it arrives (the next is asked for after), so a
+   * caller that does not keep the items never holds more than one page. false when the
+   * resource (its CRD) does not exist.
    */
-  private async listPages(
+  private async pages(
     resource: { group: string; version: string; plural: string },
-    filter: { namespace?: string; labelSelector?: string } = {},
-    keep: (item: KubeObject) => KubeObject = (item) => item,
-  ): Promise<KubeObject[] | undefined> {
-    const items: KubeObject[] = [];
+    filter: { namespace?: string; labelSelector?: string },
+    onPage: (items: KubeObject[]) => void,
+  ): Promise<boolean> {
     let token: string | undefined;
     do {
       const page = {
@@ -154,27 +153,37 @@ export class LiveCluster {
           ? this.api.listNamespacedCustomObject({ ...page, namespace: filter.namespace })
           : this.api.listClusterCustomObject(page))) as typeof list;
       } catch (err) {
-        if (statusOf(err) === 404) return undefined;
+        if (statusOf(err) === 404) return false;
         throw this.fail(`listing ${resource.plural}.${resource.group}`, err);
       }
-      for (const item of list.items ?? []) items.push(keep(item));
+      onPage(list.items ?? []);
       token = list.metadata?.continue || undefined;
     } while (token);
-    return items;
+    return true;
   }
 
   /**
-   * Every object of a kind (in one namespace, or all), each with kind and apiVersion set
-   * (list items lack them) and passed through `keep`. undefined when the CRD is not installed.
+   * Each page of the objects of a kind (in one namespace, or all), each object with kind and
+   * apiVersion set (list items lack them) and passed through `keep`. false when the CRD is not installed.
    */
-  async list(kind: KnownKind, namespace?: string, keep?: KeepOf): Promise<KubeObject[] | undefined> {
+  async eachPage(
+    kind: KnownKind,
+    onPage: (objects: KubeObject[]) => void,
+    opts: { namespace?: string; keep?: KeepOf } = {},
+  ): Promise<boolean> {
     const { group, version, plural, namespaced } = KIND_FACTS[kind];
+    const { namespace, keep } = opts;
     const typed = (item: KubeObject): KubeObject => ({ ...item, apiVersion: `${group}/${version}`, kind });
-    return this.listPages(
-      { group, version, plural },
-      namespaced && namespace ? { namespace } : {},
-      keep ? (item) => keep(kind, typed(item)) : typed,
+    return this.pages({ group, version, plural }, namespaced && namespace ? { namespace } : {}, (items) =>
+      onPage(items.map(keep ? (item) => keep(kind, typed(item)) : typed)),
     );
+  }
+
+  /** Every object of a kind as eachPage gives them, in one array; undefined when the CRD is not installed. */
+  async list(kind: KnownKind, namespace?: string, keep?: KeepOf): Promise<KubeObject[] | undefined> {
+    const objects: KubeObject[] = [];
+    const listed = await this.eachPage(kind, (page) => objects.push(...page), { namespace, keep });
+    return listed ? objects : undefined;
   }
 
   /** One object, or undefined when it (or its CRD) does not exist. */
@@ -246,7 +255,9 @@ export class LiveCluster {
     resource: { group: string; version: string; plural: string },
     labelSelector: string,
   ): Promise<KubeObject[]> {
-    return (await this.listPages(resource, { labelSelector })) ?? [];
+    const objects: KubeObject[] = [];
+    await this.pages(resource, { labelSelector }, (page) => objects.push(...page));
+    return objects;
   }
 
   /** Deletes one object of a custom resource; one already gone is fine. */

@@ -2,9 +2,8 @@
 // as the pages arrive. The audit judges every VM (and every VMI without a VM) with the
 // rules, so specs and metadata stay whole; what goes is what nothing reads and what makes
 // most of a listed object's size: managedFields' field sets and most of the status. Kept
-// whole, a VMI of bench:scale's fleet took 10.2 KB of heap, trimmed 4.4 KB, and the CronJob
-// ran out of memory at about 25,000 running VMs, now about 50,000 (docs/deploy.md, "Memory
-// of the audit").
+// whole, a VMI of bench:scale's fleet took 10.2 KB of heap, trimmed 4.4 KB (docs/deploy.md,
+// "Memory of the audit").
 //
 // Read by the audit (src/offline/audit.ts) and by the rules it runs:
 // - metadata.managedFields: `time` and `subresource` of each entry (lastSpecWrite dates a

@@ -126,14 +126,12 @@ export interface SnapshotObject {
   source?: { file: string; line: number };
 }
 
-/** What the audit reads: the cluster view the rules look up, and the objects to judge. */
+/** A folder of dumped objects as the audit reads it: the cluster view the rules look up, and the objects to judge. */
 export interface ClusterSnapshot {
   view: ObjectIndex;
-  /** Every VM, VMI, NAD and Subnet of the cluster (or the folder). */
+  /** Every VM, VMI, NAD and Subnet of the folder. */
   objects: SnapshotObject[];
   errors: ManifestError[];
-  /** Resources whose CRD the live cluster lacks. */
-  missing: string[];
 }
 
 export interface AuditOptions {
@@ -153,22 +151,36 @@ export function snapshotFromFiles(paths: readonly string[]): ClusterSnapshot {
   const objects = loaded.objects
     .filter((o) => !o.review && isJudgedKind(kindOfObject(o.object)))
     .map((o) => ({ object: o.object, source: { file: o.source.file, line: o.source.line } }));
-  return { view, objects, errors, missing: [] };
+  return { view, objects, errors };
 }
 
-/** The snapshot of a live cluster: the view as the webhook builds it, and every VM. */
-export async function snapshotFromCluster(live: LiveCluster): Promise<ClusterSnapshot> {
-  // Trimmed page by page: whole objects held the fleet's status and managedFields, most of their size.
+/** What an audit of a live cluster read and found. */
+export interface ClusterAudit {
+  report: AuditReport;
+  /** The cluster view it judged with (VMIs, NADs, Subnets, the KubeVirt CR), trimmed. */
+  view: ObjectIndex;
+  /** Resources whose CRD the cluster lacks (read as empty). */
+  missing: string[];
+}
+
+/**
+ * Audits a live cluster. The view (VMIs, NADs, Subnets, the KubeVirt CR) is read first, then
+ * the VMs page by page, each page judged as it arrives and let go: only the VMIs are held,
+ * and every object is trimmed to what the checks read as its page arrives.
+ */
+export async function auditCluster(live: LiveCluster, config: PolicyConfig, opts: AuditOptions): Promise<ClusterAudit> {
   const { view, missing } = await live.readView(keptForAudit);
-  const vms = await live.list('VirtualMachine', undefined, keptForAudit);
-  if (vms === undefined) missing.push(`${KIND_FACTS.VirtualMachine.plural}.${KIND_FACTS.VirtualMachine.group}`);
-  const objects = [
-    ...(vms ?? []),
+  const run = new AuditRun(view, config, opts);
+  const listed = await live.eachPage('VirtualMachine', (vms) => run.addVms(vms.map((object) => ({ object }))), {
+    keep: keptForAudit,
+  });
+  if (!listed) missing.push(`${KIND_FACTS.VirtualMachine.plural}.${KIND_FACTS.VirtualMachine.group}`);
+  const rest = [
     ...view.list('VirtualMachineInstance'),
     ...view.list('NetworkAttachmentDefinition'),
     ...view.list('Subnet'),
   ].map((object) => ({ object }));
-  return { view, objects, errors: [], missing };
+  return { report: run.finish(rest), view, missing };
 }
 
 function subjectOf(object: KubeObject, kind: JudgedKind): AuditSubject {
@@ -400,17 +412,6 @@ function portsFinding(
   return undefined;
 }
 
-/** `namespace/name` of every NAD a VM or VMI network refers to. */
-function referencedNads(objects: SnapshotObject[]): Set<string> {
-  const used = new Set<string>();
-  for (const { object } of objects) {
-    const kind = kindOfObject(object);
-    if (!isVmKind(kind)) continue;
-    for (const net of viewVm(object, kind).networks) if (net.nad) used.add(`${net.nad.namespace}/${net.nad.name}`);
-  }
-  return used;
-}
-
 /** Namespaced objects first, by namespace, kind and name; then cluster-scoped ones; rules in catalogue order. */
 function compare(a: AuditFinding, b: AuditFinding, order: Map<string, number>): number {
   const keys = (f: AuditFinding) => [
@@ -424,13 +425,14 @@ function compare(a: AuditFinding, b: AuditFinding, order: Map<string, number>): 
   return (order.get(a.rule) ?? 0) - (order.get(b.rule) ?? 0);
 }
 
-/** What the per-object checks share: the cluster, and facts gathered over all objects once. */
+/** What the per-object checks share: the cluster, and facts gathered over the objects judged before. */
 interface AuditContext {
   view: ObjectIndex;
   config: PolicyConfig;
   opts: AuditOptions;
-  /** `namespace/name` of every VM: their VMIs are judged through them. */
+  /** `namespace/name` of every VM: their VMIs are judged through them. Complete before any VMI is judged. */
   vmNames: Set<string>;
+  /** `namespace/name` of every NAD a VM or VMI network refers to. Complete before any NAD is judged. */
   usedNads: Set<string>;
   boundProviders: Set<string | undefined>;
 }
@@ -496,54 +498,109 @@ function judgeObject(
   }
 }
 
-/** Judges every object of the snapshot; never throws for odd objects. */
-export function runAudit(snapshot: ClusterSnapshot, config: PolicyConfig, opts: AuditOptions): AuditReport {
-  const { view } = snapshot;
-  const ctx: AuditContext = {
-    view,
-    config,
-    opts,
-    vmNames: new Set(
-      snapshot.objects
-        .filter(({ object }) => kindOfObject(object) === 'VirtualMachine')
-        .map(({ object }) => `${stringOf(object.metadata?.namespace) ?? 'default'}/${stringOf(object.metadata?.name)}`),
-    ),
-    usedNads: referencedNads(snapshot.objects),
-    boundProviders: new Set(view.list('NetworkAttachmentDefinition').map((n) => boundProvider(n))),
-  };
-  const findings: AuditFinding[] = [];
-  const counts: Record<JudgedKind, number> = {
+/**
+ * One audit, fed as objects arrive: every VM first (in as many calls as there are pages), then
+ * the VMIs, NADs and Subnets at once. A VMI is judged through its VM and a NAD by whether any
+ * VM or VMI refers to it, so both wait for all VMs. Never throws for odd objects.
+ */
+export class AuditRun {
+  private readonly ctx: AuditContext;
+  private readonly findings: AuditFinding[] = [];
+  private readonly counts: Record<JudgedKind, number> = {
     VirtualMachine: 0,
     VirtualMachineInstance: 0,
     NetworkAttachmentDefinition: 0,
     Subnet: 0,
   };
-  const namespaces = new Set<string>();
-  for (const { object, source } of snapshot.objects) {
+  private readonly namespaces = new Set<string>();
+  private finished = false;
+
+  constructor(view: ObjectIndex, config: PolicyConfig, opts: AuditOptions) {
+    this.ctx = {
+      view,
+      config,
+      opts,
+      vmNames: new Set(),
+      usedNads: new Set(),
+      boundProviders: new Set(view.list('NetworkAttachmentDefinition').map((n) => boundProvider(n))),
+    };
+  }
+
+  /** Judges VMs; every VM comes before finish(). */
+  addVms(objects: readonly SnapshotObject[]): void {
+    if (this.finished) throw new Error('audit: VMs after the audit finished');
+    for (const item of objects) {
+      const { object } = item;
+      if (kindOfObject(object) !== 'VirtualMachine') throw new Error('audit: addVms takes VirtualMachines only');
+      const namespace = stringOf(object.metadata?.namespace) ?? 'default';
+      this.ctx.vmNames.add(`${namespace}/${stringOf(object.metadata?.name)}`);
+      this.noteNadsOf(object, 'VirtualMachine');
+      this.judge(item);
+    }
+  }
+
+  /** Judges the VMIs, NADs and Subnets (and any VM not yet added), and gives the report. */
+  finish(objects: readonly SnapshotObject[]): AuditReport {
+    if (this.finished) throw new Error('audit: finished twice');
+    const isVm = ({ object }: SnapshotObject) => kindOfObject(object) === 'VirtualMachine';
+    this.addVms(objects.filter(isVm));
+    this.finished = true;
+    for (const { object } of objects) {
+      if (kindOfObject(object) === 'VirtualMachineInstance') this.noteNadsOf(object, 'VirtualMachineInstance');
+    }
+    for (const item of objects) if (!isVm(item)) this.judge(item);
+    return this.report();
+  }
+
+  private noteNadsOf(object: KubeObject, kind: VmKind): void {
+    for (const net of viewVm(object, kind).networks) {
+      if (net.nad) this.ctx.usedNads.add(`${net.nad.namespace}/${net.nad.name}`);
+    }
+  }
+
+  private judge({ object, source }: SnapshotObject): void {
     const kind = kindOfObject(object) as JudgedKind;
     const subject = subjectOf(object, kind);
-    if (opts.namespace !== undefined && subject.namespace !== opts.namespace) continue;
-    counts[kind]++;
-    if (subject.namespace) namespaces.add(subject.namespace);
+    const { opts } = this.ctx;
+    if (opts.namespace !== undefined && subject.namespace !== opts.namespace) return;
+    this.counts[kind]++;
+    if (subject.namespace) this.namespaces.add(subject.namespace);
     const ref = objectRef(kind, object, subject.namespace);
-    judgeObject(ctx, object, kind, subject, (rule, level, message, field) =>
-      findings.push({ rule, level, subject, ref, ...(field ? { field } : {}), message, ...(source ? { source } : {}) }),
+    judgeObject(this.ctx, object, kind, subject, (rule, level, message, field) =>
+      this.findings.push({
+        rule,
+        level,
+        subject,
+        ref,
+        ...(field ? { field } : {}),
+        message,
+        ...(source ? { source } : {}),
+      }),
     );
   }
 
-  const order = new Map<string, number>(AUDIT_CATALOGUE.map((c, i) => [c.id, i]));
-  findings.sort((a, b) => compare(a, b, order));
-  const count = (level: AuditLevel) => findings.filter((f) => f.level === level).length;
-  return {
-    apiVersion: AUDIT_API_VERSION,
-    kind: 'AuditReport',
-    time: opts.now.toISOString(),
-    ...(opts.namespace !== undefined ? { namespace: opts.namespace } : {}),
-    namespaces: [...namespaces].sort(),
-    clusterScoped: opts.namespace === undefined,
-    findings,
-    summary: { objects: counts, fail: count('fail'), warn: count('warn'), info: count('info') },
-  };
+  private report(): AuditReport {
+    const { opts } = this.ctx;
+    const findings = this.findings;
+    const order = new Map<string, number>(AUDIT_CATALOGUE.map((c, i) => [c.id, i]));
+    findings.sort((a, b) => compare(a, b, order));
+    const count = (level: AuditLevel) => findings.filter((f) => f.level === level).length;
+    return {
+      apiVersion: AUDIT_API_VERSION,
+      kind: 'AuditReport',
+      time: opts.now.toISOString(),
+      ...(opts.namespace !== undefined ? { namespace: opts.namespace } : {}),
+      namespaces: [...this.namespaces].sort(),
+      clusterScoped: opts.namespace === undefined,
+      findings,
+      summary: { objects: this.counts, fail: count('fail'), warn: count('warn'), info: count('info') },
+    };
+  }
+}
+
+/** Judges every object of a snapshot (files, or a test's objects): its VMs first, then the rest. */
+export function runAudit(snapshot: ClusterSnapshot, config: PolicyConfig, opts: AuditOptions): AuditReport {
+  return new AuditRun(snapshot.view, config, opts).finish(snapshot.objects);
 }
 
 /** `3 VMs, 1 VMI, 4 NADs, 1 Subnet`: the objects line of summaries. */
