@@ -5,6 +5,9 @@
 // ratio (serve / bare), latency at 1,000 requests/s (autocannon's overallRate, which comes
 // in bursts, and a steadily paced run), and each server's resident memory after the run.
 //
+// A fourth server parses and then does 10 µs of busy work per review: it shows what each µs of a
+// webhook's own work costs in CPU per request under this load, and so what the aim leaves.
+//
 // The max-throughput figures (req/s, p99, server CPU µs per request) are the median of
 // --runs runs (default 3) per server, interleaved so that a busy moment of a shared machine
 // does not land on one server only. CPU per request is read from /proc and does not count
@@ -36,6 +39,8 @@ import { secureOptions } from '../src/server/tls.js';
 import { update, type Manifest as KubeObject } from '../test/support.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** Busy work per review of the calibration server: about what nicguard's engine costs in a warm loop. */
+const CALIBRATION_WORK_US = 10;
 const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
 const SELF = fileURLToPath(import.meta.url);
 
@@ -71,7 +76,10 @@ function option(name: string, fallback: number): number {
 
 // `bare` reads each body and answers a fixed review. `parse` also parses the body as JSON and
 // echoes its uid: the least any real webhook must do, so serve/parse shows nicguard's own cost.
-function runBaseline(certFile: string, keyFile: string, parse: boolean): void {
+// `workUs` > 0 adds that much busy work per review after parsing: a calibration of what each
+// µs of a webhook's own work costs in CPU per request under this load (more than a µs: a slower
+// server's answers find the client asleep more often, and waking it is charged to the server).
+function runBaseline(certFile: string, keyFile: string, parse: boolean, workUs = 0): void {
   const fixed = JSON.stringify({
     apiVersion: 'admission.k8s.io/v1',
     kind: 'AdmissionReview',
@@ -83,6 +91,7 @@ function runBaseline(certFile: string, keyFile: string, parse: boolean): void {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => (parse ? chunks.push(c) : undefined));
       req.on('end', () => {
+        if (workUs > 0) busyFor(workUs);
         const answer = parse
           ? JSON.stringify({
               apiVersion: 'admission.k8s.io/v1',
@@ -97,6 +106,12 @@ function runBaseline(certFile: string, keyFile: string, parse: boolean): void {
   );
   server.listen(0, '127.0.0.1', () => process.stdout.write(`listening ${(server.address() as AddressInfo).port}\n`));
   process.on('SIGTERM', () => process.exit(0));
+}
+
+/** Spins for `us` microseconds: work that touches no memory, as cheap for the caches as work can be. */
+function busyFor(us: number): void {
+  const until = performance.now() + us / 1000;
+  while (performance.now() < until);
 }
 
 // ---- the corpus: VM UPDATE reviews from the seed examples, as the API server sends them ----
@@ -439,6 +454,13 @@ async function main(): Promise<void> {
       'stdout',
     );
     children.push(parsing.child);
+    const working = await startChild(
+      [SELF, '--baseline', certFile, keyFile, 'parse', String(CALIBRATION_WORK_US)],
+      dir,
+      /listening (\d+)/,
+      'stdout',
+    );
+    children.push(working.child);
 
     const requests = corpus(64);
     const sizes = requests.map((r) => Buffer.byteLength(r.body));
@@ -458,8 +480,10 @@ async function main(): Promise<void> {
       { name: 'bare https', port: bare.port, pid: bare.child.pid! },
       { name: 'bare + parse', port: parsing.port, pid: parsing.child.pid! },
       { name: 'nicguard serve', port: serve.port, pid: serve.child.pid! },
+      { name: `parse + ${CALIBRATION_WORK_US} µs`, port: working.port, pid: working.child.pid! },
     ];
     const SERVE = 2;
+    const WORKING = 3;
     for (const t of targets) await load(t, requests, { seconds: warmup, connections });
 
     const maxRuns: Measured[][] = targets.map(() => []);
@@ -487,6 +511,14 @@ async function main(): Promise<void> {
     console.log(
       `  CPU per request serve/(bare + parse): ${fmt(max[SERVE].cpuUs / max[1].cpuUs)} (aim <= 1.30); ` +
         `serve ${fmt(max[SERVE].cpuUs, 0)} µs, parse-only ${fmt(max[1].cpuUs, 0)} µs`,
+    );
+    // What one µs of work costs here, and so how much work the aim leaves a webhook beyond parsing.
+    const [parsed, worked] = [max[1].cpuUs, max[WORKING].cpuUs];
+    const perWorkUs = (worked - parsed) / CALIBRATION_WORK_US;
+    console.log(
+      `  calibration: parse-only + ${CALIBRATION_WORK_US} µs of busy work per review ${fmt(worked, 0)} µs ` +
+        `(${fmt(worked / parsed)}x parse-only): each µs of work costs ${fmt(perWorkUs, 1)} µs of CPU at full ` +
+        `load, so the aim leaves ${fmt((0.3 * parsed) / perWorkUs, 0)} µs of work beyond parsing`,
     );
     const ratio = max[SERVE].rps / max[0].rps;
     console.log(
@@ -520,7 +552,7 @@ async function main(): Promise<void> {
 }
 
 if (process.argv[2] === '--baseline') {
-  runBaseline(process.argv[3], process.argv[4], process.argv[5] === 'parse');
+  runBaseline(process.argv[3], process.argv[4], process.argv[5] === 'parse', Number(process.argv[6] ?? 0));
 } else if (process.argv[2] === '--print-corpus') {
   // The requests as JSON, to replay one with curl or profile the server with another client.
   process.stdout.write(`${JSON.stringify(corpus(64))}\n`);
