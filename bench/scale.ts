@@ -9,8 +9,8 @@
 //   npm run bench:scale                        (N = 1,000, 10,000 and 100,000)
 //   node dist/bench/scale.js --vmis 1000,10000 (choose N)
 //   node dist/bench/scale.js --heap            (retained heap per VMI for candidate projections)
-//   node dist/bench/scale.js --audit --vmis 1000,5000   (nicguard audit over the fleet, as the CronJob runs it:
-//                                                       exit, time, peak RSS; --with-vms: a VM for each VMI)
+//   node dist/bench/scale.js --audit --vmis 1000,5000   (nicguard audit --apply over the fleet, as the CronJob
+//                                  runs it: exit, time, peak RSS; --with-vms: a VM for each VMI; --json: -o json)
 //   node dist/bench/scale.js --node-flags=--single-threaded-gc   (more Node flags for serve)
 //   node dist/bench/scale.js --serve-flags=--helper-thread-nice=0   (more flags for serve)
 //
@@ -317,6 +317,8 @@ async function runFakeApi(vmis: number, withVms: boolean): Promise<void> {
   const api = new FakeApiServer();
   api.generate('vmi', { count: vmis, make: (i) => makeVmi(template, i) });
   if (withVms) api.generate('vm', { count: vmis, make: (i) => makeVm(template, i) });
+  // `nicguard audit --apply` writes its PolicyReports here, as the CronJob does to the cluster.
+  api.storeWrites = true;
   api.generate('nad', { count: NADS, make: makeNad });
   api.generate('subnet', { count: SUBNETS, make: makeSubnet });
   api.put('kubevirt', {
@@ -739,6 +741,13 @@ async function main(): Promise<void> {
 
 /** Node flags of the audit CronJob (its heap cap), then any --node-flags. */
 const AUDIT_NODE_FLAGS = [...auditCronJobNodeFlags(ROOT), ...nodeFlagsOption()];
+/**
+ * As the CronJob runs it (manifests/overlays/audit/cronjob.yaml, without its --config file): findings written as
+ * PolicyReports to the fake API and as text to stdout. --json prints the JSON report instead and writes nothing.
+ */
+const AUDIT_ARGS = process.argv.includes('--json')
+  ? ['-o', 'json', '--fail-exit-code', '0']
+  : ['--apply', '--fail-exit-code', '0'];
 
 interface AuditRow {
   vmis: number;
@@ -746,6 +755,8 @@ interface AuditRow {
   peakRssMb: number;
   /** The exit code, or the signal that ended it. */
   exit: string;
+  /** PolicyReports written (--apply). */
+  reports: number;
   /** The last line of stderr when it failed (a heap out of memory, say). */
   failure?: string;
 }
@@ -763,11 +774,13 @@ async function measureAudit(vmis: number, dir: string, withVms: boolean): Promis
     const kubeconfig = join(dir, `kubeconfig-audit-${vmis}`);
     writeFileSync(kubeconfig, api.kubeconfig());
     const started = performance.now();
-    // As the CronJob runs it, but printing JSON instead of writing PolicyReports (the fake API has no such resource).
     const audit = spawn(
       process.execPath,
-      [...AUDIT_NODE_FLAGS, CLI, 'audit', '--kubeconfig', kubeconfig, '-o', 'json', '--fail-exit-code', '0'],
-      { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] },
+      [...AUDIT_NODE_FLAGS, CLI, 'audit', '--kubeconfig', kubeconfig, ...AUDIT_ARGS],
+      {
+        cwd: dir,
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
     );
     let stderr = '';
     audit.stderr!.setEncoding('utf8');
@@ -779,7 +792,8 @@ async function measureAudit(vmis: number, dir: string, withVms: boolean): Promis
     const exit = code === null ? String(signal) : String(code);
     const lines = stderr.split('\n').filter((l) => l.trim());
     const failure = code === 0 ? undefined : (lines.find((l) => /heap out of memory/i.test(l)) ?? lines.at(-1));
-    return { vmis, seconds: (performance.now() - started) / 1000, peakRssMb: peak, exit, failure };
+    const reports = Number(/wrote (\d+) reports?/.exec(stderr)?.[1] ?? 0);
+    return { vmis, seconds: (performance.now() - started) / 1000, peakRssMb: peak, exit, reports, failure };
   } finally {
     await stopChild(fake.child);
   }
@@ -791,13 +805,16 @@ async function mainAudit(sizes: number[]): Promise<void> {
   try {
     const fleet = withVms ? 'N running VMs (a VM and its VMI each)' : 'N VMIs (no VMs)';
     console.log(`fleet: ${fleet}, ${NADS} NADs, ${SUBNETS} Subnets; lists in pages of 500`);
-    console.log(`nicguard audit -o json with the CronJob's Node flags: ${AUDIT_NODE_FLAGS.join(' ')}\n`);
-    console.log(`${withVms ? '      N' : '   VMIs'}  exit  seconds  peak RSS MB`);
+    console.log(
+      `nicguard audit ${AUDIT_ARGS.join(' ')} with the CronJob's Node flags: ${AUDIT_NODE_FLAGS.join(' ')}\n`,
+    );
+    console.log(`${withVms ? '      N' : '   VMIs'}  exit  seconds  peak RSS MB  reports`);
     for (const n of sizes) {
       const r = await measureAudit(n, dir, withVms);
       console.log(
         `${String(r.vmis).padStart(7)}${r.exit.padStart(6)}${fmt(r.seconds, 1).padStart(9)}` +
-          `${fmt(r.peakRssMb, 0).padStart(13)}${r.failure ? `  ${r.failure.slice(0, 100)}` : ''}`,
+          `${fmt(r.peakRssMb, 0).padStart(13)}${String(r.reports).padStart(9)}` +
+          `${r.failure ? `  ${r.failure.slice(0, 100)}` : ''}`,
       );
     }
   } finally {

@@ -26,6 +26,9 @@ export function pathOf(res: Res): string {
   return `/apis/${f.group}/${f.version}/${f.plural}`;
 }
 
+/** /apis/GROUP/VERSION[/namespaces/NS]/PLURAL[/NAME] */
+const WRITABLE_PATH = /^\/apis\/([^/]+)\/([^/]+)(?:\/namespaces\/([^/]+))?\/([^/]+)(?:\/([^/]+))?$/;
+
 interface StoredEvent {
   rv: number;
   type: 'ADDED' | 'MODIFIED' | 'DELETED';
@@ -81,6 +84,13 @@ export class FakeApiServer {
   readonly goneWatches = new Set<Res>();
   authorization: string | undefined;
   port = 0;
+  /**
+   * When set, resources this server does not serve take writes (PolicyReports from `nicguard audit
+   * --apply`): created, read, listed, replaced and deleted as the API server would, without checks.
+   */
+  storeWrites = false;
+  /** What was written, by `group/version/namespace/plural/name`. */
+  readonly written = new Map<string, KubeObject>();
 
   async start(): Promise<void> {
     this.server = createServer((req, res) => this.handle(req, res));
@@ -188,6 +198,7 @@ current-context: fake
     this.authorization = req.headers.authorization;
     const url = new URL(req.url!, 'http://x');
     const which = ALL_RES.find((r) => pathOf(r) === url.pathname);
+    if (!which && this.storeWrites && WRITABLE_PATH.test(url.pathname)) return this.writable(req, url.pathname, res);
     if (!which)
       return this.status(res, 404, 'NotFound', `the server could not find the requested resource ${url.pathname}`);
     if (this.missing.has(which)) {
@@ -208,6 +219,42 @@ current-context: fake
     const answer = () => this.list(which, url.searchParams, res);
     if (this.holdLists) this.heldLists.push(answer);
     else answer();
+  }
+
+  /** Create (POST), read (GET), list (GET of the collection, here or in any namespace), replace (PUT), delete. */
+  private writable(req: IncomingMessage, path: string, res: ServerResponse): void {
+    const [, group, version, namespace, plural, name] = WRITABLE_PATH.exec(path)!;
+    const keyOf = (ns: string | undefined, n: string) => `${group}/${version}/${ns ?? ''}/${plural}/${n}`;
+    const reply = (code: number, body: unknown) => {
+      res.writeHead(code, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body));
+    };
+    if (req.method === 'GET' && !name) {
+      const items = [...this.written.entries()]
+        .filter(([key]) => {
+          const [g, v, ns, p] = key.split('/');
+          return g === group && v === version && p === plural && (!namespace || ns === namespace);
+        })
+        .map(([, o]) => o);
+      return reply(200, { kind: 'List', metadata: { resourceVersion: String(this.rv) }, items });
+    }
+    if (req.method === 'GET') {
+      const found = this.written.get(keyOf(namespace, name));
+      return found ? reply(200, found) : this.status(res, 404, 'NotFound', `${plural} "${name}" not found`);
+    }
+    if (req.method === 'DELETE') {
+      this.written.delete(keyOf(namespace, name));
+      return reply(200, { kind: 'Status', status: 'Success' });
+    }
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (c: string) => (body += c));
+    req.on('end', () => {
+      const object = JSON.parse(body) as KubeObject;
+      object.metadata = { ...object.metadata, resourceVersion: String(++this.rv) };
+      this.written.set(keyOf(namespace, name ?? String(object.metadata.name)), object);
+      reply(req.method === 'POST' ? 201 : 200, object);
+    });
   }
 
   /** A snapshot of the resource now: its items in key order, as etcd returns them. */
