@@ -26,6 +26,7 @@ import {
 import { viewVm } from '../src/engine/vm.js';
 import { KIND_FACTS, kindOfObject } from '../src/engine/kinds.js';
 import { ObjectIndex } from '../src/cluster/object-index.js';
+import { Interner } from '../src/cluster/projection.js';
 import { keptForAudit } from '../src/offline/audit-trim.js';
 import { nicguard, tempDir, writeTree } from './cli-run.js';
 import { clone, EXAMPLES, readYaml, ROOT, type Manifest } from './support.js';
@@ -336,6 +337,12 @@ describe('what the audit keeps of a listed object', () => {
     assert.ok((vmi.status as Obj).guestOSInfo, 'the listed object itself is left as it was');
     const vm = keptForAudit('VirtualMachine', asListed(fixture('vm-pending.yaml', 'VirtualMachine', 'vm-pending')));
     assert.deepEqual(vm.status, { printableStatus: 'Running', ready: true });
+    // VMIs, held to the end, share their strings through the interner; VMs, judged and let go, do not.
+    const strings = new Interner();
+    keptForAudit('VirtualMachine', asListed(fixture('vm-pending.yaml', 'VirtualMachine', 'vm-pending')), strings);
+    assert.equal(strings.size, 0);
+    assert.deepEqual(keptForAudit('VirtualMachineInstance', vmi, strings), kept);
+    assert.ok(strings.size > 10, `${strings.size} strings shared`);
   });
 });
 

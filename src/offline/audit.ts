@@ -6,6 +6,7 @@
 import { offlineRequest } from '../admission/offline.js';
 import { indexManifests } from '../cluster/files.js';
 import type { LiveCluster } from '../cluster/live.js';
+import { Interner } from '../cluster/projection.js';
 import { knownKubeVirtVersion } from '../engine/kubevirt-version.js';
 import type { ObjectIndex } from '../cluster/object-index.js';
 import { evaluate } from '../engine/evaluate.js';
@@ -169,7 +170,8 @@ export interface ClusterAudit {
  * and every object is trimmed to what the checks read as its page arrives.
  */
 export async function auditCluster(live: LiveCluster, config: PolicyConfig, opts: AuditOptions): Promise<ClusterAudit> {
-  const { view, missing } = await live.readView(keptForAudit);
+  const strings = new Interner();
+  const { view, missing } = await live.readView((kind, obj) => keptForAudit(kind, obj, strings));
   const run = new AuditRun(view, config, opts);
   const listed = await live.eachPage('VirtualMachine', (vms) => run.addVms(vms.map((object) => ({ object }))), {
     keep: keptForAudit,
