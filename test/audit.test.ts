@@ -494,31 +494,33 @@ describe('parsing', () => {
 });
 
 describe('live read', () => {
-  /** A stand-in API server on loopback that serves NADs in pages of two and records each list request. */
-  async function pagingServer(total: number): Promise<{ url: string; requests: URL[]; close: () => Promise<void> }> {
+  /** A stand-in API server on loopback: each kind at its path in pages of two, other paths 404; records requests. */
+  async function clusterServer(
+    objects: KubeObject[],
+  ): Promise<{ url: string; requests: URL[]; close: () => Promise<void> }> {
     const requests: URL[] = [];
-    const nads = Array.from({ length: total }, (_, i) => ({
-      metadata: { name: `nad${i}`, namespace: 'default' },
-      spec: { config: '{}' },
-    }));
+    const byPath = new Map<string, KubeObject[]>();
+    for (const o of objects) {
+      const facts = KIND_FACTS[kindOfObject(o)!];
+      const path = `/apis/${facts.group}/${facts.version}/${facts.plural}`;
+      // Like real list items, without kind and apiVersion.
+      const { kind: _kind, apiVersion: _apiVersion, ...item } = o;
+      byPath.set(path, [...(byPath.get(path) ?? []), item]);
+    }
     const server = createServer((req, res) => {
       const url = new URL(req.url ?? '/', 'http://127.0.0.1');
       requests.push(url);
       res.setHeader('Content-Type', 'application/json');
-      if (!url.pathname.endsWith('/network-attachment-definitions')) {
+      const items = byPath.get(url.pathname);
+      if (!items) {
         res.statusCode = 404;
         res.end(JSON.stringify({ kind: 'Status', message: 'the server could not find the requested resource' }));
         return;
       }
       const from = Number(url.searchParams.get('continue') ?? 0);
-      const to = Math.min(from + 2, nads.length);
-      res.end(
-        JSON.stringify({
-          kind: 'List',
-          items: nads.slice(from, to),
-          metadata: to < nads.length ? { continue: String(to) } : {},
-        }),
-      );
+      const to = Math.min(from + 2, items.length);
+      const metadata = to < items.length ? { continue: String(to) } : {};
+      res.end(JSON.stringify({ kind: 'List', items: items.slice(from, to), metadata }));
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as { port: number };
@@ -527,6 +529,18 @@ describe('live read', () => {
       requests,
       close: () => new Promise((resolve) => server.close(() => resolve())),
     };
+  }
+
+  /** The stand-in API server with `total` NADs only. */
+  function pagingServer(total: number): ReturnType<typeof clusterServer> {
+    return clusterServer(
+      Array.from({ length: total }, (_, i) => ({
+        apiVersion: 'k8s.cni.cncf.io/v1',
+        kind: 'NetworkAttachmentDefinition',
+        metadata: { name: `nad${i}`, namespace: 'default' },
+        spec: { config: '{}' },
+      })),
+    );
   }
 
   function kubeconfigFor(server: string, context = 'test'): string {
@@ -572,43 +586,6 @@ describe('live read', () => {
       await api.close();
     }
   });
-
-  /** A stand-in API server serving these objects, each kind at its path in pages of two; other paths 404. */
-  async function clusterServer(
-    objects: KubeObject[],
-  ): Promise<{ url: string; requests: URL[]; close: () => Promise<void> }> {
-    const requests: URL[] = [];
-    const byPath = new Map<string, KubeObject[]>();
-    for (const o of objects) {
-      const facts = KIND_FACTS[kindOfObject(o)!];
-      const path = `/apis/${facts.group}/${facts.version}/${facts.plural}`;
-      // Like real list items, without kind and apiVersion.
-      const { kind: _kind, apiVersion: _apiVersion, ...item } = o;
-      byPath.set(path, [...(byPath.get(path) ?? []), item]);
-    }
-    const server = createServer((req, res) => {
-      const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-      requests.push(url);
-      res.setHeader('Content-Type', 'application/json');
-      const items = byPath.get(url.pathname);
-      if (!items) {
-        res.statusCode = 404;
-        res.end(JSON.stringify({ kind: 'Status', message: 'the server could not find the requested resource' }));
-        return;
-      }
-      const from = Number(url.searchParams.get('continue') ?? 0);
-      const to = Math.min(from + 2, items.length);
-      const metadata = to < items.length ? { continue: String(to) } : {};
-      res.end(JSON.stringify({ kind: 'List', items: items.slice(from, to), metadata }));
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as { port: number };
-    return {
-      url: `http://127.0.0.1:${port}`,
-      requests,
-      close: () => new Promise((resolve) => server.close(() => resolve())),
-    };
-  }
 
   test('a live audit judges VMs page by page and reports what the same objects whole give', async () => {
     const files = snapshot();
