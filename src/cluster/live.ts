@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
-import { INDEXED_KINDS, KIND_FACTS, type KnownKind } from '../engine/kinds.js';
+import { INDEXED_KINDS, KIND_FACTS, type IndexedKind, type KnownKind } from '../engine/kinds.js';
 import type { KubeObject } from '../engine/types.js';
 import { ObjectIndex } from './object-index.js';
 
@@ -202,14 +202,15 @@ export class LiveCluster {
 
   /**
    * The cluster view the webhook's informers build, read once: NADs, Subnets, VMIs and the
-   * KubeVirt CR of the whole cluster (a VM may use a NAD of another namespace).
+   * KubeVirt CR of the whole cluster (a VM may use a NAD of another namespace), each object
+   * passed through `keep` as its page arrives (whole without it).
    */
-  async readView(keep?: KeepOf): Promise<LiveRead> {
+  async readView(keep?: (kind: IndexedKind, obj: KubeObject) => KubeObject): Promise<LiveRead> {
     const view = new ObjectIndex();
     const missing: string[] = [];
     // One kind after the other: a CLI read should not burst the API server.
     for (const kind of INDEXED_KINDS) {
-      const items = await this.list(kind, undefined, keep);
+      const items = await this.list(kind, undefined, keep && ((_, obj) => keep(kind, obj)));
       if (items === undefined) missing.push(`${KIND_FACTS[kind].plural}.${KIND_FACTS[kind].group}`);
       else view.replaceAll(kind, items);
     }
