@@ -4,6 +4,7 @@
 import { withDefaultNamespace } from '../admission/offline.js';
 import { contextNamespace, LiveCluster } from '../cluster/live.js';
 import type { ObjectIndex } from '../cluster/object-index.js';
+import { Interner, projectObject } from '../cluster/projection.js';
 import { KIND_FACTS, kindOfObject, type VmKind } from '../engine/kinds.js';
 import type { KubeObject, PolicyConfig } from '../engine/types.js';
 import { dig, stringOf } from '../engine/values.js';
@@ -118,7 +119,20 @@ export async function readLiveExplanation(
     target = await readLiveTarget(live, name, namespace);
   }
   if (typeof target === 'string') return target;
-  const { view, missing } = await live.readView();
+  // The view as the webhook's informers keep it (what the rules read), and the VM's own VMI
+  // whole: the budget is measured against the running domain (devices, memory), which the
+  // projection leaves out. A whole view cost 1.35 GB and 12 s at 100,000 VMIs, this 308 MB and 7 s.
+  const strings = new Interner();
+  const { view, missing } = await live.readView((kind, obj) => projectObject(kind, obj, strings));
+  const own = withDefaultNamespace(target.object, namespace);
+  if (kindOfObject(own) === 'VirtualMachine') {
+    const vmi = await live.get(
+      'VirtualMachineInstance',
+      stringOf(own.metadata?.namespace) ?? namespace,
+      stringOf(own.metadata?.name) ?? '',
+    );
+    if (vmi) view.upsert(vmi);
+  }
   for (const m of missing)
     process.stderr.write(`nicguard explain: ${m} is not installed in the cluster; read as empty\n`);
   const explanation = explainVm(target, undefined, view, config, namespace);
