@@ -182,3 +182,9 @@ export function projectObject(kind: IndexedKind, obj: KubeObject, strings: Inter
   projected.kind = kind;
   return projected;
 }
+
+/** projectObject with one Interner for a whole read: what a one-shot reader of the cluster view keeps (the CLI). */
+export function projection(): (kind: IndexedKind, obj: KubeObject) => KubeObject {
+  const strings = new Interner();
+  return (kind, obj) => projectObject(kind, obj, strings);
+}
