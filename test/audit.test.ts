@@ -494,9 +494,10 @@ describe('parsing', () => {
 });
 
 describe('live read', () => {
-  /** A stand-in API server on loopback: each kind at its path in pages of two, other paths 404; records requests. */
+  /** A stand-in API server on loopback: each kind at its path in pages (of two), other paths 404; records requests. */
   async function clusterServer(
     objects: KubeObject[],
+    pageSize = 2,
   ): Promise<{ url: string; requests: URL[]; close: () => Promise<void> }> {
     const requests: URL[] = [];
     const byPath = new Map<string, KubeObject[]>();
@@ -505,7 +506,9 @@ describe('live read', () => {
       const path = `/apis/${facts.group}/${facts.version}/${facts.plural}`;
       // Like real list items, without kind and apiVersion.
       const { kind: _kind, apiVersion: _apiVersion, ...item } = o;
-      byPath.set(path, [...(byPath.get(path) ?? []), item]);
+      const items = byPath.get(path) ?? [];
+      items.push(item);
+      byPath.set(path, items);
     }
     const server = createServer((req, res) => {
       const url = new URL(req.url ?? '/', 'http://127.0.0.1');
@@ -518,7 +521,7 @@ describe('live read', () => {
         return;
       }
       const from = Number(url.searchParams.get('continue') ?? 0);
-      const to = Math.min(from + 2, items.length);
+      const to = Math.min(from + pageSize, items.length);
       const metadata = to < items.length ? { continue: String(to) } : {};
       res.end(JSON.stringify({ kind: 'List', items: items.slice(from, to), metadata }));
     });
@@ -613,6 +616,23 @@ describe('live read', () => {
         .list('VirtualMachineInstance')
         .find((o) => o.metadata?.name === 'vm-pending');
       assert.ok((whole?.status as Obj).guestOSInfo, 'other readers get objects whole');
+    } finally {
+      await api.close();
+    }
+  });
+
+  test('a server that ignores limit and sends 200,000 objects in one page is read whole', async () => {
+    const nads = Array.from({ length: 200_000 }, (_, i) => ({
+      apiVersion: 'k8s.cni.cncf.io/v1',
+      kind: 'NetworkAttachmentDefinition',
+      metadata: { name: `n${i}`, namespace: 'default' },
+    }));
+    const api = await clusterServer(nads, Infinity);
+    try {
+      const live = LiveCluster.connect({ kubeconfig: kubeconfigFor(api.url), context: 'test' });
+      const { view } = await live.readView();
+      assert.equal(view.list('NetworkAttachmentDefinition').length, 200_000);
+      assert.equal(api.requests.filter((u) => u.pathname.endsWith('/network-attachment-definitions')).length, 1);
     } finally {
       await api.close();
     }

@@ -106,6 +106,11 @@ export interface LiveRead {
 
 type WrittenReport = 'created' | 'updated';
 
+/** push(...page) passes every item as an argument: a server that ignores `limit` could overflow the stack. */
+function appendAll(to: KubeObject[], page: readonly KubeObject[]): void {
+  for (const item of page) to.push(item);
+}
+
 /** The part of a listed object a reader keeps (e.g. the audit's trim); the object itself is left as it is. */
 export type KeepOf = (kind: KnownKind, obj: KubeObject) => KubeObject;
 
@@ -182,7 +187,7 @@ export class LiveCluster {
   /** Every object of a kind as eachPage gives them, in one array; undefined when the CRD is not installed. */
   async list(kind: KnownKind, namespace?: string, keep?: KeepOf): Promise<KubeObject[] | undefined> {
     const objects: KubeObject[] = [];
-    const listed = await this.eachPage(kind, (page) => objects.push(...page), { namespace, keep });
+    const listed = await this.eachPage(kind, (page) => appendAll(objects, page), { namespace, keep });
     return listed ? objects : undefined;
   }
 
@@ -257,7 +262,7 @@ export class LiveCluster {
     labelSelector: string,
   ): Promise<KubeObject[]> {
     const objects: KubeObject[] = [];
-    await this.pages(resource, { labelSelector }, (page) => objects.push(...page));
+    await this.pages(resource, { labelSelector }, (page) => appendAll(objects, page));
     return objects;
   }
 
