@@ -27,6 +27,22 @@ export default tseslint.config(
     },
   },
   {
+    // push(...items) passes each item as an argument: from ~125,000 items (a file of that many
+    // documents, a list page from a server that ignores limit) it overflows the stack and the CLI
+    // exits 3. appendAll (src/engine/values.ts) appends any number. Where collections grow with
+    // the input; the engine's lists of causes are bounded (ListCauses, FINDINGS_PER_RULE).
+    files: ['src/io/**/*.ts', 'src/cluster/**/*.ts', 'src/offline/**/*.ts', 'src/cli/**/*.ts', 'src/server/**/*.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "CallExpression[callee.property.name='push'] > SpreadElement",
+          message: 'push(...items) overflows the stack on long arrays: use appendAll from src/engine/values.ts.',
+        },
+      ],
+    },
+  },
+  {
     files: ['src/engine/**/*.ts'],
     rules: {
       '@typescript-eslint/no-explicit-any': 'error',

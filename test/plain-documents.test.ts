@@ -100,6 +100,12 @@ test('a JSON file is read by JSON.parse, with the same objects and positions', (
   }
 });
 
+test('a JSON file with an array of 250,000 items is read, not a stack overflow', () => {
+  const text = JSON.stringify({ ...VM, extra: Array.from({ length: 250_000 }, (_, i) => i) });
+  const docs = readPlainDocuments(text);
+  assert.equal((docs?.[0].value as { extra: number[] }).extra.length, 250_000);
+});
+
 test('a JSON file with a duplicate key is read the full way (YAML refuses it)', () => {
   const text = '{"apiVersion": "v1", "kind": "ConfigMap", "kind": "Secret", "metadata": {"name": "x"}}';
   assert.equal(readPlainDocuments(text), undefined);

@@ -22,6 +22,7 @@ import { LiveClusterError } from '../cluster/live.js';
 import { liveNotes, readLiveExplanation, type LivePicture } from './explain-live.js';
 import { EXIT_BAD_INPUT, loadConfigForCommand } from './config-option.js';
 import { KUBEVIRT_VERSION_HELP, collect, kubevirtVersionOption } from './options.js';
+import { appendAll } from '../engine/values.js';
 
 interface ExplainOptions {
   kubevirtVersion?: string;
@@ -321,10 +322,10 @@ export function registerExplain(program: Command): void {
       const errors: ManifestError[] = [];
       const clusterLoad = loadManifests(objects);
       const cluster = indexManifests(clusterLoad);
-      errors.push(...cluster.errors);
+      appendAll(errors, cluster.errors);
       const input = filename ? loadManifests([filename]) : clusterLoad;
       if (filename) {
-        errors.push(...input.errors);
+        appendAll(errors, input.errors);
         // NADs and Subnets next to the VM count as part of the cluster, as in `validate`.
         for (const o of input.objects) {
           const kind = o.review ? undefined : kindOfObject(o.object);
@@ -345,7 +346,7 @@ export function registerExplain(program: Command): void {
       if (opts.old) {
         const oldLoad = loadManifests([opts.old]);
         for (const e of oldLoad.errors) process.stderr.write(`nicguard: ${formatManifestError(e)}\n`);
-        errors.push(...oldLoad.errors);
+        appendAll(errors, oldLoad.errors);
         old = previousVersion(target, oldLoad.objects, defaultNamespace);
         if (!old) {
           process.stderr.write(
@@ -357,7 +358,7 @@ export function registerExplain(program: Command): void {
       } else if (opts.base) {
         const base = readBaseVersions(input.files, opts.base);
         for (const e of base.errors) process.stderr.write(`nicguard: ${formatManifestError(e)}\n`);
-        errors.push(...base.errors);
+        appendAll(errors, base.errors);
         old = previousVersion(target, base.objects, defaultNamespace);
         // A VM new on this branch has no previous version: explained as new, and said so.
         if (!old && !base.errors.length) {

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { INDEXED_KINDS, KIND_FACTS, type IndexedKind, type KnownKind } from '../engine/kinds.js';
 import type { KubeObject } from '../engine/types.js';
+import { appendAll } from '../engine/values.js';
 import { ObjectIndex } from './object-index.js';
 
 /** Items per list request; the rest follows with `continue` (as kubectl's --chunk-size default). */
@@ -105,11 +106,6 @@ export interface LiveRead {
 }
 
 type WrittenReport = 'created' | 'updated';
-
-/** push(...page) passes every item as an argument: a server that ignores `limit` could overflow the stack. */
-function appendAll(to: KubeObject[], page: readonly KubeObject[]): void {
-  for (const item of page) to.push(item);
-}
 
 /** The part of a listed object a reader keeps (e.g. the audit's trim); the object itself is left as it is. */
 export type KeepOf = (kind: KnownKind, obj: KubeObject) => KubeObject;

@@ -3,6 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import { basename, dirname, resolve } from 'node:path';
 import { STDIN, parseManifests, type LoadedObject, type ManifestError } from './manifests.js';
+import { appendAll } from '../engine/values.js';
 
 export interface BaseVersions {
   objects: LoadedObject[];
@@ -66,7 +67,7 @@ export function readBaseVersions(files: readonly string[], ref: string): BaseVer
       continue;
     }
     // A base version that no longer parses is not this change's fault: its objects count as new.
-    out.objects.push(...parseManifests(shown.stdout, baseLabel(ref, file)).objects);
+    appendAll(out.objects, parseManifests(shown.stdout, baseLabel(ref, file)).objects);
   }
   return out;
 }

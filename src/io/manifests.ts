@@ -15,6 +15,7 @@ import type { FieldPath } from '../engine/field-path.js';
 import type { KubeObject, PolicyRequest } from '../engine/types.js';
 import { GlobSet } from './glob.js';
 import { blockLocator, readPlainDocuments } from './plain-documents.js';
+import { appendAll } from '../engine/values.js';
 
 /** The file name used for standard input (`-f -`). */
 export const STDIN = '-';
@@ -530,8 +531,8 @@ export function loadManifests(paths: readonly string[], options: LoadOptions = {
       result.files.push(file);
       const parsed = parseManifests(text, file);
       if (parsed.skipped) result.skipped.push({ file, reason: parsed.skipped });
-      result.objects.push(...parsed.objects);
-      result.errors.push(...parsed.errors);
+      appendAll(result.objects, parsed.objects);
+      appendAll(result.errors, parsed.errors);
     }
   }
   return result;

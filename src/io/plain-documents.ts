@@ -9,6 +9,7 @@
 // a List whose items need positions, a document the other parser rejects) gives undefined, and
 // the caller reads the file the full way, errors and all.
 import { FAILSAFE_SCHEMA, Type, load } from 'js-yaml';
+import { appendAll } from '../engine/values.js';
 
 export interface PlainDocument {
   value: unknown;
@@ -98,7 +99,7 @@ function sameKeyCount(text: string, value: unknown): boolean {
   while (stack.length) {
     const v = stack.pop();
     if (typeof v !== 'object' || v === null) continue;
-    if (Array.isArray(v)) stack.push(...v);
+    if (Array.isArray(v)) appendAll(stack, v);
     else {
       const keys = Object.keys(v);
       parsed += keys.length;

@@ -11,7 +11,7 @@ import { evaluate, judgesKind } from '../engine/evaluate.js';
 import { INDEXED_KINDS, isIndexedKind, kindOfObject, type JudgedKind } from '../engine/kinds.js';
 import { RULES } from '../engine/rules/index.js';
 import type { EvaluationResult, KubeObject, PolicyConfig, PolicyRequest } from '../engine/types.js';
-import { asObject, quote, stringOf } from '../engine/values.js';
+import { appendAll, asObject, quote, stringOf } from '../engine/values.js';
 import { hotpluggedInterfaces, isAbsent, isRunning, objectRef, unpluggedInterfaces, viewVm } from '../engine/vm.js';
 import { readBaseVersions } from '../io/git-base.js';
 import { loadManifests, type LoadedObject, type ManifestError } from '../io/manifests.js';
@@ -162,7 +162,11 @@ function describeChanges(request: PolicyRequest, result: EvaluationResult): stri
     if (networks.has(network.name)) continue;
     changes.push(`network ${quote(network.name)} kept at ${network.path} (KubeVirt needs it until the unplug is done)`);
   }
-  if (changes.length === 0) changes.push(...result.patch.map((op) => `${op.op} ${op.path}`));
+  if (changes.length === 0)
+    appendAll(
+      changes,
+      result.patch.map((op) => `${op.op} ${op.path}`),
+    );
   return changes;
 }
 
@@ -214,24 +218,24 @@ export function runValidation(opts: ValidationInputs, config: PolicyConfig): Val
   const started = performance.now();
   const errors: ManifestError[] = [];
   const inputs = loadManifests(opts.filename, { exclude: opts.exclude ?? [] });
-  errors.push(...inputs.errors);
+  appendAll(errors, inputs.errors);
 
   const previous = new PreviousVersions(opts.namespace);
   const newFiles: string[] = [];
   if (opts.base) {
     const base = readBaseVersions(inputs.files, opts.base);
-    errors.push(...base.errors);
-    newFiles.push(...base.newFiles);
+    appendAll(errors, base.errors);
+    appendAll(newFiles, base.newFiles);
     previous.add(base.objects);
   }
   if (opts.old.length) {
     const old = loadManifests(opts.old);
-    errors.push(...old.errors);
+    appendAll(errors, old.errors);
     previous.add(old.objects);
   }
 
   const clusterLoad = readFileCluster(opts.objects);
-  errors.push(...clusterLoad.errors);
+  appendAll(errors, clusterLoad.errors);
   const cluster = opts.cluster ?? clusterLoad.view;
   if (opts.cluster) {
     for (const kind of INDEXED_KINDS) for (const o of clusterLoad.view.list(kind)) cluster.upsert(o, kind);

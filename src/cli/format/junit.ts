@@ -3,6 +3,7 @@
 // not a manifest is a skipped testcase, unreadable input an error.
 import { displayName, formatManifestError } from '../../io/manifests.js';
 import type { ObjectResult, ValidationReport } from '../../offline/report.js';
+import { appendAll } from '../../engine/values.js';
 
 /** Characters XML 1.0 cannot carry at all, even escaped. */
 const INVALID_XML_CHARS = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu;
@@ -83,7 +84,7 @@ export function formatJunit(report: ValidationReport): string {
   let skipped = 0;
   for (const r of report.results) {
     const one = objectCases(r);
-    cases.push(...one.xml);
+    appendAll(cases, one.xml);
     failures += one.failed;
     skipped += one.skipped;
   }
