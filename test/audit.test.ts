@@ -24,7 +24,7 @@ import {
   type ClusterSnapshot,
 } from '../src/offline/audit.js';
 import { viewVm } from '../src/engine/vm.js';
-import { KIND_FACTS, kindOfObject } from '../src/engine/kinds.js';
+import { INDEXED_KINDS, KIND_FACTS, kindOfObject } from '../src/engine/kinds.js';
 import { ObjectIndex } from '../src/cluster/object-index.js';
 import { Interner } from '../src/cluster/projection.js';
 import { keptForAudit } from '../src/offline/audit-trim.js';
@@ -294,10 +294,7 @@ describe('what the audit keeps of a listed object', () => {
   function snapshotOf(objects: KubeObject[], keep: (o: KubeObject) => KubeObject): ClusterSnapshot {
     const base = snapshot();
     const view = new ObjectIndex();
-    for (const o of base.view.list('NetworkAttachmentDefinition')) view.upsert(keep(asListed(o)));
-    for (const o of base.view.list('Subnet')) view.upsert(keep(asListed(o)));
-    for (const o of base.view.list('KubeVirt')) view.upsert(keep(asListed(o)));
-    for (const o of base.view.list('VirtualMachineInstance')) view.upsert(keep(asListed(o)));
+    for (const kind of INDEXED_KINDS) for (const o of base.view.list(kind)) view.upsert(keep(asListed(o)));
     return { ...base, view, objects: objects.map((o) => ({ object: keep(asListed(o)) })) };
   }
 

@@ -108,7 +108,7 @@ export interface LiveRead {
 type WrittenReport = 'created' | 'updated';
 
 /** The part of a listed object a reader keeps (e.g. the audit's trim); the object itself is left as it is. */
-export type KeepOf = (kind: KnownKind, obj: KubeObject) => KubeObject;
+export type KeepOf<K extends KnownKind = KnownKind> = (kind: K, obj: KubeObject) => KubeObject;
 
 export class LiveCluster {
   private readonly api: CustomObjectsApi;
@@ -206,7 +206,7 @@ export class LiveCluster {
    * KubeVirt CR of the whole cluster (a VM may use a NAD of another namespace), each object
    * passed through `keep` as its page arrives (whole without it).
    */
-  async readView(keep?: (kind: IndexedKind, obj: KubeObject) => KubeObject): Promise<LiveRead> {
+  async readView(keep?: KeepOf<IndexedKind>): Promise<LiveRead> {
     const view = new ObjectIndex();
     const missing: string[] = [];
     // One kind after the other: a CLI read should not burst the API server.

@@ -503,7 +503,8 @@ function judgeObject(
 /**
  * One audit, fed as objects arrive: every VM first (in as many calls as there are pages), then
  * the VMIs, NADs and Subnets at once. A VMI is judged through its VM and a NAD by whether any
- * VM or VMI refers to it, so both wait for all VMs. Never throws for odd objects.
+ * VM or VMI refers to it, so both wait for all VMs. Never throws for odd objects; it throws for
+ * calls out of that order, which are a bug of the caller.
  */
 export class AuditRun {
   private readonly ctx: AuditContext;
