@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { stringify } from 'yaml';
 import { FieldPath } from '../src/engine/field-path.js';
-import { parseFullManifests, parseManifests, type ParsedManifests } from '../src/io/manifests.js';
+import { parseFullManifests, parseManifests, parsePlainManifests, type ParsedManifests } from '../src/io/manifests.js';
 import { blockLocator, readPlainDocuments } from '../src/io/plain-documents.js';
 import { ROOT, kubeOvnNad } from './support.js';
 
@@ -135,6 +135,51 @@ test('plain YAML in both list styles, and multi-document files, give the same ob
   }
 });
 
+test('Lists are read the fast way, each item located from its own start', () => {
+  const nads = [NAD('a', 'a.default.ovn'), NAD('b', 'b.default'), NAD('c', 'c.default.ovn')];
+  const list = { apiVersion: 'v1', kind: 'List', items: [VM, ...nads], metadata: { resourceVersion: '' } };
+  // As the API returns a typed list: items without kind and apiVersion.
+  const typed = {
+    apiVersion: 'k8s.cni.cncf.io/v1',
+    kind: 'NetworkAttachmentDefinitionList',
+    items: nads.map(({ metadata, spec }) => ({ metadata, spec })),
+  };
+  for (const [label, obj] of Object.entries({ list, typed })) {
+    const cases = {
+      'indented lists (yaml)': stringify(obj),
+      'lists at the key (kubectl)': stringify(obj, { indentSeq: false }),
+      'JSON, indented': JSON.stringify(obj, null, 2),
+      'JSON, one line': JSON.stringify(obj),
+      'after another document': `${stringify(VM)}---\n${stringify(obj, { indentSeq: false })}`,
+    };
+    for (const [style, text] of Object.entries(cases)) {
+      assert.ok(parsePlainManifests(text, 'f.yaml'), `${label}, ${style}: the fast way reads it`);
+      const read = assertSameReading(text, `${label}, ${style}`);
+      assert.equal(read.objects.length, (style.startsWith('after') ? 1 : 0) + obj.items.length);
+    }
+  }
+});
+
+test('an AdmissionReview in a List is located inside its own request.object', () => {
+  const review = JSON.parse(readFileSync(join(ROOT, 'examples', 'reviews', 'nad-wrong-provider.json'), 'utf8'));
+  const text = stringify({ apiVersion: 'v1', kind: 'List', items: [VM, review] }, { indentSeq: false });
+  const read = assertSameReading(text, 'reviews in a List');
+  const config = read.objects[1].locate(fieldPath(['spec', 'config']));
+  assert.match(text.split('\n')[config.line - 1], /^ {8}config: /, 'the line of request.object.spec.config');
+});
+
+test('a List of 20,000 items is read the fast way, the last item located like the first', () => {
+  const items = Array.from({ length: 20_000 }, (_, i) => NAD(`n${i}`, `n${i}.default.ovn`));
+  for (const text of [stringify({ apiVersion: 'v1', kind: 'List', items }), JSON.stringify({ kind: 'List', items })]) {
+    const read = parsePlainManifests(text, 'f.yaml');
+    assert.equal(read?.objects.length, 20_000);
+    const lines = text.split('\n');
+    const last = read!.objects[19_999];
+    const at = last.locate(fieldPath(['metadata', 'name']));
+    assert.match(lines[at.line - 1].slice(at.column - 1), /^"?name"?: ?"?n19999"?/);
+  }
+});
+
 test('the seed examples read the same both ways', () => {
   for (const file of [
     'new/vm-fedora.yaml',
@@ -161,7 +206,7 @@ test('what the fast way is not sure of is read the full way', () => {
     'apiVersion: v1\nkind: A\n\tx: 1\n', // a tab
     'apiVersion: v1\r\nkind: A\r\n', // carriage returns
     'apiVersion: v1\nkind: A\nmetadata:\n  name: {{ .Values.name }}\n', // Helm
-    'apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: A\n', // a List (items located one by one)
+    'apiVersion: v1\nkind: List\nitems: [{apiVersion: v1, kind: A}]\n', // a List in flow style
     'apiVersion: v1\nkind: A\nb: 1\nb: 2\n', // a duplicate key
   ];
   for (const text of unsure) assertSameReading(text, JSON.stringify(text));
@@ -208,5 +253,24 @@ test('any object reads the same both ways, written as YAML (both list styles) or
         assertSameReading(text, text);
     }),
     { numRuns: 300 },
+  );
+});
+
+test('any List reads the same both ways, written as YAML (both list styles) or JSON', () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.dictionary(key, value, { maxKeys: 4 }), { maxLength: 4 }),
+      fc.boolean(),
+      (bodies, kubectl) => {
+        const list = {
+          apiVersion: 'v1',
+          kind: 'List',
+          items: bodies.map((b) => ({ apiVersion: 'v1', kind: 'A', ...b })),
+        };
+        for (const text of [stringify(list, { indentSeq: !kubectl }), JSON.stringify(list, null, kubectl ? 0 : 2)])
+          assertSameReading(text, text);
+      },
+    ),
+    { numRuns: 200 },
   );
 });

@@ -14,7 +14,7 @@ import {
 import type { FieldPath } from '../engine/field-path.js';
 import type { KubeObject, PolicyRequest } from '../engine/types.js';
 import { GlobSet } from './glob.js';
-import { blockLocator, readPlainDocuments } from './plain-documents.js';
+import { blockListItems, blockLocator, jsonListItems, jsonLocator, readPlainDocuments } from './plain-documents.js';
 import { appendAll } from '../engine/values.js';
 
 /** The file name used for standard input (`-f -`). */
@@ -303,19 +303,18 @@ export interface ParsedManifests {
 
 type Position = { line: number; column: number };
 type Locate = LoadedObject['locate'];
-/** Makes the locator of an object written at `prefix` in a document (its fields, or `fallback`). */
+/** Makes the locator of the fields of an object written at `prefix` below its own root (or `fallback`). */
 type LocatorAt = (prefix: (string | number)[], fallback: Position) => Locate;
 
 /**
  * Checks one object of a document and adds it (or the reason it cannot be checked) to `out`.
- * `prefix` is where the object is written in the document: [] or ['items', i].
+ * `locatorAt` locates paths from the object's own root.
  */
 function addObject(
   out: ParsedManifests,
   file: string,
   document: number,
   obj: unknown,
-  prefix: (string | number)[],
   pos: Position,
   label: string,
   locatorAt: LocatorAt,
@@ -338,7 +337,7 @@ function addObject(
   const loaded: LoadedObject = {
     object: obj as KubeObject,
     source: { file, line: pos.line, column: pos.column, document },
-    locate: locatorAt(prefix, pos),
+    locate: locatorAt([], pos),
   };
   if (isAdmissionReview(obj as KubeObject)) {
     const request = admissionRequest(obj);
@@ -351,6 +350,25 @@ function addObject(
     loaded.locate = locatorAt(['request', 'object'], pos);
   }
   out.objects.push(loaded);
+}
+
+/** Item `i` of a List: items of a typed list (as the API returns them) carry neither kind nor apiVersion. */
+function addListItem(
+  out: ParsedManifests,
+  file: string,
+  document: number,
+  list: KubeObject & { items: unknown[] },
+  i: number,
+  pos: Position,
+  locatorAt: LocatorAt,
+): void {
+  const item = list.items[i];
+  const itemKind = list.kind === 'List' ? undefined : String(list.kind).slice(0, -'List'.length);
+  if (isRecord(item) && itemKind) {
+    item.kind ??= itemKind;
+    item.apiVersion ??= list.apiVersion;
+  }
+  addObject(out, file, document, item, pos, `${list.kind} item ${i}`, locatorAt);
 }
 
 /** The documents of a file as the `yaml` library reads them, with every node's position. */
@@ -389,13 +407,14 @@ function positionsIn(text: string): (offset: number) => Position {
 
 /**
  * The fast way (./plain-documents.ts): JSON and plain YAML without the position of every node.
- * A finding asks for positions: then, once per file, the `yaml` library reads it again.
+ * A finding asks for positions: JSON and simple block YAML are located from the text; when the
+ * lines cannot say, the `yaml` library reads the file, once per file. A List's items are found
+ * in one pass, and each is located from its own start, so a large List costs no more than the
+ * same objects in separate files.
  */
-function parsePlainManifests(text: string, file: string): ParsedManifests | undefined {
+export function parsePlainManifests(text: string, file: string): ParsedManifests | undefined {
   const docs = readPlainDocuments(text);
   if (!docs) return undefined;
-  // A List's items are located one by one: the full way does that.
-  if (docs.some((d) => isRecord(d.value) && isList(d.value as KubeObject))) return undefined;
   const out: ParsedManifests = { objects: [], errors: [] };
   const looksLikeObject = (v: unknown) =>
     isRecord(v) && ['apiVersion', 'kind', 'metadata'].some((k) => Object.hasOwn(v, k));
@@ -404,28 +423,52 @@ function parsePlainManifests(text: string, file: string): ParsedManifests | unde
   }
   let full: ReturnType<typeof parseYaml> | undefined;
   const positionOf = positionsIn(text);
-  docs.forEach((doc, index) => {
-    if (doc.value === null || doc.value === undefined) return;
-    // The document's lines, read on the first finding; the yaml library reads the file when they cannot say.
-    let lines: ReturnType<typeof blockLocator> | null | undefined;
+  /** Locators of the object written from `start` to `end` (`end` undefined: JSON) at `path` in document `index`. */
+  const locatorsOf = (index: number, path: (string | number)[], start: number, end: number | undefined) => {
+    // The object's lines, read on its first finding; the yaml library reads the file when they cannot say.
+    let fromText: ((segments: (string | number)[]) => number | undefined) | null | undefined;
     const locatorAt: LocatorAt = (prefix, fallback) => {
       let slow: Locate | undefined;
       return (field) => {
-        const path = [...prefix, ...(field ? field.keys() : [])];
-        if (lines === undefined) lines = (doc.end !== undefined && blockLocator(text, doc.offset, doc.end)) || null;
-        const offset = lines?.(path);
+        const keys = [...prefix, ...(field ? field.keys() : [])];
+        fromText ??= (end === undefined ? jsonLocator(text, start) : blockLocator(text, start, end)) ?? null;
+        const offset = fromText?.(keys);
         if (offset !== undefined) return positionOf(offset);
         if (!slow) {
           full ??= parseYaml(text);
           const parsed = Array.isArray(full.docs) ? full.docs[index] : undefined;
-          slow = makeLocator((parsed?.contents as Node | null) ?? undefined, prefix, full.counter, fallback);
+          slow = makeLocator(
+            (parsed?.contents as Node | null) ?? undefined,
+            [...path, ...prefix],
+            full.counter,
+            fallback,
+          );
         }
         return slow(field);
       };
     };
+    return locatorAt;
+  };
+  for (const [index, doc] of docs.entries()) {
+    if (doc.value === null || doc.value === undefined) continue;
     const label = docs.length > 1 ? `document ${index + 1}` : 'the document';
-    addObject(out, file, index, doc.value, [], positionOf(doc.offset), label, locatorAt);
-  });
+    if (isRecord(doc.value) && isList(doc.value as KubeObject)) {
+      const list = doc.value as KubeObject & { items: unknown[] };
+      const starts =
+        doc.end === undefined
+          ? jsonListItems(text, doc.offset, 'items')
+          : blockListItems(text, doc.offset, doc.end, 'items');
+      // Items the text does not show one by one (a flow list, lines that are not simple): the full way.
+      if (!starts || starts.length !== list.items.length) return undefined;
+      list.items.forEach((item, i) => {
+        const end = doc.end === undefined ? undefined : (starts[i + 1] ?? doc.end);
+        const locatorAt = locatorsOf(index, ['items', i], starts[i], end);
+        addListItem(out, file, index, list, i, positionOf(starts[i]), locatorAt);
+      });
+      continue;
+    }
+    addObject(out, file, index, doc.value, positionOf(doc.offset), label, locatorsOf(index, [], doc.offset, doc.end));
+  }
   return out;
 }
 
@@ -481,30 +524,17 @@ export function parseFullManifests(text: string, file: string): ParsedManifests 
     const locatorAt: LocatorAt = (prefix, fallback) => makeLocator(root, prefix, counter, fallback);
     const label = docs.length > 1 ? `document ${index + 1}` : 'the document';
     if (isRecord(value) && isList(value as KubeObject)) {
-      const list = value as Record<string, any>;
-      // Items of a typed list (as the API returns them) carry neither kind nor apiVersion.
-      const itemKind = list.kind === 'List' ? undefined : list.kind.slice(0, -'List'.length);
+      const list = value as KubeObject & { items: unknown[] };
       list.items.forEach((item: unknown, i: number) => {
         const offset = deepestOffset(root, ['items', i]);
         const p = offset !== undefined ? counter.linePos(offset) : start;
-        if (isRecord(item) && itemKind) {
-          item.kind ??= itemKind;
-          item.apiVersion ??= list.apiVersion;
-        }
-        addObject(
-          out,
-          file,
-          index,
-          item,
-          ['items', i],
-          { line: p.line, column: p.col },
-          `${list.kind} item ${i}`,
-          locatorAt,
-        );
+        const itemLocatorAt: LocatorAt = (prefix, fallback) =>
+          makeLocator(root, ['items', i, ...prefix], counter, fallback);
+        addListItem(out, file, index, list, i, { line: p.line, column: p.col }, itemLocatorAt);
       });
       return;
     }
-    addObject(out, file, index, value, [], where, label, locatorAt);
+    addObject(out, file, index, value, where, label, locatorAt);
   });
   return out;
 }

@@ -360,3 +360,133 @@ export function blockLocator(
     return found;
   };
 }
+
+/**
+ * The start of each item of the list under `key` in the root map of the plain YAML document at
+ * `offset` (a PlainDocument's) to `to`, found in one pass over its lines; undefined when the
+ * lines are not simple, the key is missing or its value is not a block list.
+ */
+export function blockListItems(text: string, offset: number, to: number, key: string): number[] | undefined {
+  const lineStart = text.lastIndexOf('\n', offset - 1) + 1;
+  const lines = simpleLines(text, lineStart, to);
+  if (!lines?.length) return undefined;
+  try {
+    const list = childOf(lines, { line: 0, col: offset - lineStart }, key)?.node;
+    if (!list || !isDash(lines[list.line].text, list.col)) return undefined;
+    const starts: number[] = [];
+    // As itemOf finds each one, in a single walk.
+    for (let i = list.line; i < lines.length; i++) {
+      const l = lines[i];
+      if (i > list.line && (l.indent < list.col || (l.indent === list.col && !isDash(l.text, list.col)))) break;
+      if ((i === list.line || l.indent === list.col) && isDash(l.text, list.col)) {
+        const item = contentAt(lines, i, list.col + 1) ?? nextNode(lines, i, list.col, false);
+        if (!item) return undefined;
+        starts.push(lines[item.line].start + item.col);
+      }
+    }
+    return starts;
+  } catch (err) {
+    if (err === UNSURE) return undefined;
+    throw err;
+  }
+}
+
+// ---- positions in JSON text, without the yaml library ----
+//
+// The text has been through JSON.parse (readJson) and has no duplicate keys, so the scan needs
+// no error handling. Offsets are the yaml library's: a map entry at its key's opening quote, a
+// list item at its first character. Each step skips values without recursion: linear in the text.
+
+function skipSpace(text: string, at: number): number {
+  let i = at;
+  for (let c = text.charCodeAt(i); c === 32 || c === 10 || c === 13 || c === 9; c = text.charCodeAt(++i));
+  return i;
+}
+
+/** The index after the string that opens at `at`. */
+function stringEnd(text: string, at: number): number {
+  for (let i = at + 1; ; ) {
+    const quote = text.indexOf('"', i);
+    if (quote < 0) return text.length;
+    let backslashes = 0;
+    while (text.charCodeAt(quote - 1 - backslashes) === 92) backslashes++;
+    if (backslashes % 2 === 0) return quote + 1;
+    i = quote + 1;
+  }
+}
+
+/** The index after the value that starts at `at`. */
+function valueEnd(text: string, at: number): number {
+  const first = text[at];
+  if (first === '"') return stringEnd(text, at);
+  if (first !== '{' && first !== '[') {
+    let i = at;
+    while (i < text.length && !',}] \n\r\t'.includes(text[i])) i++;
+    return i;
+  }
+  let depth = 0;
+  for (let i = at; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') i = stringEnd(text, i) - 1;
+    else if (c === '{' || c === '[') depth++;
+    else if ((c === '}' || c === ']') && --depth === 0) return i + 1;
+  }
+  return text.length;
+}
+
+/** One step into the JSON value at `at`: where the child is written and where its value starts. */
+function jsonChild(text: string, at: number, segment: string | number): { offset: number; value: number } | undefined {
+  const open = text[at];
+  if (open === '[') {
+    if (typeof segment !== 'number') return undefined;
+    let i = skipSpace(text, at + 1);
+    for (let n = 0; i < text.length && text[i] !== ']'; n++) {
+      if (n === segment) return { offset: i, value: i };
+      i = skipSpace(text, valueEnd(text, i));
+      if (text[i] === ',') i = skipSpace(text, i + 1);
+    }
+    return undefined;
+  }
+  if (open !== '{') return undefined;
+  const wanted = String(segment);
+  let i = skipSpace(text, at + 1);
+  while (text[i] === '"') {
+    const end = stringEnd(text, i);
+    const raw = text.slice(i + 1, end - 1);
+    const key = raw.includes('\\') ? (JSON.parse(text.slice(i, end)) as string) : raw;
+    const value = skipSpace(text, skipSpace(text, end) + 1);
+    if (key === wanted) return { offset: i, value };
+    i = skipSpace(text, valueEnd(text, value));
+    if (text[i] === ',') i = skipSpace(text, i + 1);
+  }
+  return undefined;
+}
+
+/** The deepestOffset of a path in the JSON value that starts at `offset`. */
+export function jsonLocator(text: string, offset: number): (segments: (string | number)[]) => number {
+  return (segments) => {
+    let value = offset;
+    let found = offset;
+    for (const segment of segments) {
+      const next = jsonChild(text, value, segment);
+      if (!next) break;
+      value = next.value;
+      found = next.offset;
+    }
+    return found;
+  };
+}
+
+/** The start of each item of the list under `key` in the JSON object at `offset`, in one pass; undefined if none. */
+export function jsonListItems(text: string, offset: number, key: string): number[] | undefined {
+  const list = jsonChild(text, offset, key);
+  if (!list || text[list.value] !== '[') return undefined;
+  const starts: number[] = [];
+  let i = skipSpace(text, list.value + 1);
+  while (i < text.length && text[i] !== ']') {
+    starts.push(i);
+    i = skipSpace(text, valueEnd(text, i));
+    if (text[i] === ',') i = skipSpace(text, i + 1);
+  }
+  return starts;
+}
