@@ -1,7 +1,10 @@
 // `nicguard validate --base REF`: the previous version of each input file, read from a git
-// revision with `git show REF:./file` in the file's own folder (so any repository works).
+// revision. One `git rev-parse` per folder finds its repository and the revision there (any
+// repository works, folders may belong to different ones); one `git cat-file --batch` per
+// repository reads every file at once. A process per file took 5.4 s for 2,000 files.
 import { spawnSync } from 'node:child_process';
-import { basename, dirname, resolve } from 'node:path';
+import { realpathSync } from 'node:fs';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { STDIN, parseManifests, type LoadedObject, type ManifestError } from './manifests.js';
 import { appendAll } from '../engine/values.js';
 
@@ -13,13 +16,88 @@ export interface BaseVersions {
   newFiles: string[];
 }
 
-function git(cwd: string, args: string[]) {
-  return spawnSync('git', args, { cwd, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+function git(cwd: string, args: string[], input?: string) {
+  // The output is every input file's previous version together: no cap beyond what they are.
+  return spawnSync('git', args, { cwd, input, maxBuffer: Infinity });
 }
 
 /** Label under which objects read from the revision are reported, e.g. `git:origin/main:vms/a.yaml`. */
 export function baseLabel(ref: string, file: string): string {
   return `git:${ref}:${file}`;
+}
+
+/** A folder's repository (its top folder, as git writes it) and the revision's commit there. */
+interface Repository {
+  top: string;
+  commit: string;
+}
+
+/** The repository and commit of `ref` for a folder, or the message why there is none (naming it `shown`). */
+function repositoryOf(dir: string, shown: string, ref: string): Repository | string {
+  const found = git(dir, ['rev-parse', '--show-toplevel', '--verify', '--quiet', `${ref}^{commit}`]);
+  if (found.error) {
+    const why = (found.error as NodeJS.ErrnoException).code ?? found.error.message;
+    return `--base needs git, which could not be run (${why})`;
+  }
+  const [top, commit] = found.stdout.toString('utf8').split('\n');
+  // 128: not a repository; 1: the top folder printed, the revision unknown.
+  if (found.status !== 0 || !commit) {
+    return top ? `--base: unknown git revision "${ref}"` : `--base: ${shown} is not inside a git repository`;
+  }
+  return { top, commit };
+}
+
+/**
+ * The contents of `paths` (relative to the repository's top, `/`-separated) at `commit`, by
+ * path; a path missing there, or not a file, is left out.
+ */
+function readAtCommit(repo: Repository, paths: readonly string[]): Map<string, Buffer> | string {
+  const out = new Map<string, Buffer>();
+  const run = git(repo.top, ['cat-file', '--batch'], paths.map((p) => `${repo.commit}:${p}\n`).join(''));
+  if (run.error || run.status !== 0) {
+    return `--base: git cat-file failed in ${repo.top}: ${run.error?.message ?? run.stderr.toString('utf8').trim()}`;
+  }
+  // Per path: "<oid> <type> <size>\n<content>\n", or "<name> missing\n".
+  const bytes = run.stdout;
+  let at = 0;
+  for (const path of paths) {
+    const eol = bytes.indexOf(10, at);
+    if (eol < 0) break;
+    const header = bytes.toString('utf8', at, eol).split(' ');
+    at = eol + 1;
+    if (header.length !== 3 || !/^\d+$/.test(header[2])) continue;
+    const size = Number(header[2]);
+    if (header[1] === 'blob') out.set(path, bytes.subarray(at, at + size));
+    at += size + 1;
+  }
+  return out;
+}
+
+/** The input files by repository and commit, each with its path there; problems reported through `fail`. */
+function filesByRepository(files: readonly string[], ref: string, fail: (file: string, message: string) => void) {
+  const byFolder = new Map<string, Repository | undefined>();
+  const groups = new Map<string, { repo: Repository; files: { file: string; path: string }[] }>();
+  for (const file of files) {
+    if (file === STDIN) continue;
+    const dir = dirname(resolve(file));
+    if (!byFolder.has(dir)) {
+      const repo = repositoryOf(dir, dirname(file), ref);
+      if (typeof repo === 'string') fail(file, repo);
+      byFolder.set(dir, typeof repo === 'string' ? undefined : repo);
+    }
+    const repo = byFolder.get(dir);
+    if (!repo) continue;
+    // git names paths from its top folder with symbolic links resolved, and one path per line.
+    const path = relative(repo.top, join(realpathSync(dir), basename(file)))
+      .split(sep)
+      .join('/');
+    if (path.includes('\n')) continue; // cannot be named to cat-file: read as new
+    const key = `${repo.top}\n${repo.commit}`;
+    const group = groups.get(key) ?? { repo, files: [] };
+    groups.set(key, group);
+    group.files.push({ file, path });
+  }
+  return { inRepository: (file: string) => byFolder.get(dirname(resolve(file))) !== undefined, groups };
 }
 
 export function readBaseVersions(files: readonly string[], ref: string): BaseVersions {
@@ -29,45 +107,37 @@ export function readBaseVersions(files: readonly string[], ref: string): BaseVer
     out.errors.push({ file: files[0] ?? ref, message: `--base: "${ref}" is not a git revision` });
     return out;
   }
-  // One check of the revision per folder: folders may belong to different repositories.
-  const usable = new Map<string, boolean>();
   const reported = new Set<string>();
   const fail = (file: string, message: string) => {
     if (reported.has(message)) return;
     reported.add(message);
     out.errors.push({ file, message });
   };
-  for (const file of files) {
-    if (file === STDIN) continue;
-    const dir = dirname(resolve(file));
-    if (!usable.has(dir)) {
-      const check = git(dir, ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`]);
-      if (check.error) {
-        fail(
-          file,
-          `--base needs git, which could not be run ` +
-            `(${(check.error as NodeJS.ErrnoException).code ?? check.error.message})`,
-        );
-        usable.set(dir, false);
-      } else if (check.status !== 0) {
-        const inRepo = git(dir, ['rev-parse', '--git-dir']).status === 0;
-        fail(
-          file,
-          inRepo ? `--base: unknown git revision "${ref}"` : `--base: ${dirname(file)} is not inside a git repository`,
-        );
-        usable.set(dir, false);
-      } else {
-        usable.set(dir, true);
-      }
-    }
-    if (!usable.get(dir)) continue;
-    const shown = git(dir, ['show', `${ref}:./${basename(file)}`]);
-    if (shown.status !== 0) {
-      out.newFiles.push(file);
+  const { inRepository, groups } = filesByRepository(files, ref, fail);
+  const previous = new Map<string, Buffer>();
+  for (const { repo, files: inRepo } of groups.values()) {
+    const read = readAtCommit(
+      repo,
+      inRepo.map((f) => f.path),
+    );
+    if (typeof read === 'string') {
+      fail(inRepo[0].file, read);
       continue;
     }
-    // A base version that no longer parses is not this change's fault: its objects count as new.
-    appendAll(out.objects, parseManifests(shown.stdout, baseLabel(ref, file)).objects);
+    for (const { file, path } of inRepo) {
+      const content = read.get(path);
+      if (content) previous.set(file, content);
+    }
+  }
+  // In the order of the files, as each was read before.
+  for (const file of files) {
+    const content = previous.get(file);
+    if (content) {
+      // A base version that no longer parses is not this change's fault: its objects count as new.
+      appendAll(out.objects, parseManifests(content.toString('utf8'), baseLabel(ref, file)).objects);
+    } else if (file !== STDIN && inRepository(file)) {
+      out.newFiles.push(file);
+    }
   }
   return out;
 }
