@@ -10,7 +10,18 @@
 // array, unbalanced brackets) falls back to JSON.parse of the whole body, and each item's
 // text is parsed by JSON.parse, which rejects what is not JSON.
 
-import { BACKSLASH, CLOSE_ARRAY, CLOSE_OBJECT, COLON, COMMA, OPEN_ARRAY, OPEN_OBJECT, QUOTE } from '../json-text.js';
+import {
+  CLOSE_ARRAY,
+  CLOSE_OBJECT,
+  COLON,
+  COMMA,
+  OPEN_ARRAY,
+  OPEN_OBJECT,
+  QUOTE,
+  endOfString,
+  endOfValue,
+  skipSpace,
+} from '../json-text.js';
 
 export interface ListBody {
   /** The list without its items: metadata (resourceVersion, continue), kind, apiVersion. */
@@ -21,57 +32,6 @@ export interface ListBody {
   split: boolean;
   /** Items start to end - 1, parsed; throws SyntaxError on an item that is not JSON. */
   items(start: number, end: number): unknown[];
-}
-
-/** The index just past the string whose opening quote is at `open`, or -1. */
-function endOfString(body: Buffer, open: number): number {
-  let at = open;
-  for (;;) {
-    const quote = body.indexOf(QUOTE, at + 1);
-    if (quote < 0) return -1;
-    let backslashes = 0;
-    while (body[quote - 1 - backslashes] === BACKSLASH) backslashes++;
-    if (backslashes % 2 === 0) return quote + 1;
-    at = quote;
-  }
-}
-
-/** The first index at or after `at` that is not JSON whitespace. */
-function skipSpace(body: Buffer, at: number): number {
-  let i = at;
-  for (let c = body[i]; c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09; c = body[++i]);
-  return i;
-}
-
-/** Whether a byte ends a number, true, false or null: whitespace, a comma or a closing bracket. */
-function endsScalar(c: number): boolean {
-  return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09 || c === COMMA || c === CLOSE_ARRAY || c === CLOSE_OBJECT;
-}
-
-/**
- * The index just past the JSON value that starts at `at`, or -1. Brackets are only
- * counted, not matched: the text of every value is given to JSON.parse afterwards.
- */
-function endOfValue(body: Buffer, at: number): number {
-  const first = body[at];
-  if (first === QUOTE) return endOfString(body, at);
-  if (first !== OPEN_OBJECT && first !== OPEN_ARRAY) {
-    // A number, true, false or null: up to the next delimiter.
-    let end = at;
-    while (end < body.length && !endsScalar(body[end])) end++;
-    return end === at || end === body.length ? -1 : end;
-  }
-  let depth = 0;
-  for (let i = at; i < body.length; i++) {
-    const c = body[i];
-    if (c === QUOTE) {
-      const end = endOfString(body, i);
-      if (end < 0) return -1;
-      i = end - 1;
-    } else if (c === OPEN_OBJECT || c === OPEN_ARRAY) depth++;
-    else if ((c === CLOSE_OBJECT || c === CLOSE_ARRAY) && --depth === 0) return i + 1;
-  }
-  return -1;
 }
 
 /** The spans of the objects in the array that opens at `open`, and where it closes. */

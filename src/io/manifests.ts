@@ -14,7 +14,7 @@ import {
 import type { FieldPath } from '../engine/field-path.js';
 import type { KubeObject, PolicyRequest } from '../engine/types.js';
 import { GlobSet } from './glob.js';
-import { blockListItems, blockLocator, jsonListItems, jsonLocator, readPlainDocuments } from './plain-documents.js';
+import { JsonText, blockListItems, blockLocator, readPlainDocuments } from './plain-documents.js';
 import { appendAll } from '../engine/values.js';
 
 /** The file name used for standard input (`-f -`). */
@@ -423,6 +423,7 @@ export function parsePlainManifests(text: string, file: string): ParsedManifests
   }
   let full: ReturnType<typeof parseYaml> | undefined;
   const positionOf = positionsIn(text);
+  const json = new JsonText(text);
   /** Locators of the object written from `start` to `end` (`end` undefined: JSON) at `path` in document `index`. */
   const locatorsOf = (index: number, path: (string | number)[], start: number, end: number | undefined) => {
     // The object's lines, read on its first finding; the yaml library reads the file when they cannot say.
@@ -431,7 +432,7 @@ export function parsePlainManifests(text: string, file: string): ParsedManifests
       let slow: Locate | undefined;
       return (field) => {
         const keys = [...prefix, ...(field ? field.keys() : [])];
-        fromText ??= (end === undefined ? jsonLocator(text, start) : blockLocator(text, start, end)) ?? null;
+        fromText ??= (end === undefined ? json.locator(start) : blockLocator(text, start, end)) ?? null;
         const offset = fromText?.(keys);
         if (offset !== undefined) return positionOf(offset);
         if (!slow) {
@@ -456,7 +457,7 @@ export function parsePlainManifests(text: string, file: string): ParsedManifests
       const list = doc.value as KubeObject & { items: unknown[] };
       const starts =
         doc.end === undefined
-          ? jsonListItems(text, doc.offset, 'items')
+          ? json.listItems(doc.offset, 'items')
           : blockListItems(text, doc.offset, doc.end, 'items');
       // Items the text does not show one by one (a flow list, lines that are not simple): the full way.
       if (!starts || starts.length !== list.items.length) return undefined;

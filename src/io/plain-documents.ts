@@ -10,6 +10,16 @@
 // the caller reads the file the full way, errors and all.
 import { FAILSAFE_SCHEMA, Type, load } from 'js-yaml';
 import { appendAll } from '../engine/values.js';
+import {
+  CLOSE_ARRAY,
+  COMMA,
+  OPEN_ARRAY,
+  OPEN_OBJECT,
+  QUOTE,
+  endOfString,
+  endOfValue,
+  skipSpace,
+} from '../json-text.js';
 
 export interface PlainDocument {
   value: unknown;
@@ -395,98 +405,91 @@ export function blockListItems(text: string, offset: number, to: number, key: st
 //
 // The text has been through JSON.parse (readJson) and has no duplicate keys, so the scan needs
 // no error handling. Offsets are the yaml library's: a map entry at its key's opening quote, a
-// list item at its first character. Each step skips values without recursion: linear in the text.
+// list item at its first character. Values are skipped by the scan the informer splits list
+// pages with (src/json-text.ts), over the text's UTF-16 units: linear in the text.
 
-function skipSpace(text: string, at: number): number {
-  let i = at;
-  for (let c = text.charCodeAt(i); c === 32 || c === 10 || c === 13 || c === 9; c = text.charCodeAt(++i));
-  return i;
+/** A string's UTF-16 code units, which index as the string does. */
+function unitsOf(text: string): Uint16Array {
+  const units = new Uint16Array(text.length);
+  for (let i = 0; i < text.length; i++) units[i] = text.charCodeAt(i);
+  return units;
 }
 
-/** The index after the string that opens at `at`. */
-function stringEnd(text: string, at: number): number {
-  for (let i = at + 1; ; ) {
-    const quote = text.indexOf('"', i);
-    if (quote < 0) return text.length;
-    let backslashes = 0;
-    while (text.charCodeAt(quote - 1 - backslashes) === 92) backslashes++;
-    if (backslashes % 2 === 0) return quote + 1;
-    i = quote + 1;
-  }
-}
-
-/** The index after the value that starts at `at`. */
-function valueEnd(text: string, at: number): number {
-  const first = text[at];
-  if (first === '"') return stringEnd(text, at);
-  if (first !== '{' && first !== '[') {
-    let i = at;
-    while (i < text.length && !',}] \n\r\t'.includes(text[i])) i++;
-    return i;
-  }
-  let depth = 0;
-  for (let i = at; i < text.length; i++) {
-    const c = text[i];
-    if (c === '"') i = stringEnd(text, i) - 1;
-    else if (c === '{' || c === '[') depth++;
-    else if ((c === '}' || c === ']') && --depth === 0) return i + 1;
-  }
-  return text.length;
+/** The index after the value at `at`, and after the comma that may follow it. */
+function nextValue(units: Uint16Array, at: number): number {
+  const end = endOfValue(units, at, true);
+  const i = skipSpace(units, end < 0 ? units.length : end);
+  return units[i] === COMMA ? skipSpace(units, i + 1) : i;
 }
 
 /** One step into the JSON value at `at`: where the child is written and where its value starts. */
-function jsonChild(text: string, at: number, segment: string | number): { offset: number; value: number } | undefined {
-  const open = text[at];
-  if (open === '[') {
+function jsonChild(
+  text: string,
+  units: Uint16Array,
+  at: number,
+  segment: string | number,
+): { offset: number; value: number } | undefined {
+  if (units[at] === OPEN_ARRAY) {
     if (typeof segment !== 'number') return undefined;
-    let i = skipSpace(text, at + 1);
-    for (let n = 0; i < text.length && text[i] !== ']'; n++) {
+    let i = skipSpace(units, at + 1);
+    for (let n = 0; i < units.length && units[i] !== CLOSE_ARRAY; n++) {
       if (n === segment) return { offset: i, value: i };
-      i = skipSpace(text, valueEnd(text, i));
-      if (text[i] === ',') i = skipSpace(text, i + 1);
+      i = nextValue(units, i);
     }
     return undefined;
   }
-  if (open !== '{') return undefined;
+  if (units[at] !== OPEN_OBJECT) return undefined;
   const wanted = String(segment);
-  let i = skipSpace(text, at + 1);
-  while (text[i] === '"') {
-    const end = stringEnd(text, i);
+  let i = skipSpace(units, at + 1);
+  while (units[i] === QUOTE) {
+    const end = endOfString(units, i);
+    if (end < 0) return undefined;
     const raw = text.slice(i + 1, end - 1);
     const key = raw.includes('\\') ? (JSON.parse(text.slice(i, end)) as string) : raw;
-    const value = skipSpace(text, skipSpace(text, end) + 1);
+    const value = skipSpace(units, skipSpace(units, end) + 1);
     if (key === wanted) return { offset: i, value };
-    i = skipSpace(text, valueEnd(text, value));
-    if (text[i] === ',') i = skipSpace(text, i + 1);
+    i = nextValue(units, value);
   }
   return undefined;
 }
 
-/** The deepestOffset of a path in the JSON value that starts at `offset`. */
-export function jsonLocator(text: string, offset: number): (segments: (string | number)[]) => number {
-  return (segments) => {
-    let value = offset;
-    let found = offset;
-    for (const segment of segments) {
-      const next = jsonChild(text, value, segment);
-      if (!next) break;
-      value = next.value;
-      found = next.offset;
-    }
-    return found;
-  };
-}
+/** A JSON file's text, scanned for positions: its units are made once, on the first question. */
+export class JsonText {
+  private unitsMade: Uint16Array | undefined;
 
-/** The start of each item of the list under `key` in the JSON object at `offset`, in one pass; undefined if none. */
-export function jsonListItems(text: string, offset: number, key: string): number[] | undefined {
-  const list = jsonChild(text, offset, key);
-  if (!list || text[list.value] !== '[') return undefined;
-  const starts: number[] = [];
-  let i = skipSpace(text, list.value + 1);
-  while (i < text.length && text[i] !== ']') {
-    starts.push(i);
-    i = skipSpace(text, valueEnd(text, i));
-    if (text[i] === ',') i = skipSpace(text, i + 1);
+  constructor(readonly text: string) {}
+
+  private get units(): Uint16Array {
+    return (this.unitsMade ??= unitsOf(this.text));
   }
-  return starts;
+
+  /** The deepestOffset of a path in the JSON value that starts at `offset`. */
+  locator(offset: number): (segments: (string | number)[]) => number {
+    return (segments) => {
+      let value = offset;
+      let found = offset;
+      for (const segment of segments) {
+        const next = jsonChild(this.text, this.units, value, segment);
+        if (!next) break;
+        value = next.value;
+        found = next.offset;
+      }
+      return found;
+    };
+  }
+
+  /** The start of each item of the list under `key` in the object at `offset`, in one pass; undefined if none. */
+  listItems(offset: number, key: string): number[] | undefined {
+    const units = this.units;
+    const list = jsonChild(this.text, units, offset, key);
+    if (!list || units[list.value] !== OPEN_ARRAY) return undefined;
+    const starts: number[] = [];
+    for (
+      let i = skipSpace(units, list.value + 1);
+      i < units.length && units[i] !== CLOSE_ARRAY;
+      i = nextValue(units, i)
+    )
+      starts.push(i);
+    return starts;
+  }
 }
