@@ -8,7 +8,7 @@ import type { ValidationInputs } from '../offline/run-validation.js';
 import type { ValidationReport } from '../offline/report.js';
 import { reportNotes } from './format/text.js';
 import { STDIN } from '../io/manifests.js';
-import { globToRegExp } from '../io/glob.js';
+import { Glob } from '../io/glob.js';
 import { conciseUsageErrors, usageError } from './usage.js';
 
 const OUTPUT_FORMATS = ['text', 'json', 'junit', 'sarif'] as const;
@@ -52,7 +52,7 @@ async function formatReport(report: ValidationReport, format: OutputFormat): Pro
 
 function parseGlob(value: string, previous: string[] | undefined): string[] {
   try {
-    globToRegExp(value);
+    new Glob(value);
   } catch (err) {
     throw new InvalidArgumentError(`${(err as Error).message}.`);
   }
