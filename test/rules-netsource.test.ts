@@ -85,6 +85,22 @@ describe('nad-exists', () => {
     assert.deepEqual(of('nad-exists', update(fedora(), withNic('shared-networks/storage-net'))), []);
   });
 
+  it('names the first five namespaces in sorted order, the same for every NIC on the missing NAD', () => {
+    // Forty namespaces given in no order; every NIC names the same missing NAD.
+    const spaces = Array.from({ length: 40 }, (_, i) => `t${String((i * 17) % 40).padStart(2, '0')}`);
+    const cluster = seedCluster(...spaces.map((ns) => nad('vlan', { cniVersion: '0.3.1', type: 'bridge' }, ns)));
+    const gone = fedora();
+    gone.metadata!.namespace = 'elsewhere';
+    const many = Array.from({ length: 3 }, (_, i) => i).reduce(
+      (v, i) => addNic(v, { name: `v${i}`, bridge: {} }, { name: `v${i}`, multus: { networkName: 'vlan' } }),
+      gone,
+    );
+    const hints = of('nad-exists', create(many), cluster).map((f) => f.message.split('exists in ')[1]);
+    assert.equal(hints.length, 3);
+    assert.equal(new Set(hints).size, 1, 'the same hint for each');
+    assert.match(hints[0], /^namespace t00, namespace t01, namespace t02, namespace t03, namespace t04: /);
+  });
+
   it('with an explicit wrong namespace, still names the right one', () => {
     const [f] = of('nad-exists', update(fedora(), withNic('other/storage-net')));
     assert.match(f.message, /did you mean shared-networks\/storage-net\?/);

@@ -6,20 +6,38 @@ import { hotplugSeverity, nadRef, networkField, type NetworkUse } from '../analy
 import { defineRule, type RuleDescriptor, VALIDATION_SETTINGS, type Cause, type VmContext } from '../rule.js';
 import { bounded, quote, stringOf } from '../values.js';
 
-function missingNad(ctx: VmContext, use: NetworkUse): Cause {
+/** Namespaces the hint names at most. */
+const HINTED = 5;
+
+/**
+ * The first HINTED namespaces, in sorted order, other than `namespace`, that hold a NAD named
+ * `name`: one pass over them, not a sort, since a name may be in every namespace of a cluster.
+ */
+function namespacesElsewhere(ctx: VmContext, namespace: string, name: string): string[] {
+  const first: string[] = [];
+  for (const nad of ctx.cluster.findNetworkAttachmentDefinitionsByName(name)) {
+    const ns = stringOf(nad.metadata?.namespace);
+    if (!ns || ns === namespace || (first.length === HINTED && ns >= first[HINTED - 1])) continue;
+    let at = first.length;
+    while (at > 0 && first[at - 1] > ns) at--;
+    first.splice(at, 0, ns);
+    if (first.length > HINTED) first.pop();
+  }
+  return first;
+}
+
+/** `elsewhere`: namespacesElsewhere by namespace/name, found once per request for every network that names it. */
+function missingNad(ctx: VmContext, use: NetworkUse, elsewhereOf: Map<string, string[]>): Cause {
   const { nadNamespace: namespace, nadName: name } = use;
-  const elsewhere = ctx.cluster
-    .findNetworkAttachmentDefinitionsByName(name)
-    .map((n) => stringOf(n.metadata?.namespace))
-    .filter((ns): ns is string => !!ns && ns !== namespace)
-    .sort();
+  const key = `${namespace}/${name}`;
+  let elsewhere = elsewhereOf.get(key);
+  if (!elsewhere) elsewhereOf.set(key, (elsewhere = namespacesElsewhere(ctx, namespace, name)));
   const ref = nadRef(use);
   let hint = '';
   if (elsewhere.length) {
     const other = `${elsewhere[0]}/${bounded(name)}`;
     hint =
       ` A NetworkAttachmentDefinition ${quote(name)} exists in ${elsewhere
-        .slice(0, 5)
         .map((ns) => `namespace ${ns}`)
         .join(', ')}: ` +
       `did you mean ${other}?` +
@@ -60,9 +78,10 @@ export const nadExists: RuleDescriptor<'nad-exists'> = defineRule({
       // KubeVirt's controllers only carry out a spec that was judged when a user wrote it.
       if (ctx.exempt) return [];
       const causes: Cause[] = [];
+      const elsewhereOf = new Map<string, string[]>();
       for (const use of ctx.facts.networkUses) {
         if (!use.nad) {
-          causes.push(missingNad(ctx, use));
+          causes.push(missingNad(ctx, use, elsewhereOf));
         } else if (use.analysis?.parsed.error) {
           // Not a Kube-OVN matter: no CNI can use the NAD, so it is as good as missing.
           causes.push({
