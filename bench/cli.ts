@@ -11,6 +11,10 @@
 // VMs) and a Kube-OVN NAD whose provider is not <name>.<namespace>.ovn (about 30 % of the
 // NADs); the benchmark checks that nicguard (and gator) deny exactly those.
 //
+// The same change is also checked as CI may hold it: as one List file of everything and one of
+// the running VMs (`kubectl get -o yaml` writes Lists), and with --base, each VM's previous
+// version committed in a git repository; each against the plain run in the same rounds.
+//
 // Every command runs as a child process; wall time by the clock, peak RSS by /usr/bin/time.
 // Commands take turns within each round, so load from other processes falls on all alike;
 // the figures are the median of --runs rounds.
@@ -18,7 +22,7 @@
 //   npm run build && node dist/bench/cli.js [--runs N] [--vms N] [--nads N] [--seed N] [--gator PATH] [--keep DIR]
 //     [--other-cli PATH]   also time another build's dist/src/cli/main.js (e.g. before a change) in the same rounds
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -67,6 +71,11 @@ interface Corpus {
   files: string[];
   deniedVms: number;
   deniedNads: number;
+  /** The same change as two List files: everything new, and the running VMs. */
+  listInput: string;
+  listOld: string;
+  /** A git repository whose HEAD holds the running VMs at the new VMs' paths (NADs are new files). */
+  repo: string;
 }
 
 function nad(i: number): { object: KubeObject; bridge: boolean; denied: boolean } {
@@ -192,6 +201,11 @@ function generateCorpus(dir: string): Corpus {
     write(join(input, 'nads', `nads-${(i / 10).toString().padStart(3, '0')}.yaml`), docs.join('---\n'));
   }
 
+  const repo = join(dir, 'repo');
+  for (const d of [join(repo, 'vms'), join(repo, 'nads')]) mkdirSync(d, { recursive: true });
+  const newItems: KubeObject[] = nads.map((n) => n.object);
+  const runningItems: KubeObject[] = [];
+  const changedVms: [string, string][] = [];
   let deniedVms = 0;
   for (let id = 0; id < VMS; id++) {
     const namespace = NAMESPACES[id % NAMESPACES.length];
@@ -208,8 +222,29 @@ function generateCorpus(dir: string): Corpus {
     const name = before.metadata!.name!;
     write(join(input, 'vms', `${name}.yaml`), stringify(after));
     write(join(old, `${name}.json`), JSON.stringify(running(before, id), null, 4) + '\n');
+    newItems.push(after);
+    runningItems.push(running(before, id));
+    writeFileSync(join(repo, 'vms', `${name}.yaml`), JSON.stringify(running(before, id), null, 4) + '\n');
+    changedVms.push([`${name}.yaml`, stringify(after)]);
   }
-  return { dir, input, old, files, deniedVms, deniedNads };
+  const listInput = join(dir, 'list-change.yaml');
+  const listOld = join(dir, 'list-running.json');
+  writeFileSync(listInput, stringify({ apiVersion: 'v1', kind: 'List', items: newItems }, { indentSeq: false }));
+  writeFileSync(listOld, JSON.stringify({ apiVersion: 'v1', kind: 'List', items: runningItems }, null, 4));
+  const git = (...args: string[]) => {
+    const run = spawnSync('git', ['-c', 'user.email=bench@example.com', '-c', 'user.name=bench', ...args], {
+      cwd: repo,
+      encoding: 'utf8',
+    });
+    if (run.status !== 0) throw new Error(`git ${args.join(' ')}: ${run.stderr}`);
+  };
+  git('init', '-q');
+  git('add', '.');
+  git('commit', '-q', '-m', 'running');
+  for (const [file, text] of changedVms) writeFileSync(join(repo, 'vms', file), text);
+  for (const file of readdirSync(join(input, 'nads')))
+    writeFileSync(join(repo, 'nads', file), readFileSync(join(input, 'nads', file)));
+  return { dir, input, old, files, deniedVms, deniedNads, listInput, listOld, repo };
 }
 
 // ---- gator: an equivalent ConstraintTemplate and Constraints, generated here ----
@@ -331,6 +366,24 @@ function main(): void {
       { label: 'nicguard validate --help (startup)', argv: [process.execPath, CLI, 'validate', '--help'], ok: [0] },
       { label: 'read + YAML-parse only (yaml)', argv: [process.execPath, parseOnly, fileList], ok: [0] },
       { label: 'nicguard validate', argv: [process.execPath, CLI, ...validate, '-o', 'json'], ok: [1] },
+      {
+        label: 'nicguard validate, as two Lists',
+        argv: [process.execPath, CLI, 'validate', '-f', corpus.listInput, '--old', corpus.listOld, '-o', 'json'],
+        ok: [1],
+      },
+      {
+        label: 'nicguard validate --base HEAD',
+        argv: [
+          process.execPath,
+          CLI,
+          'validate',
+          '-f',
+          join(corpus.repo, 'vms'),
+          '-f',
+          join(corpus.repo, 'nads'),
+        ].concat(['--base', 'HEAD', '-o', 'json']),
+        ok: [1],
+      },
     ];
     if (OTHER_CLI) {
       commands.push({
@@ -392,9 +445,10 @@ function main(): void {
       cpu: median(samples[i].map((s) => s.cpuMs)),
       rss: median(samples[i].map((s) => s.rssMb)),
     }));
-    const [node, help, parse, nicguard] = rows;
+    const [node, help, parse, nicguard, lists, base] = rows;
     const gator = GATOR ? rows.at(-1) : undefined;
-    const other = OTHER_CLI ? rows[4] : undefined;
+    const other = OTHER_CLI ? rows[6] : undefined;
+    const deniedIn = (i: number) => (JSON.parse(samples[i].at(-1)!.stdout) as typeof report).summary.denied;
 
     console.log(
       `nicguard CLI benchmark: ${VMS} VM updates (new YAML + running JSON) and ${NADS} NADs (YAML, 10 per file), ` +
@@ -423,6 +477,11 @@ function main(): void {
       `validate startup over Node's: ${(help.wall - node.wall).toFixed(0)} ms ` +
         `(validate --help / node -e 0: ${(help.wall / node.wall).toFixed(2)})`,
     );
+    console.log(
+      `validate as two Lists / as files: ${ratios(lists, nicguard)}, ` +
+        `peak RSS ${(lists.rss / nicguard.rss).toFixed(2)}; validate --base HEAD / --old: ${ratios(base, nicguard)} ` +
+        `(denied ${deniedIn(4)} and ${deniedIn(5)})`,
+    );
     if (other) console.log(`validate / --other-cli validate: ${ratios(nicguard, other)}`);
     if (gator) {
       const ratio = nicguard.wall / gator.wall;
@@ -431,7 +490,8 @@ function main(): void {
           `CPU time ${(nicguard.cpu / gator.cpu).toFixed(2)}; peak RSS ${(nicguard.rss / gator.rss).toFixed(2)}`,
       );
     }
-    if (report.summary.denied !== expected || (gatorDenied !== undefined && gatorDenied !== expected)) {
+    const sameDenials = deniedIn(4) === expected && deniedIn(5) === expected;
+    if (report.summary.denied !== expected || !sameDenials || (gatorDenied !== undefined && gatorDenied !== expected)) {
       console.log('DENIAL COUNTS DIFFER from the design: the comparison is not like for like');
       process.exitCode = 1;
     }
