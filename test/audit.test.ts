@@ -14,7 +14,7 @@ import { defaultConfig } from '../src/engine/config.js';
 import type { KubeObject } from '../src/engine/types.js';
 import { parseDuration } from '../src/cli/audit.js';
 import { parseLiveTarget } from '../src/cli/explain-live.js';
-import { buildPolicyReports } from '../src/cli/format/policyreport.js';
+import { REPORT_NAMES, REPORT_RESULT_BYTES, buildPolicyReports } from '../src/cli/format/policyreport.js';
 import {
   liveInterfaces,
   auditCluster,
@@ -431,6 +431,54 @@ describe('audit output', () => {
       'warn/medium subnet-unbound Subnet orphan',
     ]);
     assert.deepEqual(cluster.summary, { pass: 0, fail: 0, warn: 3, error: 0, skip: 0 });
+  });
+
+  test('a namespace with more results than etcd takes in one object gets nicguard-2, nicguard-3, ...', () => {
+    const report = audit(snapshotFromFiles([CLUSTER]));
+    const template = report.findings.find((f) => f.subject.namespace === 'default')!;
+    // 5,000 findings of ~500 bytes each in one namespace: about 3.5 MB of results.
+    const many = Array.from({ length: 5_000 }, (_, i) => ({
+      ...template,
+      level: (['fail', 'warn', 'info'] as const)[i % 3],
+      subject: { ...template.subject, name: `vm-${i}` },
+      message: `finding ${i}: ${'x'.repeat(300)}`,
+    }));
+    const built = buildPolicyReports({ ...report, findings: [...report.findings, ...many] });
+    const inDefault = built.namespaced.filter((r) => r.metadata?.namespace === 'default');
+    assert.deepEqual(
+      inDefault.map((r) => r.metadata?.name),
+      ['nicguard', 'nicguard-2', 'nicguard-3', 'nicguard-4'],
+    );
+    const validators = crdValidators();
+    for (const r of inDefault) {
+      validators.PolicyReport(r);
+      assert.ok(Buffer.byteLength(JSON.stringify(r.results)) <= REPORT_RESULT_BYTES, `${r.metadata?.name} fits`);
+      assert.match(r.metadata?.name ?? '', REPORT_NAMES);
+    }
+    // Every result once, in order; each report's summary counts its own.
+    const all = inDefault.flatMap((r) => r.results as Obj[]);
+    const whole = buildPolicyReports({
+      ...report,
+      findings: report.findings.filter((f) => f.subject.namespace === 'default'),
+    });
+    assert.equal(all.length, (whole.namespaced[0].results as Obj[]).length + 5_000);
+    assert.deepEqual(
+      all.slice(-5_000).map((x) => x.resources[0].name),
+      many.map((f) => f.subject.name),
+    );
+    const total = { pass: 0, fail: 0, warn: 0, error: 0, skip: 0 } as Record<string, number>;
+    for (const r of inDefault) for (const [k, v] of Object.entries(r.summary as Obj)) total[k] += v as number;
+    for (const x of all) total[x.result]--;
+    assert.deepEqual(total, { pass: 0, fail: 0, warn: 0, error: 0, skip: 0 });
+    // Other namespaces, and the cluster, keep their one report.
+    assert.deepEqual(
+      built.namespaced.filter((r) => r.metadata?.namespace !== 'default').map((r) => r.metadata?.name),
+      ['nicguard'],
+    );
+    assert.deepEqual(
+      built.cluster?.map((r) => r.metadata?.name),
+      ['nicguard'],
+    );
   });
 
   test('a namespace with nothing wrong still gets its (empty) report, so --apply clears old results', () => {

@@ -55,7 +55,13 @@ test('audit RBAC: get/list on the kinds it reads, and writes to its reports only
   const expected: Record<string, string[]> = {};
   for (const facts of Object.values(KIND_FACTS)) expected[`${facts.group}/${facts.plural}`] = read;
   expected[`${POLICY_REPORTS.group}/${POLICY_REPORTS.plural}`] = ['create', 'delete', 'get', 'list', 'update'];
-  expected[`${CLUSTER_POLICY_REPORTS.group}/${CLUSTER_POLICY_REPORTS.plural}`] = ['create', 'get', 'update'];
+  expected[`${CLUSTER_POLICY_REPORTS.group}/${CLUSTER_POLICY_REPORTS.plural}`] = [
+    'create',
+    'delete',
+    'get',
+    'list',
+    'update',
+  ];
   const role = one(objects, 'ClusterRole');
   assert.equal(role.metadata.name, 'nicguard-audit');
   assert.deepEqual(grants(role), expected);

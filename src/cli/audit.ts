@@ -21,7 +21,7 @@ import {
   formatPolicyReports,
   MANAGED_BY,
   POLICY_REPORTS,
-  REPORT_NAME,
+  REPORT_NAMES,
   type PolicyReports,
 } from './format/policyreport.js';
 import { KUBEVIRT_VERSION_HELP, collect, kubevirtVersionOption } from './options.js';
@@ -160,8 +160,9 @@ interface Applied {
 }
 
 /**
- * Writes every report whole and deletes nicguard's reports in namespaces that no longer
- * hold an audited object (inside the audited scope only).
+ * Writes every report whole and deletes nicguard's reports that this run did not write: those
+ * of namespaces that no longer hold an audited object, and a large namespace's further reports
+ * it no longer needs (inside the audited scope only).
  */
 async function applyReports(
   live: LiveCluster,
@@ -169,22 +170,29 @@ async function applyReports(
   namespace: string | undefined,
 ): Promise<Applied> {
   const applied: Applied = { written: [], deleted: [] };
-  const kept = new Set<string>();
-  for (const r of reports.namespaced) {
-    await live.putReport(r, POLICY_REPORTS.plural);
-    kept.add(String(r.metadata?.namespace));
-    applied.written.push(`policyreport ${r.metadata?.namespace}/${REPORT_NAME}`);
-  }
-  if (reports.cluster) {
-    await live.putReport(reports.cluster, CLUSTER_POLICY_REPORTS.plural);
-    applied.written.push(`clusterpolicyreport ${REPORT_NAME}`);
-  }
-  const existing = await live.listByLabel(POLICY_REPORTS, `${MANAGED_BY.key}=${MANAGED_BY.value}`);
-  for (const r of existing) {
-    const ns = String(r.metadata?.namespace);
-    if (r.metadata?.name !== REPORT_NAME || kept.has(ns) || (namespace !== undefined && ns !== namespace)) continue;
-    await live.deleteReport(POLICY_REPORTS, ns, REPORT_NAME);
-    applied.deleted.push(`policyreport ${ns}/${REPORT_NAME}`);
+  const written = new Set<string>();
+  const kinds = [
+    { resource: POLICY_REPORTS, label: 'policyreport', reports: reports.namespaced },
+    // A namespace audit leaves the cluster's reports alone.
+    ...(reports.cluster
+      ? [{ resource: CLUSTER_POLICY_REPORTS, label: 'clusterpolicyreport', reports: reports.cluster }]
+      : []),
+  ];
+  for (const { resource, label, reports: toWrite } of kinds) {
+    for (const r of toWrite) {
+      await live.putReport(r, resource.plural);
+      const where = `${r.metadata?.namespace ? `${r.metadata.namespace}/` : ''}${r.metadata?.name}`;
+      written.add(`${label} ${where}`);
+      applied.written.push(`${label} ${where}`);
+    }
+    for (const r of await live.listByLabel(resource, `${MANAGED_BY.key}=${MANAGED_BY.value}`)) {
+      const ns = r.metadata?.namespace;
+      const name = String(r.metadata?.name);
+      const where = `${label} ${ns ? `${ns}/` : ''}${name}`;
+      if (!REPORT_NAMES.test(name) || written.has(where) || (namespace !== undefined && ns !== namespace)) continue;
+      await live.deleteReport(resource, ns, name);
+      applied.deleted.push(where);
+    }
   }
   return applied;
 }

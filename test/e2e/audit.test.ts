@@ -15,6 +15,11 @@ import { ApiServer, BIN, NICGUARD, ROOT, kubectl, requireBinaries } from './harn
 
 type Obj = Record<string, any>;
 
+const SOCKET = '/run/openvswitch/kube-ovn-daemon.sock';
+/** A line per stored report: its name, summary pass and fail, then each result's outcome. */
+const STORED_REPORTS =
+  '{range .items[*]}{.metadata.name}{" "}{.summary.pass}{" "}{.summary.fail}{" "}{.results[*].result}{"\\n"}{end}';
+
 const work = mkdtempSync(join(tmpdir(), 'nicguard-e2e-audit-'));
 const api = new ApiServer(work);
 /** A kubeconfig with the token of the overlay's ServiceAccount nicguard-audit. */
@@ -35,7 +40,12 @@ function applyObjects(...objects: Obj[]): void {
 }
 
 function nicguard(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [NICGUARD, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(process.execPath, [NICGUARD, ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 60_000,
+    maxBuffer: 64 * 1024 * 1024,
+  });
   return { status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
 }
 
@@ -265,6 +275,66 @@ describe('nicguard audit against a live cluster', () => {
       skip: 0,
     });
     assert.equal(reportFromCluster('policyreport', 'tenant-old'), undefined);
+  });
+
+  test('a namespace with more results than etcd takes in one object gets several reports, and fewer later', () => {
+    // 2,000 NADs whose Kube-OVN provider is wrong: a fail and an info result each, ~2 MB of results,
+    // past etcd's 1.5 MiB request limit for one report.
+    mustK(['create', 'namespace', 'crowded']);
+    const nads = Array.from({ length: 2_000 }, (_, i) => ({
+      apiVersion: 'k8s.cni.cncf.io/v1',
+      kind: 'NetworkAttachmentDefinition',
+      metadata: { name: `net-${i}`, namespace: 'crowded', labels: { crowd: i < 1_990 ? 'yes' : 'no' } },
+      spec: {
+        config: JSON.stringify({ cniVersion: '0.3.1', type: 'kube-ovn', server_socket: SOCKET, provider: `net-${i}` }),
+      },
+    }));
+    mustK(['create', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: nads }));
+    const audit = () => nicguard(['audit', '--kubeconfig', auditKubeconfig, '-n', 'crowded', '--apply']);
+    // Name, summary and the results' outcomes of each stored report (the reports whole are megabytes).
+    const stored = () =>
+      mustK(['get', 'policyreports.wgpolicyk8s.io', '-n', 'crowded', '-o', `jsonpath=${STORED_REPORTS}`])
+        .trim()
+        .split('\n')
+        .map((line) => {
+          const [name, pass, fail, ...outcomes] = line.split(' ');
+          return { name, pass: Number(pass), fail: Number(fail), outcomes };
+        })
+        .sort((a, b) => (a.name < b.name ? -1 : 1));
+
+    const first = audit();
+    assert.equal(first.status, 1, first.stderr);
+    assert.match(first.stderr, /2000 fail, 0 warn, 2000 info; wrote 3 reports\n$/);
+    const split = stored();
+    assert.deepEqual(
+      split.map((r) => r.name),
+      ['nicguard', 'nicguard-2', 'nicguard-3'],
+    );
+    const outcomes = split.flatMap((r) => r.outcomes);
+    assert.equal(outcomes.filter((o) => o === 'fail').length, 2_000);
+    assert.equal(outcomes.filter((o) => o === 'pass').length, 2_000);
+    for (const r of split) {
+      assert.equal(r.fail, r.outcomes.filter((o) => o === 'fail').length, `${r.name}: its summary counts its results`);
+      assert.equal(r.pass, r.outcomes.filter((o) => o === 'pass').length);
+    }
+
+    // One deletecollection: kubectl deletes by label one object at a time.
+    const crowd = '/apis/k8s.cni.cncf.io/v1/namespaces/crowded/network-attachment-definitions';
+    mustK(['delete', '--raw', `${crowd}?labelSelector=crowd%3Dyes`]);
+    const second = audit();
+    assert.equal(second.status, 1, second.stderr);
+    assert.match(
+      second.stderr,
+      new RegExp(
+        '10 fail, 0 warn, 10 info; wrote 1 report, ' +
+          'deleted policyreport crowded/nicguard-2, policyreport crowded/nicguard-3\n$',
+      ),
+    );
+    assert.deepEqual(
+      stored().map((r) => [r.name, r.fail, r.pass]),
+      [['nicguard', 10, 10]],
+    );
+    mustK(['delete', 'network-attachment-definitions', '-n', 'crowded', '--all']);
   });
 
   test('the ServiceAccount reads and reports, and nothing more', () => {

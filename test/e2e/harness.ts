@@ -143,6 +143,8 @@ export function kubectl(kubeconfig: string, args: string[], input?: string): Kub
     input,
     encoding: 'utf8',
     timeout: 60_000,
+    // A list or a deletecollection of thousands of objects is megabytes.
+    maxBuffer: 64 * 1024 * 1024,
   });
   return { status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
 }

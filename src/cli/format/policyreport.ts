@@ -3,7 +3,8 @@
 // Kubewarden and Policy Reporter read (CRDs: kyverno/kyverno v1.19.0
 // config/crds/policyreport/wgpolicyk8s.io_policyreports.yaml and _clusterpolicyreports.yaml).
 // One result per finding; the report is always written whole, so a fixed problem's result
-// disappears at the next run.
+// disappears at the next run. A namespace whose results would not fit in one object (etcd
+// refuses a write over 1.5 MiB) gets as many reports as they need: nicguard, nicguard-2, ...
 import { stringify } from 'yaml';
 import type { KubeObject } from '../../engine/types.js';
 import type { AuditFinding, AuditLevel, AuditReport } from '../../offline/audit.js';
@@ -17,8 +18,21 @@ export const CLUSTER_POLICY_REPORTS = {
   version: POLICY_REPORT_VERSION,
   plural: 'clusterpolicyreports',
 };
-/** Every report nicguard writes has this name, and this label (how --apply finds its stale ones). */
+/**
+ * Every report nicguard writes has this name (with `-2`, `-3`, ... for a namespace's further
+ * reports), and this label (how --apply finds its stale ones).
+ */
 export const REPORT_NAME = 'nicguard';
+/** The names of nicguard's reports: its own and the further ones of a large namespace. */
+export const REPORT_NAMES = /^nicguard(?:-[1-9][0-9]*)?$/;
+/**
+ * Bytes of results (as JSON) one report holds at most. etcd refuses a request over 1.5 MiB
+ * (DefaultMaxRequestBytes, etcd server/embed/config.go, v3.7.0) and the API server's etcd
+ * client one over 2 MiB (a 2.3 MB report of 4,000 results: HTTP 500, "trying to send message
+ * larger than max", test/e2e/audit.test.ts). The rest of the object (metadata, summary, the
+ * API server's managedFields) stays well within the margin.
+ */
+export const REPORT_RESULT_BYTES = 1024 * 1024;
 export const MANAGED_BY = { key: 'app.kubernetes.io/managed-by', value: 'nicguard' };
 /** The `policy` of every result: nicguard is one policy, its rules and audit checks are the rules. */
 export const POLICY_NAME = 'nicguard';
@@ -36,10 +50,10 @@ const RESULT: Record<AuditLevel, { result: PolicyResult; severity: string }> = {
 };
 
 export interface PolicyReports {
-  /** One per namespace that holds an audited object, results or not. */
+  /** At least one per namespace that holds an audited object, results or not. */
   namespaced: KubeObject[];
-  /** The Subnets' report; absent when the audit was limited to a namespace. */
-  cluster?: KubeObject;
+  /** The Subnets' reports (at least one); absent when the audit was limited to a namespace. */
+  cluster?: KubeObject[];
 }
 
 function result(f: AuditFinding, timestamp: { seconds: number; nanos: number }): Record<string, unknown> {
@@ -71,6 +85,7 @@ function report(
   kind: 'PolicyReport' | 'ClusterPolicyReport',
   namespace: string | undefined,
   results: Record<string, unknown>[],
+  index: number,
 ): KubeObject {
   const summary: Record<PolicyResult, number> = { pass: 0, fail: 0, warn: 0, error: 0, skip: 0 };
   for (const r of results) summary[r.result as PolicyResult]++;
@@ -78,13 +93,36 @@ function report(
     apiVersion: POLICY_REPORT_API_VERSION,
     kind,
     metadata: {
-      name: REPORT_NAME,
+      name: index === 0 ? REPORT_NAME : `${REPORT_NAME}-${index + 1}`,
       ...(namespace ? { namespace } : {}),
       labels: { [MANAGED_BY.key]: MANAGED_BY.value },
     },
     summary,
     results,
   };
+}
+
+/** The reports of one namespace (or of the cluster): one, or as many as REPORT_RESULT_BYTES asks. */
+function reportsOf(
+  kind: 'PolicyReport' | 'ClusterPolicyReport',
+  namespace: string | undefined,
+  results: Record<string, unknown>[],
+): KubeObject[] {
+  const reports: KubeObject[] = [];
+  let held: Record<string, unknown>[] = [];
+  let bytes = 0;
+  for (const r of results) {
+    const size = Buffer.byteLength(JSON.stringify(r)) + 1;
+    if (held.length > 0 && bytes + size > REPORT_RESULT_BYTES) {
+      reports.push(report(kind, namespace, held, reports.length));
+      held = [];
+      bytes = 0;
+    }
+    held.push(r);
+    bytes += size;
+  }
+  reports.push(report(kind, namespace, held, reports.length));
+  return reports;
 }
 
 export function buildPolicyReports(audit: AuditReport): PolicyReports {
@@ -97,13 +135,13 @@ export function buildPolicyReports(audit: AuditReport): PolicyReports {
     target?.push(result(f, timestamp));
   }
   return {
-    namespaced: [...byNamespace].map(([ns, results]) => report('PolicyReport', ns, results)),
-    ...(audit.clusterScoped ? { cluster: report('ClusterPolicyReport', undefined, clusterResults) } : {}),
+    namespaced: [...byNamespace].flatMap(([ns, results]) => reportsOf('PolicyReport', ns, results)),
+    ...(audit.clusterScoped ? { cluster: reportsOf('ClusterPolicyReport', undefined, clusterResults) } : {}),
   };
 }
 
 /** The reports as YAML documents, ready for `kubectl apply -f -`. */
 export function formatPolicyReports(reports: PolicyReports): string {
-  const all = [...reports.namespaced, ...(reports.cluster ? [reports.cluster] : [])];
+  const all = [...reports.namespaced, ...(reports.cluster ?? [])];
   return all.map((r) => stringify(r, { lineWidth: 0, aliasDuplicateObjects: false })).join('---\n');
 }
