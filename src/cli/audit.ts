@@ -185,9 +185,7 @@ async function applyReports(
       written.add(`${label} ${where}`);
       applied.written.push(`${label} ${where}`);
     }
-    for (const r of await live.listByLabel(resource, `${MANAGED_BY.key}=${MANAGED_BY.value}`)) {
-      const ns = r.metadata?.namespace;
-      const name = String(r.metadata?.name);
+    for (const { namespace: ns, name } of await live.namesByLabel(resource, `${MANAGED_BY.key}=${MANAGED_BY.value}`)) {
       const where = `${label} ${ns ? `${ns}/` : ''}${name}`;
       if (!REPORT_NAMES.test(name) || written.has(where) || (namespace !== undefined && ns !== namespace)) continue;
       await live.deleteReport(resource, ns, name);

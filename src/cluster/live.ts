@@ -14,6 +14,8 @@ import { ObjectIndex } from './object-index.js';
 
 /** Items per list request; the rest follows with `continue` (as kubectl's --chunk-size default). */
 export const LIST_PAGE_SIZE = 500;
+/** Reports per list request: a PolicyReport holds up to 1 MiB of results (src/cli/format/policyreport.ts). */
+export const REPORT_PAGE_SIZE = 20;
 
 export interface LiveOptions {
   /** A kubeconfig file; without it KUBECONFIG or ~/.kube/config, or in a pod its service account. */
@@ -137,14 +139,14 @@ export class LiveCluster {
    */
   private async pages(
     resource: { group: string; version: string; plural: string },
-    filter: { namespace?: string; labelSelector?: string },
+    filter: { namespace?: string; labelSelector?: string; limit?: number },
     onPage: (items: KubeObject[]) => void,
   ): Promise<boolean> {
     let token: string | undefined;
     do {
       const page = {
         ...resource,
-        limit: LIST_PAGE_SIZE,
+        limit: filter.limit ?? LIST_PAGE_SIZE,
         ...(filter.labelSelector ? { labelSelector: filter.labelSelector } : {}),
         ...(token ? { _continue: token } : {}),
       };
@@ -252,14 +254,25 @@ export class LiveCluster {
     }
   }
 
-  /** Objects of a custom resource matching a label selector, across namespaces; [] without the CRD. */
-  async listByLabel(
+  /**
+   * The names (and namespaces) of the objects of a custom resource matching a label selector,
+   * across namespaces; [] without the CRD. Pages are small and only names are kept: these are
+   * reports, up to a megabyte each, and 500 of them in one page would be a response of hundreds of MB.
+   */
+  async namesByLabel(
     resource: { group: string; version: string; plural: string },
     labelSelector: string,
-  ): Promise<KubeObject[]> {
-    const objects: KubeObject[] = [];
-    await this.pages(resource, { labelSelector }, (page) => appendAll(objects, page));
-    return objects;
+  ): Promise<{ namespace?: string; name: string }[]> {
+    const names: { namespace?: string; name: string }[] = [];
+    await this.pages(resource, { labelSelector, limit: REPORT_PAGE_SIZE }, (page) => {
+      for (const { metadata } of page)
+        names.push(
+          metadata?.namespace
+            ? { namespace: metadata.namespace, name: String(metadata.name) }
+            : { name: String(metadata?.name) },
+        );
+    });
+    return names;
   }
 
   /** Deletes one object of a custom resource; one already gone is fine. */
