@@ -1,5 +1,6 @@
 // Loading Kubernetes manifests from files, folders and stdin, remembering where each object
 // came from so that a finding can point at a file and line (text output, SARIF, JUnit).
+import { constants } from 'node:buffer';
 import { readFileSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join, relative, sep } from 'node:path';
 import type { Document, LineCounter, Node } from 'yaml';
@@ -123,6 +124,19 @@ function isRecord(v: unknown): v is Record<string, any> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** Why a file could not be read: the error code, and what to do where there is something. */
+function cannotRead(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ERR_STRING_TOO_LONG') {
+    return (
+      `cannot read: larger than the ${Math.round(constants.MAX_STRING_LENGTH / 2 ** 20)} MiB Node reads as one ` +
+      'text; split it into several files (e.g. kubectl get ... -n NAMESPACE, one per namespace), or audit a ' +
+      'live cluster, which nicguard reads page by page'
+    );
+  }
+  return `cannot read (${code ?? (err as Error).message})`;
+}
+
 /**
  * The manifest files under a path: a file named explicitly is read whatever its extension
  * (as kubectl does); folders are walked recursively for .yaml/.yml/.json, skipping hidden
@@ -139,10 +153,7 @@ export function listManifestFiles(
   try {
     stats = statSync(path);
   } catch (err) {
-    errors.push({
-      file: path,
-      message: `cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
-    });
+    errors.push({ file: path, message: cannotRead(err) });
     return [];
   }
   if (!stats.isDirectory()) return [path];
@@ -567,10 +578,7 @@ export function loadManifests(paths: readonly string[], options: LoadOptions = {
       try {
         text = file === STDIN ? readStdin() : readFileSync(file, 'utf8');
       } catch (err) {
-        result.errors.push({
-          file,
-          message: `cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
-        });
+        result.errors.push({ file, message: cannotRead(err) });
         continue;
       }
       result.files.push(file);
