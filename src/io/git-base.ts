@@ -88,7 +88,13 @@ function filesByRepository(files: readonly string[], ref: string, fail: (file: s
     const repo = byFolder.get(dir);
     if (!repo) continue;
     // git names paths from its top folder with symbolic links resolved, and one path per line.
-    const path = relative(repo.top, join(realpathSync(dir), basename(file)))
+    let real: string;
+    try {
+      real = realpathSync(dir);
+    } catch {
+      continue; // gone since it was read: no previous version to show
+    }
+    const path = relative(repo.top, join(real, basename(file)))
       .split(sep)
       .join('/');
     if (path.includes('\n')) continue; // cannot be named to cat-file: read as new
