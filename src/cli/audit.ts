@@ -259,7 +259,8 @@ export function registerAudit(program: Command): void {
     )
     .option(
       '--apply',
-      'write the PolicyReports (one per namespace, named nicguard) and the ClusterPolicyReport to the cluster',
+      'write the PolicyReports (per namespace, named nicguard, and nicguard-2, ... past 1 MiB of results) and ' +
+        'the ClusterPolicyReport to the cluster',
     )
     .option(
       '--fail-exit-code <n>',
