@@ -382,23 +382,25 @@ export function blockListItems(text: string, offset: number, to: number, key: st
   if (!lines?.length) return undefined;
   try {
     const list = childOf(lines, { line: 0, col: offset - lineStart }, key)?.node;
-    if (!list || !isDash(lines[list.line].text, list.col)) return undefined;
-    const starts: number[] = [];
-    // As itemOf finds each one, in a single walk.
-    for (let i = list.line; i < lines.length; i++) {
-      const l = lines[i];
-      if (i > list.line && (l.indent < list.col || (l.indent === list.col && !isDash(l.text, list.col)))) break;
-      if ((i === list.line || l.indent === list.col) && isDash(l.text, list.col)) {
-        const item = contentAt(lines, i, list.col + 1) ?? nextNode(lines, i, list.col, false);
-        if (!item) return undefined;
-        starts.push(lines[item.line].start + item.col);
-      }
-    }
-    return starts;
+    return list && isDash(lines[list.line].text, list.col) ? itemStarts(lines, list) : undefined;
   } catch (err) {
     if (err === UNSURE) return undefined;
     throw err;
   }
+}
+
+/** Where each item of the list whose first dash is at `list` starts, as itemOf finds each, in one walk. */
+function itemStarts(lines: Line[], list: { line: number; col: number }): number[] | undefined {
+  const starts: number[] = [];
+  for (let i = list.line; i < lines.length; i++) {
+    const l = lines[i];
+    if (i > list.line && (l.indent < list.col || (l.indent === list.col && !isDash(l.text, list.col)))) break;
+    if (i > list.line && l.indent !== list.col) continue;
+    const item = contentAt(lines, i, list.col + 1) ?? nextNode(lines, i, list.col, false);
+    if (!item) return undefined;
+    starts.push(lines[item.line].start + item.col);
+  }
+  return starts;
 }
 
 // ---- positions in JSON text, without the yaml library ----
