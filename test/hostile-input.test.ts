@@ -13,7 +13,7 @@ import {
 } from '../src/admission/review.js';
 import { buildContext, checkRule, evaluate, FINDINGS_PER_RULE } from '../src/engine/evaluate.js';
 import { RULES } from '../src/engine/rules/index.js';
-import { QUOTE_LIMIT } from '../src/engine/values.js';
+import { QUOTE_LIMIT, namesUpTo } from '../src/engine/values.js';
 import { KUBEVIRT_LIST_LIMIT } from '../src/engine/vm.js';
 import { admissionReview } from './server-support.js';
 import { clone, config, create, example, seedCluster, update } from './support.js';
@@ -159,6 +159,14 @@ describe('the nesting scanner fed a body in pieces', () => {
 });
 
 describe('work and output stay bounded', () => {
+  it('names in a summary line (reports audit --apply deleted, files in notes) are cut and counted', () => {
+    const deleted = Array.from({ length: 5_000 }, (_, i) => `policyreport tenant-${i}/nicguard`);
+    const line = namesUpTo(deleted, 10);
+    assert.equal(line.split(', ').length, 10);
+    assert.match(line, /^policyreport tenant-0\/nicguard, .*tenant-9\/nicguard \(and 4990 more\)$/);
+    assert.equal(namesUpTo(deleted.slice(0, 10), 10), deleted.slice(0, 10).join(', '), 'ten: all, none counted');
+  });
+
   it('a Subnet gateway of 20,000 entries (200 KB) is one short finding', () => {
     const subnet = clone(seedCluster().list('Subnet')[0]) as ReturnType<typeof example>;
     subnet.metadata = { name: 'huge' };

@@ -4,6 +4,7 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { LiveCluster, LiveClusterError } from '../cluster/live.js';
 import type { PolicyConfig } from '../engine/types.js';
+import { namesUpTo } from '../engine/values.js';
 import { formatManifestError, type ManifestError } from '../io/manifests.js';
 import {
   AUDIT_CATALOGUE,
@@ -28,6 +29,8 @@ import { KUBEVIRT_VERSION_HELP, collect, kubevirtVersionOption } from './options
 import { VERSION } from './version.js';
 
 const OUTPUT_FORMATS = ['text', 'json', 'sarif', 'policyreport'] as const;
+/** Deleted reports named in the summary line; the rest are counted (a cleanup may delete thousands). */
+const DELETED_LISTED = 10;
 type AuditFormat = (typeof OUTPUT_FORMATS)[number];
 
 interface AuditOptions {
@@ -295,7 +298,7 @@ export function registerAudit(program: Command): void {
           const applied = await applyReports(live, buildPolicyReports(report), opts.namespace);
           appliedNote =
             `; wrote ${applied.written.length} ${applied.written.length === 1 ? 'report' : 'reports'}` +
-            (applied.deleted.length ? `, deleted ${applied.deleted.join(', ')}` : '');
+            (applied.deleted.length ? `, deleted ${namesUpTo(applied.deleted, DELETED_LISTED)}` : '');
         }
         process.stderr.write(
           `nicguard audit: ${where}: ${describeObjects(report.summary.objects)}; ` +

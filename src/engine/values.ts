@@ -58,6 +58,12 @@ export function plural(n: number, word: string, many = `${word}s`): string {
   return `${n} ${n === 1 ? word : many}`;
 }
 
+/** The first `limit` names, comma-separated, and how many more there are: a line stays readable. */
+export function namesUpTo(names: readonly string[], limit: number): string {
+  const shown = names.slice(0, limit).join(', ');
+  return names.length > limit ? `${shown} (and ${names.length - limit} more)` : shown;
+}
+
 /**
  * Appends every item of `from` to `to`. Not `to.push(...from)`: a spread passes each item as an
  * argument, and from about 125,000 items (a file of that many documents, a list page from a

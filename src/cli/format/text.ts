@@ -1,7 +1,7 @@
 // Human-readable output: findings grouped by object, notes on what was not checked, then one
 // summary line.
 import { displayName, formatManifestError } from '../../io/manifests.js';
-import { plural } from '../../engine/values.js';
+import { namesUpTo, plural } from '../../engine/values.js';
 import type { ObjectResult, OldVersions, ValidationReport } from '../../offline/report.js';
 
 /** Lists are cut after this many names in notes; the rest are counted. */
@@ -13,8 +13,7 @@ function header(r: ObjectResult): string {
 }
 
 function listed(names: string[]): string {
-  const shown = names.slice(0, NOTE_LIST_LIMIT).map(displayName).join(', ');
-  return names.length > NOTE_LIST_LIMIT ? `${shown} (and ${names.length - NOTE_LIST_LIMIT} more)` : shown;
+  return namesUpTo(names.map(displayName), NOTE_LIST_LIMIT);
 }
 
 function renderObject(r: ObjectResult): string[] {
