@@ -97,3 +97,35 @@ test('--base reads every file of a repository with one git process, and tells ne
     ['cat-file --batch'],
   );
 });
+
+test('--base passes on what git says when it will not read a repository, and its fix', () => {
+  const { repo, git } = gitRepo();
+  writeTree(repo, { 'vm.yaml': vm('a') });
+  git('add', '.');
+  git('commit', '-q', '-m', 'base');
+  // A git that refuses as it does for a checkout another user owns (a CI container's, often).
+  const dir = tempDir('nicguard-git-refuses-');
+  writeFileSync(
+    join(dir, 'git'),
+    `#!/bin/sh\necho "fatal: detected dubious ownership in repository at '${repo}'" >&2\n` +
+      `echo "To add an exception for this directory, call:" >&2\necho >&2\n` +
+      `printf '\\tgit config --global --add safe.directory ${repo}\\n' >&2\nexit 128\n`,
+  );
+  chmodSync(join(dir, 'git'), 0o755);
+  const path = process.env.PATH;
+  process.env.PATH = `${dir}${delimiter}${path}`;
+  try {
+    const base = readBaseVersions([join(repo, 'vm.yaml')], 'HEAD');
+    assert.deepEqual(
+      base.errors.map((e) => e.message),
+      [
+        `--base: git cannot read the repository of ${repo}: detected dubious ownership in repository at '${repo}'; ` +
+          `to trust it: git config --global --add safe.directory ${repo}`,
+      ],
+    );
+    assert.deepEqual(base.objects, []);
+  } finally {
+    process.env.PATH = path;
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

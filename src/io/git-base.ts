@@ -40,9 +40,15 @@ function repositoryOf(dir: string, shown: string, ref: string): Repository | str
     return `--base needs git, which could not be run (${why})`;
   }
   const [top, commit] = found.stdout.toString('utf8').split('\n');
-  // 128: not a repository; 1: the top folder printed, the revision unknown.
+  // 128: not a repository, or one git will not read; 1: the top folder printed, the revision unknown.
   if (found.status !== 0 || !commit) {
-    return top ? `--base: unknown git revision "${ref}"` : `--base: ${shown} is not inside a git repository`;
+    if (top) return `--base: unknown git revision "${ref}"`;
+    const said = found.stderr.toString('utf8').trim().split('\n');
+    if (!said[0] || /not a git repository/i.test(said[0])) return `--base: ${shown} is not inside a git repository`;
+    // e.g. "detected dubious ownership" in a CI container whose checkout another user owns; git says the fix.
+    const fix = said.find((line) => /^\s*git config .*safe\.directory/.test(line))?.trim();
+    const why = said[0].replace(/^fatal: /, '');
+    return `--base: git cannot read the repository of ${shown}: ${why}${fix ? `; to trust it: ${fix}` : ''}`;
   }
   return { top, commit };
 }
