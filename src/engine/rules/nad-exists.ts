@@ -26,7 +26,7 @@ function namespacesElsewhere(ctx: VmContext, namespace: string, name: string): s
   return first;
 }
 
-/** `elsewhere`: namespacesElsewhere by namespace/name, found once per request for every network that names it. */
+/** `elsewhereOf` keeps namespacesElsewhere by namespace/name: looked up once a request, however many NICs name it. */
 function missingNad(ctx: VmContext, use: NetworkUse, elsewhereOf: Map<string, string[]>): Cause {
   const { nadNamespace: namespace, nadName: name } = use;
   const key = `${namespace}/${name}`;
