@@ -10,16 +10,7 @@
 // the caller reads the file the full way, errors and all.
 import { FAILSAFE_SCHEMA, Type, load } from 'js-yaml';
 import { appendAll } from '../engine/values.js';
-import {
-  CLOSE_ARRAY,
-  COMMA,
-  OPEN_ARRAY,
-  OPEN_OBJECT,
-  QUOTE,
-  endOfString,
-  endOfValue,
-  skipSpace,
-} from '../json-text.js';
+import * as json from '../json-text.js';
 
 export interface PlainDocument {
   value: unknown;
@@ -419,9 +410,9 @@ function unitsOf(text: string): Uint16Array {
 
 /** The index after the value at `at`, and after the comma that may follow it. */
 function nextValue(units: Uint16Array, at: number): number {
-  const end = endOfValue(units, at, true);
-  const i = skipSpace(units, end < 0 ? units.length : end);
-  return units[i] === COMMA ? skipSpace(units, i + 1) : i;
+  const end = json.endOfValue(units, at, true);
+  const i = json.skipSpace(units, end < 0 ? units.length : end);
+  return units[i] === json.COMMA ? json.skipSpace(units, i + 1) : i;
 }
 
 /** One step into the JSON value at `at`: where the child is written and where its value starts. */
@@ -431,24 +422,24 @@ function jsonChild(
   at: number,
   segment: string | number,
 ): { offset: number; value: number } | undefined {
-  if (units[at] === OPEN_ARRAY) {
+  if (units[at] === json.OPEN_ARRAY) {
     if (typeof segment !== 'number') return undefined;
-    let i = skipSpace(units, at + 1);
-    for (let n = 0; i < units.length && units[i] !== CLOSE_ARRAY; n++) {
+    let i = json.skipSpace(units, at + 1);
+    for (let n = 0; i < units.length && units[i] !== json.CLOSE_ARRAY; n++) {
       if (n === segment) return { offset: i, value: i };
       i = nextValue(units, i);
     }
     return undefined;
   }
-  if (units[at] !== OPEN_OBJECT) return undefined;
+  if (units[at] !== json.OPEN_OBJECT) return undefined;
   const wanted = String(segment);
-  let i = skipSpace(units, at + 1);
-  while (units[i] === QUOTE) {
-    const end = endOfString(units, i);
+  let i = json.skipSpace(units, at + 1);
+  while (units[i] === json.QUOTE) {
+    const end = json.endOfString(units, i);
     if (end < 0) return undefined;
     const raw = text.slice(i + 1, end - 1);
     const key = raw.includes('\\') ? (JSON.parse(text.slice(i, end)) as string) : raw;
-    const value = skipSpace(units, skipSpace(units, end) + 1);
+    const value = json.skipSpace(units, json.skipSpace(units, end) + 1);
     if (key === wanted) return { offset: i, value };
     i = nextValue(units, value);
   }
@@ -484,11 +475,11 @@ export class JsonText {
   listItems(offset: number, key: string): number[] | undefined {
     const units = this.units;
     const list = jsonChild(this.text, units, offset, key);
-    if (!list || units[list.value] !== OPEN_ARRAY) return undefined;
+    if (!list || units[list.value] !== json.OPEN_ARRAY) return undefined;
     const starts: number[] = [];
     for (
-      let i = skipSpace(units, list.value + 1);
-      i < units.length && units[i] !== CLOSE_ARRAY;
+      let i = json.skipSpace(units, list.value + 1);
+      i < units.length && units[i] !== json.CLOSE_ARRAY;
       i = nextValue(units, i)
     )
       starts.push(i);
