@@ -58,9 +58,12 @@ export function plural(n: number, word: string, many = `${word}s`): string {
   return `${n} ${n === 1 ? word : many}`;
 }
 
-/** The first `limit` names, comma-separated, and how many more there are: a line stays readable. */
-export function namesUpTo(names: readonly string[], limit: number): string {
-  const shown = names.slice(0, limit).join(', ');
+/**
+ * The first `limit` names (each through `show`), comma-separated, and how many more there are:
+ * a line stays readable, and only the names shown are formatted.
+ */
+export function namesUpTo(names: readonly string[], limit: number, show: (name: string) => string = String): string {
+  const shown = names.slice(0, limit).map(show).join(', ');
   return names.length > limit ? `${shown} (and ${names.length - limit} more)` : shown;
 }
 

@@ -13,7 +13,7 @@ function header(r: ObjectResult): string {
 }
 
 function listed(names: string[]): string {
-  return namesUpTo(names.map(displayName), NOTE_LIST_LIMIT);
+  return namesUpTo(names, NOTE_LIST_LIMIT, displayName);
 }
 
 function renderObject(r: ObjectResult): string[] {
