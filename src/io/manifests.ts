@@ -130,8 +130,8 @@ function cannotRead(err: unknown): string {
   if (code === 'ERR_STRING_TOO_LONG') {
     return (
       `cannot read: larger than the ${Math.round(constants.MAX_STRING_LENGTH / 2 ** 20)} MiB Node reads as one ` +
-      'text; split it into several files (e.g. kubectl get ... -n NAMESPACE, one per namespace), or audit a ' +
-      'live cluster, which nicguard reads page by page'
+      'text; split it into several files (e.g. kubectl get ... -n NAMESPACE, one per namespace), or read the ' +
+      'cluster live (validate --cluster, audit without --objects), page by page'
     );
   }
   return `cannot read (${code ?? (err as Error).message})`;
