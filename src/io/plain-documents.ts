@@ -446,14 +446,25 @@ function jsonChild(
   return undefined;
 }
 
-/** A JSON file's text, scanned for positions: its units are made once, on the first question. */
+/**
+ * A JSON file's text, scanned for positions: its units are made once, on the first question, and
+ * each step into a value is found once, however many findings pass through it (the siblings
+ * before a key of a megabyte-sized object are skipped once, not once per finding).
+ */
 export class JsonText {
   private unitsMade: Uint16Array | undefined;
+  private readonly steps = new Map<string, { offset: number; value: number } | undefined>();
 
   constructor(readonly text: string) {}
 
   private get units(): Uint16Array {
     return (this.unitsMade ??= unitsOf(this.text));
+  }
+
+  private child(at: number, segment: string | number): { offset: number; value: number } | undefined {
+    const key = `${at}\n${typeof segment}\n${segment}`;
+    if (!this.steps.has(key)) this.steps.set(key, jsonChild(this.text, this.units, at, segment));
+    return this.steps.get(key);
   }
 
   /** The deepestOffset of a path in the JSON value that starts at `offset`. */
@@ -462,7 +473,7 @@ export class JsonText {
       let value = offset;
       let found = offset;
       for (const segment of segments) {
-        const next = jsonChild(this.text, this.units, value, segment);
+        const next = this.child(value, segment);
         if (!next) break;
         value = next.value;
         found = next.offset;
