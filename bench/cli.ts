@@ -221,10 +221,13 @@ function generateCorpus(dir: string): Corpus {
     spec.networks.push({ name: 'hot1', multus: { networkName: pickNad() } });
     const name = before.metadata!.name!;
     write(join(input, 'vms', `${name}.yaml`), stringify(after));
-    write(join(old, `${name}.json`), JSON.stringify(running(before, id), null, 4) + '\n');
+    // The running VM as `kubectl get vm -o json` writes it: for --old, the List and the git base alike.
+    const was = running(before, id);
+    const wasText = JSON.stringify(was, null, 4) + '\n';
+    write(join(old, `${name}.json`), wasText);
     newItems.push(after);
-    runningItems.push(running(before, id));
-    writeFileSync(join(repo, 'vms', `${name}.yaml`), JSON.stringify(running(before, id), null, 4) + '\n');
+    runningItems.push(was);
+    writeFileSync(join(repo, 'vms', `${name}.yaml`), wasText);
     changedVms.push([`${name}.yaml`, stringify(after)]);
   }
   const listInput = join(dir, 'list-change.yaml');
@@ -361,6 +364,7 @@ function main(): void {
     const fileList = join(dir, 'files.json');
     writeFileSync(fileList, JSON.stringify(corpus.files));
     const validate = ['validate', '-f', corpus.input, '--old', corpus.old];
+    const inRepo = ['-f', join(corpus.repo, 'vms'), '-f', join(corpus.repo, 'nads')];
     const commands: Command[] = [
       { label: 'node -e 0 (Node startup)', argv: [process.execPath, '-e', '0'], ok: [0] },
       { label: 'nicguard validate --help (startup)', argv: [process.execPath, CLI, 'validate', '--help'], ok: [0] },
@@ -373,15 +377,7 @@ function main(): void {
       },
       {
         label: 'nicguard validate --base HEAD',
-        argv: [
-          process.execPath,
-          CLI,
-          'validate',
-          '-f',
-          join(corpus.repo, 'vms'),
-          '-f',
-          join(corpus.repo, 'nads'),
-        ].concat(['--base', 'HEAD', '-o', 'json']),
+        argv: [process.execPath, CLI, 'validate', ...inRepo, '--base', 'HEAD', '-o', 'json'],
         ok: [1],
       },
     ];
