@@ -11,7 +11,7 @@
 import { atLeast, REPRESENTATIVE_VERSIONS, type KnownVersion, type KubeVirtVersion } from './kubevirt-version.js';
 import type { KubeObject, PolicyConfig, SlotModel } from './types.js';
 import { parseQuantity } from './quantity.js';
-import { isAbsent, type InterfaceView, type VmView } from './vm.js';
+import { interfacesOf, isAbsent, type InterfaceView, type VmView } from './vm.js';
 import { asArray, asObject, dig, isObject, quote } from './values.js';
 
 /** Frozen total of placeholders plus boot interfaces (KubeVirt `PciInterfaceSlotCountAnnotation`). */
@@ -363,7 +363,7 @@ function reservePorts(
 
 function interfaceNamesOf(obj: KubeObject | undefined, activeOnly: boolean): string[] {
   const names: string[] = [];
-  for (const i of asArray(dig(obj, 'spec', 'domain', 'devices', 'interfaces'))) {
+  for (const i of asArray(interfacesOf(obj?.spec))) {
     if (isObject(i) && typeof i.name === 'string' && !(activeOnly && i.state === 'absent')) names.push(i.name);
   }
   return names;

@@ -8,7 +8,7 @@ import { defineRule, type RuleDescriptor, VALIDATION_SETTINGS, type Cause, type 
 import type { KubeObject } from '../types.js';
 import { asArray, bounded, dig, isObject, quote } from '../values.js';
 import { atLeast, type KnownVersion } from '../kubevirt-version.js';
-import { isAbsent, type InterfaceView, type VmView } from '../vm.js';
+import { interfacesOf, isAbsent, type InterfaceView, type VmView } from '../vm.js';
 
 /**
  * What keeps KubeVirt (v1.6+) from migrating by itself after a NIC hotplug: it marks the
@@ -92,7 +92,7 @@ function pendingUnplugs(vmi: KubeObject): Set<string> | undefined {
   const reported = dig(vmi, 'status', 'interfaces');
   if (!Array.isArray(reported)) return undefined;
   const absent = new Set<unknown>();
-  for (const i of asArray(dig(vmi, 'spec', 'domain', 'devices', 'interfaces'))) {
+  for (const i of asArray(interfacesOf(vmi.spec))) {
     if (isObject(i) && i.state === 'absent') absent.add(i.name);
   }
   const pending = new Set<string>();

@@ -7,8 +7,8 @@ import type { FieldPath } from '../field-path.js';
 import { versionedCauses, type VmFacts } from '../analysis.js';
 import { atLeast, type KubeVirtVersion } from '../kubevirt-version.js';
 import { defineRule, type RuleDescriptor, VALIDATION_SETTINGS, type Cause } from '../rule.js';
-import { dig, quote } from '../values.js';
-import type { InterfaceView, NetworkSource, NetworkView, VmView } from '../vm.js';
+import { quote } from '../values.js';
+import { interfacesOf, type InterfaceView, type NetworkSource, type NetworkView, type VmView } from '../vm.js';
 
 const INTERFACE_NAME = /^[A-Za-z0-9-_]+$/;
 
@@ -33,7 +33,7 @@ function isMalformedList(v: unknown): boolean {
 /** Where a list is present but not a list, the views see it as empty; say so rather than report every pairing. */
 function listShapes(vm: VmView): Cause[] {
   const causes: Cause[] = [];
-  if (isMalformedList(dig(vm.spec, 'domain', 'devices', 'interfaces'))) {
+  if (isMalformedList(interfacesOf(vm.spec))) {
     const field: FieldPath = vm.specPath.field('domain', 'devices', 'interfaces');
     causes.push({ message: 'interfaces must be a list of interface objects', field });
   }
