@@ -186,7 +186,6 @@ function hotplugChange(oldObject: KubeObject, oldVm: VmView, vm: VmView): Hotplu
  * for a restart that this request did not cause.
  */
 function networkUses(vm: VmView, oldVm: VmView | undefined, hotplug: boolean, cluster: ClusterView): NetworkUse[] {
-  const oldByName = oldVm ? new Map(oldVm.interfaces.map((i) => [i.name, i])) : undefined;
   const uses: NetworkUse[] = [];
   for (const iface of vm.interfaces) {
     const network = iface.network;
@@ -194,7 +193,7 @@ function networkUses(vm: VmView, oldVm: VmView | undefined, hotplug: boolean, cl
     if (isAbsent(iface) || !network || network.source !== 'multus' || !network.nad?.name || !network.nad.namespace) {
       continue;
     }
-    const old = oldByName?.get(iface.name);
+    const old = oldVm?.interfaceByName.get(iface.name);
     const isNew =
       !old || isAbsent(old) || old.network?.networkName !== network.networkName || old.binding !== iface.binding;
     if (hotplug && !isNew) continue;

@@ -384,14 +384,14 @@ interface BudgetBase {
 function budgetBase(vm: VmView, oldVm: VmView | undefined, known: SlotKnowledge): BudgetBase {
   const current = oldVm ?? vm;
   const annotations = known.annotations ?? current.annotations;
-  const currentNames = new Set(current.interfaces.map((i) => i.name));
+  const currentNames = current.interfaceByName;
   const vmiOnly = known.vmi ? interfaceNamesOf(known.vmi, false).filter((n) => !currentNames.has(n)) : [];
   let base: number;
   let inUse = 0;
   if (known.bootInterfaces) {
     const boot = new Set(known.bootInterfaces);
     base = boot.size;
-    inUse = [...currentNames, ...vmiOnly].filter((n) => !boot.has(n)).length;
+    inUse = [...currentNames.keys(), ...vmiOnly].filter((n) => !boot.has(n)).length;
   } else {
     base = current.interfaces.length + vmiOnly.length;
   }

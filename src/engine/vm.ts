@@ -64,6 +64,11 @@ export interface VmView {
   /** Those plus, for a VM, its own metadata.annotations (for lookups that accept either). */
   annotations: Record<string, string>;
   interfaces: InterfaceView[];
+  /**
+   * The interfaces by name, in first-seen order of the names; of two with one name the later
+   * (as the views of old and new interfaces pair them). Made once per view for every rule.
+   */
+  interfaceByName: ReadonlyMap<string, InterfaceView>;
   networks: NetworkView[];
 }
 
@@ -239,6 +244,8 @@ export function viewVm(obj: KubeObject, kind: VmKind, fallbackNamespace = 'defau
   for (const n of networks) if (n.name && !byName.has(n.name)) byName.set(n.name, n);
   const interfacesPath = paths.interfaces;
   const interfaces = asArray(interfacesOf(spec)).map((f, i) => viewInterface(f, i, interfacesPath, byName));
+  const interfaceByName = new Map<string, InterfaceView>();
+  for (const i of interfaces) interfaceByName.set(i.name, i);
   const vmiAnnotations = vmiAnnotationsOf(obj, kind);
   return {
     kind,
@@ -249,6 +256,7 @@ export function viewVm(obj: KubeObject, kind: VmKind, fallbackNamespace = 'defau
     vmiAnnotations,
     annotations: kind === 'VirtualMachine' ? { ...stringMap(metadata.annotations), ...vmiAnnotations } : vmiAnnotations,
     interfaces,
+    interfaceByName,
     networks,
   };
 }
@@ -286,9 +294,7 @@ export function isRunning(kind: VmKind, oldObject: KubeObject, cluster?: Cluster
 
 /** Present in the new spec, not absent, and not in the old spec by name. */
 export function hotpluggedInterfaces(oldVm: VmView, newVm: VmView): InterfaceView[] {
-  const oldNames = new Set<string>();
-  for (const i of oldVm.interfaces) oldNames.add(i.name);
-  return newVm.interfaces.filter((i) => !isAbsent(i) && !oldNames.has(i.name));
+  return newVm.interfaces.filter((i) => !isAbsent(i) && !oldVm.interfaceByName.has(i.name));
 }
 
 export interface Unplug {
@@ -302,12 +308,10 @@ export interface Unplug {
  * removed outright has no `now`). Of two new interfaces with one name, the later counts.
  */
 export function unpluggedInterfaces(oldVm: VmView, newVm: VmView): Unplug[] {
-  const byName = new Map<string, InterfaceView>();
-  for (const i of newVm.interfaces) byName.set(i.name, i);
   const out: Unplug[] = [];
   for (const old of oldVm.interfaces) {
     if (isAbsent(old)) continue;
-    const now = byName.get(old.name);
+    const now = newVm.interfaceByName.get(old.name);
     if (!now || isAbsent(now)) out.push({ old, now });
   }
   return out;

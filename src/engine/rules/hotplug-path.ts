@@ -107,13 +107,12 @@ function pendingUnplugs(vmi: KubeObject): Set<string> | undefined {
  */
 function readdCauses(ctx: VmContext, oldVm: VmView): Cause[] {
   const vm = ctx.vm;
-  const oldByName = new Map(oldVm.interfaces.map((i) => [i.name, i]));
   const vmi = ctx.facts.runningVmi;
   const pending = vmi && pendingUnplugs(vmi);
   const causes: Cause[] = [];
   for (const iface of vm.interfaces) {
     if (isAbsent(iface)) continue;
-    const old = oldByName.get(iface.name);
+    const old = oldVm.interfaceByName.get(iface.name);
     const wasAbsent = old !== undefined && isAbsent(old);
     // With a VMI at hand its status decides; without one, an absent old entry may still be pending.
     const flagged = pending ? pending.has(iface.name) : wasAbsent;
