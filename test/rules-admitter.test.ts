@@ -6,7 +6,12 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ObjectIndex } from '../src/cluster/object-index.js';
-import { acrossReleases, parseKubeVirtVersion, type KnownVersion } from '../src/engine/kubevirt-version.js';
+import {
+  acrossReleases,
+  isFollowedKubeVirt,
+  parseKubeVirtVersion,
+  type KnownVersion,
+} from '../src/engine/kubevirt-version.js';
 import type { RuleId } from '../src/engine/rules/index.js';
 import type { KubeObject, PolicyRequest } from '../src/engine/types.js';
 import {
@@ -22,7 +27,10 @@ import {
 import { clone, config, create, findingsOf, seedCluster, update, type Manifest } from './support.js';
 
 const IFACES = 'spec.template.spec.domain.devices.interfaces';
-const known = (v: string): KnownVersion => ({ version: parseKubeVirtVersion(v)!, source: 'configuration' });
+const known = (v: string): KnownVersion => {
+  const version = parseKubeVirtVersion(v)!;
+  return { version, source: 'configuration', followed: isFollowedKubeVirt(version) };
+};
 const at = (version?: string) => config(version ? { kubevirtVersion: version } : {});
 
 /** The seed cluster with its KubeVirt CR's spec.configuration replaced. */
@@ -62,6 +70,48 @@ describe('acrossReleases', () => {
     assert.equal(some?.action, 'warn');
     assert.match(some?.note ?? '', /KubeVirt v1\.9\.0 to later refuses this; v1\.4\.1 to before v1\.9\.0 accepts it/);
     assert.match(some?.note ?? '', /kubevirtVersion/);
+  });
+
+  it('a release nicguard has not read is judged under every followed one and never refused', () => {
+    for (const v of ['v1.10.0', 'v1.9.1', 'v1.8.5', 'v1.3.1', 'v2.0.0', 'v1.8.4-rc.0']) {
+      const all = acrossReleases(known(v), () => true);
+      assert.equal(all?.action, 'warn', v);
+      assert.match(all?.note ?? '', /Every KubeVirt release nicguard follows refuses this/);
+      assert.match(
+        all?.note ?? '',
+        new RegExp(
+          `runs KubeVirt ${v.replace(/\./g, '\\.')} \\(from the configuration\\), a release nicguard has not read`,
+        ),
+      );
+      const some = acrossReleases(known(v), (r) => r.minor >= 9);
+      assert.equal(some?.action, 'warn', v);
+      assert.match(some?.note ?? '', /v1\.9\.0 to later refuses this; v1\.4\.1 to before v1\.9\.0 accepts it/);
+      assert.equal(
+        acrossReleases(known(v), () => false),
+        undefined,
+      );
+    }
+  });
+
+  it('follows exactly the tags read: v1.4.0 to v1.9.0, each line up to its newest patch read', () => {
+    const followed = (v: string) => isFollowedKubeVirt(parseKubeVirtVersion(v)!);
+    for (const v of ['v1.4.0', 'v1.4.1', 'v1.5.3', 'v1.6.6', 'v1.7.4', 'v1.8.4', 'v1.9.0']) {
+      assert.ok(followed(v), v);
+    }
+    for (const v of [
+      'v1.9.0-rc.1',
+      'v1.3.1',
+      'v1.4.2',
+      'v1.5.4',
+      'v1.6.7',
+      'v1.7.5',
+      'v1.8.5',
+      'v1.9.1',
+      'v1.10.0',
+      'v2.4.0',
+    ]) {
+      assert.ok(!followed(v), v);
+    }
   });
 });
 

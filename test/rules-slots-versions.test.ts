@@ -78,6 +78,32 @@ describe('hotplug-slots with slotModel auto (the default)', () => {
     assert.match(f.message, /only 3 hotplug ports are free/);
   });
 
+  it('a release nicguard has not read (v1.10.0, v1.9.1, v1.3.1): judged under every followed one, never denied', () => {
+    const vm = runningWith(4);
+    const none = update(vm, plusHotplugs(vm, 4));
+    const some = update(vm, plusHotplugs(vm, 1));
+    for (const version of ['v1.10.0', 'v1.9.1', 'v1.3.1']) {
+      for (const [cluster, cfg, source] of [
+        [seedCluster(kubevirtAt(version)), auto, 'KubeVirt CR status\\.observedKubeVirtVersion'],
+        [seedCluster(), config({ kubevirtVersion: version }), 'configuration'],
+      ] as const) {
+        const [f] = findingsOf('hotplug-slots', none, cluster, cfg);
+        assert.equal(f.action, 'warn', version);
+        assert.match(f.message, /under every supported KubeVirt release/);
+        const unread = `runs KubeVirt ${version.replace(/\./g, '\\.')} \\(from the ${source}\\), a release nicguard`;
+        assert.match(f.message, new RegExp(`${unread} has not read .*so it warns instead of refusing`));
+        assert.equal(evaluate(none, cluster, cfg).allowed, true, version);
+        const [w] = findingsOf('hotplug-slots', some, cluster, cfg);
+        assert.equal(w.action, 'warn', version);
+        assert.match(w.message, /under KubeVirt v1\.4\.1 to before v1\.6\.0/);
+        assert.match(w.message, new RegExp(unread));
+      }
+    }
+    // The same four hotplugs under a followed release are refused, as that release refuses them.
+    const [deny] = findingsOf('hotplug-slots', none, seedCluster(kubevirtAt('v1.9.0')), auto);
+    assert.equal(deny.action, 'deny');
+  });
+
   it('the KubeVirt CR status decides: v1.8.4 fits, v1.5.3 refuses', () => {
     const vm = runningWith(4);
     const request = update(vm, plusHotplugs(vm, 1));

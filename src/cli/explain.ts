@@ -121,11 +121,15 @@ function formatExplanation(e: Explanation, oldFrom?: string, live?: LivePicture)
               ' - base), topped up to the memory-scaled count'
             : 'q35 without KubeVirt reservation: one hotplugged device';
   const m = e.slotModel;
-  const version = m.kubevirtVersion
-    ? `KubeVirt ${m.kubevirtVersion} from the ${m.versionSource}`
-    : m.setting === 'auto'
-      ? 'KubeVirt version unknown: the tightest of the supported releases'
-      : 'set in the configuration';
+  const version =
+    m.setting !== 'auto'
+      ? 'set in the configuration'
+      : !m.kubevirtVersion
+        ? 'KubeVirt version unknown: the tightest of the supported releases'
+        : m.versionFollowed === false
+          ? `KubeVirt ${m.kubevirtVersion} from the ${m.versionSource}, a release nicguard has not read: the ` +
+            'tightest of the releases it follows'
+          : `KubeVirt ${m.kubevirtVersion} from the ${m.versionSource}`;
   const perRelease =
     m.models.length > 1
       ? m.models.map(

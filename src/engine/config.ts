@@ -61,7 +61,8 @@ export function configSchema(): Record<string, unknown> {
       kubevirtVersion: {
         description:
           "The KubeVirt release the cluster runs, e.g. v1.8.4. Without it nicguard reads the KubeVirt CR's " +
-          'status.observedKubeVirtVersion, and where neither says, judges under every supported release.',
+          'status.observedKubeVirtVersion, and where neither says, judges under every supported release. A release ' +
+          'other than the tags v1.4.0-v1.9.0 is judged under every supported release too, and only warned about.',
         type: 'string',
         pattern: '^v?\\d+\\.\\d+\\.\\d+([-+][0-9A-Za-z.-]*)?$',
       },

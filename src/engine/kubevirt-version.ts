@@ -36,12 +36,48 @@ export const REPRESENTATIVE_VERSIONS: readonly KubeVirtVersion[] = [
 export const OLDEST_SUPPORTED = REPRESENTATIVE_VERSIONS[0];
 export const NEWEST_SUPPORTED = REPRESENTATIVE_VERSIONS[REPRESENTATIVE_VERSIONS.length - 1];
 
+/**
+ * The newest patch read of each followed minor line: every tag v1.4.0 ... v1.9.0 of
+ * kubevirt/kubevirt (docs/compatibility.md, "Versions followed"). Patch releases have changed
+ * facts before (v1.6.4 and v1.7.2 brought slot model v3), so a later patch is not assumed to
+ * behave as the last one read.
+ */
+const NEWEST_PATCH_READ: ReadonlyMap<string, number> = new Map([
+  ['1.4', 1],
+  ['1.5', 3],
+  ['1.6', 6],
+  ['1.7', 4],
+  ['1.8', 4],
+  ['1.9', 0],
+]);
+
+/** The tags read, first to last, for messages: `v1.4.0 to v1.9.0`. */
+const FOLLOWED_TAGS = (() => {
+  const lines = [...NEWEST_PATCH_READ];
+  const [last, patch] = lines[lines.length - 1];
+  return `v${lines[0][0]}.0 to v${last}.${patch}`;
+})();
+
+/**
+ * Whether nicguard's facts come from this release's own sources (a tag it has read). A
+ * pre-release (`v1.9.0-rc.1`) is not its release: its code may differ (docs/compatibility.md).
+ */
+export function isFollowedKubeVirt(version: KubeVirtVersion): boolean {
+  const newest = NEWEST_PATCH_READ.get(`${version.major}.${version.minor}`);
+  return newest !== undefined && version.patch <= newest && version.suffix === undefined;
+}
+
 /** Where the version came from, for messages and `explain`. */
 export type VersionSource = 'configuration' | 'KubeVirt CR status.observedKubeVirtVersion';
 
 export interface KnownVersion {
   version: KubeVirtVersion;
   source: VersionSource;
+  /**
+   * A release nicguard has read (isFollowedKubeVirt). Another one (v1.3, v1.10, a patch newer
+   * than the last read) is judged under every followed release and only warned about.
+   */
+  followed: boolean;
 }
 
 /**
@@ -51,14 +87,20 @@ export interface KnownVersion {
  */
 export function knownKubeVirtVersion(config: PolicyConfig, cluster: ClusterView): KnownVersion | undefined {
   const configured = parseKubeVirtVersion(config.kubevirtVersion);
-  if (configured) return { version: configured, source: 'configuration' };
+  if (configured) return { version: configured, source: 'configuration', followed: isFollowedKubeVirt(configured) };
   const observed = parseKubeVirtVersion(stringOf(dig(cluster.getKubeVirt(), 'status', 'observedKubeVirtVersion')));
-  return observed ? { version: observed, source: 'KubeVirt CR status.observedKubeVirtVersion' } : undefined;
+  return observed
+    ? {
+        version: observed,
+        source: 'KubeVirt CR status.observedKubeVirtVersion',
+        followed: isFollowedKubeVirt(observed),
+      }
+    : undefined;
 }
 
-/** The versions to judge under: the known one, or every representative release. */
+/** The versions to judge under: the known one if nicguard has read it, else every representative release. */
 export function versionsToJudge(known: KnownVersion | undefined): readonly KubeVirtVersion[] {
-  return known ? [known.version] : REPRESENTATIVE_VERSIONS;
+  return known?.followed ? [known.version] : REPRESENTATIVE_VERSIONS;
 }
 
 /**
@@ -89,6 +131,23 @@ export const HOW_TO_SET_VERSION =
   'Tell nicguard the KubeVirt version with kubevirtVersion in its configuration or --kubevirt-version, ' +
   'or give it the KubeVirt CR (in a cluster it reads status.observedKubeVirtVersion).';
 
+/**
+ * Why a finding that depends on the KubeVirt release only warns: nicguard does not know the
+ * release, or knows one whose sources it has not read. Never a denial on a guessed release.
+ */
+export function whyOnlyWarns(known: KnownVersion | undefined): string {
+  if (!known || known.followed) {
+    return (
+      'nicguard does not know which KubeVirt the cluster runs, so it warns instead of refusing. ' + HOW_TO_SET_VERSION
+    );
+  }
+  return (
+    `The cluster runs KubeVirt ${formatVersion(known.version)} (from the ${known.source}), a release nicguard has ` +
+    `not read (it follows the tags ${FOLLOWED_TAGS}; ` +
+    'docs/compatibility.md), so it warns instead of refusing.'
+  );
+}
+
 /** What a version-dependent check concludes: deny, or warn with the releases named. */
 export interface ReleaseVerdict {
   action: 'deny' | 'warn';
@@ -109,14 +168,14 @@ export function acrossReleases(
   const versions = versionsToJudge(known);
   const refusing = versions.filter(rejects);
   if (refusing.length === 0) return undefined;
-  if (known) return { action: 'deny', note: ` (KubeVirt ${formatVersion(known.version)}, from the ${known.source})` };
-  if (refusing.length === versions.length) return { action: 'deny', note: '' };
+  if (known?.followed) {
+    return { action: 'deny', note: ` (KubeVirt ${formatVersion(known.version)}, from the ${known.source})` };
+  }
+  // Unknown, the cluster runs one of the followed releases: what all of them refuse, it refuses.
+  if (!known && refusing.length === versions.length) return { action: 'deny', note: '' };
   const accepting = versions.filter((v) => !refusing.includes(v));
-  return {
-    action: 'warn',
-    note:
-      ` KubeVirt ${describeVersions(refusing)} refuses this; ${describeVersions(accepting)} accepts it. nicguard ` +
-      `does ` +
-      `not know which KubeVirt the cluster runs, so it warns instead of refusing. ${HOW_TO_SET_VERSION}`,
-  };
+  const sides = accepting.length
+    ? `KubeVirt ${describeVersions(refusing)} refuses this; ${describeVersions(accepting)} accepts it.`
+    : `Every KubeVirt release nicguard follows refuses this.`;
+  return { action: 'warn', note: ` ${sides} ${whyOnlyWarns(known)}` };
 }

@@ -515,7 +515,7 @@ export interface RuleChoice {
  */
 export function reservationRulesToJudge(config: PolicyConfig, known: KnownVersion | undefined): RuleChoice[] {
   if (config.slotModel !== 'auto') return [{ rule: reservationRuleOf(config.slotModel) }];
-  if (known) return [{ rule: reservationRuleFor(known.version) }];
+  if (known?.followed) return [{ rule: reservationRuleFor(known.version) }];
   return everyReleaseRules;
 }
 

@@ -48,6 +48,8 @@ export interface SlotModelExplanation {
   setting: string;
   kubevirtVersion?: string;
   versionSource?: string;
+  /** False for a release nicguard has not read: it is weighed as every followed release, as an unknown one. */
+  versionFollowed?: boolean;
   models: { model: string; kubevirtVersions?: string; reserved: number; free: number }[];
 }
 
@@ -177,7 +179,9 @@ export function explainVm(
   const budget = budgets.reduce((a, b) => (b.budget.free < a.budget.free ? b : a)).budget;
   const slotModel: SlotModelExplanation = {
     setting: config.slotModel,
-    ...(known ? { kubevirtVersion: formatVersion(known.version), versionSource: known.source } : {}),
+    ...(known
+      ? { kubevirtVersion: formatVersion(known.version), versionSource: known.source, versionFollowed: known.followed }
+      : {}),
     models: budgets.map(({ choice, budget: b }) => ({
       model: b.model,
       ...(choice.versions ? { kubevirtVersions: describeVersions(choice.versions) } : {}),

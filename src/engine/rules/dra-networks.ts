@@ -108,9 +108,9 @@ function admissionCauses(ctx: VmContext, dra: NetworkView[]): Cause[] {
   } else {
     problems = networkProblems(ctx, dra);
   }
-  // Release unknown and a network with only resourceClaim: releases before v1.9.0 refuse the VM too
+  // Release unknown (or not read) and a network with only resourceClaim: releases before v1.9.0 refuse the VM too
   // (no source, network-pairing), so a v1.9.0 problem means every release refuses: deny.
-  const refusedBefore = !facts.kubevirt && dra.some((n) => n.sources.length === 1);
+  const refusedBefore = !facts.kubevirt?.followed && dra.some((n) => n.sources.length === 1);
   const before = refusedBefore
     ? ' Releases before v1.9.0 refuse this VM too: they drop resourceClaim, which leaves the network without a source.'
     : '';

@@ -39,7 +39,8 @@ function migrationBlockers(kubevirt: KubeObject | undefined, known: KnownVersion
 
 /** The sentence that says who triggers the migration. */
 function migrationStep(ctx: VmContext, vm: VmView): string {
-  const blockers = migrationBlockers(ctx.cluster.getKubeVirt(), ctx.facts.kubevirt);
+  const known = ctx.facts.kubevirt;
+  const blockers = migrationBlockers(ctx.cluster.getKubeVirt(), known?.followed ? known : undefined);
   const migrate = `\`virtctl migrate ${bounded(vm.name)} -n ${bounded(vm.namespace)}\``;
   const migratable = 'the VM must be live-migratable';
   if (!blockers) {

@@ -11,7 +11,7 @@ import {
   slotBudgetsIfAsked,
   type SlotBudget,
 } from '../pci-topology.js';
-import { describeVersions, formatVersion, HOW_TO_SET_VERSION } from '../kubevirt-version.js';
+import { describeVersions, formatVersion, whyOnlyWarns } from '../kubevirt-version.js';
 import { defineRule, type RuleDescriptor, VALIDATION_SETTINGS, type Cause, type VmContext } from '../rule.js';
 import type { HotplugChange } from '../analysis.js';
 import { asObject, bounded, dig, plural, quote } from '../values.js';
@@ -67,7 +67,12 @@ function reservationReason(b: SlotBudget): string {
 function releaseNote(ctx: VmContext): string {
   if (ctx.config.slotModel !== 'auto') return ', with slotModel set in the configuration';
   const known = ctx.facts.kubevirt;
-  return known ? `, under KubeVirt ${formatVersion(known.version)} (from the ${known.source})` : '';
+  return known?.followed ? `, under KubeVirt ${formatVersion(known.version)} (from the ${known.source})` : '';
+}
+
+/** The cluster runs a KubeVirt release whose sources nicguard has not read: its budget is a guess. */
+function unreadRelease(ctx: VmContext): boolean {
+  return ctx.config.slotModel === 'auto' && ctx.facts.kubevirt?.followed === false;
 }
 
 function budgetMessage(ctx: VmContext, change: HotplugChange, b: SlotBudget, note: string): string {
@@ -137,12 +142,10 @@ function budgetCauses(ctx: VmContext, change: HotplugChange): Cause[] {
     // Said with the most generous rule: even that one has no room.
     const worst = failing.reduce((a, b) => (b.budget.free > a.budget.free ? b : a));
     const note = judged.length > 1 ? ', under every supported KubeVirt release' : releaseNote(ctx);
-    return [
-      {
-        message: `${budgetMessage(ctx, change, worst.budget, note)} ${advice(ctx, worst.budget)}`,
-        field: field(worst.budget),
-      },
-    ];
+    const message = `${budgetMessage(ctx, change, worst.budget, note)} ${advice(ctx, worst.budget)}`;
+    return unreadRelease(ctx)
+      ? [{ message: `${message} ${whyOnlyWarns(ctx.facts.kubevirt)}`, field: field(worst.budget), action: 'warn' }]
+      : [{ message, field: field(worst.budget) }];
   }
   const fits = judged.filter((j) => !failing.includes(j));
   const failingVersions = failing.flatMap((f) => f.choice.versions ?? []);
@@ -152,9 +155,8 @@ function budgetCauses(ctx: VmContext, change: HotplugChange): Cause[] {
     {
       message:
         `${budgetMessage(ctx, change, tight, `, under KubeVirt ${describeVersions(failingVersions)}`)} Under ` +
-        `${describeVersions(fitVersions)} ${plural(fits[0].budget.free, 'port')} would be free and it fits. nicguard ` +
-        `does ` +
-        `not know which KubeVirt the cluster runs, so it warns instead of refusing. ${HOW_TO_SET_VERSION}`,
+        `${describeVersions(fitVersions)} ${plural(fits[0].budget.free, 'port')} would be free and it fits. ` +
+        whyOnlyWarns(ctx.facts.kubevirt),
       field: field(tight),
       action: 'warn',
     },

@@ -6,7 +6,7 @@
 import { bootPciUsages, RESERVED_ROOT_SLOTS, SLOT_COUNT_ANNOTATION, type PciDevices } from '../pci-topology.js';
 import { defineRule, type RuleDescriptor, VALIDATION_SETTINGS } from '../rule.js';
 import { bounded } from '../values.js';
-import { describeVersions, HOW_TO_SET_VERSION } from '../kubevirt-version.js';
+import { describeVersions, whyOnlyWarns } from '../kubevirt-version.js';
 
 function describeDevices(d: PciDevices, reserved: number): string {
   const parts: [string, number][] = [
@@ -52,6 +52,8 @@ export const pciBus: RuleDescriptor<'pci-bus'> = defineRule({
       });
       if (over.length === 0) return [];
       const all = over.length === facts.reservationRules.length;
+      // A release nicguard has not read: every followed release's reservation was weighed, and it only warns.
+      const unread = config.slotModel === 'auto' && facts.kubevirt?.followed === false;
       const least = over.reduce((a, b) => (b.next.used < a.next.used ? b : a)).next;
       const versions = over.flatMap((o) => o.choice.versions ?? []);
       return [
@@ -63,12 +65,13 @@ export const pciBus: RuleDescriptor<'pci-bus'> = defineRule({
             'slots 0, 1, 0x1b and 0x1f). libvirt would refuse to start it with "No more available PCI slots". Remove ' +
             `devices, put disks on the scsi or sata bus, or lower the hotplug reservation (${SLOT_COUNT_ANNOTATION}).` +
             (all
-              ? ''
+              ? unread
+                ? ` ${whyOnlyWarns(facts.kubevirt)}`
+                : ''
               : ` That is under KubeVirt ${describeVersions(versions)}, whose hotplug reservation is larger; ` +
-                `nicguard ` +
-                `does not know which KubeVirt the cluster runs, so it warns. ${HOW_TO_SET_VERSION}`),
+                whyOnlyWarns(facts.kubevirt)),
           field: vm.specPath.field('domain', 'devices'),
-          ...(all ? {} : { action: 'warn' as const }),
+          ...(all && !unread ? {} : { action: 'warn' as const }),
         },
       ];
     },

@@ -296,9 +296,10 @@ function strictness(ctx: RuleContext): Strictness {
     case 'VirtualMachine':
     case 'VirtualMachineInstance': {
       // KubeVirt adds fields and enum values in minor releases; patch releases keep the API.
+      // A release nicguard has not read (a later patch, a pre-release) is not assumed to.
       const known = knownKubeVirtVersion(ctx.config, ctx.cluster);
       const same =
-        known &&
+        known?.followed &&
         known.version.major === KUBEVIRT_SCHEMA_VERSION.major &&
         known.version.minor === KUBEVIRT_SCHEMA_VERSION.minor;
       if (same) return { unknown: 'deny', values: 'deny', caveat: '' };
