@@ -500,13 +500,29 @@ describe('subnet-shape: updates', () => {
     assert.deepEqual(verdicts(upd(before, moved, 'v1.15.0')), ['deny spec.vpc']);
     assert.deepEqual(upd(before, moved, 'v1.14.41'), []);
     assert.equal(upd(before, moved)[0].action, 'warn');
+    // v1.16.2 refuses it; v1.16.9 and v1.17.0 have not been read: a warning that says so, not a denial.
+    assert.deepEqual(verdicts(upd(before, moved, 'v1.16.2')), ['deny spec.vpc']);
+    for (const version of ['v1.16.9', 'v1.17.0', 'v1.16.2-rc.1']) {
+      const [w] = upd(before, moved, version);
+      assert.equal(w.action, 'warn', version);
+      assert.ok(
+        w.message.includes(`kubeovnVersion is ${version}, a release nicguard has not read (it follows the tags `) &&
+          w.message.includes('v1.13.0 to v1.16.2), so it warns instead of refusing.'),
+        w.message,
+      );
+    }
   });
 });
 
 describe('Kube-OVN versions', () => {
-  it('reads kubeovnVersion from the configuration; a release outside v1.13-v1.16 counts as unknown', () => {
+  it('reads kubeovnVersion from the configuration; a release nicguard has not read counts as unknown', () => {
     assert.deepEqual(knownKubeOvnVersion(config({ kubeovnVersion: 'v1.15.20' })), parseVersion('v1.15.20'));
-    assert.deepEqual(knownKubeOvnVersion(config({ kubeovnVersion: '1.16.9' })), parseVersion('v1.16.9'));
+    assert.deepEqual(knownKubeOvnVersion(config({ kubeovnVersion: '1.16.2' })), parseVersion('v1.16.2'));
+    assert.deepEqual(knownKubeOvnVersion(config({ kubeovnVersion: 'v1.13.0' })), parseVersion('v1.13.0'));
+    // Later patches than the last read of a line, and pre-releases, have not been read.
+    assert.equal(knownKubeOvnVersion(config({ kubeovnVersion: '1.16.9' })), undefined);
+    assert.equal(knownKubeOvnVersion(config({ kubeovnVersion: 'v1.15.25' })), undefined);
+    assert.equal(knownKubeOvnVersion(config({ kubeovnVersion: 'v1.15.24-rc.1' })), undefined);
     assert.equal(knownKubeOvnVersion(config({ kubeovnVersion: 'v1.12.9' })), undefined);
     assert.equal(knownKubeOvnVersion(config({ kubeovnVersion: 'v1.17.0' })), undefined);
     assert.equal(knownKubeOvnVersion(config()), undefined);

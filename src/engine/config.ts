@@ -70,7 +70,8 @@ export function configSchema(): Record<string, unknown> {
         description:
           "The Kube-OVN release the cluster runs, e.g. v1.15.24. Some of Kube-OVN's Subnet checks differ between " +
           'releases; without it nicguard judges a Subnet under every release it follows (v1.13 to v1.16), refuses ' +
-          'only what all of them refuse, and warns where they disagree.',
+          'only what all of them refuse, and warns where they disagree. A release other than the tags ' +
+          'v1.13.0-v1.16.2 is judged the same way, and only warned about.',
         type: 'string',
         pattern: '^v?\\d+\\.\\d+\\.\\d+([-+][0-9A-Za-z.-]*)?$',
       },

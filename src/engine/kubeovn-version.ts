@@ -44,21 +44,47 @@ function sameLine(v: Version, major: number, minor: number): boolean {
   return v.major === major && v.minor === minor;
 }
 
+/** The stretch a release of a followed line falls in (a later patch than read: the line's last one). */
 function stretchOf(v: Version): KubeOvnStretch | undefined {
-  // The last patch of a followed line counts for later patches of that line (a release
-  // newer than the mirror behaves as the newest one read), never for another line.
   return [...KUBE_OVN_STRETCHES]
     .reverse()
     .find((s) => sameLine(v, s.first.major, s.first.minor) && compareVersions(v, s.first) >= 0);
 }
 
 /**
- * The Kube-OVN release of the configuration's `kubeovnVersion`, when it lies in a followed
- * line (v1.13-v1.16); otherwise undefined, and nicguard judges under every followed release.
+ * Whether nicguard has read this release: a tag of a followed line up to the newest one read
+ * (every tag v1.13.0 ... v1.16.2 was compared), not a pre-release. Boundaries have fallen
+ * on patch releases (v1.14.37, v1.15.12, v1.15.15, v1.15.18, v1.16.2), so a later patch is
+ * not assumed to behave as the last one read.
+ */
+export function isFollowedKubeOvn(v: Version): boolean {
+  if (!stretchOf(v) || v.suffix !== undefined) return false;
+  const line = KUBE_OVN_STRETCHES.filter((s) => sameLine(s.first, v.major, v.minor));
+  return compareVersions(v, line[line.length - 1].last) <= 0;
+}
+
+/** The tags read, first to last, for messages. */
+const FOLLOWED_TAGS =
+  `${formatVersion(KUBE_OVN_STRETCHES[0].first)} to ` +
+  formatVersion(KUBE_OVN_STRETCHES[KUBE_OVN_STRETCHES.length - 1].last);
+
+/**
+ * The Kube-OVN release of the configuration's `kubeovnVersion`, when nicguard has read it;
+ * otherwise undefined, and nicguard judges under every followed release.
  */
 export function knownKubeOvnVersion(config: PolicyConfig): Version | undefined {
   const v = parseVersion(config.kubeovnVersion);
-  return v && stretchOf(v) ? v : undefined;
+  return v && isFollowedKubeOvn(v) ? v : undefined;
+}
+
+/** Why a check that depends on the release only warns where kubeovnVersion names one nicguard has not read. */
+function unreadNote(config: PolicyConfig): string | undefined {
+  const v = parseVersion(config.kubeovnVersion);
+  if (!v || isFollowedKubeOvn(v)) return undefined;
+  return (
+    `kubeovnVersion is ${formatVersion(v)}, a release nicguard has not read (it follows the tags ${FOLLOWED_TAGS}), ` +
+    'so it warns instead of refusing.'
+  );
 }
 
 // What each release checks. Defined over the followed lines only.
@@ -127,7 +153,8 @@ export interface KubeOvnVerdict {
 /**
  * Judges a check whose outcome depends on the Kube-OVN release: `refuses(v)` says whether
  * release v refuses the Subnet. Undefined when no release concerned refuses it; deny when
- * the known release, or every followed release, refuses it; warn otherwise.
+ * the known release, or every followed release with none named, refuses it; warn otherwise
+ * (a named release nicguard has not read is never refused on).
  */
 export function judgeUnderKubeOvn(config: PolicyConfig, refuses: (v: Version) => boolean): KubeOvnVerdict | undefined {
   const known = knownKubeOvnVersion(config);
@@ -135,14 +162,16 @@ export function judgeUnderKubeOvn(config: PolicyConfig, refuses: (v: Version) =>
     return refuses(known) ? { action: 'deny', releases: `Kube-OVN ${formatVersion(known)} refuses it.` } : undefined;
   const refusing = KUBE_OVN_FOLLOWED.filter(refuses);
   if (refusing.length === 0) return undefined;
+  const unread = unreadNote(config);
   if (refusing.length === KUBE_OVN_FOLLOWED.length) {
-    return { action: 'deny', releases: `Every Kube-OVN release from v1.13 to v1.16 refuses it.` };
+    const all = 'Every Kube-OVN release from v1.13 to v1.16 refuses it.';
+    return unread ? { action: 'warn', releases: `${all} ${unread}` } : { action: 'deny', releases: all };
   }
   const accepting = KUBE_OVN_FOLLOWED.filter((v) => !refuses(v));
   return {
     action: 'warn',
     releases:
       `Kube-OVN ${describeKubeOvnReleases(refusing)} refuse it; ${describeKubeOvnReleases(accepting)} accept it. ` +
-      HOW_TO_SET_KUBE_OVN_VERSION,
+      (unread ?? HOW_TO_SET_KUBE_OVN_VERSION),
   };
 }
