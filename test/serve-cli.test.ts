@@ -314,9 +314,20 @@ describe('nicguard serve --config', () => {
       assert.equal(warned.allowed, true);
       assert.match(warned.warnings[0], /^\[hotplug-binding\]/);
 
-      writeFileSync(configFile, 'rules:\n  hotplug-binding: deny\n');
+      assert.equal(serve.logs('judging under these releases').length, 1);
+      writeFileSync(configFile, 'rules:\n  hotplug-binding: deny\nkubeovnVersion: v1.17.0\n');
       await waitFor(() => serve.logs('configuration reloaded').length === 1, 10_000, 'the reload');
       assert.equal((await decide()).allowed, false);
+      // A release nicguard has not read is said in the log at once, as a warning.
+      const unread = /^Kube-OVN v1\.17\.0: not a release nicguard has read/;
+      await waitFor(() => /v1\.17\.0/.test(serve.stdout), 5_000, 'the release warning');
+      const warning = serve.stdout
+        .split('\n')
+        .filter((l) => l.trim())
+        .map((l) => JSON.parse(l))
+        .find((l) => unread.test(l.msg));
+      assert.equal(warning?.level, 40, serve.stdout);
+      assert.equal(warning?.kubeovn, 'v1.17.0 (from the configuration)');
 
       writeFileSync(configFile, 'rules:\n  hotplug-binding: maybe\n');
       await waitFor(

@@ -17,6 +17,7 @@ import { createLogger, type Logger } from './logger.js';
 import { createMetricsServer, WebhookMetrics } from './metrics.js';
 import { trackConnections } from './drain.js';
 import { lowerHelperThreads } from './helper-threads.js';
+import { ReleaseNotice } from './release-notice.js';
 import { createTlsServer, tlsPolicy, type TlsPolicy, type WebhookTlsServer } from './tls.js';
 import { watchFiles, type FileWatch } from './watch.js';
 
@@ -46,6 +47,8 @@ export interface ServeOptions {
 
 /** Where `--dev` keeps its CA and serving certificate, relative to the working directory. */
 export const DEV_CERT_DIR = 'certs';
+/** How often the webhook looks whether the releases it judges under changed (the KubeVirt CR is watched). */
+const RELEASE_CHECK_MS = 10_000;
 const DEV_CERT = { commonName: 'localhost', dnsNames: ['localhost'], ips: ['127.0.0.1'] };
 
 /** A problem with the flags or the files they name: the command exits 2 with the message. */
@@ -280,7 +283,15 @@ export async function runServe(o: ServeOptions): Promise<void> {
     throw new UsageError((err as Error).message);
   }
   const connections = trackConnections(tls.server);
-  const configWatch = o.config ? watchConfig(o.config, logger, metrics, (c) => (config = withFlags(c))) : undefined;
+  // Which releases the rules judge under: logged now (or once the cluster view is synced) and on each change.
+  const releases = new ReleaseNotice(logger);
+  const noteReleases = () => releases.note(config, cluster.view());
+  const configWatch = o.config
+    ? watchConfig(o.config, logger, metrics, (c) => {
+        config = withFlags(c);
+        noteReleases();
+      })
+    : undefined;
   const metricsServer = createMetricsServer(metrics);
 
   let webhookAddress: AddressInfo, metricsAddress: AddressInfo;
@@ -294,6 +305,9 @@ export async function runServe(o: ServeOptions): Promise<void> {
     await cluster.stop();
     throw new UsageError((err as Error).message);
   }
+
+  noteReleases();
+  const releaseTimer = setInterval(noteReleases, RELEASE_CHECK_MS).unref();
 
   // After start-up, when V8's and Node's helper threads exist.
   const helpers = lowerHelperThreads(o.helperThreadNice);
@@ -344,6 +358,7 @@ export async function runServe(o: ServeOptions): Promise<void> {
     );
     tls!.stopWatching();
     configWatch?.close();
+    clearInterval(releaseTimer);
     let done = false;
     let sweep: NodeJS.Timeout | undefined;
     const finish = async (reason: string) => {
