@@ -395,6 +395,20 @@ describe('pci-bus', () => {
     assert.equal(pci(update(big, withDisks(big, 1))).length, 1);
   });
 
+  it('under a KubeVirt release nicguard has not read, warns instead of refusing, and says why', () => {
+    const vm = create(withDisks(example('old/vm-fedora.yaml'), 22));
+    const [denied] = pci(vm, config({ kubevirtVersion: 'v1.9.0' }));
+    assert.equal(denied.action, 'deny');
+    for (const version of ['v1.10.0', 'v1.9.0-rc.1']) {
+      const [warned] = pci(vm, config({ kubevirtVersion: version }));
+      assert.equal(warned.action, 'warn', version);
+      assert.match(warned.message, /No more available PCI slots/);
+      assert.ok(warned.message.includes(`runs KubeVirt ${version} (from the configuration), a release nicguard has`));
+    }
+    // A slot model set in the configuration does not depend on the release: still refused.
+    assert.equal(pci(vm, config({ kubevirtVersion: 'v1.10.0', slotModel: 'v3' }))[0].action, 'deny');
+  });
+
   it('pciSlotLimit and off are honoured', () => {
     const vm = withDisks(example('old/vm-fedora.yaml'), 20);
     assert.deepEqual(pci(create(vm), config({ pciSlotLimit: 40 })), []);

@@ -68,7 +68,7 @@ export const pciBus: RuleDescriptor<'pci-bus'> = defineRule({
               ? unread
                 ? ` ${whyOnlyWarns(facts.kubevirt)}`
                 : ''
-              : ` That is under KubeVirt ${describeVersions(versions)}, whose hotplug reservation is larger; ` +
+              : ` That is under KubeVirt ${describeVersions(versions)}, whose hotplug reservation is larger. ` +
                 whyOnlyWarns(facts.kubevirt)),
           field: vm.specPath.field('domain', 'devices'),
           ...(all && !unread ? {} : { action: 'warn' as const }),
