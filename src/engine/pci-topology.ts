@@ -513,6 +513,14 @@ export interface RuleChoice {
  * The reservation rules to judge a VM under: the configured model; else the known
  * version's; else one per distinct rule among the supported releases (docs/compatibility.md).
  */
+/**
+ * Whether the reservation weighed is a guess: slotModel auto, and a KubeVirt release nicguard
+ * has not read (judged under every followed release). hotplug-slots and pci-bus only warn then.
+ */
+export function reservationFromUnreadRelease(config: PolicyConfig, known: KnownVersion | undefined): boolean {
+  return config.slotModel === 'auto' && known?.followed === false;
+}
+
 export function reservationRulesToJudge(config: PolicyConfig, known: KnownVersion | undefined): RuleChoice[] {
   if (config.slotModel !== 'auto') return [{ rule: reservationRuleOf(config.slotModel) }];
   if (known?.followed) return [{ rule: reservationRuleFor(known.version) }];

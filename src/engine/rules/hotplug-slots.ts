@@ -8,6 +8,7 @@ import {
   SLOT_COUNT_ANNOTATION,
   V2_PORTS,
   parseSlotCount,
+  reservationFromUnreadRelease,
   slotBudgetsIfAsked,
   type SlotBudget,
 } from '../pci-topology.js';
@@ -68,11 +69,6 @@ function releaseNote(ctx: VmContext): string {
   if (ctx.config.slotModel !== 'auto') return ', with slotModel set in the configuration';
   const known = ctx.facts.kubevirt;
   return known?.followed ? `, under KubeVirt ${formatVersion(known.version)} (from the ${known.source})` : '';
-}
-
-/** The cluster runs a KubeVirt release whose sources nicguard has not read: its budget is a guess. */
-function unreadRelease(ctx: VmContext): boolean {
-  return ctx.config.slotModel === 'auto' && ctx.facts.kubevirt?.followed === false;
 }
 
 function budgetMessage(ctx: VmContext, change: HotplugChange, b: SlotBudget, note: string): string {
@@ -143,7 +139,7 @@ function budgetCauses(ctx: VmContext, change: HotplugChange): Cause[] {
     const worst = failing.reduce((a, b) => (b.budget.free > a.budget.free ? b : a));
     const note = judged.length > 1 ? ', under every supported KubeVirt release' : releaseNote(ctx);
     const message = `${budgetMessage(ctx, change, worst.budget, note)} ${advice(ctx, worst.budget)}`;
-    return unreadRelease(ctx)
+    return reservationFromUnreadRelease(ctx.config, ctx.facts.kubevirt)
       ? [{ message: `${message} ${whyOnlyWarns(ctx.facts.kubevirt)}`, field: field(worst.budget), action: 'warn' }]
       : [{ message, field: field(worst.budget) }];
   }

@@ -3,7 +3,13 @@
 // pkg/virt-launcher/virtwrap/converter/pci-placement.go). On an UPDATE it speaks only when
 // the change makes things worse, so an edit of a VM that already exceeds an estimate is not
 // held hostage to it.
-import { bootPciUsages, RESERVED_ROOT_SLOTS, SLOT_COUNT_ANNOTATION, type PciDevices } from '../pci-topology.js';
+import {
+  bootPciUsages,
+  reservationFromUnreadRelease,
+  RESERVED_ROOT_SLOTS,
+  SLOT_COUNT_ANNOTATION,
+  type PciDevices,
+} from '../pci-topology.js';
 import { defineRule, type RuleDescriptor, VALIDATION_SETTINGS } from '../rule.js';
 import { bounded } from '../values.js';
 import { describeVersions, whyOnlyWarns } from '../kubevirt-version.js';
@@ -52,8 +58,7 @@ export const pciBus: RuleDescriptor<'pci-bus'> = defineRule({
       });
       if (over.length === 0) return [];
       const all = over.length === facts.reservationRules.length;
-      // A release nicguard has not read: every followed release's reservation was weighed, and it only warns.
-      const unread = config.slotModel === 'auto' && facts.kubevirt?.followed === false;
+      const unread = reservationFromUnreadRelease(config, facts.kubevirt);
       const least = over.reduce((a, b) => (b.next.used < a.next.used ? b : a)).next;
       const versions = over.flatMap((o) => o.choice.versions ?? []);
       return [
