@@ -57,7 +57,7 @@ function stretchOf(v: Version): KubeOvnStretch | undefined {
  * on patch releases (v1.14.37, v1.15.12, v1.15.15, v1.15.18, v1.16.2), so a later patch is
  * not assumed to behave as the last one read.
  */
-export function isFollowedKubeOvn(v: Version): boolean {
+function isFollowedKubeOvn(v: Version): boolean {
   if (!stretchOf(v) || v.suffix !== undefined) return false;
   const line = KUBE_OVN_STRETCHES.filter((s) => sameLine(s.first, v.major, v.minor));
   return compareVersions(v, line[line.length - 1].last) <= 0;
@@ -68,22 +68,28 @@ const FOLLOWED_TAGS =
   `${formatVersion(KUBE_OVN_STRETCHES[0].first)} to ` +
   formatVersion(KUBE_OVN_STRETCHES[KUBE_OVN_STRETCHES.length - 1].last);
 
+/** The configuration's `kubeovnVersion`, and whether nicguard has read that release (as KubeVirt's KnownVersion). */
+export function configuredKubeOvnVersion(config: PolicyConfig): { version: Version; followed: boolean } | undefined {
+  const version = parseVersion(config.kubeovnVersion);
+  return version && { version, followed: isFollowedKubeOvn(version) };
+}
+
 /**
  * The Kube-OVN release of the configuration's `kubeovnVersion`, when nicguard has read it;
  * otherwise undefined, and nicguard judges under every followed release.
  */
 export function knownKubeOvnVersion(config: PolicyConfig): Version | undefined {
-  const v = parseVersion(config.kubeovnVersion);
-  return v && isFollowedKubeOvn(v) ? v : undefined;
+  const configured = configuredKubeOvnVersion(config);
+  return configured?.followed ? configured.version : undefined;
 }
 
 /** Why a check that depends on the release only warns where kubeovnVersion names one nicguard has not read. */
 function unreadNote(config: PolicyConfig): string | undefined {
-  const v = parseVersion(config.kubeovnVersion);
-  if (!v || isFollowedKubeOvn(v)) return undefined;
+  const configured = configuredKubeOvnVersion(config);
+  if (!configured || configured.followed) return undefined;
   return (
-    `kubeovnVersion is ${formatVersion(v)}, a release nicguard has not read (it follows the tags ${FOLLOWED_TAGS}), ` +
-    'so it warns instead of refusing.'
+    `kubeovnVersion is ${formatVersion(configured.version)}, a release nicguard has not read (it follows the tags ` +
+    `${FOLLOWED_TAGS}), so it warns instead of refusing.`
   );
 }
 

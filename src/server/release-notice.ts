@@ -4,8 +4,7 @@
 // into a warning; an operator should hear that from the log, not from the first finding.
 import type { Logger } from 'pino';
 import { formatVersion, knownKubeVirtVersion } from '../engine/kubevirt-version.js';
-import { isFollowedKubeOvn } from '../engine/kubeovn-version.js';
-import { parseVersion } from '../engine/semver.js';
+import { configuredKubeOvnVersion } from '../engine/kubeovn-version.js';
 import type { ClusterView, PolicyConfig } from '../engine/types.js';
 
 /** What the log says about the releases: a line's level, fields and message. */
@@ -18,15 +17,17 @@ export interface ReleaseLine {
 /** The releases the rules judge under, as one log line. Pure: the caller logs it when it changes. */
 export function releaseLine(config: PolicyConfig, cluster: ClusterView): ReleaseLine {
   const kubevirt = knownKubeVirtVersion(config, cluster);
-  const kubeovn = parseVersion(config.kubeovnVersion);
+  const kubeovn = configuredKubeOvnVersion(config);
   const unread: string[] = [];
   if (kubevirt && !kubevirt.followed) unread.push(`KubeVirt ${formatVersion(kubevirt.version)}`);
-  if (kubeovn && !isFollowedKubeOvn(kubeovn)) unread.push(`Kube-OVN ${formatVersion(kubeovn)}`);
+  if (kubeovn && !kubeovn.followed) unread.push(`Kube-OVN ${formatVersion(kubeovn.version)}`);
   const fields = {
     kubevirt: kubevirt
       ? `${formatVersion(kubevirt.version)} (from the ${kubevirt.source})`
       : 'unknown: every release nicguard follows',
-    kubeovn: kubeovn ? `${formatVersion(kubeovn)} (from the configuration)` : 'unknown: every release nicguard follows',
+    kubeovn: kubeovn
+      ? `${formatVersion(kubeovn.version)} (from the configuration)`
+      : 'unknown: every release nicguard follows',
   };
   if (unread.length === 0) return { level: 'info', fields, message: 'judging under these releases' };
   return {
